@@ -1,0 +1,65 @@
+# The entry points of the project. A fresh machine needs only python3 (>= 3.11) and GNU make:
+# every target that runs Python first creates or updates the virtualenv from uv.lock.
+#   make run    start nats-server, every service and the gateway (Ctrl-C stops them)
+#   make test   run every test against a real nats-server and a real PostgreSQL
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+# Only the folders that hold Python code are type-checked (some may still be empty).
+MYPY_DIRS := services contracts gateway federation infra bench tests
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-k federation -x"
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint bench demo asyncapi clean distclean
+
+help: ## list the targets
+	@echo "Targets:"
+	@grep -E '^[a-z.]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z.]+):.*## /  make \1\t/' | expand -t 20
+
+# The virtualenv is a file target: it is rebuilt only when pyproject.toml or uv.lock changes.
+# uv is pinned and installed with pip first; `uv sync --frozen` then installs exactly uv.lock
+# (the lock's dev group includes uv itself, so the sync keeps it).
+$(VENV)/.synced: pyproject.toml uv.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv sync --frozen
+	touch $@
+
+venv: $(VENV)/.synced ## create or update the virtualenv from uv.lock
+
+run: $(VENV)/.synced ## start the local stack: nats-server on 14222, services, gateway on 8000
+	$(PY) -m infra.stack
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: $(VENV)/.synced ## run every test (real nats-server, real PostgreSQL)
+	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: no test ran (pytest exit code 5)" >&2; exit 1; fi; \
+	exit $$status
+
+lint: $(VENV)/.synced ## ruff check, ruff format --check, mypy --strict
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	dirs=""; for d in $(MYPY_DIRS); do \
+		if [ -n "$$(find $$d -name '*.py' -print -quit 2>/dev/null)" ]; then dirs="$$dirs $$d"; fi; \
+	done; \
+	if [ -n "$$dirs" ]; then $(VENV)/bin/mypy $$dirs || status=1; else echo "mypy: no Python code yet"; fi; \
+	exit $$status
+
+bench: $(VENV)/.synced ## run the benchmarks, write docs/benchmarks.md
+	$(PY) -m bench
+
+demo: $(VENV)/.synced ## start the stack, send department facts to eligibility, print a report, stop
+	$(PY) -m infra.demo
+
+asyncapi: $(VENV)/.synced ## regenerate contracts/asyncapi.yaml from the contracts
+	$(PY) -m contracts.asyncapi
+
+clean: ## remove var/ (event stores, NATS store, logs); keeps the virtualenv
+	rm -rf var
+
+distclean: clean ## also remove the virtualenv and tool caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,189 @@
+"""The catalogue: every stream and every integration event of the platform, as data.
+
+This is the single source the bus (streams are created from `STREAMS`), the codec (payload models are
+found through `EVENTS`) and the AsyncAPI document (`python -m contracts.asyncapi`) are built from, so
+they cannot drift apart. Adding an event or a version means adding an `EventSpec` here.
+
+Naming: subjects and CloudEvents types are `housing.<context>.<event>`, one stream per producing
+context on `housing.<context>.>`; the payload version is in the envelope's `dataschema`, never in the
+subject, so consumers' subject filters survive a version change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from pydantic import BaseModel
+
+from contracts.deadletter import DeadLetter
+from contracts.department import DepartmentFactReported
+from contracts.eligibility import (
+    CrossRegionCheckRequested,
+    ExitDecided,
+    HouseholdMembersChanged,
+    HouseholdRegistered,
+    ReviewConfirmed,
+    ReviewDecided,
+)
+from contracts.envelope import dataschema_for
+
+__all__ = ["EVENTS", "EVENTS_BY_TYPE", "STREAMS", "EventSpec", "StreamSpec"]
+
+_PARAMETER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A JetStream stream: its name and the subjects it captures."""
+
+    name: str
+    subjects: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One version of one integration event: where it is published, what its payload is, who sends it
+    and who listens.
+
+    `subject_pattern` is only for events whose subject carries a variable token (dead letters go to
+    `housing.deadletter.{service}`); every other event is published on its `type`. `enveloped` is False
+    for records published as bare JSON rather than inside a CloudEvents envelope (dead letters again).
+    """
+
+    context: str
+    name: str
+    version: int
+    payload: type[BaseModel]
+    summary: str
+    producer: str
+    consumers: tuple[str, ...]
+    subject_pattern: str | None = None
+    enveloped: bool = True
+
+    @property
+    def type(self) -> str:
+        """CloudEvents `type`: `housing.<context>.<name>`."""
+        return f"housing.{self.context}.{self.name}"
+
+    @property
+    def subject(self) -> str:
+        """NATS subject: the `type`, or the pattern with `{parameter}` placeholders when there is one."""
+        return self.subject_pattern if self.subject_pattern is not None else self.type
+
+    @property
+    def dataschema(self) -> str:
+        """`urn:housing:schema:<context>.<name>:v<version>`."""
+        return dataschema_for(self.context, self.name, self.version)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Names of the `{placeholders}` in `subject`, in order; empty for a fixed subject."""
+        return tuple(_PARAMETER.findall(self.subject))
+
+    @property
+    def subject_filter(self) -> str:
+        """NATS filter matching every concrete subject of this event (`{placeholder}` becomes `*`)."""
+        return _PARAMETER.sub("*", self.subject)
+
+    def subject_for(self, **values: str) -> str:
+        """The concrete subject, e.g. `subject_for(service="penalties")` for dead letters."""
+        return self.subject.format(**values)
+
+
+STREAMS: Final[tuple[StreamSpec, ...]] = (
+    StreamSpec("DEPARTMENT", ("housing.department.>",), "Facts reported by departments."),
+    StreamSpec("ELIGIBILITY", ("housing.eligibility.>",), "Households, reviews and exit decisions."),
+    StreamSpec("PENALTIES", ("housing.penalties.>",), "Incentives, sanctions and transition rent."),
+    StreamSpec("RESETTLEMENT", ("housing.resettlement.>",), "Placement and purchase help after exit."),
+    StreamSpec("TRAINING", ("housing.training.>",), "Skills courses and employment of exiting households."),
+    StreamSpec("MONITORING", ("housing.monitoring.>",), "Occupancy monitoring and warnings."),
+    StreamSpec("FEDERATION", ("housing.federation.>",), "Cross-region checks with peer cities."),
+    StreamSpec("DEADLETTER", ("housing.deadletter.>",), "Messages consumers gave up on, per service."),
+)
+"""One stream per producing context, plus the dead-letter stream."""
+
+_HOUSEHOLD_FOLLOWERS: Final = ("monitoring", "penalties", "resettlement", "training")
+
+EVENTS: Final[tuple[EventSpec, ...]] = (
+    EventSpec(
+        context="department",
+        name="fact-reported",
+        version=1,
+        payload=DepartmentFactReported,
+        summary="A department reported one fact (income, property, assets, registration, ...).",
+        producer="departments",
+        consumers=("eligibility", "monitoring"),
+    ),
+    EventSpec(
+        context="eligibility",
+        name="household-registered",
+        version=1,
+        payload=HouseholdRegistered,
+        summary="A household holds a subsidised unit: unit, rent, tenancy start and members.",
+        producer="eligibility",
+        consumers=_HOUSEHOLD_FOLLOWERS,
+    ),
+    EventSpec(
+        context="eligibility",
+        name="household-members-changed",
+        version=1,
+        payload=HouseholdMembersChanged,
+        summary="The members of a household changed; carries the complete new list.",
+        producer="eligibility",
+        consumers=_HOUSEHOLD_FOLLOWERS,
+    ),
+    EventSpec(
+        context="eligibility",
+        name="review-decided",
+        version=1,
+        payload=ReviewDecided,
+        summary="The automated first review decided, with the reason for every rule applied.",
+        producer="eligibility",
+        consumers=("monitoring",),
+    ),
+    EventSpec(
+        context="eligibility",
+        name="review-confirmed",
+        version=1,
+        payload=ReviewConfirmed,
+        summary="A manual re-review concluded, reviewed and approved by two different operators.",
+        producer="eligibility",
+        consumers=("monitoring",),
+    ),
+    EventSpec(
+        context="eligibility",
+        name="exit-decided",
+        version=1,
+        payload=ExitDecided,
+        summary="A household will leave subsidised housing by transition, exit or voluntary exit.",
+        producer="eligibility",
+        consumers=("monitoring", "penalties", "resettlement", "training"),
+    ),
+    EventSpec(
+        context="eligibility",
+        name="cross-region-check-requested",
+        version=1,
+        payload=CrossRegionCheckRequested,
+        summary="Eligibility asks federation to verify a household with peer cities.",
+        producer="eligibility",
+        consumers=("federation",),
+    ),
+    EventSpec(
+        context="deadletter",
+        name="dead-lettered",
+        version=1,
+        payload=DeadLetter,
+        summary="A consumer gave up on a message; the record keeps it for diagnosis and replay.",
+        producer="every-service",
+        consumers=(),
+        subject_pattern="housing.deadletter.{service}",
+        enveloped=False,
+    ),
+)
+"""Every integration event, every version."""
+
+EVENTS_BY_TYPE: Final[dict[tuple[str, int], EventSpec]] = {(e.type, e.version): e for e in EVENTS}
+"""Lookup by (CloudEvents `type`, version)."""

@@ -1,0 +1,138 @@
+"""What the departments tell the housing authority: one fact about a household or a person, as of a date.
+
+Multi-department data sharing is the input of both the automated first review and dynamic monitoring.
+Each department reports in its own terms (its own reference, the date its record describes); the
+contract only normalises the shape so that every fact kind has one meaning platform-wide. A person is
+named by an `IdHash`, never an ID number (see `contracts.identifiers`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, model_validator
+
+from contracts.base import Contract
+from contracts.identifiers import CityCode, IdHash
+from contracts.money import SquareMetres, Yuan
+
+__all__ = [
+    "Department",
+    "DepartmentFactReported",
+    "EmploymentFact",
+    "Fact",
+    "FinancialAssetsFact",
+    "IncomeFact",
+    "PropertyFact",
+    "RegistrationFact",
+    "SocialInsuranceFact",
+    "TaxFact",
+]
+
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Department(StrEnum):
+    """The departments that share data with the housing authority."""
+
+    CIVIL_AFFAIRS = "civil_affairs"
+    REAL_ESTATE = "real_estate"
+    FINANCE = "finance"
+    PUBLIC_SECURITY = "public_security"
+    TAX = "tax"
+    SOCIAL_INSURANCE = "social_insurance"
+    HUMAN_RESOURCES = "human_resources"
+
+
+class IncomeFact(Contract):
+    """Per-capita monthly income of the household (usually from civil affairs): the exit trigger compares
+    this figure, so it is already divided by the members counted, not a household total."""
+
+    kind: Literal["income"] = "income"
+    monthly_income: Yuan = Field(description="Income per household member per month.")
+
+
+class PropertyFact(Contract):
+    """A dwelling the household owns (real-estate registry), possibly in another city."""
+
+    kind: Literal["property"] = "property"
+    area_m2: SquareMetres = Field(description="Floor area of this property.")
+    city: CityCode = Field(description="City where the property is.")
+    property_ref: Reference = Field(description="The registry's reference of the property.")
+
+
+class FinancialAssetsFact(Contract):
+    """Total financial assets (deposits, securities, ...) the finance side reports for the household."""
+
+    kind: Literal["financial_assets"] = "financial_assets"
+    amount: Yuan = Field(description="Total of financial assets.")
+
+
+class RegistrationFact(Contract):
+    """Household registration (hukou) against actual residence (public security): a mismatch is a lead
+    for subletting, lending or vacancy."""
+
+    kind: Literal["registration"] = "registration"
+    hukou_city: CityCode = Field(description="City of household registration.")
+    actual_residence_city: CityCode = Field(description="City where the person actually lives.")
+
+
+class TaxFact(Contract):
+    """Annual taxable income the tax bureau assessed."""
+
+    kind: Literal["tax"] = "tax"
+    annual_taxable_income: Yuan = Field(description="Taxable income of the year.")
+
+
+class SocialInsuranceFact(Contract):
+    """A current social-insurance contribution: evidence of employment and of its wage level."""
+
+    kind: Literal["social_insurance"] = "social_insurance"
+    employer: Employer = Field(description="Contributing employer (an organisation, not a person).")
+    contribution_base: Yuan = Field(description="Monthly contribution base.")
+
+
+class EmploymentFact(Contract):
+    """A job started, as the human-resources department records it (training and employment follow-up)."""
+
+    kind: Literal["employment"] = "employment"
+    employer: Employer = Field(description="Employer (an organisation, not a person).")
+    start_date: date = Field(description="First day of the employment.")
+
+
+Fact = Annotated[
+    IncomeFact
+    | PropertyFact
+    | FinancialAssetsFact
+    | RegistrationFact
+    | TaxFact
+    | SocialInsuranceFact
+    | EmploymentFact,
+    Field(discriminator="kind"),
+]
+"""One fact; `kind` says which."""
+
+
+class DepartmentFactReported(Contract):
+    """A department reported one fact about a household or a person (`housing.department.fact-reported`).
+
+    The fact is about a household (`household_id`, when the department knows the housing authority's id)
+    or about a person (`person_hash`, which the authority matches to its members), or both; never neither.
+    """
+
+    department: Department = Field(description="Reporting department.")
+    reference: Reference = Field(description="The department's own reference of this record.")
+    described_on: date = Field(description="The date the fact describes (not the date it was sent).")
+    household_id: UUID | None = Field(default=None, description="Household the fact is about, if known.")
+    person_hash: IdHash | None = Field(default=None, description="Person the fact is about, as an IdHash.")
+    fact: Fact
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> Self:
+        if self.household_id is None and self.person_hash is None:
+            raise ValueError("a fact must name a household_id, a person_hash, or both")
+        return self

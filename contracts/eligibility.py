@@ -1,0 +1,178 @@
+"""What the eligibility service tells the platform: the households it manages, its review decisions and
+the exit decisions that follow.
+
+Eligibility owns the household and its members; every other service learns about them only from these
+events. Members are opaque UUIDs with just the attributes other services act on (age for elderly
+placement, disability for priority resettlement): no names, no ID numbers. Reviews are two-stage, as
+the reform prescribes: an automated first review (`ReviewDecided`) that explains every rule it applied,
+then, when needed, a manual re-review approved by a second person (`ReviewConfirmed`). The outcome that
+other services act on is `ExitDecided`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Self
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, model_validator
+
+from contracts.base import Contract
+from contracts.identifiers import CityCode, OperatorId
+from contracts.money import Yuan
+
+__all__ = [
+    "CrossRegionCheckRequested",
+    "ExitDecided",
+    "ExitRoute",
+    "HouseholdMembersChanged",
+    "HouseholdRegistered",
+    "Member",
+    "ReviewConfirmed",
+    "ReviewDecided",
+    "ReviewDecision",
+    "ReviewOutcome",
+    "ReviewReason",
+]
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Purpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+
+ReviewDecision = Literal["qualifies", "exit_triggered", "needs_manual"]
+"""Automated first review: still qualifies; an exit condition is met; or a person must look (data missing,
+unverified across regions, borderline)."""
+
+ReviewOutcome = Literal["qualifies", "exit", "transition", "third_party_assessment"]
+"""Manual re-review: qualifies; exit; exit through the transition period; or refer the complex case to a
+third-party assessment."""
+
+ExitRoute = Literal["transition", "exit", "voluntary"]
+"""How the household leaves: transition period (rising rent), exit, or voluntary exit (incentives)."""
+
+
+class Member(Contract):
+    """A household member as other services may know them: an id and the attributes that matter for
+    placement and priority. Deliberately no name and no ID number."""
+
+    member_id: UUID = Field(description="Opaque member id issued by eligibility.")
+    birth_date: date = Field(description="For age-based rules (elderly placement).")
+    disabled: bool = Field(description="For disability priority in resettlement.")
+
+
+def _members_unique(members: list[Member]) -> None:
+    ids = [m.member_id for m in members]
+    if len(ids) != len(set(ids)):
+        raise ValueError("member_id values must be unique within a household")
+
+
+class HouseholdRegistered(Contract):
+    """A household holds a subsidised unit: where, since when, at what rent, with which members."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    region: CityCode = Field(description="City whose exit thresholds apply.")
+    estate: Label = Field(description="Housing estate.")
+    building: Label = Field(description="Building in the estate.")
+    unit: Label = Field(description="Flat in the building.")
+    base_rent: Yuan = Field(description="Monthly rent before any surcharge or transition increase.")
+    tenancy_start: date = Field(description="First day of the tenancy.")
+    members: list[Member] = Field(min_length=1, description="Everyone in the household.")
+
+    @model_validator(mode="after")
+    def _unique_members(self) -> Self:
+        _members_unique(self.members)
+        return self
+
+
+class HouseholdMembersChanged(Contract):
+    """The household's members changed (birth, death, moving in or out): the complete new list, so a
+    consumer replaces rather than patches."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    members: list[Member] = Field(min_length=1, description="Everyone in the household now.")
+
+    @model_validator(mode="after")
+    def _unique_members(self) -> Self:
+        _members_unique(self.members)
+        return self
+
+
+class ReviewReason(Contract):
+    """One rule the automated review applied, with what it saw and the threshold it compared against:
+    the decision is explainable to the household and auditable afterwards."""
+
+    rule: Label = Field(description="Rule identifier, e.g. `income_per_capita`.")
+    observed: str | None = Field(
+        default=None, max_length=200, description="Observed value as text (decimal), or null if unknown."
+    )
+    threshold: str | None = Field(
+        default=None, max_length=200, description="Threshold as text (decimal), or null if not numeric."
+    )
+    unit: Annotated[str, StringConstraints(max_length=32)] = Field(
+        description="Unit of observed and threshold, e.g. `yuan/person/month`, `m2`, `yuan`."
+    )
+    legal_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Regulation and article the rule applies."
+    )
+    triggered: bool = Field(description="Whether this rule points to exit.")
+    note: Text = Field(default="", description="Free-text explanation.")
+
+
+class ReviewDecided(Contract):
+    """The automated first review of a household concluded."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    review_id: UUID = Field(description="This review.")
+    decision: ReviewDecision
+    decided_on: date = Field(description="Date of the decision.")
+    reasons: list[ReviewReason] = Field(min_length=1, description="Every rule applied, triggered or not.")
+
+
+class ReviewConfirmed(Contract):
+    """A manual re-review concluded under the four-eyes principle: one operator reviewed, a different
+    one approved. Both are named for the accountability trail."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    review_id: UUID = Field(description="The review this re-review concludes.")
+    outcome: ReviewOutcome
+    reviewer_id: OperatorId = Field(description="Operator who did the re-review.")
+    approver_id: OperatorId = Field(description="Second operator who approved it; never the reviewer.")
+    decided_on: date = Field(description="Date of approval.")
+    comment: Text = Field(default="", description="Reviewer's explanation.")
+
+    @model_validator(mode="after")
+    def _four_eyes(self) -> Self:
+        if self.reviewer_id == self.approver_id:
+            raise ValueError("four-eyes: approver_id must differ from reviewer_id")
+        return self
+
+
+class ExitDecided(Contract):
+    """The household will leave subsidised housing, by `route`; what penalties (transition rent,
+    incentives), resettlement (placement, purchase help) and training act on."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    review_id: UUID = Field(description="The review that led to the exit.")
+    route: ExitRoute
+    decided_on: date = Field(description="Date of the exit decision.")
+    low_income: bool = Field(description="Low-income household: voluntary-exit subsidy, placement priority.")
+    wants_to_buy: bool = Field(description="Wishes to buy: priority purchase, loan-rate help.")
+
+
+class CrossRegionCheckRequested(Contract):
+    """Eligibility asks the federation service to verify a household with neighbouring cities. The request
+    names the purpose and the legal basis, which every peer checks against what it allows."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    check_id: UUID = Field(description="This check; answers refer to it.")
+    cities: list[CityCode] = Field(min_length=1, description="Peer cities to ask.")
+    purpose: Purpose = Field(description="Declared purpose, e.g. `exit-review`.")
+    legal_basis: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="Regulation that allows the query."
+    )
+
+    @model_validator(mode="after")
+    def _unique_cities(self) -> Self:
+        if len(self.cities) != len(set(self.cities)):
+            raise ValueError("cities must not repeat")
+        return self

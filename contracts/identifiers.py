@@ -1,0 +1,32 @@
+"""Identifiers and codes shared by the contracts.
+
+A person's raw ID number (resident identity card number) NEVER appears in any contract, header or
+subject: not in a payload, not in an envelope, not in a log line derived from one. Where a contract must
+say "this person", it carries an `IdHash`: the lowercase hex HMAC-SHA256 of the normalised ID number
+under a key that the departments and the housing authority (or, across cities, the two peers) share.
+Equal hashes let records be matched; the number cannot be recovered from the hash without the key.
+Households and members are otherwise named by opaque UUIDs issued by the eligibility service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+__all__ = ["CityCode", "IdHash", "OperatorId", "ServiceName"]
+
+CityCode = Annotated[str, StringConstraints(strict=True, pattern=r"^CN-[A-Z]{2}$")]
+"""A city as `CN-` plus two capital letters, e.g. `CN-FS` (Foshan, the home city) or `CN-GZ` (Guangzhou);
+also the federation `keyid`, so the same code names a city everywhere."""
+
+IdHash = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
+"""HMAC-SHA256 of a normalised ID number as 64 lowercase hex characters; never the number itself."""
+
+ServiceName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+"""A platform service (`eligibility`, `penalties`, ...). It becomes a NATS subject token and a
+`Nats-Msg-Id` prefix, so it has no dots, spaces or wildcards."""
+
+OperatorId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
+"""An operator account as the gateway authenticates it (a login or a UUID): who did a step, for the
+accountability trail. An account id, not a person's name."""

@@ -1,0 +1,1 @@
+"""The operators' front door: one API and the web console in front of every service."""

@@ -1,0 +1,94 @@
+"""Connection to NATS and the JetStream streams the contracts declare.
+
+Streams are created from `contracts.catalogue.STREAMS` so the bus and the documentation cannot
+drift. File storage, a duplicate window long enough for the relay's republish-after-crash, and
+replicas from `STREAM_REPLICAS` (1 locally, 3 in the cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from contracts.catalogue import STREAMS
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+async def connect(url: str, name: str, *, attempts: int = 60) -> NATS:
+    """Connect, retrying while the server comes up; once connected, reconnect forever.
+
+    `url` may list several servers separated by commas (a cluster's seed nodes).
+    """
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error: %s", exc)
+
+    async def on_disconnect() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats reconnected")
+
+    delay = 0.1
+    for attempt in range(1, attempts + 1):
+        try:
+            nc: NATS = await nats.connect(
+                servers=[server.strip() for server in url.split(",") if server.strip()],
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            )
+            return nc
+        except Exception as exc:
+            if attempt == attempts:
+                raise
+            log.info("nats not reachable yet (%s), retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    raise RuntimeError("unreachable")
+
+
+def stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> list[str]:
+    """Create or update every stream of the catalogue; return their names."""
+    names = []
+    for spec in STREAMS:
+        config = stream_config(spec.name, list(spec.subjects), replicas)
+        config.description = spec.description
+        try:
+            await js.stream_info(spec.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            try:
+                await js.update_stream(config)
+            except BadRequestError as exc:  # e.g. replicas cannot change on a single node
+                log.warning("stream %s kept as is: %s", spec.name, exc)
+        names.append(spec.name)
+    return names

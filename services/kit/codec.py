@@ -1,0 +1,89 @@
+"""Integration events on the wire: contract payload ⇄ CloudEvents envelope ⇄ bytes.
+
+Decoding is where untrusted bytes become typed facts, so every way a message can be wrong ends here
+as a `ContractError` whose message is the dead-letter reason an operator reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.catalogue import EVENTS, EventSpec
+from contracts.envelope import Envelope
+
+_BY_SCHEMA: dict[str, EventSpec] = {spec.dataschema: spec for spec in EVENTS}
+
+
+class ContractError(ValueError):
+    """The message is not a valid integration event; retrying cannot fix it."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a service's translator makes of a domain event: a contract payload about one subject."""
+
+    spec: EventSpec
+    subject_id: str
+    payload: BaseModel
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A decoded, validated integration event as handlers receive it."""
+
+    spec: EventSpec
+    envelope: Envelope
+    payload: BaseModel
+    stream: str
+    stream_sequence: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def encode(outgoing: Outgoing, *, event_id: str, source: str, time: datetime) -> bytes:
+    envelope = Envelope(
+        specversion="1.0",
+        id=event_id,
+        source=source,
+        type=outgoing.spec.type,
+        subject=outgoing.subject_id,
+        time=time,
+        datacontenttype="application/json",
+        dataschema=outgoing.spec.dataschema,
+        data=outgoing.payload.model_dump(mode="json"),
+    )
+    return envelope.model_dump_json().encode()
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        location = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{location}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def decode(data: bytes) -> tuple[Envelope, EventSpec, BaseModel]:
+    """Parse and validate; raise `ContractError` naming the first problems found."""
+    try:
+        raw: Any = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ContractError(f"not JSON: {exc}") from None
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise ContractError(f"invalid CloudEvents envelope: {_describe(exc)}") from None
+    spec = _BY_SCHEMA.get(envelope.dataschema)
+    if spec is None:
+        raise ContractError(f"unknown dataschema {envelope.dataschema!r} (type {envelope.type!r})")
+    if spec.type != envelope.type:
+        raise ContractError(f"type {envelope.type!r} does not match dataschema {envelope.dataschema!r}")
+    try:
+        payload = spec.payload.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise ContractError(f"invalid {spec.type} v{spec.version} payload: {_describe(exc)}") from None
+    return envelope, spec, payload

