@@ -11,6 +11,12 @@ committed, the failing one is retried with backoff up to `max_deliver` attempts 
 Order is kept because the library's tracking record is a high-water mark: nothing is handled past a
 message until that message has been handled or dead-lettered.
 
+A high-water mark is only safe if no message is skipped, and JetStream does not promise in-order
+delivery: a message in flight when the broker dies is redelivered only after `ack_wait`, after later
+ones. So the consumer reads the *whole* stream (messages of types it does not handle are recorded and
+skipped), whose sequences are contiguous, and a batch that starts past `position + 1` first reads the
+missing sequences straight from the stream. The late redelivery then falls below the mark.
+
 JetStream's own `max_deliver` is left unlimited on purpose: when the server stops delivering a message
 it is gone for this consumer, whereas our bound moves it to the dead-letter stream first.
 """
@@ -25,9 +31,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import nats.js.errors
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -53,6 +60,7 @@ from services.kit.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Incoming, UnitOfWork], None]
+T = TypeVar("T")
 
 
 def deadletter_subject(service: str) -> str:
@@ -61,11 +69,42 @@ def deadletter_subject(service: str) -> str:
 
 @dataclass
 class _Item:
-    msg: Msg
+    """A message to handle: delivered by the consumer (`msg`), or read from the stream to fill a gap."""
+
     sequence: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    deliveries: int
+    msg: Msg | None = None
     incoming: Incoming | None = None
     reason: str | None = None
     cause: str = ""
+    deadlettered: bool = False
+
+    @classmethod
+    def delivered(cls, msg: Msg) -> _Item:
+        metadata = msg.metadata
+        return cls(
+            metadata.sequence.stream,
+            msg.subject,
+            msg.data,
+            dict(msg.headers or {}),
+            metadata.num_delivered,
+            msg,
+        )
+
+    async def in_progress(self) -> None:
+        if self.msg is not None:
+            with contextlib.suppress(Exception):
+                await self.msg.in_progress()
+
+    async def ack(self) -> None:
+        if self.msg is not None:
+            try:
+                await self.msg.ack()
+            except Exception as exc:  # the commit stands; a redelivery is acknowledged as duplicate
+                log.info("ack of seq %s lost: %r", self.sequence, exc)
 
 
 class Inbox:
@@ -78,6 +117,7 @@ class Inbox:
         *,
         subjects: Sequence[str],
     ) -> None:
+        """`subjects`: all of the stream's subjects (see the module docstring for why)."""
         self.app = app
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -129,38 +169,63 @@ class Inbox:
     # -- main loop ------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.position = await asyncio.to_thread(self.app.position, self.tracking_name)
+        """Fetch the next batch while the current one is handled (one batch prefetched at most)."""
+        self.position = await self._store_retrying(lambda: self.app.position(self.tracking_name), [])
+        batches: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=1)
+        fetcher = asyncio.create_task(self._fetch_loop(stop, batches), name=f"fetch-{self.durable}")
+        try:
+            while not (stop.is_set() and batches.empty()):
+                try:
+                    msgs = await asyncio.wait_for(batches.get(), timeout=0.5)
+                except TimeoutError:
+                    if fetcher.done():
+                        break
+                    continue
+                started = time.perf_counter()
+                try:
+                    await self.process(msgs)
+                except Exception:  # a bug: the unacknowledged messages come back after ack_wait
+                    log.exception("inbox %s: batch failed", self.durable)
+                    await asyncio.sleep(1.0)
+                INBOX_BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
+        finally:
+            fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetcher
+
+    async def _fetch_loop(self, stop: asyncio.Event, batches: asyncio.Queue[list[Msg]]) -> None:
         sub: JetStreamContext.PullSubscription | None = None
         backoff = 0.1
         last_message = time.monotonic()
-        while not stop.is_set():
-            try:
-                if sub is None:
-                    sub = await self._subscribe()
-                    INBOX_RESUBSCRIBES.labels(*self._labels).inc()
-                msgs = await self._fetch(sub)
-            except TimeoutError:
-                self.idle.set()
-                if sub is not None and time.monotonic() - last_message > 5.0 and await self._stalled(sub):
-                    log.warning("inbox %s: subscription stalled, rebuilding it", self.durable)
+        try:
+            while not stop.is_set():
+                try:
+                    if sub is None:
+                        sub = await self._subscribe()
+                        INBOX_RESUBSCRIBES.labels(*self._labels).inc()
+                    msgs = await self._fetch(sub)
+                except TimeoutError:
+                    self.idle.set()
+                    if sub is not None and time.monotonic() - last_message > 5.0 and await self._stalled(sub):
+                        log.warning("inbox %s: subscription stalled, rebuilding it", self.durable)
+                        await self._drop(sub)
+                        sub = None
+                        last_message = time.monotonic()
+                    continue
+                except Exception as exc:
+                    log.warning(
+                        "inbox %s: fetch failed (%r); resubscribing in %.1fs", self.durable, exc, backoff
+                    )
                     await self._drop(sub)
                     sub = None
-                    last_message = time.monotonic()
-                continue
-            except Exception as exc:
-                log.warning("inbox %s: fetch failed (%r); resubscribing in %.1fs", self.durable, exc, backoff)
-                await self._drop(sub)
-                sub = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.1
-            self.idle.clear()
-            last_message = time.monotonic()
-            started = time.perf_counter()
-            await self.process(msgs)
-            INBOX_BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
-        if sub is not None:
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.1
+                self.idle.clear()
+                last_message = time.monotonic()
+                await batches.put(msgs)
+        finally:
             await self._drop(sub)
 
     async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
@@ -188,43 +253,69 @@ class Inbox:
     async def process(self, msgs: Sequence[Msg]) -> None:
         """Handle a fetched batch; never raises for a message's fault."""
         items: list[_Item] = []
+        expected = self.position + 1
         for msg in sorted(msgs, key=lambda m: m.metadata.sequence.stream):
-            item = _Item(msg, msg.metadata.sequence.stream)
-            if item.sequence <= self.position:
+            item = _Item.delivered(msg)
+            if item.sequence < expected:
                 INBOX_DUPLICATES.labels(*self._labels).inc()
                 await msg.ack()
                 continue
+            if item.sequence > expected:
+                items.extend(await self._read_gap(expected, item.sequence))
             self._classify(item)
             items.append(item)
+            expected = item.sequence + 1
+        for item in items:
+            if item.incoming is None and item.reason is None:
+                self._classify(item)
         if items:
             await self._handle(items)
 
+    async def _read_gap(self, first: int, end: int) -> list[_Item]:
+        """Messages `first`..`end - 1` of the stream, which the consumer has not delivered (yet)."""
+        log.warning(
+            "inbox %s: sequences %s..%s not delivered, reading them from the stream",
+            self.durable,
+            first,
+            end - 1,
+        )
+        items = []
+        sequence = first
+        while sequence < end:
+            try:
+                raw = await self.js.get_msg(self.stream, seq=sequence)
+            except nats.js.errors.NotFoundError:  # removed by the stream's limits: nothing to handle
+                info = await self.js.stream_info(self.stream)
+                sequence = max(sequence + 1, min(info.state.first_seq, end))
+                continue
+            headers = {k: v for k, v in (raw.headers or {}).items() if isinstance(v, str)}
+            items.append(_Item(sequence, raw.subject or "", raw.data or b"", headers, deliveries=0))
+            sequence += 1
+        return items
+
     def _classify(self, item: _Item) -> None:
-        delivered = item.msg.metadata.num_delivered
-        if delivered > self.settings.inbox_max_deliver:
-            item.reason = f"delivered {delivered} times without being acknowledged"
+        """Decide: handle (sets `incoming`), skip (neither set), or dead-letter (sets `reason`)."""
+        if item.deliveries > self.settings.inbox_max_deliver:
+            item.reason = f"delivered {item.deliveries} times without being acknowledged"
             item.cause = "redelivered"
             return
         try:
-            envelope, spec, payload = decode(item.msg.data)
-            if spec.subject != item.msg.subject:
-                raise ContractError(f"{spec.type} published on subject {item.msg.subject!r}")
-            if spec.type not in self.handlers:
-                raise ContractError(f"{self.service} has no handler for {spec.type} v{spec.version}")
+            envelope, spec, payload = decode(item.data)
+            if not spec.parameters and spec.subject != item.subject:
+                raise ContractError(f"{spec.type} published on subject {item.subject!r}")
         except ContractError as exc:
             item.reason = str(exc)
             item.cause = "contract"
             return
-        item.incoming = Incoming(
-            spec, envelope, payload, self.stream, item.sequence, dict(item.msg.headers or {})
-        )
+        if spec.type in self.handlers:
+            item.incoming = Incoming(spec, envelope, payload, self.stream, item.sequence, item.headers)
 
     async def _handle(self, items: list[_Item]) -> None:
         for item in items:
-            if item.reason is not None:
+            if item.reason is not None and not item.deadlettered:
                 await self._deadletter(item, item.reason, item.cause)
         while items:
-            failed_at, error = await asyncio.to_thread(self._apply, items)
+            failed_at, error = await self._apply_retrying(items)
             if failed_at is None:
                 await self._ack(items)
                 return
@@ -232,10 +323,33 @@ class Inbox:
                 await self._retry(items[0], error)
                 items = items[1:]
                 continue
-            head_failed, _ = await asyncio.to_thread(self._apply, items[:failed_at])
+            head_failed, _ = await self._apply_retrying(items[:failed_at])
             if head_failed is None:  # else the next round fails earlier and shrinks the head
                 await self._ack(items[:failed_at])
                 items = items[failed_at:]
+
+    async def _apply_retrying(self, items: Sequence[_Item]) -> tuple[int | None, BaseException | None]:
+        """`_apply`, repeated while the store refuses the commit.
+
+        A handler's error is the message's fault and is returned; a commit that fails is not: the store
+        is away (retry until it is back, keeping the messages with `in_progress`) or an aggregate was
+        changed concurrently (run the handlers again on fresh state).
+        """
+        return await self._store_retrying(lambda: self._apply(items), items)
+
+    async def _store_retrying(self, call: Callable[[], T], items: Sequence[_Item]) -> T:
+        delay = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(call)
+            except IntegrityError as exc:
+                log.info("inbox %s: concurrent write (%r), handling the batch again", self.durable, exc)
+            except Exception as exc:
+                log.warning("inbox %s: store unavailable (%r), retrying in %.1fs", self.durable, exc, delay)
+            for item in items:
+                await item.in_progress()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _apply(self, items: Sequence[_Item]) -> tuple[int | None, BaseException | None]:
         """Run handlers over `items` and commit with their last sequence; (index, error) on failure."""
@@ -267,7 +381,7 @@ class Inbox:
             uow.capture_traces()
 
     async def _retry(self, item: _Item, error: BaseException | None) -> None:
-        attempts = item.msg.metadata.num_delivered
+        attempts = max(item.deliveries, 1)
         delay = self.settings.inbox_retry_backoff_s
         while True:
             INBOX_RETRIES.labels(*self._labels).inc()
@@ -279,11 +393,11 @@ class Inbox:
                 await asyncio.to_thread(self.app.record_position, self.tracking_name, item.sequence)
                 await self._ack([item])
                 return
-            await item.msg.in_progress()
+            await item.in_progress()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.inbox_retry_backoff_max_s)
             attempts += 1
-            failed_at, error = await asyncio.to_thread(self._apply, [item])
+            failed_at, error = await self._apply_retrying([item])
             if failed_at is None:
                 await self._ack([item])
                 return
@@ -291,28 +405,24 @@ class Inbox:
     async def _ack(self, items: Sequence[_Item]) -> None:
         self.position = max(self.position, items[-1].sequence)
         faults.hit("inbox.after_commit")
-        handled = sum(1 for item in items if item.reason is None)
+        handled = sum(1 for item in items if item.incoming is not None and item.reason is None)
         if handled:
             INBOX_PROCESSED.labels(*self._labels).inc(handled)
         for item in items:
-            try:
-                await item.msg.ack()
-            except Exception as exc:  # the commit stands; a redelivery will be acknowledged as duplicate
-                log.info("ack of seq %s lost: %r", item.sequence, exc)
+            await item.ack()
 
     async def _deadletter(self, item: _Item, reason: str, cause: str) -> None:
         """Publish the message with its reason to the dead-letter stream; wait for the PubAck."""
-        msg = item.msg
         record = DeadLetter(
             service=self.service,
-            original_subject=msg.subject,
+            original_subject=item.subject,
             stream=self.stream,
             stream_sequence=item.sequence,
-            deliveries=msg.metadata.num_delivered,
+            deliveries=item.deliveries,
             reason=reason[:2000],
             failed_at=datetime.now(UTC),
-            original_headers={k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)},
-            original_data_b64=base64.b64encode(msg.data).decode(),
+            original_headers=item.headers,
+            original_data_b64=base64.b64encode(item.data).decode(),
         )
         headers = {
             MSG_ID_HEADER: f"deadletter:{self.service}:{self.stream}:{item.sequence}",
@@ -327,15 +437,16 @@ class Inbox:
                 break
             except Exception as exc:  # the record must exist before the message is acknowledged
                 log.warning("dead-letter publish failed (%r), retrying", exc)
-                await msg.in_progress()
+                await item.in_progress()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         INBOX_DEADLETTERED.labels(self.service, self.stream, cause).inc()
         log.error(
             "dead-lettered %s seq %s: %s",
-            msg.subject,
+            item.subject,
             item.sequence,
             reason,
             extra={"stream": self.stream, "sequence": item.sequence},
         )
         item.reason = reason
+        item.deadlettered = True

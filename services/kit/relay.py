@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -27,13 +29,32 @@ from contracts.envelope import MSG_ID_HEADER
 from services.kit import faults
 from services.kit.codec import Outgoing, encode
 from services.kit.metrics import RELAY_DUPLICATES, RELAY_FAILURES, RELAY_LAG, RELAY_POSITION, RELAY_PUBLISHED
-from services.kit.store import ServiceApplication, trace_headers_of
+from services.kit.store import ServiceApplication, decode_with_trace
 from services.kit.tracing import inject, span
 
 log = logging.getLogger(__name__)
 
 Translator = Callable[[DomainEventProtocol[UUID]], Sequence[Outgoing]]
 POSITION = "outbox"
+MAX_IN_FLIGHT = 2
+
+
+@dataclass
+class _Sent:
+    """One batch's publishes: per notification, the PubAck futures of its messages."""
+
+    items: list[tuple[int, list[asyncio.Future[PubAck]]]] = field(default_factory=list)
+    failure: BaseException | None = None
+
+    @property
+    def last_id(self) -> int:
+        return self.items[-1][0] if self.items else 0
+
+    def cancel(self) -> None:
+        for _, futures in self.items:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
 
 
 class RelayError(Exception):
@@ -58,24 +79,51 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wakeup.set)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Keep up to `MAX_IN_FLIGHT` batches published and unconfirmed; confirm the oldest first.
+
+        Sending the next batch while JetStream is still writing (and syncing) the previous one keeps
+        both the relay and the server busy. Positions are still recorded in notification order.
+        """
         self._loop = asyncio.get_running_loop()
         self.app.on_saved(self.wake)
-        self.position = await asyncio.to_thread(self.app.position, POSITION)
         backoff = 0.1
+        started = False
+        in_flight: deque[_Sent] = deque()
+        sent_up_to = 0
         while not stop.is_set():
             self._wakeup.clear()
-            batch = await asyncio.to_thread(self._select)
-            if not batch:
-                await self._idle(stop, self.settings.relay_idle_poll_s)
-                continue
             try:
-                await self.publish_batch(batch)
+                if not started:
+                    self.position = sent_up_to = await asyncio.to_thread(self.app.position, POSITION)
+                    started = True
+                batch = (
+                    await asyncio.to_thread(self._select, sent_up_to)
+                    if len(in_flight) < MAX_IN_FLIGHT
+                    else []
+                )
+                if batch:
+                    sent = await self._send_batch(batch)
+                    in_flight.append(sent)
+                    sent_up_to = sent.last_id
+                    if sent.failure is not None:
+                        raise RelayError(f"publishing after notification {sent.last_id}: {sent.failure!r}")
+                elif in_flight:
+                    await self._confirm(in_flight.popleft())
+                else:
+                    await self._idle(stop, self.settings.relay_idle_poll_s)
                 backoff = 0.1
-            except RelayError as exc:
+            except Exception as exc:  # bus or store away: republish from the recorded position
+                for sent in in_flight:
+                    sent.cancel()
+                in_flight.clear()
+                sent_up_to = self.position
                 RELAY_FAILURES.labels(self.service).inc()
-                log.warning("relay batch incomplete, retrying in %.1fs: %s", backoff, exc)
+                log.warning("relay stopped at %s, retrying in %.1fs: %r", self.position, backoff, exc)
                 await self._idle(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
+        with contextlib.suppress(Exception):  # a graceful stop records what was acknowledged
+            while in_flight:
+                await self._confirm(in_flight.popleft())
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
         waiters = {asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())}
@@ -85,28 +133,37 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await waiter
 
-    def _select(self) -> Sequence[Notification]:
+    def _select(self, after: int) -> Sequence[Notification]:
         batch = self.app.process_recorder.select_notifications(
-            start=self.position, limit=self.settings.relay_batch_size, inclusive_of_start=False
+            start=after, limit=self.settings.relay_batch_size, inclusive_of_start=False
         )
         latest = self.app.process_recorder.max_notification_id() or 0
         RELAY_LAG.labels(self.service).set(max(latest - self.position, 0))
         return batch
 
     async def publish_batch(self, batch: Sequence[Notification]) -> None:
-        """Publish a batch, then record the position of the longest fully acknowledged prefix."""
-        sent: list[tuple[int, list[asyncio.Future[PubAck]]]] = []
-        failure: BaseException | None = None
+        """Publish one batch and record the position of its longest acknowledged prefix."""
+        sent = await self._send_batch(batch)
+        await self._confirm(sent)
+        if sent.failure is not None:
+            raise RelayError(f"publishing after notification {sent.last_id}: {sent.failure!r}")
+
+    async def _send_batch(self, batch: Sequence[Notification]) -> _Sent:
+        sent = _Sent()
         for notification in batch:
             try:
-                sent.append((notification.id, await self._send(notification)))
+                sent.items.append((notification.id, await self._send(notification)))
             except Exception as exc:  # closed connection, stalled client, untranslatable event
-                failure = exc
+                sent.failure = exc
                 break
+        return sent
 
+    async def _confirm(self, sent: _Sent) -> None:
+        """Wait for the PubAcks, then record the last notification whose messages all arrived."""
         acknowledged = self.position
+        failure: BaseException | None = None
         try:
-            for notification_id, futures in sent:
+            for notification_id, futures in sent.items:
                 for future in futures:
                     ack = await asyncio.wait_for(future, self.settings.relay_publish_timeout_s)
                     RELAY_PUBLISHED.labels(self.service).inc()
@@ -114,13 +171,9 @@ class OutboxRelay:
                         RELAY_DUPLICATES.labels(self.service).inc()
                 acknowledged = notification_id
         except Exception as exc:  # timeout, no stream, connection lost while waiting
-            failure = failure or exc
+            failure = exc
         finally:
-            for _, futures in sent:
-                for future in futures:
-                    if not future.done():
-                        future.cancel()
-
+            sent.cancel()
         if acknowledged > self.position:
             faults.hit("relay.after_publish")
             await asyncio.to_thread(self.app.record_position, POSITION, acknowledged)
@@ -131,8 +184,7 @@ class OutboxRelay:
 
     async def _send(self, notification: Notification) -> list[asyncio.Future[PubAck]]:
         try:
-            event = self.app.mapper.to_domain_event(notification)
-            parent = trace_headers_of(self.app.mapper, notification)
+            event, parent = decode_with_trace(self.app.mapper, notification)
             outgoing = self.translate(event)
         except Exception as exc:  # a bug, not bad luck: stay at this notification, loudly
             log.exception("cannot translate notification %s", notification.id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NATS
 
-from contracts.catalogue import EVENTS_BY_TYPE
+from contracts.catalogue import EVENTS_BY_TYPE, STREAMS
 from services.kit.bus import connect
 from services.kit.inbox import Handler, Inbox
 from services.kit.relay import OutboxRelay, Translator
@@ -32,8 +32,12 @@ class Consumes:
     handlers: Mapping[str, Handler]
 
     def subjects(self) -> list[str]:
-        by_type = {spec.type: spec.subject for spec in EVENTS_BY_TYPE.values()}
-        return sorted({by_type[event_type] for event_type in self.handlers})
+        """The whole stream: the inbox needs contiguous sequences (see `services.kit.inbox`)."""
+        known = {spec.type for spec in EVENTS_BY_TYPE.values()}
+        unknown = set(self.handlers) - known
+        if unknown:
+            raise ValueError(f"handlers for event types not in the catalogue: {sorted(unknown)}")
+        return [subject for spec in STREAMS if spec.name == self.stream for subject in spec.subjects]
 
 
 @dataclass

@@ -12,13 +12,13 @@ Choices made once here rather than in each service:
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,12 @@ from services.kit.settings import ServiceSettings
 from services.kit.tracing import current_trace_headers
 
 TRACE_KEY = "__trace__"
+
+# The repository hands out deep copies of cached aggregates (so a failed command cannot corrupt the
+# cache). `copy.deepcopy` rebuilds UUIDs and datetimes through `__reduce_ex__`, which dominated the
+# cost of every inbox message; they are immutable, so sharing them is what a deep copy means anyway.
+for _immutable in (UUID, datetime, date):
+    copy._deepcopy_dispatch[_immutable] = copy._deepcopy_atomic  # type: ignore[attr-defined]
 
 
 class DateAsISO(Transcoding):
@@ -85,8 +91,13 @@ class TracingMapper(Mapper[UUID]):
 class TraceCarryingTranscoder(JSONTranscoder):
     """JSON transcoder that adds the event's trace context to its stored state.
 
-    The key is removed again on decoding, so domain events never see it; `trace_headers_of` reads it.
+    The key is removed again on decoding, so domain events never see it; the last removed context is
+    kept per thread for `decode_with_trace`, which saves the relay a second parse of every event.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_trace = threading.local()
 
     def encode(self, obj: Any) -> bytes:
         headers = _encoding_trace.get()
@@ -96,21 +107,19 @@ class TraceCarryingTranscoder(JSONTranscoder):
 
     def decode(self, data: bytes) -> Any:
         obj = super().decode(data)
-        if isinstance(obj, dict):
-            obj.pop(TRACE_KEY, None)
+        headers = obj.pop(TRACE_KEY, None) if isinstance(obj, dict) else None
+        self.last_trace.headers = headers if isinstance(headers, dict) else {}
         return obj
 
 
-def trace_headers_of(mapper: Mapper[UUID], stored: StoredEvent) -> dict[str, str]:
-    """The trace context that was current when `stored` was saved (empty if none)."""
-    state = stored.state
-    if mapper.cipher:
-        state = mapper.cipher.decrypt(state)
-    if mapper.compressor:
-        state = mapper.compressor.decompress(state)
-    raw = json.loads(state)
-    headers = raw.get(TRACE_KEY) if isinstance(raw, dict) else None
-    return dict(headers) if isinstance(headers, dict) else {}
+def decode_with_trace(
+    mapper: Mapper[UUID], stored: StoredEvent
+) -> tuple[DomainEventProtocol[UUID], dict[str, str]]:
+    """The domain event and the trace context that was current when it was saved (empty if none)."""
+    event = mapper.to_domain_event(stored)
+    transcoder = mapper.transcoder
+    headers = transcoder.last_trace.headers if isinstance(transcoder, TraceCarryingTranscoder) else {}
+    return event, dict(headers)
 
 
 def persistence_env(
@@ -127,6 +136,11 @@ def persistence_env(
         extra["SQLITE_DBNAME"] = str(settings.var_dir / f"{settings.service_name}.sqlite")
     if module == "eventsourcing.sqlite" and not lookup.get("SQLITE_LOCK_TIMEOUT"):
         extra["SQLITE_LOCK_TIMEOUT"] = "10"
+    if not lookup.get("AGGREGATE_CACHE_MAXSIZE"):
+        # Inbox handlers load the same households again and again; replaying every event each
+        # time costs more than the rest of the pipeline. The cache fast-forwards from the store
+        # on each read, so writes by other processes are still seen.
+        extra["AGGREGATE_CACHE_MAXSIZE"] = "10000"
     if module == "eventsourcing.postgres":
         schema = lookup.get("POSTGRES_SCHEMA") or settings.service_name
         extra["POSTGRES_SCHEMA"] = schema

@@ -22,12 +22,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from contracts.department import DepartmentFactReported
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
+from services.kit.inbox import Inbox
+from services.kit.metrics import INBOX_DUPLICATES
 from services.kit.relay import POSITION
 from services.kit.settings import ServiceSettings
-from services.kit.store import trace_headers_of
+from services.kit.store import decode_with_trace
 from services.kit.tracing import setup_tracing
 from tests.conftest import free_port, wait_until
-from tests.kit.sample import FACT_REPORTED, POISON_REFERENCE, Feed, TallyApp, build
+from tests.kit.sample import FACT_REPORTED, POISON_REFERENCE, Feed, TallyApp, build, count_fact
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -141,6 +143,55 @@ async def test_poison_messages_are_deadlettered_and_nothing_else_is_lost(
         await nc.close()
 
 
+async def test_a_delivery_lost_in_flight_is_read_from_the_stream_in_order(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """A message delivered but never handled (in flight when a process or the broker died) comes back
+    only after ack_wait, after later ones: the inbox must not let the later ones pass it."""
+    settings = ServiceSettings(
+        service_name="tally", nats_url=nats_server.url, var_dir=tmp_path, inbox_ack_wait_s=1
+    )
+    _, runtime = build("tally", settings, sqlite(tmp_path / "tally.sqlite"))
+    nc = await connect(nats_server.url, "test")
+    js = nc.jetstream()
+    await ensure_streams(js)
+    household = uuid4()
+    for reference in ["r1", "r2", "r3", "r4", "r5"]:
+        data, headers = fact_message(reference, household)
+        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+
+    # A delivery that goes nowhere: taken from the service's durable consumer and never acknowledged.
+    inbox = Inbox(
+        runtime.app, nc, "DEPARTMENT", {FACT_REPORTED.type: count_fact}, subjects=["housing.department.>"]
+    )
+    await js.add_consumer("DEPARTMENT", config=inbox.consumer_config())
+    thief = await js.pull_subscribe_bind(durable=inbox.durable, stream="DEPARTMENT")
+    (lost,) = await thief.fetch(1, timeout=5)
+    assert lost.metadata.sequence.stream == 1
+    await thief.unsubscribe()
+
+    await runtime.start()
+    try:
+        app = runtime.app
+        assert isinstance(app, TallyApp)
+        for _ in range(200):
+            if len(app.references(household)) == 5:
+                break
+            await asyncio.sleep(0.05)
+        assert app.references(household) == ["r1", "r2", "r3", "r4", "r5"]
+        duplicates = INBOX_DUPLICATES.labels("tally", "DEPARTMENT")
+        before = duplicates._value.get()
+        for _ in range(100):  # the lost delivery comes back after ack_wait, and has no second effect
+            if duplicates._value.get() > before:
+                break
+            await asyncio.sleep(0.05)
+        assert duplicates._value.get() == before + 1
+        assert app.references(household) == ["r1", "r2", "r3", "r4", "r5"]
+    finally:
+        await runtime.stop()
+        await nc.close()
+
+
 async def test_one_trace_spans_request_store_publish_and_handling(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
@@ -200,7 +251,9 @@ async def test_one_trace_spans_request_store_publish_and_handling(
         ServiceSettings(service_name="tally", var_dir=tmp_path), sqlite(tmp_path / "tally.sqlite")
     )
     last = tally_app.notification_log.select(start=1, limit=10)[-1]
-    assert trace_headers_of(tally_app.mapper, last)["traceparent"].split("-")[1] == format(trace_id, "032x")
+    assert decode_with_trace(tally_app.mapper, last)[1]["traceparent"].split("-")[1] == format(
+        trace_id, "032x"
+    )
     tally_app.close()
 
 

@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry.trace import SpanKind
 
 from services.kit.settings import ServiceSettings
-from services.kit.store import trace_headers_of
+from services.kit.store import decode_with_trace
 from services.kit.tracing import setup_tracing, span, trace_id_of
 from services.kit.uow import UnitOfWork
 from tests.kit.sample import FactReport, Feed, Tally, TallyApp
@@ -91,9 +91,8 @@ def test_trace_context_is_stored_beside_the_event_not_in_it(
         report_id = feed.report("traced", uuid4())
         trace_id = trace_id_of(s)
     notification = feed.notification_log.select(start=1, limit=10)[-1]
-    headers = trace_headers_of(feed.mapper, notification)
+    event, headers = decode_with_trace(feed.mapper, notification)
     assert headers["traceparent"].split("-")[1] == trace_id
-    event = feed.mapper.to_domain_event(notification)
     assert "__trace__" not in vars(event)
     assert feed.repository.get(report_id).reference == "traced"
     feed.close()
@@ -108,5 +107,5 @@ def test_cipher_and_compression_from_the_environment(tmp_path: Path, persistence
     assert b"secret-reference" not in stored.state
     assert feed.repository.get(report_id).reference == "secret-reference"
     notification = feed.notification_log.select(start=1, limit=1)[0]
-    assert trace_headers_of(feed.mapper, notification) == {}
+    assert decode_with_trace(feed.mapper, notification)[1] == {}
     feed.close()
