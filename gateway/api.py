@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from gateway.settings import GatewaySettings
 from gateway.status import ServiceStatus, platform_status
@@ -24,7 +23,6 @@ def create_gateway(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         client = httpx.AsyncClient(timeout=settings.upstream_timeout_s)
-        HTTPXClientInstrumentor.instrument_client(client)
         api.state.client = client
         try:
             yield

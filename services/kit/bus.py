@@ -34,7 +34,7 @@ async def connect(url: str, name: str, *, attempts: int = 60) -> NATS:
         log.warning("nats error: %s", exc)
 
     async def on_disconnect() -> None:
-        log.warning("nats disconnected")
+        log.info("nats disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats reconnected")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -76,12 +75,10 @@ def _describe(error: ValidationError) -> str:
 def decode(data: bytes) -> tuple[Envelope, EventSpec, BaseModel]:
     """Parse and validate; raise `ContractError` naming the first problems found."""
     try:
-        raw: Any = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError(f"not JSON: {exc}") from None
-    try:
-        envelope = Envelope.model_validate(raw)
+        envelope = Envelope.model_validate_json(data)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise ContractError(f"not JSON: {exc.errors()[0]['msg']}") from None
         raise ContractError(f"invalid CloudEvents envelope: {_describe(exc)}") from None
     spec = _BY_SCHEMA.get(envelope.dataschema)
     if spec is None:

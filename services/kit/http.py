@@ -13,11 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 
 from services.kit.logs import setup_logging
 from services.kit.runtime import Runtime
@@ -129,6 +131,7 @@ def observe(settings: ServiceSettings) -> None:
     """Logging and tracing for a process, before anything else logs."""
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    HTTPXClientInstrumentor().instrument()  # calls to other services and peer cities carry the trace
 
 
 def serve(api: FastAPI, settings: ServiceSettings) -> None:
