@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 from opentelemetry.trace import SpanKind
@@ -12,7 +13,19 @@ from services.kit.logs import get_logger, mask_id_numbers, setup_logging
 from services.kit.tracing import setup_tracing, span, trace_id_of
 
 
-def test_json_lines_with_trace_id_and_masked_id_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Give the test session its own logging back after a test configured it as a service does."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_lines_with_trace_id_and_masked_id_numbers(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     setup_tracing("log-test", None)
     setup_logging("log-test", "INFO")
     with span("work", SpanKind.INTERNAL) as s:
