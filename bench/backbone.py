@@ -152,7 +152,10 @@ class _Pipeline:
             },
             directory / "tally.log",
         )
-        self.tally_view = TallyApp(ServiceSettings(service_name="tally", var_dir=directory), tally_env)
+        self.tally_view = TallyApp(
+            ServiceSettings(service_name="tally", var_dir=directory),
+            {**tally_env, "AGGREGATE_CACHE_FASTFORWARD": "y"},  # the tally process writes this store
+        )
 
     async def __aenter__(self) -> _Pipeline:
         nc = await connect(self.server.url, "bench")

@@ -297,8 +297,10 @@ class Stack:
         self.feed_app = Feed(
             ServiceSettings(service_name="feed", var_dir=tmp_path), sqlite(tmp_path / "feed.sqlite")
         )
+        # Another process writes the tally's store: this view must read the store's latest events.
         self.tally_app = TallyApp(
-            ServiceSettings(service_name="tally", var_dir=tmp_path), sqlite(tmp_path / "tally.sqlite")
+            ServiceSettings(service_name="tally", var_dir=tmp_path),
+            {**sqlite(tmp_path / "tally.sqlite"), "AGGREGATE_CACHE_FASTFORWARD": "y"},
         )
 
     def counted(self, household: UUID) -> Counter[str]:
