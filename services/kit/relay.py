@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 Translator = Callable[[DomainEventProtocol[UUID]], Sequence[Outgoing]]
 POSITION = "outbox"
-MAX_IN_FLIGHT = 2
+MAX_IN_FLIGHT = 4
 
 
 @dataclass

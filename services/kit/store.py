@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -240,12 +240,12 @@ class ServiceApplication(Application[UUID]):
         """Record a position with no events (a relay batch, or a message that changed nothing)."""
         self.process_recorder.insert_tracking(Tracking(name, position))
 
-    def commit(
-        self, tracking: Tracking | None, aggregates: Sequence[MutableOrImmutableAggregate[UUID]]
-    ) -> list[Recording[UUID]]:
+    def commit(self, tracking: Tracking | None, aggregates: Sequence[Aggregate]) -> list[Recording[UUID]]:
         """Store the aggregates' pending events and the tracking record in one transaction."""
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking)
-        processing_event.collect_events(*aggregates)
+        for aggregate in aggregates:  # `collect_events` without its per-object Protocol isinstance checks
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
         if not processing_event.events:
             if tracking is not None:
                 self.record_position(tracking.application_name, tracking.notification_id)
