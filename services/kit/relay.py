@@ -111,6 +111,9 @@ class OutboxRelay:
                     await self._confirm(in_flight.popleft())
                 else:
                     await self._idle(stop, self.settings.relay_idle_poll_s)
+                    # Let a burst of saves gather: one larger batch costs the store and the broker
+                    # less than many small ones, for a few milliseconds of latency.
+                    await asyncio.sleep(self.settings.relay_linger_s)
                 backoff = 0.1
             except Exception as exc:  # bus or store away: republish from the recorded position
                 for sent in in_flight:
