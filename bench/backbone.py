@@ -16,18 +16,16 @@ Figures:
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import nats
 
+from bench.support import free_port, postgres_env, running_nats
 from services.kit.bus import connect, ensure_streams
 from services.kit.runtime import Runtime
 from services.kit.settings import ServiceSettings
@@ -38,51 +36,15 @@ from tests.support.processes import ServiceProcess
 HOUSEHOLDS = 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _nats(directory: Path) -> Iterator[NatsServer]:
-    server = NatsServer(directory, port=_free_port(), http_port=_free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _postgres() -> dict[str, str] | None:
-    """CI's server when POSTGRES_* are set or one answers locally; PostgreSQL is skipped otherwise."""
-    host = os.environ.get("POSTGRES_HOST")
-    if not host:
-        try:
-            with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-                host = "127.0.0.1"
-        except OSError:
-            return None
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_HOST": host,
-        "POSTGRES_PORT": os.environ.get("POSTGRES_PORT", "5432"),
-        "POSTGRES_USER": os.environ.get("POSTGRES_USER", "postgres"),
-        "POSTGRES_PASSWORD": os.environ.get("POSTGRES_PASSWORD", "postgres"),
-        "POSTGRES_DBNAME": os.environ.get("POSTGRES_DBNAME", "postgres"),
-    }
-
-
 def _stores(backend: str, directory: Path) -> tuple[dict[str, str], dict[str, str]]:
     if backend == "SQLite":
         return (
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(directory / "feed.sqlite")},
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(directory / "tally.sqlite")},
         )
-    pg = _postgres()
-    assert pg is not None
-    run = uuid.uuid4().hex[:8]
-    return {**pg, "POSTGRES_SCHEMA": f"bench_feed_{run}"}, {**pg, "POSTGRES_SCHEMA": f"bench_tally_{run}"}
+    feed, tally = postgres_env("bench_feed"), postgres_env("bench_tally")
+    assert feed is not None and tally is not None
+    return feed, tally
 
 
 def _facts(n: int, offset: int = 0) -> list[tuple[str, uuid.UUID]]:
@@ -146,7 +108,7 @@ class _Pipeline:
                 **tally_env,
                 "NATS_URL": server.url,
                 "SERVICE_NAME": "tally",
-                "HTTP_PORT": str(_free_port()),
+                "HTTP_PORT": str(free_port()),
                 "VAR_DIR": str(directory),
                 "LOG_LEVEL": "WARNING",
             },
@@ -207,7 +169,7 @@ def _notifications(app: Feed | TallyApp) -> Iterator:  # type: ignore[type-arg]
 
 async def end_to_end(backend: str, directory: Path, n: int) -> tuple[float, float]:
     feed_env, tally_env = _stores(backend, directory)
-    with _nats(directory / "nats") as server:
+    with running_nats(directory / "nats") as server:
         async with _Pipeline(server, feed_env, tally_env, directory) as pipeline:
             facts = _facts(n)
 
@@ -225,7 +187,7 @@ async def end_to_end(backend: str, directory: Path, n: int) -> tuple[float, floa
 
 async def paced_latency(backend: str, directory: Path, rate: int = 500, seconds: int = 10) -> list[float]:
     feed_env, tally_env = _stores(backend, directory)
-    with _nats(directory / "nats") as server:
+    with running_nats(directory / "nats") as server:
         async with _Pipeline(server, feed_env, tally_env, directory) as pipeline:
             per_save, interval = 5, 5 / rate
             total = rate * seconds
@@ -251,11 +213,11 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run(events: int = 20_000) -> str:
-    backends = ["SQLite"] + (["PostgreSQL"] if _postgres() else [])
+    backends = ["SQLite"] + (["PostgreSQL"] if postgres_env("bench") else [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="housing-bench-") as tmp:
         root = Path(tmp)
-        with _nats(root / "raw-nats") as server:
+        with running_nats(root / "raw-nats") as server:
             publish = await publish_rate(server.url, 20_000)
             acks = await ack_rate(server.url, 20_000)
         print(f"JetStream publish {publish:,.0f}/s, pull+ack {acks:,.0f}/s")

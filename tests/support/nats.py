@@ -8,9 +8,28 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 NATS_SERVER = Path(sys.executable).with_name("nats-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_nats(directory: Path) -> Iterator[NatsServer]:
+    """A fresh nats-server on free ports with its store in `directory`, stopped on exit."""
+    server = NatsServer(directory, port=free_port(), http_port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class NatsServer:
