@@ -18,21 +18,31 @@ from uuid import UUID
 from pydantic import Field, StringConstraints, model_validator
 
 from contracts.base import Contract
+from contracts.department import Department
 from contracts.identifiers import CityCode, OperatorId
 from contracts.money import Yuan
 
 __all__ = [
+    "AppealLodged",
+    "AppealResolved",
+    "AssessmentReceived",
+    "AssessmentRequested",
     "CrossRegionCheckRequested",
     "ExitDecided",
     "ExitRoute",
+    "FactRecorded",
+    "FindingRecorded",
     "HouseholdMembersChanged",
     "HouseholdRegistered",
     "Member",
+    "ProposedOutcome",
     "ReviewConfirmed",
     "ReviewDecided",
     "ReviewDecision",
+    "ReviewOpened",
     "ReviewOutcome",
     "ReviewReason",
+    "WarningRaised",
 ]
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -176,3 +186,91 @@ class CrossRegionCheckRequested(Contract):
         if len(self.cities) != len(set(self.cities)):
             raise ValueError("cities must not repeat")
         return self
+
+
+# -- Events of the review process: the accountability trail of a case, step by step.
+
+ProposedOutcome = Literal["exit_required", "transition", "retain"]
+"""What a reviewer proposes in the manual re-review: exit, exit through the transition period (staged
+changes), or keep the household."""
+
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class FactRecorded(Contract):
+    """A department fact was recorded on a household (and re-evaluated it). It says which record and
+    what kind, not the values: those stay with the departments and eligibility."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    department: Department = Field(description="Reporting department.")
+    reference: Reference = Field(description="The department's own reference of the record.")
+    kind: Label = Field(description="Kind of fact, e.g. `income`, `property`, `financial_assets`.")
+    described_on: date = Field(description="The date the fact describes.")
+
+
+class WarningRaised(Contract):
+    """A household newly meets an exit condition: the automatic warning of dynamic monitoring."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    review_id: UUID = Field(description="The automated review that raised it.")
+    rules: list[Label] = Field(min_length=1, description="Rules whose exit condition is met.")
+    raised_on: date = Field(description="Date of the warning.")
+
+
+class ReviewOpened(Contract):
+    """A manual re-review case was opened for a household."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    case_id: UUID = Field(description="The review case.")
+    review_id: UUID = Field(description="The automated review that led to it.")
+    reason: Text = Field(description="Why the case was opened.")
+    opened_on: date = Field(description="Date the case was opened.")
+
+
+class FindingRecorded(Contract):
+    """A reviewer recorded findings and proposed an outcome; a different supervisor must approve."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    case_id: UUID = Field(description="The review case.")
+    reviewer_id: OperatorId = Field(description="Operator who recorded the findings.")
+    proposed_outcome: ProposedOutcome
+    reason_code: Label = Field(description="Reason code of the proposal.")
+    recorded_on: date = Field(description="Date of the findings.")
+
+
+class AssessmentRequested(Contract):
+    """A complex case was referred to a third-party assessor."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    case_id: UUID = Field(description="The review case.")
+    requested_by: OperatorId = Field(description="Operator who asked for the assessment.")
+    assessor_id: OperatorId = Field(description="The assessor's account.")
+    deadline: date = Field(description="Date the report is due.")
+
+
+class AssessmentReceived(Contract):
+    """The third-party assessor's report arrived (its text stays in the case)."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    case_id: UUID = Field(description="The review case.")
+    assessor_id: OperatorId = Field(description="The assessor's account.")
+    recommendation: ProposedOutcome
+    received_on: date = Field(description="Date the report arrived.")
+
+
+class AppealLodged(Contract):
+    """The household appealed a final decision within the appeal window; the case is open again."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    case_id: UUID = Field(description="The review case.")
+    lodged_on: date = Field(description="Date of the appeal.")
+
+
+class AppealResolved(Contract):
+    """An appeal was decided (four-eyes again): the outcome now in force and whether it changed."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    case_id: UUID = Field(description="The review case.")
+    outcome: ProposedOutcome
+    overturned: bool = Field(description="Whether the appeal changed the earlier final outcome.")
+    resolved_on: date = Field(description="Date of the approval that resolved the appeal.")

@@ -1,0 +1,6 @@
+"""The eligibility service: households, department facts, dated regional exit rules, two-stage review.
+
+Layers, as DESIGN.md asks: `rules.py` (pure exit rules and dated parameters), `domain.py` (aggregates),
+`application.py` (commands and queries), `handlers.py` (integration events in), `translate.py`
+(domain events out as contract events), `api.py` (HTTP), `__main__.py` (start).
+"""

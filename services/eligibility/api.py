@@ -1,0 +1,535 @@
+"""Eligibility's HTTP API: households, department-fact intake, parameters, review cases, what-if.
+
+Who acts is named by the gateway, which authenticates operators: `X-Operator-Id` and `X-Operator-Role`
+(`reviewer`, `supervisor`, `assessor`, `household`). Every step of a case is attributed to them.
+
+Amounts are decimal strings in and out (never JSON floats), as in the contracts. ID numbers are taken
+by the registration endpoints and never returned: answers show the member's `person_hash` and a mask.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
+
+from contracts.department import DepartmentFactReported
+from contracts.identifiers import CityCode, OperatorId
+from contracts.money import Yuan
+from services.eligibility import identity, rules
+from services.eligibility.application import Actor, EligibilityApp, MemberInput, NotFound, Refused
+from services.eligibility.domain import CaseError, Household, ReviewCase
+from services.eligibility.queries import reviewer_report, what_if
+from services.kit.http import PROBLEM_JSON, Problem
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Role = Literal["reviewer", "supervisor", "assessor", "household"]
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+class MemberIn(BaseModel):
+    id_number: Annotated[str, StringConstraints(min_length=15, max_length=24)] = Field(
+        description="Resident ID number; hashed and kept only in eligibility's store, never returned."
+    )
+    birth_date: date
+    disabled: bool = False
+
+
+class HouseholdIn(BaseModel):
+    region: CityCode
+    estate: Label
+    building: Label
+    unit: Label
+    base_rent: Yuan
+    tenancy_start: date
+    members: list[MemberIn] = Field(min_length=1)
+
+
+class MembersIn(BaseModel):
+    members: list[MemberIn] = Field(min_length=1)
+
+
+class ParameterValueIn(BaseModel):
+    region: CityCode
+    effective_from: date
+    value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    legal_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Text = ""
+
+
+class FindingIn(BaseModel):
+    findings: Text
+    proposed_outcome: Literal["exit_required", "transition", "retain"]
+    reason_code: Label
+    low_income: bool = False
+    wants_to_buy: bool = False
+
+
+class DecisionIn(BaseModel):
+    reason: Text = ""
+
+
+class AssessmentRequestIn(BaseModel):
+    assessor_id: OperatorId
+    deadline: date
+    reason: Text = ""
+
+
+class AssessmentReportIn(BaseModel):
+    report: Text
+    recommendation: Literal["exit_required", "transition", "retain"]
+
+
+class CandidateValue(BaseModel):
+    rule: Label
+    region: CityCode
+    value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+
+
+class WhatIfIn(BaseModel):
+    on: date = Field(description="Date the candidate parameters would be in force.")
+    values: list[CandidateValue] = Field(min_length=1)
+    list_households: bool = Field(default=True, description="List the ids of the households that flip.")
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy: Decimals stay exact (as text), dates ISO, UUIDs text."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def household_view(household: Household) -> Any:
+    return plain(
+        {
+            "household_id": household.id,
+            "region": household.region,
+            "estate": household.estate,
+            "building": household.building,
+            "unit": household.unit,
+            "base_rent": f"{household.base_rent:.2f}",
+            "tenancy_start": household.tenancy_start,
+            "members": [
+                {
+                    "member_id": m["member_id"],
+                    "person_hash": m["person_hash"],
+                    "id_number_masked": identity.mask(m["id_number"]),
+                    "birth_date": m["birth_date"],
+                    "disabled": m["disabled"],
+                }
+                for m in household.members
+            ],
+            "facts": {
+                kind: {
+                    scope: [
+                        {
+                            "value": o.value,
+                            "department": o.source.department,
+                            "reference": o.source.reference,
+                            "described_on": o.source.described_on,
+                        }
+                        for o in observations
+                    ]
+                    for scope, observations in scopes.items()
+                }
+                for kind, scopes in household.facts.items()
+            },
+            "review_id": household.review_id,
+            "decision": None if household.decision is None else household.decision.data,
+            "open_case": household.open_case,
+            "cross_region_check": household.check_id,
+            "cross_region": household.cross_region,
+            "version": household.version,
+        }
+    )
+
+
+def case_view(today: date, case: ReviewCase) -> Any:
+    """A case with its trail; a pending third-party assessment past its deadline is marked overdue."""
+    assessments = [
+        {**a, "overdue": a["received_at"] is None and a["deadline"] < today} for a in case.assessments
+    ]
+    return plain(
+        {
+            "case_id": case.id,
+            "household_id": case.household_id,
+            "review_id": case.review_id,
+            "region": case.region,
+            "estate": case.estate,
+            "reason": case.reason,
+            "status": case.status,
+            "opened_at": case.opened_at,
+            "proposal": case.proposal,
+            "final_outcome": case.final_outcome,
+            "final_proposal": case.final_proposal,
+            "decided_at": case.decided_at,
+            "assessments": assessments,
+            "appeals": case.appeals,
+            "trail": case.steps,
+        }
+    )
+
+
+def value_view(value: rules.ParameterValue) -> Any:
+    return plain(
+        {
+            "rule": value.rule,
+            "region": value.region,
+            "effective_from": value.effective_from,
+            "value": value.value,
+            "unit": value.unit,
+            "legal_reference": value.legal_reference,
+            "added_by": value.added_by,
+        }
+    )
+
+
+@contextmanager
+def problems() -> Iterator[None]:
+    """Domain refusals as problem+json."""
+    try:
+        yield
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    except (Refused, rules.ParameterError) as exc:
+        raise Problem(409, "Refused", str(exc)) from None
+    except CaseError as exc:
+        raise Problem(exc.status, exc.title, str(exc)) from None
+    except IntegrityError:
+        raise Problem(409, "Conflict", "a concurrent change got there first; retry") from None
+
+
+def actor(
+    operator_id: Annotated[str | None, Header(alias="X-Operator-Id")] = None,
+    role: Annotated[str | None, Header(alias="X-Operator-Role")] = None,
+) -> Actor:
+    if not operator_id or not role:
+        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
+    if role not in ("reviewer", "supervisor", "assessor", "household"):
+        raise Problem(403, "Role not allowed", f"unknown role {role!r}")
+    return Actor(operator_id, role)
+
+
+OperatorHeader = Annotated[str | None, Header(alias="X-Operator-Id")]
+RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
+
+
+# -- intake parsing -----------------------------------------------------------------------------------
+
+
+def parse_batch(body: bytes, content_type: str) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
+    """Lines of a JSON array or NDJSON body as (line number, decoded object), and the lines that are
+    not JSON at all. Line numbers are 1-based: the array index + 1, or the NDJSON line."""
+    problems_: list[dict[str, Any]] = []
+    media = content_type.split(";")[0].strip().lower()
+    if media in NDJSON_TYPES:
+        lines: list[tuple[int, Any]] = []
+        for number, raw in enumerate(body.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                lines.append((number, json.loads(raw)))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                problems_.append(line_problem(number, "(line)", f"not JSON: {exc}"))
+        return lines, problems_
+    try:
+        decoded = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Problem(400, "Body is not JSON", str(exc)) from None
+    items = decoded if isinstance(decoded, list) else [decoded]
+    return list(enumerate(items, start=1)), problems_
+
+
+def line_problem(line: int, field: str, detail: str) -> dict[str, Any]:
+    return {
+        "type": "about:blank",
+        "title": "Invalid fact",
+        "status": 422,
+        "line": line,
+        "field": field,
+        "detail": detail,
+    }
+
+
+def validate_lines(
+    lines: list[tuple[int, Any]],
+) -> tuple[list[tuple[int, DepartmentFactReported]], list[dict[str, Any]]]:
+    valid: list[tuple[int, DepartmentFactReported]] = []
+    invalid: list[dict[str, Any]] = []
+    for number, item in lines:
+        try:
+            valid.append((number, DepartmentFactReported.model_validate(item)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(p) for p in error["loc"]) or "(root)"
+                invalid.append(line_problem(number, field, error["msg"]))
+    return valid, invalid
+
+
+# -- routes --------------------------------------------------------------------------------------------
+
+
+def router(app: EligibilityApp) -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/households", status_code=201, tags=["households"], summary="Register a household")
+    def register(body: HouseholdIn) -> JSONResponse:
+        with problems():
+            household = app.register_household(
+                region=body.region,
+                estate=body.estate,
+                building=body.building,
+                unit=body.unit,
+                base_rent=body.base_rent,
+                tenancy_start=body.tenancy_start,
+                members=[MemberInput(m.id_number, m.birth_date, m.disabled) for m in body.members],
+            )
+        return JSONResponse(household_view(household), status_code=201)
+
+    @api.get("/households", tags=["households"], summary="Households by latest automated decision")
+    def list_households(
+        outcome: Literal["qualifies", "exit_triggered", "needs_manual", "none"] | None = None,
+        estate: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> JSONResponse:
+        """The manual-review queue is `?outcome=needs_manual`; `none` lists households not yet decided."""
+        app.population.catch_up()
+        found = [
+            h
+            for h in app.population.households.values()
+            if (outcome is None or (h.outcome or "none") == outcome)
+            and (estate is None or h.estate == estate)
+        ]
+        return JSONResponse(
+            plain(
+                [
+                    {
+                        "household_id": h.id,
+                        "region": h.region,
+                        "estate": h.estate,
+                        "outcome": h.outcome,
+                        "review_id": h.review_id,
+                        "open_case": h.open_case,
+                    }
+                    for h in found[:limit]
+                ]
+            )
+        )
+
+    @api.get("/households/{household_id}", tags=["households"], summary="A household, its facts and decision")
+    def get_household(household_id: UUID) -> JSONResponse:
+        with problems():
+            return JSONResponse(household_view(app.household(household_id)))
+
+    @api.put("/households/{household_id}/members", tags=["households"], summary="Replace the members")
+    def put_members(household_id: UUID, body: MembersIn) -> JSONResponse:
+        with problems():
+            household = app.change_members(
+                household_id, [MemberInput(m.id_number, m.birth_date, m.disabled) for m in body.members]
+            )
+        return JSONResponse(household_view(household))
+
+    @api.post(
+        "/facts",
+        tags=["intake"],
+        summary="Department facts: a JSON array (or one object) or NDJSON, thousands per request",
+        description=(
+            "Each line is a `housing.department.fact-reported` payload. Valid lines are recorded in one "
+            "transaction; a fact already received (same department and reference) is acknowledged as "
+            "`duplicate`; an invalid line gets a problem entry naming its line and field. 422 when no "
+            "line is valid."
+        ),
+    )
+    async def post_facts(request: Request) -> JSONResponse:
+        body = await request.body()
+        lines, not_json = parse_batch(body, request.headers.get("content-type", "application/json"))
+        if len(lines) + len(not_json) > app.config.intake_max_lines:
+            raise Problem(413, "Too many facts", f"at most {app.config.intake_max_lines} per request")
+        valid, invalid = validate_lines(lines)
+        entries = sorted([*not_json, *invalid], key=lambda p: p["line"])
+        if not valid:
+            return JSONResponse(
+                {
+                    "type": "about:blank",
+                    "title": "No valid fact",
+                    "status": 422,
+                    "detail": "every line was rejected",
+                    "problems": entries,
+                },
+                status_code=422,
+                media_type=PROBLEM_JSON,
+            )
+        statuses = await run_in_threadpool(app.ingest, [report for _, report in valid])
+        results = [
+            {"line": number, "department": r.department.value, "reference": r.reference, "status": status}
+            for (number, r), status in zip(valid, statuses, strict=True)
+        ]
+        return JSONResponse(
+            {
+                "received": len(lines) + len(not_json),
+                "recorded": statuses.count("recorded"),
+                "duplicates": statuses.count("duplicate"),
+                "unmatched": statuses.count("unmatched"),
+                "rejected": len({p["line"] for p in entries}),
+                "results": results,
+                "problems": entries,
+            }
+        )
+
+    @api.get("/parameters", tags=["parameters"], summary="Values in force in a region on a date")
+    def in_force(region: CityCode = "CN-FS", on: date | None = None) -> JSONResponse:
+        day = on or app.today()
+        values = rules.parameters_at(app.current_table(), region, day)
+        return JSONResponse(
+            {
+                "region": region,
+                "on": day.isoformat(),
+                "values": {rule: value_view(v) for rule, v in values.values.items()},
+            }
+        )
+
+    @api.get("/parameters/history", tags=["parameters"], summary="Every dated value, oldest first")
+    def history(rule: str | None = None, region: str | None = None) -> JSONResponse:
+        return JSONResponse([value_view(v) for v in app.current_table().history(rule, region)])
+
+    @api.post(
+        "/parameters/{rule}/values",
+        status_code=201,
+        tags=["parameters"],
+        summary="Add a dated value (supervisors); history is never overwritten",
+    )
+    def add_value(
+        rule: str, body: ParameterValueIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        spec = app.defaults.specs.get(rule)
+        if spec is None:
+            raise Problem(404, "Unknown rule", f"known rules: {', '.join(sorted(app.defaults.specs))}")
+        value = rules.ParameterValue(
+            rule=rule,
+            region=body.region,
+            effective_from=body.effective_from,
+            value=body.value,
+            unit=spec.unit,
+            legal_reference=body.legal_reference,
+            added_by=who.operator_id,
+        )
+        with problems():
+            app.add_parameter_value(value, who, body.reason)
+        return JSONResponse(value_view(value), status_code=201)
+
+    @api.get("/cases", tags=["review"], summary="Review cases, optionally by status")
+    def list_cases(
+        status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> JSONResponse:
+        app.population.catch_up()
+        cases = [c for c in app.population.cases.values() if status is None or c.status == status]
+        cases.sort(key=lambda c: c.opened_at)
+        return JSONResponse([case_view(app.today(), c) for c in cases[:limit]])
+
+    @api.get("/cases/{case_id}", tags=["review"], summary="A case with its accountability trail")
+    def get_case(case_id: UUID) -> JSONResponse:
+        with problems():
+            return JSONResponse(case_view(app.today(), app.case(case_id)))
+
+    @api.post("/cases/{case_id}/findings", tags=["review"], summary="Reviewer: findings and proposed outcome")
+    def findings(
+        case_id: UUID, body: FindingIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        with problems():
+            case = app.record_finding(
+                case_id,
+                who,
+                findings=body.findings,
+                proposed_outcome=body.proposed_outcome,
+                reason_code=body.reason_code,
+                low_income=body.low_income,
+                wants_to_buy=body.wants_to_buy,
+            )
+        return JSONResponse(case_view(app.today(), case))
+
+    @api.post("/cases/{case_id}/approval", tags=["review"], summary="Supervisor (not the reviewer): approve")
+    def approve(
+        case_id: UUID, body: DecisionIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        with problems():
+            return JSONResponse(case_view(app.today(), app.approve(case_id, who, body.reason)))
+
+    @api.post(
+        "/cases/{case_id}/send-back", tags=["review"], summary="Supervisor (not the reviewer): send back"
+    )
+    def send_back(
+        case_id: UUID, body: DecisionIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        with problems():
+            return JSONResponse(case_view(app.today(), app.send_back(case_id, who, body.reason)))
+
+    @api.post("/cases/{case_id}/assessment-requests", tags=["review"], summary="Ask a third-party assessor")
+    def request_assessment(
+        case_id: UUID, body: AssessmentRequestIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        with problems():
+            case = app.request_assessment(case_id, who, body.assessor_id, body.deadline, body.reason)
+        return JSONResponse(case_view(app.today(), case))
+
+    @api.post("/cases/{case_id}/assessment-reports", tags=["review"], summary="The assessor's report")
+    def assessment_report(
+        case_id: UUID, body: AssessmentReportIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        with problems():
+            case = app.receive_assessment(case_id, who, body.report, body.recommendation)
+        return JSONResponse(case_view(app.today(), case))
+
+    @api.post(
+        "/cases/{case_id}/appeals", tags=["review"], summary="Appeal a final decision (within the window)"
+    )
+    def appeal(
+        case_id: UUID, body: DecisionIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        who = actor(operator, role)
+        with problems():
+            return JSONResponse(case_view(app.today(), app.lodge_appeal(case_id, who, body.reason)))
+
+    @api.get(
+        "/reviewers/{operator_id}/report", tags=["review"], summary="Cases handled, overturned, time taken"
+    )
+    def report(operator_id: str) -> JSONResponse:
+        app.population.catch_up()
+        return JSONResponse(plain(reviewer_report(app.population.cases.values(), operator_id)))
+
+    @api.post(
+        "/what-if", tags=["parameters"], summary="Who would flip under candidate parameters (no writes)"
+    )
+    def post_what_if(body: WhatIfIn) -> JSONResponse:
+        unknown = sorted({v.rule for v in body.values} - set(app.defaults.specs))
+        if unknown:
+            raise Problem(422, "Unknown rule", f"unknown rules: {', '.join(unknown)}")
+        candidate = [(v.rule, v.region, v.value) for v in body.values]
+        result = what_if(app, body.on, candidate, list_households=body.list_households)
+        return JSONResponse(plain(result))
+
+    return api

@@ -1,0 +1,442 @@
+"""The Eligibility application: commands (registration, fact intake, parameters, review steps) and
+queries (households, cases, parameters, reviewer reports, what-if).
+
+Fact intake has one code path for both doors (HTTP batch and the NATS inbox): `intake_fact` writes
+through a `UnitOfWork`, so a batch of facts is one transaction whichever way it came, and a repeated
+(department, reference) is found by its receipt in the store or earlier in the same batch.
+HTTP commands of one process are serialised by a lock and retried on a concurrency conflict with the
+inbox (optimistic concurrency: the store refuses a second writer of the same aggregate version).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from contracts.department import DepartmentFactReported
+from services.eligibility import identity, rules
+from services.eligibility.domain import (
+    FactReceipt,
+    Household,
+    ParameterBook,
+    PersonIndex,
+    ReviewCase,
+    RoleRefused,
+)
+from services.eligibility.projection import Population
+from services.eligibility.settings import EligibilitySettings
+from services.kit.store import ServiceApplication
+from services.kit.uow import UnitOfWork
+
+T = TypeVar("T")
+IntakeStatus = Literal["recorded", "duplicate", "unmatched"]
+CONFLICT_RETRIES = 5
+INGEST_CHUNK = 100
+
+
+class NotFound(LookupError):
+    """No such household, case or rule."""
+
+
+class Refused(ValueError):
+    """A command the current state refuses (e.g. a person already in another household)."""
+
+
+@dataclass(frozen=True)
+class MemberInput:
+    """A member as the registration API receives them; the ID number stops here."""
+
+    id_number: str
+    birth_date: date
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does a step, for the accountability trail (the gateway authenticates them)."""
+
+    operator_id: str
+    role: str
+
+
+class EligibilityApp(ServiceApplication):
+    name = "Eligibility"
+
+    def __init__(
+        self,
+        settings: EligibilitySettings,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = settings
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.defaults = rules.load_table()
+        self._table_cache: tuple[int, rules.ParameterTable] | None = None
+        self._write_lock = threading.RLock()
+        self._books: weakref.WeakKeyDictionary[UnitOfWork, ParameterBook | None] = weakref.WeakKeyDictionary()
+        super().__init__(settings, env)
+        self.population = Population(self)
+
+    def today(self) -> date:
+        return self.clock().date()
+
+    # -- unit-of-work plumbing for HTTP commands ---------------------------------------------------------
+
+    def _in_uow(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run `work` in a unit of work and commit it; redo it from scratch on a write conflict."""
+        with self._write_lock:
+            for attempt in range(CONFLICT_RETRIES):
+                uow = UnitOfWork(self)
+                result = work(uow)
+                try:
+                    uow.commit(None)
+                except IntegrityError:
+                    if attempt == CONFLICT_RETRIES - 1:
+                        raise
+                    continue
+                return result
+        raise AssertionError("unreachable")
+
+    # -- households ------------------------------------------------------------------------------------
+
+    def _member_record(self, member: MemberInput, member_id: UUID | None = None) -> dict[str, Any]:
+        if not identity.is_valid(member.id_number):
+            raise Refused("an ID number has 17 digits and a final digit or X")
+        return {
+            "member_id": member_id or uuid4(),
+            "person_hash": identity.person_hash(member.id_number, self.config.person_hash_key),
+            "id_number": identity.normalise(member.id_number),
+            "birth_date": member.birth_date,
+            "disabled": member.disabled,
+        }
+
+    def register_household(
+        self,
+        *,
+        region: str,
+        estate: str,
+        building: str,
+        unit: str,
+        base_rent: Decimal,
+        tenancy_start: date,
+        members: Sequence[MemberInput],
+    ) -> Household:
+        records = [self._member_record(m) for m in members]
+        _no_repeats(records)
+
+        def work(uow: UnitOfWork) -> Household:
+            household = Household(region, estate, building, unit, base_rent, tenancy_start, records)
+            uow.add(household)
+            for record in records:
+                self._link(uow, record, household.id)
+            return household
+
+        return self._in_uow(work)
+
+    def _link(self, uow: UnitOfWork, record: dict[str, Any], household_id: UUID) -> None:
+        person_hash = record["person_hash"]
+        index = uow.find(PersonIndex.create_id(person_hash), PersonIndex)
+        if index is None:
+            uow.add(PersonIndex(person_hash, household_id, record["member_id"]))
+        elif index.household_id is None:
+            index.move(household_id, record["member_id"])
+        elif index.household_id != household_id:
+            raise Refused(f"a member already belongs to household {index.household_id}")
+
+    def change_members(self, household_id: UUID, members: Sequence[MemberInput]) -> Household:
+        """Replace the member list; a member keeps their member_id (matched by person hash)."""
+
+        def work(uow: UnitOfWork) -> Household:
+            household = self._household(uow, household_id)
+            known = {m["person_hash"]: m["member_id"] for m in household.members}
+            records = []
+            for member in members:
+                hashed = identity.person_hash(member.id_number, self.config.person_hash_key)
+                records.append(self._member_record(member, known.get(hashed)))
+            _no_repeats(records)
+            for record in records:
+                self._link(uow, record, household.id)
+            remaining = {r["person_hash"] for r in records}
+            for gone in (m for m in household.members if m["person_hash"] not in remaining):
+                index = uow.find(PersonIndex.create_id(gone["person_hash"]), PersonIndex)
+                if index is not None and index.household_id == household.id:
+                    index.move(None, None)
+            household.change_members(records)
+            return household
+
+        return self._in_uow(work)
+
+    def _household(self, uow: UnitOfWork, household_id: UUID) -> Household:
+        household: Household | None
+        try:
+            household = uow.find(household_id, Household)
+        except TypeError:
+            household = None
+        if household is None:
+            raise NotFound(f"no household {household_id}")
+        return household
+
+    def household(self, household_id: UUID) -> Household:
+        household: Any
+        try:
+            household = self.repository.get(household_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no household {household_id}") from None
+        if not isinstance(household, Household):
+            raise NotFound(f"no household {household_id}")
+        return household
+
+    # -- department facts ------------------------------------------------------------------------------
+
+    def ingest(self, reports: Sequence[DepartmentFactReported]) -> list[IntakeStatus]:
+        """HTTP batch intake: the valid facts of a request, one transaction per `INGEST_CHUNK` facts.
+
+        Chunks keep transactions small: on PostgreSQL, the library's pipelined insert of a few
+        hundred events (~1-2 KB each) in one transaction was seen to hang (server waiting for the
+        client, client waiting for the sync), with psycopg's Python and C implementations alike.
+        A chunk's write conflict is also redone without redoing the whole request.
+        """
+        statuses: list[IntakeStatus] = []
+        for start in range(0, len(reports), INGEST_CHUNK):
+            chunk = reports[start : start + INGEST_CHUNK]
+
+            def work(uow: UnitOfWork, chunk: Sequence[DepartmentFactReported] = chunk) -> list[IntakeStatus]:
+                return [self.intake_fact(uow, report) for report in chunk]
+
+            statuses += self._in_uow(work)
+        return statuses
+
+    def intake_fact(self, uow: UnitOfWork, report: DepartmentFactReported) -> IntakeStatus:
+        """Record one fact on its household and re-evaluate it; ignore a fact already received.
+
+        A fact naming nobody we know is `unmatched` and leaves no receipt, so the department can send
+        it again once the household is registered.
+        """
+        department = report.department.value
+        if uow.find(FactReceipt.create_id(department, report.reference), FactReceipt) is not None:
+            return "duplicate"
+        household, member = self._locate(uow, report)
+        if household is None:
+            return "unmatched"
+        uow.add(FactReceipt(department, report.reference, household.id))
+        fact = report.fact.model_dump()
+        scope = str(member["member_id"]) if member is not None and fact["kind"] != "income" else "household"
+        household.record_fact(department, report.reference, report.described_on, fact, scope)
+        self.evaluate_household(uow, household)
+        return "recorded"
+
+    def record_cross_region(
+        self, uow: UnitOfWork, household_id: UUID, check_id: UUID, city: str, result: str
+    ) -> bool:
+        """A peer city's answer to the household's current check; re-evaluates the household.
+        An answer to an older check, or about an unknown household, changes nothing."""
+        try:
+            household = uow.find(household_id, Household)
+        except TypeError:
+            household = None
+        if household is None or household.check_id != check_id:
+            return False
+        household.cross_region_answered(check_id, city, result)
+        self.evaluate_household(uow, household)
+        return True
+
+    def _locate(
+        self, uow: UnitOfWork, report: DepartmentFactReported
+    ) -> tuple[Household | None, dict[str, Any] | None]:
+        household: Household | None = None
+        if report.household_id is not None:
+            try:
+                household = uow.find(report.household_id, Household)
+            except TypeError:
+                household = None
+        elif report.person_hash is not None:
+            index = uow.find(PersonIndex.create_id(report.person_hash), PersonIndex)
+            if index is not None and index.household_id is not None:
+                household = uow.find(index.household_id, Household)
+        if household is None:
+            return None, None
+        member = household.member_of(report.person_hash) if report.person_hash else None
+        return household, member
+
+    def evaluate_household(self, uow: UnitOfWork, household: Household) -> rules.Decision:
+        """Automated first review; a household newly failing opens a review case."""
+        table = self.parameter_table(self._book(uow))
+        decision = rules.evaluate(
+            household.snapshot(), rules.parameters_at(table, household.region, self.today())
+        )
+        previous = household.outcome
+        review_id = uuid4()
+        household.evaluated(review_id, rules.decision_record(decision), previous)
+        if (
+            decision.outcome == "exit_triggered"
+            and previous != "exit_triggered"
+            and household.open_case is None
+        ):
+            triggered = [r.rule for r in decision.results if r.triggered]
+            reason = f"automated review: exit condition met ({', '.join(triggered)})"
+            case = ReviewCase(
+                household.id, review_id, reason, self.clock(), household.region, household.estate
+            )
+            uow.add(case)
+            household.case_opened(case.id, review_id, uuid4(), reason, triggered)
+        return decision
+
+    # -- parameters ------------------------------------------------------------------------------------
+
+    def _book(self, uow: UnitOfWork) -> ParameterBook | None:
+        """The parameter book as this unit of work sees it, looked up once per unit of work (a batch
+        of facts would otherwise query the store for it once per fact)."""
+        if uow not in self._books:
+            self._books[uow] = uow.find(ParameterBook.create_id(), ParameterBook)
+        return self._books[uow]
+
+    def parameter_table(self, book: ParameterBook | None) -> rules.ParameterTable:
+        """Defaults from the files plus supervisors' additions (cached per version of the book)."""
+        if book is None:
+            return self.defaults
+        cached = self._table_cache
+        if cached is not None and cached[0] == book.version:
+            return cached[1]
+        table = self.defaults.with_values(book.parameter_values())
+        self._table_cache = (book.version, table)
+        return table
+
+    def current_table(self) -> rules.ParameterTable:
+        book: Any
+        try:
+            book = self.repository.get(ParameterBook.create_id())
+        except AggregateNotFoundError:
+            book = None
+        return self.parameter_table(book)
+
+    def add_parameter_value(self, value: rules.ParameterValue, actor: Actor, reason: str) -> None:
+        if actor.role != "supervisor":
+            raise RoleRefused("only a supervisor adds parameter values")
+
+        def work(uow: UnitOfWork) -> None:
+            book = self._book(uow)
+            if book is None:
+                book = ParameterBook()
+                uow.add(book)
+                self._books[uow] = book
+            self.parameter_table(book).check(value)
+            book.add_value(
+                value.rule,
+                value.region,
+                value.effective_from,
+                value.value,
+                value.unit,
+                value.legal_reference,
+                actor.operator_id,
+                reason,
+            )
+
+        self._in_uow(work)
+
+    # -- review cases ----------------------------------------------------------------------------------
+
+    def case(self, case_id: UUID) -> ReviewCase:
+        case: Any
+        try:
+            case = self.repository.get(case_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no case {case_id}") from None
+        if not isinstance(case, ReviewCase):
+            raise NotFound(f"no case {case_id}")
+        return case
+
+    def _case_step(self, case_id: UUID, step: Callable[[ReviewCase, datetime], None]) -> ReviewCase:
+        def work(uow: UnitOfWork) -> ReviewCase:
+            case: ReviewCase | None
+            try:
+                case = uow.find(case_id, ReviewCase)
+            except TypeError:
+                case = None
+            if case is None:
+                raise NotFound(f"no case {case_id}")
+            was = case.status
+            step(case, self.clock())
+            if case.status == "decided" and was != "decided":
+                household = self._household(uow, case.household_id)
+                household.case_closed(case.id, str(case.final_outcome))
+            return case
+
+        return self._in_uow(work)
+
+    def record_finding(
+        self,
+        case_id: UUID,
+        actor: Actor,
+        *,
+        findings: str,
+        proposed_outcome: str,
+        reason_code: str,
+        low_income: bool,
+        wants_to_buy: bool,
+    ) -> ReviewCase:
+        return self._case_step(
+            case_id,
+            lambda case, now: case.record_finding(
+                actor.operator_id,
+                actor.role,
+                findings,
+                proposed_outcome,
+                reason_code,
+                now,
+                low_income,
+                wants_to_buy,
+            ),
+        )
+
+    def approve(self, case_id: UUID, actor: Actor, reason: str) -> ReviewCase:
+        return self._case_step(
+            case_id, lambda case, now: case.approve(actor.operator_id, actor.role, reason, now)
+        )
+
+    def send_back(self, case_id: UUID, actor: Actor, reason: str) -> ReviewCase:
+        return self._case_step(
+            case_id, lambda case, now: case.send_back(actor.operator_id, actor.role, reason, now)
+        )
+
+    def request_assessment(
+        self, case_id: UUID, actor: Actor, assessor_id: str, deadline: date, reason: str
+    ) -> ReviewCase:
+        return self._case_step(
+            case_id,
+            lambda case, now: case.request_assessment(
+                actor.operator_id, actor.role, assessor_id, deadline, reason, now
+            ),
+        )
+
+    def receive_assessment(self, case_id: UUID, actor: Actor, report: str, recommendation: str) -> ReviewCase:
+        return self._case_step(
+            case_id,
+            lambda case, now: case.receive_assessment(
+                actor.operator_id, actor.role, report, recommendation, now
+            ),
+        )
+
+    def lodge_appeal(self, case_id: UUID, actor: Actor, reason: str) -> ReviewCase:
+        return self._case_step(
+            case_id,
+            lambda case, now: case.lodge_appeal(
+                actor.operator_id, actor.role, reason, now, self.config.appeal_window_days
+            ),
+        )
+
+
+def _no_repeats(records: Sequence[dict[str, Any]]) -> None:
+    hashes = [r["person_hash"] for r in records]
+    if not records:
+        raise Refused("a household has at least one member")
+    if len(hashes) != len(set(hashes)):
+        raise Refused("the same ID number appears twice")

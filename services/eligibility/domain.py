@@ -1,0 +1,628 @@
+"""Eligibility's aggregates. State is kept as plain JSON-friendly values (str, Decimal, date, UUID,
+dicts, lists) so that events and snapshots store without custom transcodings.
+
+- `Household`: tenancy, members (with ID numbers: only this service holds them), the department facts
+  that still matter (latest described date per kind and scope), the latest decision, the open case.
+- `PersonIndex`: person hash → household, so a fact naming a person finds its household.
+- `FactReceipt`: one per (department, reference): a fact already received is acknowledged and ignored.
+- `ParameterBook`: dated parameter values supervisors added (the files hold the defaults).
+- `ReviewCase`: the manual re-review with four-eyes, third-party assessment, appeal, and the
+  accountability trail (who, role, when, why, before/after) of every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from services.eligibility import rules
+
+NAMESPACE = UUID("5d0f3f5e-3c4b-4b7e-9a51-2f0d6c1e8a10")
+
+FACT_VALUE_FIELDS = {"income": "monthly_income", "property": "area_m2", "financial_assets": "amount"}
+"""The fact kinds the exit rules read, and the field holding the value each compares."""
+
+PROPOSALS = ("exit_required", "transition", "retain")
+REVIEWER_ROLES = frozenset({"reviewer", "supervisor"})
+APPELLANT_ROLES = frozenset({"household", "reviewer", "supervisor"})
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A record kept whole in aggregate state (the latest decision and its explanation). It is never
+    changed, only replaced, so the repository's deep copy of a loaded aggregate shares it."""
+
+    data: Mapping[str, Any]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Recorded:
+        return self
+
+
+class MemberRecord(dict[str, Any]):
+    """A member as the household holds them; replaced whole on a change, never edited, so a deep copy
+    of the household may share it (the repository deep-copies every household it hands out)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MemberRecord:
+        return self
+
+
+class Household(Aggregate):
+    class Registered(Aggregate.Created):
+        region: str
+        estate: str
+        building: str
+        unit: str
+        base_rent: Decimal
+        tenancy_start: date
+        members: list[dict[str, Any]]
+
+    class MembersChanged(Aggregate.Event):
+        members: list[dict[str, Any]]
+
+    class FactRecorded(Aggregate.Event):
+        department: str
+        reference: str
+        described_on: date
+        kind: str
+        scope: str
+        fact: dict[str, Any]
+
+    class Evaluated(Aggregate.Event):
+        review_id: UUID
+        decision: dict[str, Any]
+        previous_outcome: str | None
+
+    class CaseOpened(Aggregate.Event):
+        case_id: UUID
+        review_id: UUID
+        check_id: UUID
+        reason: str
+        rules: list[str]
+
+    class CaseClosed(Aggregate.Event):
+        case_id: UUID
+        outcome: str
+
+    class CrossRegionAnswered(Aggregate.Event):
+        check_id: UUID
+        city: str
+        result: str
+
+    @event(Registered)
+    def __init__(
+        self,
+        region: str,
+        estate: str,
+        building: str,
+        unit: str,
+        base_rent: Decimal,
+        tenancy_start: date,
+        members: list[dict[str, Any]],
+    ) -> None:
+        self.region = region
+        self.estate = estate
+        self.building = building
+        self.unit = unit
+        self.base_rent = base_rent
+        self.tenancy_start = tenancy_start
+        self.members = tuple(MemberRecord(m) for m in members)
+        self.facts: dict[str, dict[str, tuple[rules.Observation, ...]]] = {}
+        self.decision: Recorded | None = None
+        self.review_id: UUID | None = None
+        self.open_case: UUID | None = None
+        self.check_id: UUID | None = None
+        self.cross_region: dict[str, rules.CrossRegionResult] = {}
+
+    @event(MembersChanged)
+    def change_members(self, members: list[dict[str, Any]]) -> None:
+        self.members = tuple(MemberRecord(m) for m in members)
+
+    def member_of(self, person_hash: str) -> dict[str, Any] | None:
+        return next((m for m in self.members if m["person_hash"] == person_hash), None)
+
+    def record_fact(
+        self, department: str, reference: str, described_on: date, fact: dict[str, Any], scope: str
+    ) -> None:
+        self._fact_recorded(department, reference, described_on, str(fact["kind"]), scope, fact)
+
+    @event(FactRecorded)
+    def _fact_recorded(
+        self, department: str, reference: str, described_on: date, kind: str, scope: str, fact: dict[str, Any]
+    ) -> None:
+        field = FACT_VALUE_FIELDS.get(kind)
+        if field is None:
+            return  # recorded for the trail (and monitoring); no exit rule reads it
+        if kind == "property":
+            scope = str(fact["property_ref"])
+        observation = rules.Observation(
+            Decimal(str(fact[field])), rules.Source(department, reference, described_on), scope
+        )
+        current = self.facts.setdefault(kind, {}).get(scope, ())
+        if current and current[0].source.described_on > described_on:
+            return  # older than what we know: kept in the event history only
+        if current and current[0].source.described_on == described_on:
+            # A department's later record of the same date corrects its earlier one; records of the
+            # same date from different departments are kept side by side (a conflict if they differ).
+            others = tuple(o for o in current if o.source.department != department)
+            self.facts[kind][scope] = (*others, observation)
+        else:
+            self.facts[kind][scope] = (observation,)
+
+    def snapshot(self) -> rules.Snapshot:
+        """The rule inputs as of now (copied: later facts do not change a snapshot)."""
+        facts = {kind: dict(scopes) for kind, scopes in self.facts.items()}
+        return rules.Snapshot(self.region, facts, dict(self.cross_region))
+
+    @event(CrossRegionAnswered)
+    def cross_region_answered(self, check_id: UUID, city: str, result: str) -> None:
+        if check_id == self.check_id and result in ("match", "no_match", "unverified"):
+            self.cross_region[city] = result  # type: ignore[assignment]
+
+    @property
+    def outcome(self) -> str | None:
+        return None if self.decision is None else str(self.decision.data["outcome"])
+
+    @event(Evaluated)
+    def evaluated(self, review_id: UUID, decision: dict[str, Any], previous_outcome: str | None) -> None:
+        self.review_id = review_id
+        self.decision = Recorded(decision)
+
+    @event(CaseOpened)
+    def case_opened(
+        self, case_id: UUID, review_id: UUID, check_id: UUID, reason: str, rules: list[str]
+    ) -> None:
+        self.open_case = case_id
+        self.check_id = check_id
+        self.cross_region = {}
+
+    @event(CaseClosed)
+    def case_closed(self, case_id: UUID, outcome: str) -> None:
+        if self.open_case == case_id:
+            self.open_case = None
+
+
+class PersonIndex(Aggregate):
+    """Where a person (by hash) lives now; the hash is the only key departments share with us."""
+
+    class Linked(Aggregate.Created):
+        person_hash: str
+        household_id: UUID
+        member_id: UUID
+
+    class Moved(Aggregate.Event):
+        household_id: UUID | None
+        member_id: UUID | None
+
+    @staticmethod
+    def create_id(person_hash: str) -> UUID:
+        return uuid5(NAMESPACE, f"person/{person_hash}")
+
+    @event(Linked)
+    def __init__(self, person_hash: str, household_id: UUID, member_id: UUID) -> None:
+        self.person_hash = person_hash
+        self.household_id: UUID | None = household_id
+        self.member_id: UUID | None = member_id
+
+    @event(Moved)
+    def move(self, household_id: UUID | None, member_id: UUID | None) -> None:
+        self.household_id = household_id
+        self.member_id = member_id
+
+
+class FactReceipt(Aggregate):
+    """Proof that (department, reference) was received: the key of idempotent intake."""
+
+    class Received(Aggregate.Created):
+        department: str
+        reference: str
+        household_id: UUID
+
+    @staticmethod
+    def create_id(department: str, reference: str) -> UUID:
+        return uuid5(NAMESPACE, f"fact/{department}/{reference}")
+
+    @event(Received)
+    def __init__(self, department: str, reference: str, household_id: UUID) -> None:
+        self.department = department
+        self.reference = reference
+        self.household_id = household_id
+
+
+class ParameterBook(Aggregate):
+    """Dated values supervisors added: one event each, never an overwrite."""
+
+    class Opened(Aggregate.Created):
+        pass
+
+    class ValueAdded(Aggregate.Event):
+        rule: str
+        region: str
+        effective_from: date
+        value: Decimal
+        unit: str
+        legal_reference: str
+        added_by: str
+        reason: str
+
+    @staticmethod
+    def create_id() -> UUID:
+        return uuid5(NAMESPACE, "parameters")
+
+    @event(Opened)
+    def __init__(self) -> None:
+        self.values: list[dict[str, Any]] = []
+
+    @event(ValueAdded)
+    def add_value(
+        self,
+        rule: str,
+        region: str,
+        effective_from: date,
+        value: Decimal,
+        unit: str,
+        legal_reference: str,
+        added_by: str,
+        reason: str,
+    ) -> None:
+        self.values.append(
+            {
+                "rule": rule,
+                "region": region,
+                "effective_from": effective_from,
+                "value": value,
+                "unit": unit,
+                "legal_reference": legal_reference,
+                "added_by": added_by,
+                "reason": reason,
+            }
+        )
+
+    def parameter_values(self) -> list[rules.ParameterValue]:
+        return [
+            rules.ParameterValue(
+                rule=v["rule"],
+                region=v["region"],
+                effective_from=v["effective_from"],
+                value=Decimal(str(v["value"])),
+                unit=v["unit"],
+                legal_reference=v["legal_reference"],
+                added_by=v["added_by"],
+            )
+            for v in self.values
+        ]
+
+
+# -- the manual re-review ----------------------------------------------------------------------------
+
+
+class CaseError(Exception):
+    """A step the case refuses; `status` is the HTTP status the API answers with."""
+
+    status = 409
+    title = "Step not allowed in this state"
+
+
+class FourEyesViolation(CaseError):
+    status = 403
+    title = "Four-eyes principle"
+
+
+class RoleRefused(CaseError):
+    status = 403
+    title = "Role not allowed"
+
+
+class ReviewCase(Aggregate):
+    """Statuses: open → proposed → decided; proposed → open (sent back); open → assessment → open;
+    decided → appealed → proposed → decided."""
+
+    class Opened(Aggregate.Created):
+        household_id: UUID
+        review_id: UUID
+        reason: str
+        opened_at: datetime
+        region: str
+        estate: str
+
+    class FindingRecorded(Aggregate.Event):
+        household_id: UUID
+        reviewer: str
+        role: str
+        findings: str
+        proposed_outcome: str
+        reason_code: str
+        low_income: bool
+        wants_to_buy: bool
+        at: datetime
+
+    class Approved(Aggregate.Event):
+        """Carries the approved proposal so the relay can publish it from the event alone."""
+
+        approver: str
+        role: str
+        reason: str
+        at: datetime
+        household_id: UUID
+        review_id: UUID
+        outcome: str
+        reviewer: str
+        low_income: bool
+        wants_to_buy: bool
+        appeal: bool
+        previous_outcome: str | None
+
+    class SentBack(Aggregate.Event):
+        supervisor: str
+        role: str
+        reason: str
+        at: datetime
+
+    class AssessmentRequested(Aggregate.Event):
+        household_id: UUID
+        requested_by: str
+        role: str
+        assessor_id: str
+        deadline: date
+        reason: str
+        at: datetime
+
+    class AssessmentReceived(Aggregate.Event):
+        household_id: UUID
+        assessor_id: str
+        role: str
+        report: str
+        recommendation: str
+        at: datetime
+
+    class AppealLodged(Aggregate.Event):
+        household_id: UUID
+        lodged_by: str
+        role: str
+        reason: str
+        at: datetime
+
+    @event(Opened)
+    def __init__(
+        self, household_id: UUID, review_id: UUID, reason: str, opened_at: datetime, region: str, estate: str
+    ) -> None:
+        self.household_id = household_id
+        self.review_id = review_id
+        self.reason = reason
+        self.opened_at = opened_at
+        self.region = region
+        self.estate = estate
+        self.status = "open"
+        self.proposal: dict[str, Any] | None = None
+        self.final_outcome: str | None = None
+        self.final_proposal: dict[str, Any] | None = None
+        self.decided_at: datetime | None = None
+        self.assessments: list[dict[str, Any]] = []
+        self.appeals: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self._step(opened_at, "system", "system", "opened", reason, None, "open")
+
+    def _step(
+        self, at: datetime, actor: str, role: str, action: str, reason: str, before: Any, after: Any
+    ) -> None:
+        self.steps.append(
+            {
+                "at": at,
+                "actor": actor,
+                "role": role,
+                "action": action,
+                "reason": reason,
+                "before": before,
+                "after": after,
+            }
+        )
+
+    def _require(self, *statuses: str) -> None:
+        if self.status not in statuses:
+            raise CaseError(f"the case is {self.status}; this step needs {' or '.join(statuses)}")
+
+    # -- commands: check, then record ------------------------------------------------------------------
+
+    def record_finding(
+        self,
+        reviewer: str,
+        role: str,
+        findings: str,
+        proposed_outcome: str,
+        reason_code: str,
+        at: datetime,
+        low_income: bool = False,
+        wants_to_buy: bool = False,
+    ) -> None:
+        self._require("open", "appealed")
+        if role not in REVIEWER_ROLES:
+            raise RoleRefused(f"a {role} cannot record findings; reviewers and supervisors can")
+        if proposed_outcome not in PROPOSALS:
+            raise CaseError(f"proposed_outcome must be one of {', '.join(PROPOSALS)}")
+        self._finding_recorded(
+            self.household_id,
+            reviewer,
+            role,
+            findings,
+            proposed_outcome,
+            reason_code,
+            low_income,
+            wants_to_buy,
+            at,
+        )
+
+    def approve(self, approver: str, role: str, reason: str, at: datetime) -> None:
+        self._require("proposed")
+        self._second_pair_of_eyes(approver, role, "approve")
+        assert self.proposal is not None
+        proposal = self.proposal
+        self._approved(
+            approver,
+            role,
+            reason,
+            at,
+            self.household_id,
+            self.review_id,
+            proposal["proposed_outcome"],
+            proposal["reviewer"],
+            proposal["low_income"],
+            proposal["wants_to_buy"],
+            proposal["appeal"],
+            self.final_outcome,
+        )
+
+    def send_back(self, supervisor: str, role: str, reason: str, at: datetime) -> None:
+        self._require("proposed")
+        self._second_pair_of_eyes(supervisor, role, "send back")
+        self._sent_back(supervisor, role, reason, at)
+
+    def request_assessment(
+        self, requested_by: str, role: str, assessor_id: str, deadline: date, reason: str, at: datetime
+    ) -> None:
+        self._require("open", "appealed")
+        if role not in REVIEWER_ROLES:
+            raise RoleRefused(f"a {role} cannot request a third-party assessment")
+        if deadline <= at.date():
+            raise CaseError("the assessment deadline must be after today")
+        self._assessment_requested(self.household_id, requested_by, role, assessor_id, deadline, reason, at)
+
+    def receive_assessment(
+        self, assessor_id: str, role: str, report: str, recommendation: str, at: datetime
+    ) -> None:
+        self._require("assessment")
+        pending = self.assessments[-1]
+        if assessor_id != pending["assessor_id"]:
+            raise RoleRefused(f"the assessment was requested from {pending['assessor_id']}")
+        self._assessment_received(self.household_id, assessor_id, role, report, recommendation, at)
+
+    def lodge_appeal(self, lodged_by: str, role: str, reason: str, at: datetime, window_days: int) -> None:
+        self._require("decided")
+        if role not in APPELLANT_ROLES:
+            raise RoleRefused("an appeal is lodged by the household or by an operator on its behalf")
+        assert self.decided_at is not None
+        closes = self.decided_at + timedelta(days=window_days)
+        if at > closes:
+            raise CaseError(f"the appeal window closed on {closes.date()} ({window_days} days)")
+        self._appeal_lodged(self.household_id, lodged_by, role, reason, at)
+
+    def _second_pair_of_eyes(self, actor: str, role: str, what: str) -> None:
+        assert self.proposal is not None
+        if role != "supervisor":
+            raise RoleRefused(f"only a supervisor can {what} a proposal")
+        if actor == self.proposal["reviewer"]:
+            raise FourEyesViolation(f"{actor} proposed this outcome and cannot also {what} it")
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    @event(FindingRecorded)
+    def _finding_recorded(
+        self,
+        household_id: UUID,
+        reviewer: str,
+        role: str,
+        findings: str,
+        proposed_outcome: str,
+        reason_code: str,
+        low_income: bool,
+        wants_to_buy: bool,
+        at: datetime,
+    ) -> None:
+        before = self.status
+        self.proposal = {
+            "reviewer": reviewer,
+            "findings": findings,
+            "proposed_outcome": proposed_outcome,
+            "reason_code": reason_code,
+            "low_income": low_income,
+            "wants_to_buy": wants_to_buy,
+            "at": at,
+            "appeal": before == "appealed",
+        }
+        self.status = "proposed"
+        self._step(at, reviewer, role, "finding", f"{reason_code}: {findings}", before, proposed_outcome)
+
+    @event(Approved)
+    def _approved(
+        self,
+        approver: str,
+        role: str,
+        reason: str,
+        at: datetime,
+        household_id: UUID,
+        review_id: UUID,
+        outcome: str,
+        reviewer: str,
+        low_income: bool,
+        wants_to_buy: bool,
+        appeal: bool,
+        previous_outcome: str | None,
+    ) -> None:
+        assert self.proposal is not None
+        before = self.final_outcome
+        if appeal and self.appeals:
+            self.appeals[-1]["resolved_at"] = at
+            self.appeals[-1]["outcome"] = outcome
+            self.appeals[-1]["overturned"] = outcome != before
+        self.final_outcome = outcome
+        self.final_proposal = {**self.proposal, "approver": approver, "approved_at": at}
+        self.decided_at = at
+        self.status = "decided"
+        self._step(at, approver, role, "approved", reason, before, self.final_outcome)
+
+    @event(SentBack)
+    def _sent_back(self, supervisor: str, role: str, reason: str, at: datetime) -> None:
+        assert self.proposal is not None
+        outcome = self.proposal["proposed_outcome"]
+        self.status = "appealed" if self.proposal["appeal"] else "open"
+        self.proposal = None
+        self._step(at, supervisor, role, "sent_back", reason, outcome, None)
+
+    @event(AssessmentRequested)
+    def _assessment_requested(
+        self,
+        household_id: UUID,
+        requested_by: str,
+        role: str,
+        assessor_id: str,
+        deadline: date,
+        reason: str,
+        at: datetime,
+    ) -> None:
+        self.assessments.append(
+            {
+                "requested_by": requested_by,
+                "assessor_id": assessor_id,
+                "deadline": deadline,
+                "requested_at": at,
+                "resume": self.status,
+                "report": None,
+                "recommendation": None,
+                "received_at": None,
+            }
+        )
+        before = self.status
+        self.status = "assessment"
+        self._step(at, requested_by, role, "assessment_requested", reason, before, assessor_id)
+
+    @event(AssessmentReceived)
+    def _assessment_received(
+        self, household_id: UUID, assessor_id: str, role: str, report: str, recommendation: str, at: datetime
+    ) -> None:
+        pending = self.assessments[-1]
+        pending.update(report=report, recommendation=recommendation, received_at=at)
+        self.status = pending["resume"]
+        self._step(at, assessor_id, role, "assessment_received", report, None, recommendation)
+
+    @event(AppealLodged)
+    def _appeal_lodged(
+        self, household_id: UUID, lodged_by: str, role: str, reason: str, at: datetime
+    ) -> None:
+        self.appeals.append({"lodged_by": lodged_by, "reason": reason, "lodged_at": at, "outcome": None})
+        self.status = "appealed"
+        self.proposal = None
+        self._step(at, lodged_by, role, "appeal_lodged", reason, self.final_outcome, "appealed")

@@ -1,0 +1,146 @@
+"""Queries over the population read model: what-if on candidate parameters, reviewer reports.
+
+Nothing here writes: what-if evaluates every household twice (parameters in force, candidate
+parameters) on the same date with the same pure `evaluate` that decides for real.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from services.eligibility import rules
+from services.eligibility.domain import ReviewCase
+
+if TYPE_CHECKING:
+    from services.eligibility.application import EligibilityApp
+
+
+def candidate_table(
+    table: rules.ParameterTable, on: date, values: Sequence[tuple[str, str, Decimal]]
+) -> rules.ParameterTable:
+    """`table` with each candidate value in force from `on` (it wins over a value of the same date)."""
+    extra = [
+        rules.ParameterValue(
+            rule=rule,
+            region=region,
+            effective_from=on,
+            value=value,
+            unit=table.specs[rule].unit,
+            legal_reference="what-if candidate",
+            added_by="what-if",
+        )
+        for rule, region, value in values
+    ]
+    return table.with_values(extra)
+
+
+def what_if(
+    app: EligibilityApp, on: date, values: Sequence[tuple[str, str, Decimal]], *, list_households: bool = True
+) -> dict[str, Any]:
+    app.population.catch_up()
+    current = app.current_table()
+    candidate = candidate_table(current, on, values)
+    in_force: dict[str, tuple[rules.InForce, rules.InForce]] = {}
+    flips: dict[str, dict[str, Any]] = {}
+    total = 0
+    for household in list(app.population.households.values()):
+        total += 1
+        region = household.region
+        if region not in in_force:
+            in_force[region] = (
+                rules.parameters_at(current, region, on),
+                rules.parameters_at(candidate, region, on),
+            )
+        now_params, then_params = in_force[region]
+        snapshot = app.population.snapshot(household)
+        before = app.population.outcome(household, snapshot, now_params)
+        after = rules.evaluate(snapshot, then_params).outcome
+        if before == after:
+            continue
+        key = f"{before}->{after}"
+        entry = flips.setdefault(
+            key, {"count": 0, "by_region": Counter(), "by_estate": Counter(), "households": []}
+        )
+        entry["count"] += 1
+        entry["by_region"][region] += 1
+        entry["by_estate"][household.estate] += 1
+        if list_households:
+            entry["households"].append(household.id)
+    for entry in flips.values():
+        entry["by_region"] = dict(entry["by_region"])
+        entry["by_estate"] = dict(entry["by_estate"])
+    return {
+        "on": on,
+        "households": total,
+        "candidate": [{"rule": r, "region": g, "value": v} for r, g, v in values],
+        "flips": dict(sorted(flips.items())),
+    }
+
+
+def reviewer_report(cases: Iterable[ReviewCase], operator_id: str) -> dict[str, Any]:
+    """Cases handled, proposals overturned (sent back on approval, changed on appeal), time taken.
+
+    Time taken is from the step before a finding (case opened, sent back, assessment received,
+    appeal lodged) to the finding itself.
+    """
+    handled: set[Any] = set()
+    approved: set[Any] = set()
+    proposals = 0
+    overturned_on_approval = 0
+    overturned_on_appeal = 0
+    seconds: list[float] = []
+    outcomes: Counter[str] = Counter()
+    for case in cases:
+        last_at: datetime | None = None
+        current_proposer: str | None = None
+        for step in case.steps:
+            action, actor = step["action"], step["actor"]
+            if action == "finding":
+                current_proposer = actor
+                if actor == operator_id:
+                    handled.add(case.id)
+                    proposals += 1
+                    outcomes[str(step["after"])] += 1
+                    if last_at is not None:
+                        seconds.append((step["at"] - last_at).total_seconds())
+            elif action == "sent_back":
+                if current_proposer == operator_id:
+                    overturned_on_approval += 1
+                current_proposer = None
+            elif action == "approved" and actor == operator_id:
+                approved.add(case.id)
+            last_at = step["at"]
+        overturned_on_appeal += _overturned_on_appeal(case, operator_id)
+    return {
+        "operator_id": operator_id,
+        "cases_handled": len(handled),
+        "proposals": proposals,
+        "proposals_by_outcome": dict(outcomes),
+        "cases_approved_or_sent_back": len(approved),
+        "overturned_on_approval": overturned_on_approval,
+        "overturned_on_appeal": overturned_on_appeal,
+        "mean_seconds_to_finding": (sum(seconds) / len(seconds)) if seconds else None,
+    }
+
+
+def _overturned_on_appeal(case: ReviewCase, operator_id: str) -> int:
+    """Approved proposals of `operator_id` that a later appeal changed."""
+    count = 0
+    approved_proposers: list[str] = []
+    proposer: str | None = None
+    for step in case.steps:
+        if step["action"] == "finding":
+            proposer = step["actor"]
+        elif step["action"] == "approved" and proposer is not None:
+            approved_proposers.append(proposer)
+    resolved = [a for a in case.appeals if a.get("outcome") is not None]
+    # appeal i re-decides the decision approved before it: approved_proposers[i]
+    for index, appeal in enumerate(resolved):
+        proposer_of_overturned = approved_proposers[index] if index < len(approved_proposers) else None
+        if appeal.get("overturned") and proposer_of_overturned == operator_id:
+            count += 1
+    return count

@@ -1,0 +1,420 @@
+"""Exit rules as pure functions over dated, regional parameters (OpenFisca style). No I/O but reading
+the parameter files at start-up.
+
+A decision must be explainable to the household and auditable years later, so `evaluate` returns, for
+every rule, what it looked at (value and source fact), what it compared against (value in force, its
+effective date and legal reference) and how. It never guesses: a missing, stale or conflicting input,
+or a region without a parameter, makes the household `needs_manual`, not `qualifies`.
+
+Parameters: one YAML file per rule under `parameters/`, values keyed by region and effective date.
+Supervisors add dated values at run time (events in the store); `ParameterTable` merges both and
+`parameters_at(region, date)` picks, for each rule, the value with the latest effective date on or
+before that date. History is never overwritten: a second value for the same rule, region and date is
+refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+PARAMETER_DIR = Path(__file__).with_name("parameters")
+
+INCOME = "income_per_capita"
+HOUSING = "housing_area"
+ASSETS = "financial_assets"
+STALENESS = "staleness_days"
+EXIT_RULES: tuple[str, ...] = (INCOME, HOUSING, ASSETS)
+"""The rules whose breach triggers exit, in the order explanations list them."""
+
+HOUSEHOLD_SCOPE = "household"
+
+Outcome = Literal["qualifies", "exit_triggered", "needs_manual"]
+Status = Literal["exit", "clear", "missing", "stale", "conflict", "no_parameter", "unverified"]
+
+CROSS_REGION = "cross_region"
+CROSS_REGION_REFERENCE = "Cross-region housing security coordination (seed/BRIEF.md, mechanism 10)"
+CrossRegionResult = Literal["match", "no_match", "unverified"]
+"""A peer city's answer as federation reports it: a category is true there (`match`: holds subsidised
+housing, receives a housing subsidy or owns property above the size), none is (`no_match`), or it
+could not tell (`unverified`: peer down, bad answer, no subject hash)."""
+
+
+class ParameterError(ValueError):
+    """A parameter value that cannot be added (unknown rule, duplicate date, bad value)."""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What a rule file says about the rule itself."""
+
+    rule: str
+    description: str
+    unit: str
+    kind: str
+    exit_when: Literal["greater_than", "never"]
+
+
+@dataclass(frozen=True)
+class ParameterValue:
+    """One dated value of one rule in one region."""
+
+    rule: str
+    region: str
+    effective_from: date
+    value: Decimal
+    unit: str
+    legal_reference: str
+    added_by: str = "parameter file"
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The values in force in one region on one date: what a decision on that date uses."""
+
+    region: str
+    on: date
+    values: Mapping[str, ParameterValue]
+
+    def get(self, rule: str) -> ParameterValue | None:
+        return self.values.get(rule)
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """Every dated value of every rule: the files' defaults plus supervisors' additions."""
+
+    specs: Mapping[str, RuleSpec]
+    values: tuple[ParameterValue, ...]
+    _index: dict[tuple[str, str], list[ParameterValue]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for value in self.values:
+            self._index.setdefault((value.rule, value.region), []).append(value)
+        for values in self._index.values():
+            values.sort(key=lambda v: v.effective_from)
+
+    def check(self, value: ParameterValue) -> None:
+        """Refuse a value that would overwrite history or does not fit its rule."""
+        spec = self.specs.get(value.rule)
+        if spec is None:
+            raise ParameterError(f"unknown rule {value.rule!r}; known: {', '.join(sorted(self.specs))}")
+        if value.unit != spec.unit:
+            raise ParameterError(f"{value.rule} is in {spec.unit}, not {value.unit}")
+        if value.value < 0:
+            raise ParameterError("a threshold is never negative")
+        for existing in self._index.get((value.rule, value.region), []):
+            if existing.effective_from == value.effective_from:
+                raise ParameterError(
+                    f"{value.rule} in {value.region} already has a value from {value.effective_from}; "
+                    "history is never overwritten: add a value with a later effective date"
+                )
+
+    def with_values(self, extra: Iterable[ParameterValue]) -> ParameterTable:
+        return ParameterTable(self.specs, (*self.values, *extra))
+
+    def value_at(self, rule: str, region: str, on: date) -> ParameterValue | None:
+        current = None
+        for value in self._index.get((rule, region), []):
+            if value.effective_from > on:
+                break
+            current = value
+        return current
+
+    def history(self, rule: str | None = None, region: str | None = None) -> list[ParameterValue]:
+        return sorted(
+            (
+                v
+                for v in self.values
+                if (rule is None or v.rule == rule) and (region is None or v.region == region)
+            ),
+            key=lambda v: (v.rule, v.region, v.effective_from),
+        )
+
+    def regions(self) -> list[str]:
+        return sorted({v.region for v in self.values})
+
+
+def parameters_at(table: ParameterTable, region: str, on: date) -> InForce:
+    """The value of every rule in force in `region` on `on` (rules without one are absent)."""
+    found = {rule: table.value_at(rule, region, on) for rule in table.specs}
+    return InForce(region, on, {rule: value for rule, value in found.items() if value is not None})
+
+
+def load_table(directory: Path = PARAMETER_DIR) -> ParameterTable:
+    """Read every `*.yaml` rule file: the defaults, versioned with the code."""
+    specs: dict[str, RuleSpec] = {}
+    values: list[ParameterValue] = []
+    for path in sorted(directory.glob("*.yaml")):
+        raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = RuleSpec(
+            rule=str(raw["rule"]),
+            description=str(raw["description"]),
+            unit=str(raw["unit"]),
+            kind=str(raw["kind"]),
+            exit_when=raw["exit_when"],
+        )
+        specs[spec.rule] = spec
+        for region, entries in (raw.get("values") or {}).items():
+            for entry in entries:
+                values.append(
+                    ParameterValue(
+                        rule=spec.rule,
+                        region=str(region),
+                        effective_from=_as_date(entry["effective_from"]),
+                        value=Decimal(str(entry["value"])),
+                        unit=spec.unit,
+                        legal_reference=str(entry["legal_reference"]),
+                    )
+                )
+    return ParameterTable(specs, tuple(values))
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+# -- the snapshot a decision is made on ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """The department record an input value comes from."""
+
+    department: str
+    reference: str
+    described_on: date
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Source:
+        return self  # immutable: aggregates holding it are deep-copied on every load
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One value a department reported, in the scope it describes (household, member or property)."""
+
+    value: Decimal
+    source: Source
+    scope: str = HOUSEHOLD_SCOPE
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Observation:
+        return self
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the household looks like to the rules: for each fact kind and scope, the observations of
+    the latest date described (several when departments reported that date more than once)."""
+
+    region: str
+    facts: Mapping[str, Mapping[str, tuple[Observation, ...]]]
+    cross_region: Mapping[str, CrossRegionResult] = field(default_factory=dict)
+    """Answers of the current cross-region check, by peer city (empty: no check answered yet)."""
+
+    def scopes(self, kind: str) -> Mapping[str, tuple[Observation, ...]]:
+        return self.facts.get(kind, {})
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule applied: input, source, parameter, comparison."""
+
+    rule: str
+    status: Status
+    observed: Decimal | None
+    unit: str
+    sources: tuple[Source, ...]
+    threshold: Decimal | None
+    effective_from: date | None
+    legal_reference: str
+    comparison: str
+
+    @property
+    def triggered(self) -> bool:
+        return self.status == "exit"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    decided_on: date
+    region: str
+    results: tuple[RuleResult, ...]
+
+    def result(self, rule: str) -> RuleResult:
+        return next(r for r in self.results if r.rule == rule)
+
+
+def evaluate(snapshot: Snapshot, parameters: InForce) -> Decision:
+    """The automated first review: a proposal with its full explanation, never the final word."""
+    tolerance = parameters.get(STALENESS)
+    oldest = parameters.on - timedelta(days=int(tolerance.value)) if tolerance is not None else None
+    results = (
+        _single_value(INCOME, snapshot.scopes("income"), parameters, oldest, "per-capita monthly income"),
+        _housing(snapshot.scopes("property"), parameters),
+        _assets(snapshot.scopes("financial_assets"), parameters, oldest),
+        *((_cross_region(snapshot.cross_region),) if snapshot.cross_region else ()),
+    )
+    if any(r.status == "exit" for r in results):
+        outcome: Outcome = "exit_triggered"
+    elif any(r.status != "clear" for r in results):
+        outcome = "needs_manual"
+    else:
+        outcome = "qualifies"
+    return Decision(outcome, parameters.on, snapshot.region, results)
+
+
+def _on_or_before(observations: tuple[Observation, ...], on: date) -> tuple[Observation, ...]:
+    for observation in observations:
+        if observation.source.described_on > on:
+            return tuple(o for o in observations if o.source.described_on <= on)
+    return observations  # the usual case (what-if evaluates every household: keep it cheap)
+
+
+def _result(
+    rule: str,
+    parameters: InForce,
+    status: Status,
+    observed: Decimal | None,
+    sources: Iterable[Source],
+    comparison: str,
+) -> RuleResult:
+    value = parameters.get(rule)
+    return RuleResult(
+        rule=rule,
+        status=status,
+        observed=observed,
+        unit=value.unit if value else "",
+        sources=tuple(sources),
+        threshold=value.value if value else None,
+        effective_from=value.effective_from if value else None,
+        legal_reference=value.legal_reference if value else "no parameter in force",
+        comparison=comparison,
+    )
+
+
+def _compare(rule: str, observed: Decimal, parameters: InForce, sources: Iterable[Source]) -> RuleResult:
+    value = parameters.get(rule)
+    if value is None:
+        return _result(rule, parameters, "no_parameter", observed, sources, f"no {rule} value in force")
+    if observed > value.value:
+        text = f"{observed} > {value.value} {value.unit}: exit condition met"
+        return _result(rule, parameters, "exit", observed, sources, text)
+    text = f"{observed} <= {value.value} {value.unit}: within the limit"
+    return _result(rule, parameters, "clear", observed, sources, text)
+
+
+def _latest(
+    rule: str, observations: tuple[Observation, ...], parameters: InForce, oldest: date | None, what: str
+) -> RuleResult | Observation:
+    """The one observation to decide on, or the result saying why there is none."""
+    usable = _on_or_before(observations, parameters.on)
+    if not usable:
+        return _result(
+            rule, parameters, "missing", None, (), f"no {what} reported on or before {parameters.on}"
+        )
+    sources = [o.source for o in usable]
+    if len({o.value for o in usable}) > 1:
+        values = ", ".join(f"{o.value} ({o.source.department} {o.source.reference})" for o in usable)
+        return _result(rule, parameters, "conflict", None, sources, f"conflicting {what}: {values}")
+    if oldest is not None and usable[0].source.described_on < oldest:
+        text = f"{what} describes {usable[0].source.described_on}, older than {oldest}: stale"
+        return _result(rule, parameters, "stale", usable[0].value, sources, text)
+    return usable[0]
+
+
+def _single_value(
+    rule: str,
+    scopes: Mapping[str, tuple[Observation, ...]],
+    parameters: InForce,
+    oldest: date | None,
+    what: str,
+) -> RuleResult:
+    found = _latest(rule, scopes.get(HOUSEHOLD_SCOPE, ()), parameters, oldest, what)
+    if isinstance(found, RuleResult):
+        return found
+    return _compare(rule, found.value, parameters, [found.source])
+
+
+def _housing(scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce) -> RuleResult:
+    """Sum of every property on record (all members, all cities). A property record is a holding, not
+    a flow: it is not subject to staleness. No record means no registered property (0 m²)."""
+    total = Decimal("0.00")
+    sources: list[Source] = []
+    for ref in sorted(scopes):
+        found = _latest(HOUSING, scopes[ref], parameters, None, f"area of property {ref}")
+        if isinstance(found, RuleResult):
+            if found.status == "conflict":
+                return found
+            continue  # described after the decision date: not known yet
+        total += found.value
+        sources.append(found.source)
+    return _compare(HOUSING, total, parameters, sources)
+
+
+def _cross_region(answers: Mapping[str, CrossRegionResult]) -> RuleResult:
+    """Peer cities' answers: any match is an exit condition; an unverified city is never "clear"."""
+    matched = sorted(city for city, result in answers.items() if result == "match")
+    unverified = sorted(city for city, result in answers.items() if result == "unverified")
+    status: Status
+    if matched:
+        status, text = "exit", f"match in {', '.join(matched)}: holds housing support or property there"
+    elif unverified:
+        status, text = "unverified", f"not verified in {', '.join(unverified)}: a person must look"
+    else:
+        status, text = "clear", f"no match in {', '.join(sorted(answers))}"
+    return RuleResult(CROSS_REGION, status, None, "", (), None, None, CROSS_REGION_REFERENCE, text)
+
+
+def _assets(
+    scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce, oldest: date | None
+) -> RuleResult:
+    """A household-level total when a department reports one; otherwise the sum over members."""
+    if HOUSEHOLD_SCOPE in scopes or not scopes:
+        return _single_value(ASSETS, scopes, parameters, oldest, "financial assets")
+    total = Decimal("0.00")
+    sources: list[Source] = []
+    for scope in sorted(scopes):
+        found = _latest(ASSETS, scopes[scope], parameters, oldest, "financial assets of a member")
+        if isinstance(found, RuleResult):
+            return found
+        total += found.value
+        sources.append(found.source)
+    return _compare(ASSETS, total, parameters, sources)
+
+
+# -- records: decisions as stored in events and shown by the API ---------------------------------------
+
+
+def decision_record(decision: Decision) -> dict[str, Any]:
+    """JSON-friendly form stored in the `Evaluated` event (values as exact decimal text)."""
+    return {
+        "outcome": decision.outcome,
+        "decided_on": decision.decided_on,
+        "region": decision.region,
+        "rules": [
+            {
+                "rule": r.rule,
+                "status": r.status,
+                "observed": None if r.observed is None else str(r.observed),
+                "unit": r.unit,
+                "sources": [
+                    {"department": s.department, "reference": s.reference, "described_on": s.described_on}
+                    for s in r.sources
+                ],
+                "threshold": None if r.threshold is None else str(r.threshold),
+                "effective_from": r.effective_from,
+                "legal_reference": r.legal_reference,
+                "comparison": r.comparison,
+            }
+            for r in decision.results
+        ],
+    }

@@ -1,0 +1,268 @@
+"""Domain events out as contract events: the only shape other services ever see.
+
+What never crosses this boundary: ID numbers and person hashes of members (other services know members
+by `member_id`), free-text findings (they stay in the case's trail), assessors' reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from pydantic import BaseModel
+
+from contracts.catalogue import EVENTS_BY_TYPE, EventSpec
+from contracts.eligibility import (
+    AppealLodged,
+    AppealResolved,
+    AssessmentReceived,
+    AssessmentRequested,
+    CrossRegionCheckRequested,
+    ExitDecided,
+    FactRecorded,
+    FindingRecorded,
+    HouseholdMembersChanged,
+    HouseholdRegistered,
+    Member,
+    ReviewConfirmed,
+    ReviewDecided,
+    ReviewOpened,
+    ReviewReason,
+    WarningRaised,
+)
+from services.eligibility.domain import Household, ReviewCase
+from services.eligibility.settings import EligibilitySettings
+from services.kit.codec import Outgoing
+
+
+def _spec(name: str) -> EventSpec:
+    return EVENTS_BY_TYPE[(f"housing.eligibility.{name}", 1)]
+
+
+REGISTERED = _spec("household-registered")
+MEMBERS_CHANGED = _spec("household-members-changed")
+REVIEW_DECIDED = _spec("review-decided")
+REVIEW_CONFIRMED = _spec("review-confirmed")
+EXIT_DECIDED = _spec("exit-decided")
+CROSS_REGION = _spec("cross-region-check-requested")
+
+CONFIRMED_OUTCOME = {"exit_required": "exit", "transition": "transition", "retain": "qualifies"}
+EXIT_ROUTE = {"exit_required": "exit", "transition": "transition"}
+
+Translator = Callable[[DomainEventProtocol[UUID]], list[Outgoing]]
+Catalogue = Mapping[tuple[str, int], EventSpec]
+
+
+def members(records: list[dict[str, Any]]) -> list[Member]:
+    return [
+        Member(member_id=m["member_id"], birth_date=m["birth_date"], disabled=m["disabled"]) for m in records
+    ]
+
+
+def reasons(decision: dict[str, Any]) -> list[ReviewReason]:
+    """Every rule applied, with its source facts and parameter in the note."""
+    out = []
+    for rule in decision["rules"]:
+        sources = "; ".join(
+            f"{s['department']} {s['reference']} of {s['described_on']}" for s in rule["sources"]
+        )
+        note = f"{rule['status']}: {rule['comparison']}"
+        if rule["effective_from"] is not None:
+            note += f" (value in force since {rule['effective_from']})"
+        if sources:
+            note += f"; source: {sources}"
+        out.append(
+            ReviewReason(
+                rule=rule["rule"],
+                observed=rule["observed"],
+                threshold=rule["threshold"],
+                unit=rule["unit"][:32],
+                legal_reference=rule["legal_reference"][:200],
+                triggered=rule["status"] == "exit",
+                note=note[:2000],
+            )
+        )
+    return out
+
+
+def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS_BY_TYPE) -> Translator:
+    """The relay's translator; an event type `catalogue` does not list is not published."""
+
+    def pending(name: str, household_id: UUID, payload: BaseModel) -> list[Outgoing]:
+        spec = catalogue.get((f"housing.eligibility.{name}", 1))
+        return [] if spec is None else [Outgoing(spec, str(household_id), payload)]
+
+    def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
+        out = core(domain_event)
+        if isinstance(domain_event, Household.FactRecorded):
+            out += pending(
+                "fact-recorded",
+                domain_event.originator_id,
+                FactRecorded(
+                    household_id=domain_event.originator_id,
+                    department=domain_event.department,  # type: ignore[arg-type]
+                    reference=domain_event.reference,
+                    kind=domain_event.kind,
+                    described_on=domain_event.described_on,
+                ),
+            )
+        elif isinstance(domain_event, Household.CaseOpened):
+            on = domain_event.timestamp.date()
+            household = domain_event.originator_id
+            out = [
+                *pending(
+                    "warning-raised",
+                    household,
+                    WarningRaised(
+                        household_id=household,
+                        review_id=domain_event.review_id,
+                        rules=domain_event.rules,
+                        raised_on=on,
+                    ),
+                ),
+                *pending(
+                    "review-opened",
+                    household,
+                    ReviewOpened(
+                        household_id=household,
+                        case_id=domain_event.case_id,
+                        review_id=domain_event.review_id,
+                        reason=domain_event.reason[:2000],
+                        opened_on=on,
+                    ),
+                ),
+                *out,
+            ]
+        elif isinstance(domain_event, ReviewCase.FindingRecorded):
+            out += pending(
+                "finding-recorded",
+                domain_event.household_id,
+                FindingRecorded(
+                    household_id=domain_event.household_id,
+                    case_id=domain_event.originator_id,
+                    reviewer_id=domain_event.reviewer,
+                    proposed_outcome=domain_event.proposed_outcome,  # type: ignore[arg-type]
+                    reason_code=domain_event.reason_code,
+                    recorded_on=domain_event.at.date(),
+                ),
+            )
+        elif isinstance(domain_event, ReviewCase.AssessmentRequested):
+            out += pending(
+                "assessment-requested",
+                domain_event.household_id,
+                AssessmentRequested(
+                    household_id=domain_event.household_id,
+                    case_id=domain_event.originator_id,
+                    requested_by=domain_event.requested_by,
+                    assessor_id=domain_event.assessor_id,
+                    deadline=domain_event.deadline,
+                ),
+            )
+        elif isinstance(domain_event, ReviewCase.AssessmentReceived):
+            out += pending(
+                "assessment-received",
+                domain_event.household_id,
+                AssessmentReceived(
+                    household_id=domain_event.household_id,
+                    case_id=domain_event.originator_id,
+                    assessor_id=domain_event.assessor_id,
+                    recommendation=domain_event.recommendation,  # type: ignore[arg-type]
+                    received_on=domain_event.at.date(),
+                ),
+            )
+        elif isinstance(domain_event, ReviewCase.AppealLodged):
+            out += pending(
+                "appeal-lodged",
+                domain_event.household_id,
+                AppealLodged(
+                    household_id=domain_event.household_id,
+                    case_id=domain_event.originator_id,
+                    lodged_on=domain_event.at.date(),
+                ),
+            )
+        elif isinstance(domain_event, ReviewCase.Approved) and domain_event.appeal:
+            out += pending(
+                "appeal-resolved",
+                domain_event.household_id,
+                AppealResolved(
+                    household_id=domain_event.household_id,
+                    case_id=domain_event.originator_id,
+                    outcome=domain_event.outcome,  # type: ignore[arg-type]
+                    overturned=domain_event.outcome != domain_event.previous_outcome,
+                    resolved_on=domain_event.at.date(),
+                ),
+            )
+        return out
+
+    def core(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
+        """The catalogued events."""
+        subject = str(domain_event.originator_id)
+        if isinstance(domain_event, Household.Registered):
+            registered = HouseholdRegistered(
+                household_id=domain_event.originator_id,
+                region=domain_event.region,
+                estate=domain_event.estate,
+                building=domain_event.building,
+                unit=domain_event.unit,
+                base_rent=domain_event.base_rent,
+                tenancy_start=domain_event.tenancy_start,
+                members=members(domain_event.members),
+            )
+            return [Outgoing(REGISTERED, subject, registered)]
+        if isinstance(domain_event, Household.MembersChanged):
+            changed = HouseholdMembersChanged(
+                household_id=domain_event.originator_id, members=members(domain_event.members)
+            )
+            return [Outgoing(MEMBERS_CHANGED, subject, changed)]
+        if isinstance(domain_event, Household.Evaluated):
+            decision = domain_event.decision
+            decided = ReviewDecided(
+                household_id=domain_event.originator_id,
+                review_id=domain_event.review_id,
+                decision=decision["outcome"],
+                decided_on=decision["decided_on"],
+                reasons=reasons(decision),
+            )
+            return [Outgoing(REVIEW_DECIDED, subject, decided)]
+        if isinstance(domain_event, Household.CaseOpened):
+            check = CrossRegionCheckRequested(
+                household_id=domain_event.originator_id,
+                check_id=domain_event.check_id,
+                cities=settings.cross_region_cities,
+                purpose=settings.cross_region_purpose,
+                legal_basis=settings.cross_region_legal_basis,
+            )
+            return [Outgoing(CROSS_REGION, subject, check)]
+        if isinstance(domain_event, ReviewCase.Approved):
+            return approved(domain_event)
+        return []
+
+    return translate
+
+
+def approved(domain_event: ReviewCase.Approved) -> list[Outgoing]:
+    subject = str(domain_event.household_id)
+    confirmed = ReviewConfirmed(
+        household_id=domain_event.household_id,
+        review_id=domain_event.review_id,
+        outcome=CONFIRMED_OUTCOME[domain_event.outcome],  # type: ignore[arg-type]
+        reviewer_id=domain_event.reviewer,
+        approver_id=domain_event.approver,
+        decided_on=domain_event.at.date(),
+        comment=domain_event.reason[:2000],
+    )
+    out = [Outgoing(REVIEW_CONFIRMED, subject, confirmed)]
+    route = EXIT_ROUTE.get(domain_event.outcome)
+    if route is not None:
+        exit_decided = ExitDecided(
+            household_id=domain_event.household_id,
+            review_id=domain_event.review_id,
+            route=route,  # type: ignore[arg-type]
+            decided_on=domain_event.at.date(),
+            low_income=domain_event.low_income,
+            wants_to_buy=domain_event.wants_to_buy,
+        )
+        out.append(Outgoing(EXIT_DECIDED, subject, exit_decided))
+    return out

@@ -1,0 +1,44 @@
+"""An Eligibility application on SQLite and PostgreSQL (the `persistence` fixture), with a clock the
+test sets, and its HTTP API through an in-process ASGI transport (no server, no NATS)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.eligibility.application import EligibilityApp
+from services.eligibility.service import build
+from services.eligibility.settings import EligibilitySettings
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def eligibility(tmp_path: Path, persistence: dict[str, str], clock: Clock) -> Iterator[EligibilityApp]:
+    app = EligibilityApp(EligibilitySettings(var_dir=tmp_path), persistence, clock=clock)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+async def client(eligibility: EligibilityApp, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's real HTTP app around the test's application (lifespan not run: no NATS)."""
+    api, _ = build(EligibilitySettings(var_dir=tmp_path), app=eligibility)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://eligibility") as c:
+        yield c

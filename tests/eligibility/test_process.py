@@ -1,0 +1,66 @@
+"""`python -m services.eligibility` as `make run` starts it: ready, takes a household and facts, stops
+cleanly, and its stored events name `services.eligibility.*` topics (never `__main__`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import httpx
+
+from services.kit.bus import connect, ensure_streams
+from tests.conftest import free_port
+from tests.support.nats import NatsServer
+from tests.support.processes import ServiceProcess
+
+
+def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) -> None:
+    async def streams() -> None:
+        nc = await connect(nats_server.url, "test")
+        await ensure_streams(nc.jetstream())
+        await nc.close()
+
+    asyncio.run(streams())
+    store = tmp_path / "eligibility.sqlite"
+    service = ServiceProcess(
+        "services.eligibility",
+        [],
+        {
+            "NATS_URL": nats_server.url,
+            "HTTP_PORT": str(free_port()),
+            "VAR_DIR": str(tmp_path),
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(store),
+        },
+        tmp_path / "eligibility.log",
+    )
+    service.start().wait_ready()
+    try:
+        base = f"http://127.0.0.1:{service.port}"
+        body = {
+            "region": "CN-FS",
+            "estate": "Chancheng Garden",
+            "building": "3",
+            "unit": "1204",
+            "base_rent": "680.00",
+            "tenancy_start": "2019-05-01",
+            "members": [{"id_number": "440604198507151234", "birth_date": "1985-07-15", "disabled": False}],
+        }
+        household = httpx.post(f"{base}/households", json=body, timeout=10).json()["household_id"]
+        fact = {
+            "department": "civil_affairs",
+            "reference": "MZ-1",
+            "described_on": "2026-11-01",
+            "household_id": household,
+            "fact": {"kind": "income", "monthly_income": "4200.00"},
+        }
+        answer = httpx.post(f"{base}/facts", json=[fact], timeout=10).json()
+        assert answer["recorded"] == 1
+        assert httpx.get(f"{base}/households/{household}", timeout=10).json()["open_case"] is not None
+    finally:
+        assert service.stop() in (0, -15), service.tail()  # uvicorn re-raises SIGTERM after a clean stop
+    assert "440604198507151234" not in service.log.read_text()
+    with sqlite3.connect(store) as db:
+        topics = {row[0] for row in db.execute("SELECT topic FROM stored_events")}
+    assert topics and all(t.startswith("services.eligibility.domain:") for t in topics)
