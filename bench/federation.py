@@ -1,0 +1,239 @@
+"""Federation: signed household-status queries answered by one `python -m federation` process.
+
+Set-up, as deployed: Foshan as a real process (its own SQLite store, a fresh nats-server for its
+backbone), Guangzhou's side in this process. Requests are signed before the clock starts (a
+signature is valid for 300 s), so the figures are the server's: read the body, verify the RFC 9421
+signature and Content-Digest, check purpose and rate, look up the subject, build and sign the answer
+(bound to the request's signature), and store the exchange, whose insert is the replay check.
+
+Figures:
+- throughput: signed single-subject queries with 16 in flight, as fast as the process answers;
+- latency: queries at a steady 200/s; round trip per query (send → signed answer received), p50 and p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+
+from federation.demo import SIGNING_KEY, linkage_name, write_demo
+from federation.keys import load_private_key
+from federation.linkage import id_hash, load_linkage_key
+from federation.signing import sign_request
+from tests.support.nats import NatsServer
+from tests.support.processes import ServiceProcess
+
+PATH = "/federation/v1/household-status"
+BATCH_PATH = "/federation/v1/household-status:batch"
+BATCH = 50
+LATENCY_RATE = 200
+IN_FLIGHT = 16
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _requests(root: Path, port: int, count: int, batch: int = 0) -> list[tuple[bytes, list[tuple[str, str]]]]:
+    """`count` pre-signed requests: single-subject, or batches of `batch` subjects."""
+    key = load_private_key(root / "CN-GZ" / SIGNING_KEY)
+    linkage = load_linkage_key(root / "linkage" / linkage_name("CN-FS", "CN-GZ"))
+    url = f"http://127.0.0.1:{port}{BATCH_PATH if batch else PATH}"
+    out = []
+    for n in range(count):
+        case = {
+            "requesting_city": "CN-GZ",
+            "purpose": "exit-review",
+            "legal_basis": "Guangdong public rental housing regulations, art. 30",
+            "case_id": f"GZ-BENCH-{n}",
+            "officer_id": "bench",
+            "requested_at": datetime.now(UTC).isoformat(),
+        }
+        subjects = [
+            {"query_id": str(uuid4()), "id_hash": id_hash(linkage, f"DEMO-4406-{(n + i) % 10:04d}")}
+            for i in range(max(batch, 1))
+        ]
+        document = (
+            {**case, "batch_id": str(uuid4()), "subjects": subjects} if batch else {**case, **subjects[0]}
+        )
+        body = json.dumps(document).encode()
+        out.append((body, sign_request(key, "CN-GZ", "POST", url, body).items()))
+    return out
+
+
+async def throughput(
+    client: httpx.AsyncClient, requests: list[tuple[bytes, list[tuple[str, str]]]], path: str = PATH
+) -> float:
+    """Requests answered (200) per second with IN_FLIGHT requests in flight (more only adds contention in
+    the client, which shares the machine). A keep-alive connection the server closed just as the client
+    reused it costs that request (counted, not retried: it would be a replay)."""
+    queue = list(reversed(requests))
+    answered = failures = dropped = 0
+
+    async def worker() -> None:
+        nonlocal answered, failures, dropped
+        while queue:
+            body, headers = queue.pop()
+            try:
+                response = await client.post(path, content=body, headers=headers)
+            except httpx.TransportError:
+                dropped += 1
+                continue
+            answered += response.status_code == 200
+            failures += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    elapsed = time.perf_counter() - started
+    if failures or dropped > len(requests) // 100:
+        raise RuntimeError(f"{failures} queries refused, {dropped} dropped connections")
+    return answered / elapsed
+
+
+async def paced(
+    client: httpx.AsyncClient, requests: list[tuple[bytes, list[tuple[str, str]]]]
+) -> list[float]:
+    latencies: list[float] = []
+
+    async def one(body: bytes, headers: list[tuple[str, str]]) -> None:
+        started = time.perf_counter()
+        try:
+            response = await client.post(PATH, content=body, headers=headers)
+        except httpx.TransportError:  # counted as not answered (the table shows answered of sent)
+            return
+        if response.status_code == 200:
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    tasks = []
+    start = time.perf_counter()
+    for n, (body, headers) in enumerate(requests):
+        delay = start + n / LATENCY_RATE - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(body, headers)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def in_process(root: Path, count: int = 2_000) -> float:
+    """Queries/s of the answering code alone (verify, check, answer, sign, store), no HTTP, one thread."""
+    from federation.service import build
+    from federation.settings import FederationSettings
+    from federation.signing import Headers
+
+    demo = root / "demo"
+    settings = FederationSettings(
+        federation_city="CN-FS",
+        federation_private_key_file=demo / "CN-FS" / SIGNING_KEY,
+        federation_peers_file=demo / "CN-FS" / "peers.yaml",
+        federation_data_file=demo / "CN-FS" / "data.yaml",
+        var_dir=root,
+        federation_consume_checks=False,
+    )
+    _, node = build(
+        settings, {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(root / "inproc.sqlite")}
+    )
+    port = int(node.responder.directory.cities["CN-FS"].base_url.rsplit(":", 1)[1])
+    requests = [(body, Headers(headers)) for body, headers in _requests(root / "demo", port, count)]
+    started = time.perf_counter()
+    for body, headers in requests:
+        if node.responder.handle(PATH, headers, body, batch=False).status != 200:
+            raise RuntimeError("in-process query refused")
+    elapsed = time.perf_counter() - started
+    node.app.close()
+    return count / elapsed
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(queries: int = 5_000, latency_seconds: int = 10) -> str:
+    with tempfile.TemporaryDirectory(prefix="housing-bench-federation-") as tmp:
+        root = Path(tmp)
+        port = _free_port()
+        write_demo(root / "demo", {"CN-FS": port, "CN-GZ": _free_port()}, rate=(1e9, 10**9))
+        nats = NatsServer(root / "nats", port=_free_port(), http_port=_free_port())
+        nats.start()
+        demo = root / "demo"
+        env = {
+            "NATS_URL": nats.url,
+            "HTTP_PORT": str(port),
+            "VAR_DIR": str(root),
+            "LOG_LEVEL": "WARNING",
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(root / "federation.sqlite"),
+            "FEDERATION_CITY": "CN-FS",
+            "FEDERATION_PRIVATE_KEY_FILE": str(demo / "CN-FS" / SIGNING_KEY),
+            "FEDERATION_PEERS_FILE": str(demo / "CN-FS" / "peers.yaml"),
+            "FEDERATION_DATA_FILE": str(demo / "CN-FS" / "data.yaml"),
+            "FEDERATION_AUDIT_FILE": str(root / "audit.jsonl"),
+            "FEDERATION_CONSUME_CHECKS": "false",  # answering only: no inbox
+        }
+        service = ServiceProcess("federation", [], env, root / "federation.log")
+        try:
+            service.start().wait_ready()
+            # Everything is signed up front: idle keep-alive connections would be closed by the server.
+            loaded = await asyncio.to_thread(
+                _requests, demo, port, queries + LATENCY_RATE * latency_seconds + 200
+            )
+            batches = await asyncio.to_thread(_requests, demo, port, 200, BATCH)
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+            ) as client:
+                await throughput(client, loaded[:200])  # warm-up
+                rate = await throughput(client, loaded[200 : 200 + queries])
+                print(f"federation: {rate:,.0f} signed queries/s")
+                latencies = await paced(client, loaded[200 + queries :])
+                batch_rate = await throughput(client, batches, BATCH_PATH) * BATCH
+        except Exception:
+            print(service.tail(40))
+            raise
+        finally:
+            service.stop()
+            nats.stop()
+        core = await asyncio.to_thread(in_process, root)
+    p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
+    print(f"federation: p50 {p50:.1f} ms p99 {p99:.1f} ms at {LATENCY_RATE}/s; in process {core:,.0f}/s")
+    return "\n".join(
+        [
+            "## Federation (signed household-status queries, one process)",
+            "",
+            __doc__.strip() if __doc__ else "",
+            "",
+            f"| signed queries/s (one process, {os.cpu_count()} CPUs on the machine) "
+            f"| p50 round trip at {LATENCY_RATE}/s | p99 | mean | answered "
+            f"| subjects/s in batches of {BATCH} | answering code alone, no HTTP (queries/s, one thread) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            f"| **{rate:,.0f}** | {p50:.1f} ms | {p99:.1f} ms | {statistics.fmean(latencies):.1f} ms "
+            f"| {len(latencies):,} of {LATENCY_RATE * latency_seconds:,} | {batch_rate:,.0f} | {core:,.0f} |",
+            "",
+            "Target (issue 7): ≥ 1,000 queries/s per core and p99 < 20 ms at 200 queries/s. The server is "
+            "one Python process (one core for the event loop and request handling); the load generator runs "
+            "in the benchmark's process on the same machine.",
+            "",
+            "Where the time goes (cProfile of the in-process app, single queries): about half in "
+            "http-message-signatures' structured-field parsing and serialisation (http_sf) for verifying "
+            "the request and signing the answer, ~0.4 ms in the SQLite commit that stores the exchange (and "
+            "is the nonce check), ~10 % in OpenTelemetry's per-request spans; Ed25519 itself is < 0.2 ms. "
+            "A batch pays one verification, one signature and one insert for all its subjects.",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(asyncio.run(run()))

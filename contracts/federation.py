@@ -1,0 +1,121 @@
+"""Federation's public language: the v1 wire bodies exchanged with peer cities, and the integration
+events federation publishes on the bus.
+
+Wire bodies (`StatusQuery`, `StatusAnswer`, `BatchQuery`, `BatchAnswer`) are what partner cities
+implement from `federation/PROTOCOL.md`; they are closed (unknown fields are a 400) so that v1 stays
+exactly what the document says. The subject of a query is an `IdHash` under the key the two cities
+share; no raw ID number, name, income or amount appears anywhere here.
+
+Open question, proposed answer (to be agreed with eligibility): `CrossRegionCheckRequested` v1 names
+the household but carries no per-peer hashes, and only the intake (where ID cards are seen) can compute
+them. Federation expects a v2 of that event which adds `subjects: list[PeerSubject]`: one `id_hash` per
+member per requested city, each under that pair's linkage key (`federation.linkage.id_hash`). Until
+then federation takes v1 and looks the hashes up in its own register (`HouseholdSubjects`, filled
+through its internal endpoint); a city without a hash is answered `unverified`, never "clear".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from contracts.base import Contract
+from contracts.identifiers import CityCode, IdHash, OperatorId
+
+__all__ = [
+    "BATCH_MAX",
+    "BatchAnswer",
+    "BatchQuery",
+    "BatchSubject",
+    "CrossRegionResultRecorded",
+    "PeerSubject",
+    "Result",
+    "StatusAnswer",
+    "StatusQuery",
+]
+
+BATCH_MAX = 100
+"""Most subjects in one batch request (a server may state a lower limit in its 413 answer)."""
+
+Purpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+LegalBasis = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")]
+ContactReference = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+Result = Literal["match", "no_match", "unverified"]
+"""Per peer: a category is true (`match`), all are false (`no_match`), or we could not tell
+(`unverified`: peer down, bad or unbound answer, unknown categories, no subject hash)."""
+
+
+class _Case(Contract):
+    requesting_city: CityCode = Field(description="Must equal the signature's keyid.")
+    purpose: Purpose = Field(description="Must be allowed for the requesting city by the answering city.")
+    legal_basis: LegalBasis
+    case_id: CaseId = Field(description="The requesting city's case reference.")
+    officer_id: OperatorId = Field(description="Account of the officer responsible for the query.")
+    requested_at: AwareDatetime
+
+
+class StatusQuery(_Case):
+    """POST /federation/v1/household-status."""
+
+    query_id: UUID
+    id_hash: IdHash = Field(description="HMAC-SHA256 of the normalised ID number under the pair's key.")
+
+
+class BatchSubject(Contract):
+    query_id: UUID
+    id_hash: IdHash
+
+
+class BatchQuery(_Case):
+    """POST /federation/v1/household-status:batch: one case, up to `BATCH_MAX` subjects."""
+
+    batch_id: UUID
+    subjects: list[BatchSubject] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class StatusAnswer(Contract):
+    """Categories only; `null` means the answering city does not know."""
+
+    query_id: UUID
+    responding_city: CityCode
+    as_of: AwareDatetime
+    holds_subsidised_housing: bool | None
+    receives_housing_subsidy: bool | None
+    owns_property_over_threshold: bool | None
+    contact_reference: ContactReference
+
+
+class BatchAnswer(Contract):
+    batch_id: UUID
+    responding_city: CityCode
+    as_of: AwareDatetime
+    answers: list[StatusAnswer]
+
+
+class PeerSubject(Contract):
+    """Proposed for `CrossRegionCheckRequested` v2: one member's hash for one peer city."""
+
+    member_id: UUID
+    city: CityCode
+    id_hash: IdHash
+
+
+class CrossRegionResultRecorded(Contract):
+    """`housing.federation.cross-region-result-recorded`: one peer city's verdict on one check."""
+
+    check_id: UUID
+    household_id: UUID = Field(description="Also the envelope's `subject`.")
+    city: CityCode
+    result: Result
+    holds_subsidised_housing: bool | None
+    receives_housing_subsidy: bool | None
+    owns_property_over_threshold: bool | None
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        description="Why `unverified` (peer down, bad signature, ...); null otherwise."
+    )
+    query_ids: list[UUID] = Field(description="The wire queries behind this result (audit trail).")
+    concluded_at: AwareDatetime

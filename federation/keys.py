@@ -1,0 +1,61 @@
+"""Ed25519 keys: generation (`python -m federation keygen`), PEM loading and JWK form.
+
+A peer's public key appears in its directory entry as the JWK `x` value (base64url of the 32 raw
+bytes): short enough to paste into YAML and exactly what `/federation/v1/keys` publishes.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def public_x(key: Ed25519PublicKey) -> str:
+    """The JWK `x` of a public key."""
+    return b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+def public_from_x(x: str) -> Ed25519PublicKey:
+    raw = b64url_decode(x)
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key has 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def private_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def keygen(out_dir: Path, key_id: str) -> tuple[Path, str]:
+    """Write `<key_id>.private.pem` (mode 0600) and `<key_id>.public.pem`; return the private path and `x`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    private_path = out_dir / f"{key_id}.private.pem"
+    private_path.write_bytes(private_pem(key))
+    private_path.chmod(0o600)
+    (out_dir / f"{key_id}.public.pem").write_bytes(public_pem(key.public_key()))
+    return private_path, public_x(key.public_key())

@@ -1,0 +1,12 @@
+"""Per-peer counters in /metrics: what an operator watches for each partner city."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+INBOUND = Counter("federation_inbound_queries_total", "Subjects answered to a peer", ["peer"])
+INBOUND_MATCHES = Counter("federation_inbound_matches_total", "Answers with a true category", ["peer"])
+REJECTIONS = Counter("federation_rejections_total", "Inbound requests refused", ["peer", "status"])
+OUTBOUND = Counter("federation_outbound_queries_total", "Subjects asked of a peer", ["peer"])
+OUTBOUND_RESULTS = Counter("federation_outbound_results_total", "Results per peer", ["peer", "result"])
+PEER_SECONDS = Histogram("federation_peer_request_seconds", "Round trip of a request to a peer", ["peer"])

@@ -1,0 +1,237 @@
+"""Asking peers: signed queries out, verified and bound answers back, a verdict per peer.
+
+A peer that is down, slow, refusing or answering with anything we cannot verify yields `unverified`
+with the reason, never a silent "clear" (DESIGN.md: a peer never blocks a review). Each attempt is a
+freshly signed request (new nonce); attempts are bounded and spaced with jittered exponential backoff;
+a per-peer circuit breaker stops calling a peer that keeps failing until `breaker_reset_s` passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import ValidationError
+
+from contracts.federation import BatchAnswer, BatchQuery, BatchSubject, Result, StatusAnswer, StatusQuery
+from federation import metrics
+from federation.domain import CATEGORIES, combine
+from federation.peers import Directory, Peer
+from federation.settings import FederationSettings
+from federation.signing import Headers, SignatureRejected, sign_request, signature_of, verify_response
+
+log = logging.getLogger(__name__)
+SINGLE_PATH = "/federation/v1/household-status"
+BATCH_PATH = "/federation/v1/household-status:batch"
+
+
+@dataclass(frozen=True)
+class Case:
+    """What every query of one check declares."""
+
+    purpose: str
+    legal_basis: str
+    case_id: str
+    officer_id: str
+
+
+@dataclass
+class Outcome:
+    result: Result
+    categories: dict[str, bool | None]
+    reason: str | None
+    query_ids: list[str]
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+
+
+def unverified(
+    reason: str, query_ids: Sequence[str] = (), exchanges: list[dict[str, Any]] | None = None
+) -> Outcome:
+    return Outcome("unverified", dict.fromkeys(CATEGORIES), reason, list(query_ids), exchanges or [])
+
+
+class CircuitBreaker:
+    """Closed → open after `threshold` consecutive failures → half-open (one trial) after `reset_s`."""
+
+    def __init__(self, threshold: int, reset_s: float) -> None:
+        self.threshold, self.reset_s = threshold, reset_s
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        if time.monotonic() - self.opened_at >= self.reset_s:
+            self.opened_at = time.monotonic()  # one trial per reset period
+            return True
+        return False
+
+    def success(self) -> None:
+        self.failures, self.opened_at = 0, None
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+
+class _Retry(Exception):
+    """A failure worth another attempt (transport error, timeout, 5xx, 429)."""
+
+
+class PeerClient:
+    def __init__(
+        self,
+        settings: FederationSettings,
+        directory: Directory,
+        private_key: Ed25519PrivateKey,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings, self.directory, self.private_key = settings, directory, private_key
+        self.client = client or httpx.AsyncClient(timeout=settings.federation_peer_timeout_s)
+        self.breakers: dict[str, CircuitBreaker] = {}
+
+    def keys_of(self, city: str, moment: datetime) -> list[tuple[str, Ed25519PublicKey]] | None:
+        peer = self.directory.get(city)
+        return None if peer is None else [(k.key_id, k.public_key) for k in peer.keys_valid_at(moment)]
+
+    def breaker(self, city: str) -> CircuitBreaker:
+        return self.breakers.setdefault(
+            city,
+            CircuitBreaker(
+                self.settings.federation_breaker_failures, self.settings.federation_breaker_reset_s
+            ),
+        )
+
+    async def ask(self, city: str, case: Case, subjects: Sequence[str]) -> Outcome:
+        """Ask `city` about the subject hashes of one household; one verdict for all of them."""
+        peer = self.directory.get(city)
+        if peer is None:
+            return unverified(f"{city} is not in the peer directory")
+        if not subjects:
+            return unverified(f"no subject hash for {city}")
+        query_ids = [str(uuid4()) for _ in subjects]
+        breaker = self.breaker(city)
+        exchanges: list[dict[str, Any]] = []
+        reason = "no attempt made"
+        for attempt in range(self.settings.federation_peer_attempts):
+            if not breaker.allow():
+                return unverified(f"circuit open for {city}: {reason}", query_ids, exchanges)
+            try:
+                answers = await self._attempt(peer, case, subjects, query_ids, exchanges)
+            except _Retry as exc:
+                breaker.failure()
+                reason = str(exc)
+                if attempt + 1 < self.settings.federation_peer_attempts:
+                    delay = self.settings.federation_retry_base_s * 2**attempt
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 (jitter, not a secret)
+                continue
+            except SignatureRejected as exc:
+                breaker.success()  # the peer answers; the answer is what is wrong
+                return unverified(f"answer rejected: {exc.reason}", query_ids, exchanges)
+            except ValueError as exc:
+                breaker.success()
+                return unverified(f"bad answer: {exc}", query_ids, exchanges)
+            breaker.success()
+            result, categories = combine(answers)
+            reason_text = None if result != "unverified" else "a category is unknown to the peer"
+            return Outcome(result, categories, reason_text, query_ids, exchanges)
+        return unverified(
+            f"{city} unreachable after {self.settings.federation_peer_attempts} attempts: {reason}",
+            query_ids,
+            exchanges,
+        )
+
+    async def _attempt(
+        self,
+        peer: Peer,
+        case: Case,
+        subjects: Sequence[str],
+        query_ids: list[str],
+        exchanges: list[dict[str, Any]],
+    ) -> list[dict[str, bool | None]]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        common = {
+            "requesting_city": self.settings.federation_city,
+            "purpose": case.purpose,
+            "legal_basis": case.legal_basis,
+            "case_id": case.case_id,
+            "officer_id": case.officer_id,
+            "requested_at": now,
+        }
+        body: StatusQuery | BatchQuery
+        if len(subjects) == 1:
+            path = SINGLE_PATH
+            body = StatusQuery.model_validate({**common, "query_id": query_ids[0], "id_hash": subjects[0]})
+        else:
+            path = BATCH_PATH
+            body = BatchQuery.model_validate(
+                {
+                    **common,
+                    "batch_id": uuid4(),
+                    "subjects": [
+                        BatchSubject(query_id=UUID(q), id_hash=s)
+                        for q, s in zip(query_ids, subjects, strict=True)
+                    ],
+                }
+            )
+        raw = body.model_dump_json().encode()
+        url = peer.base_url + path
+        headers = sign_request(self.private_key, self.settings.federation_city, "POST", url, raw)
+        record: dict[str, Any] = {"url": url, "request": {"headers": headers.as_dict(), "body": raw.decode()}}
+        exchanges.append(record)
+        metrics.OUTBOUND.labels(peer.code).inc(len(subjects))
+        started = time.perf_counter()
+        try:
+            response = await self.client.post(url, content=raw, headers=headers.items())
+        except httpx.HTTPError as exc:
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            raise _Retry(record["error"]) from None
+        finally:
+            metrics.PEER_SECONDS.labels(peer.code).observe(time.perf_counter() - started)
+        record["response"] = {
+            "status": response.status_code,
+            "headers": dict(response.headers),
+            "body": response.text[:65536],
+        }
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Retry(f"HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise ValueError(f"HTTP {response.status_code}: {response.text[:300]}")
+        verified = verify_response(
+            response.status_code,
+            Headers(response.headers.multi_items()),
+            response.content,
+            peer.code,
+            self.keys_of,
+            signature_of(headers),
+            skew_s=self.settings.federation_clock_skew_s,
+        )
+        record["verified"] = {"city": verified.city, "key_id": verified.key_id}
+        return _answers(response.content, peer.code, query_ids, batch=len(subjects) > 1)
+
+
+def _answers(content: bytes, city: str, query_ids: list[str], *, batch: bool) -> list[dict[str, bool | None]]:
+    """The categories per subject, after checking the answer is about exactly our queries."""
+    try:
+        items = (
+            BatchAnswer.model_validate_json(content).answers
+            if batch
+            else [StatusAnswer.model_validate_json(content)]
+        )
+    except ValidationError as exc:
+        raise ValueError(f"answer does not match the protocol: {exc.errors()[0]['msg']}") from None
+    if sorted(str(a.query_id) for a in items) != sorted(query_ids):
+        raise ValueError("answer is about other queries")
+    if any(a.responding_city != city for a in items):
+        raise ValueError("responding_city is not the peer")
+    return [{name: getattr(a, name) for name in CATEGORIES} for a in items]

@@ -1,0 +1,51 @@
+"""Federation's settings: the kit's, plus who we are, our signing key and our peer directory.
+
+Environment variables are the upper-case field names (`FEDERATION_CITY`, `FEDERATION_PEERS_FILE`, ...),
+as for every other service, so a partner-city deployment is configured without code changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.kit.settings import REPO_ROOT, ServiceSettings
+
+DEMO_DIR = REPO_ROOT / "infra" / "federation"
+
+
+class FederationSettings(ServiceSettings):
+    service_name: str = "federation"
+    http_port: int = 8006
+
+    federation_city: str = Field(default="CN-FS", pattern=r"^CN-[A-Z]{2}$", description="Our city code.")
+    federation_private_key_file: Path = Field(
+        default=DEMO_DIR / "CN-FS" / "signing-key.DEMO-ONLY.pem", description="Ed25519 private key, PEM."
+    )
+    federation_peers_file: Path = Field(default=DEMO_DIR / "CN-FS" / "peers.yaml")
+    federation_data_file: Path | None = Field(
+        default=None, description="Demo/test data set answered from (until our events carry linkage hashes)."
+    )
+    federation_audit_file: Path | None = Field(default=None, description="Default: var/<city>-audit.jsonl.")
+    federation_consume_checks: bool = Field(
+        default=True,
+        description="Act on eligibility's check requests (demo peers share Foshan's NATS: false).",
+    )
+    federation_contact: str = Field(default="housing-federation-desk", max_length=64)
+
+    federation_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    federation_batch_max: int = Field(default=100, ge=1, le=1000)
+    federation_max_signature_age_s: int = Field(default=300, ge=1, le=300)
+    federation_clock_skew_s: int = Field(default=5, ge=0, le=60)
+
+    federation_peer_timeout_s: float = Field(default=3.0, gt=0)
+    federation_peer_attempts: int = Field(default=3, ge=1, le=10)
+    federation_retry_base_s: float = Field(default=0.2, gt=0)
+    federation_breaker_failures: int = Field(default=5, ge=1)
+    federation_breaker_reset_s: float = Field(default=30.0, gt=0)
+
+    def audit_path(self) -> Path:
+        if self.federation_audit_file is not None:
+            return self.federation_audit_file
+        return self.var_dir / f"federation-{self.federation_city}-audit.jsonl"

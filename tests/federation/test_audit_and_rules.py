@@ -1,0 +1,174 @@
+"""The audit log's chain and its verifier; the pure rules (verdicts, circuit breaker, linkage)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from federation.application import FederationApp
+from federation.audit import AuditWriter, verify_audit
+from federation.domain import combine
+from federation.linkage import id_hash, normalise_id_number
+from federation.outbound import CircuitBreaker
+from federation.settings import FederationSettings
+from tests.support.processes import REPO
+
+
+@pytest.fixture
+def audit(tmp_path: Path, persistence: dict[str, str]) -> Path:
+    app = FederationApp(FederationSettings(var_dir=tmp_path), persistence)
+    path = tmp_path / "audit.jsonl"
+    writer = AuditWriter(app, path)
+    for n in range(3):
+        app.record_rejection("CN-GZ", 401, f"reason {n}", {"path": "/x"})
+    assert writer.write_pending() == 3
+    app.record_rejection(None, 413, "too large", {})
+    assert writer.write_pending() == 1, "the writer resumes after the last line"
+    assert writer.write_pending() == 0
+    app.close()
+    return path
+
+
+def test_an_untouched_log_verifies(audit: Path) -> None:
+    report = verify_audit(audit)
+    assert (report.lines, report.first_broken) == (4, None)
+
+
+def test_an_edited_entry_is_the_first_broken_one(audit: Path) -> None:
+    lines = audit.read_text().splitlines()
+    entry = json.loads(lines[1])
+    entry["state_sha256"] = "0" * 64
+    lines[1] = json.dumps(entry, sort_keys=True)
+    audit.write_text("\n".join(lines) + "\n")
+    report = verify_audit(audit)
+    assert report.first_broken == 2 and "hash" in report.reason
+
+
+def test_a_removed_entry_breaks_the_next_one(audit: Path) -> None:
+    lines = audit.read_text().splitlines()
+    del lines[2]
+    audit.write_text("\n".join(lines) + "\n")
+    assert verify_audit(audit).first_broken == 3
+
+
+def test_the_verifier_command_reports_the_first_broken_entry(audit: Path) -> None:
+    command = [sys.executable, "-m", "federation", "verify-audit", str(audit)]
+    assert subprocess.run(command, cwd=REPO, capture_output=True, timeout=60).returncode == 0
+    lines = audit.read_text().splitlines()
+    lines[0], lines[1] = lines[1], lines[0]
+    audit.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "line 1" in done.stdout
+
+
+T, F, N = True, False, None
+
+
+@pytest.mark.parametrize(
+    ("answers", "result"),
+    [
+        (
+            [
+                {
+                    "holds_subsidised_housing": T,
+                    "receives_housing_subsidy": F,
+                    "owns_property_over_threshold": F,
+                }
+            ],
+            "match",
+        ),
+        (
+            [
+                {
+                    "holds_subsidised_housing": F,
+                    "receives_housing_subsidy": F,
+                    "owns_property_over_threshold": F,
+                }
+            ],
+            "no_match",
+        ),
+        (
+            [
+                {
+                    "holds_subsidised_housing": F,
+                    "receives_housing_subsidy": F,
+                    "owns_property_over_threshold": N,
+                }
+            ],
+            "unverified",
+        ),
+        (
+            [
+                {
+                    "holds_subsidised_housing": N,
+                    "receives_housing_subsidy": N,
+                    "owns_property_over_threshold": T,
+                }
+            ],
+            "match",
+        ),
+        ([], "unverified"),
+    ],
+)
+def test_silence_or_unknown_is_never_clear(answers: list[dict[str, bool | None]], result: str) -> None:
+    assert combine(answers)[0] == result
+
+
+def test_one_member_matching_makes_the_household_match() -> None:
+    clear: dict[str, bool | None] = dict.fromkeys(
+        ("holds_subsidised_housing", "receives_housing_subsidy", "owns_property_over_threshold"), F
+    )
+    verdict, merged = combine([clear, {**clear, "owns_property_over_threshold": T}])
+    assert verdict == "match" and merged["owns_property_over_threshold"] is True
+
+
+def test_the_breaker_opens_after_consecutive_failures_and_half_opens_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("federation.outbound.time.monotonic", lambda: now[0])
+    breaker = CircuitBreaker(threshold=2, reset_s=30)
+    breaker.failure()
+    assert breaker.allow()
+    breaker.failure()
+    assert not breaker.allow()
+    now[0] += 31
+    assert breaker.allow(), "one trial after the reset period"
+    assert not breaker.allow()
+    breaker.success()
+    assert breaker.allow()
+
+
+def test_linkage_hash_is_keyed_and_normalised() -> None:
+    key_a, key_b = bytes(range(32)), bytes(range(1, 33))
+    assert normalise_id_number(" 44060 419850715123x ") == "44060419850715123X"
+    assert id_hash(key_a, "44060419850715123x") == id_hash(key_a, "44060419850715123X ")
+    assert id_hash(key_a, "44060419850715123X") != id_hash(key_b, "44060419850715123X")
+    with pytest.raises(ValueError, match="at least"):
+        id_hash(b"short", "1")
+
+
+def test_keygen_writes_a_usable_key_pair(tmp_path: Path) -> None:
+    from federation.keys import load_private_key, public_from_x, public_x
+
+    command = [
+        sys.executable,
+        "-m",
+        "federation",
+        "keygen",
+        "--out",
+        str(tmp_path),
+        "--key-id",
+        "CN-FS-2027a",
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    private = tmp_path / "CN-FS-2027a.private.pem"
+    assert private.stat().st_mode & 0o777 == 0o600
+    x = public_x(load_private_key(private).public_key())
+    assert f"x: {x}" in done.stdout
+    public_from_x(x).verify(load_private_key(private).sign(b"m"), b"m")

@@ -1,0 +1,318 @@
+"""Answering peers: a signed query gets a signed, bound answer; every way a request can be wrong is
+refused with the documented status and problem type, and recorded."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from contracts.federation import BatchAnswer, StatusAnswer
+from federation.domain import InboundRejection
+from federation.service import Node, build
+from federation.signing import Headers, signature_of, verify_response
+from tests.federation.conftest import BATCH, Demo, query, signed
+
+PROBLEM = "urn:housing:federation:problem:"
+
+
+def post(
+    client: TestClient, raw: bytes, headers: Headers, path: str = "/federation/v1/household-status"
+) -> Response:
+    response = client.post(path, content=raw, headers=headers.items())
+    assert isinstance(response, Response)
+    return response
+
+
+def assert_problem(response: Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM + slug and body["status"] == status
+    return body
+
+
+def verify_answer(demo: Demo, response: Response, request_headers: Headers) -> None:
+    def keys(city: str, _: datetime) -> list[tuple[str, Any]]:
+        return [("k", demo.key(city).public_key())]
+
+    verify_response(
+        response.status_code,
+        Headers(response.headers.multi_items()),
+        response.content,
+        "CN-FS",
+        keys,
+        signature_of(request_headers),
+    )
+
+
+def test_a_signed_query_gets_a_signed_answer_bound_to_it(client: TestClient, demo: Demo) -> None:
+    body = query(demo, id_number="DEMO-4406-0001")
+    raw, headers = signed(demo, body)
+    response = post(client, raw, headers)
+    assert response.status_code == 200, response.text
+    answer = StatusAnswer.model_validate_json(response.content)
+    assert str(answer.query_id) == body["query_id"] and answer.responding_city == "CN-FS"
+    assert answer.holds_subsidised_housing is True and answer.receives_housing_subsidy is False
+    assert set(response.json()) == {
+        "query_id",
+        "responding_city",
+        "as_of",
+        "holds_subsidised_housing",
+        "receives_housing_subsidy",
+        "owns_property_over_threshold",
+        "contact_reference",
+    }
+    verify_answer(demo, response, headers)
+
+
+def test_an_unknown_subject_is_answered_with_no_category(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo, id_number="DEMO-NOBODY"))
+    answer = StatusAnswer.model_validate_json(post(client, raw, headers).content)
+    assert (answer.holds_subsidised_housing, answer.receives_housing_subsidy) == (False, False)
+
+
+def test_an_answer_is_not_accepted_for_another_request(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo))
+    response = post(client, raw, headers)
+    _, other = signed(demo, query(demo))
+    try:
+        verify_answer(demo, response, other)
+    except Exception as exc:
+        assert "not bound" in str(exc)
+    else:
+        raise AssertionError("an answer verified against another request's signature")
+
+
+def test_batch_answers_every_subject(client: TestClient, demo: Demo) -> None:
+    single = [query(demo, id_number=n) for n in ("DEMO-4406-0001", "DEMO-4406-0002", "DEMO-NOBODY")]
+    body = {k: v for k, v in single[0].items() if k not in ("query_id", "id_hash")}
+    body["batch_id"] = single[0]["query_id"]
+    body["subjects"] = [{"query_id": q["query_id"], "id_hash": q["id_hash"]} for q in single]
+    raw, headers = signed(demo, body, path=BATCH)
+    response = post(client, raw, headers, BATCH)
+    assert response.status_code == 200, response.text
+    answers = BatchAnswer.model_validate_json(response.content).answers
+    assert [a.holds_subsidised_housing for a in answers] == [True, True, False]
+    assert answers[1].receives_housing_subsidy is True
+    verify_answer(demo, response, headers)
+
+
+def test_batch_over_the_maximum_is_413(client: TestClient, demo: Demo) -> None:
+    q = query(demo)
+    body = {k: v for k, v in q.items() if k not in ("query_id", "id_hash")}
+    body["batch_id"] = q["query_id"]
+    body["subjects"] = [{"query_id": q["query_id"], "id_hash": q["id_hash"]}] * 101
+    raw, headers = signed(demo, body, path=BATCH)
+    assert_problem(post(client, raw, headers, BATCH), 413, "too-many-subjects")
+
+
+def test_tampered_body_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo))
+    tampered = raw.replace(b"exit-review", b"exit-reviex")
+    assert_problem(post(client, tampered, headers), 401, "invalid-signature")
+
+
+def test_tampered_digest_header_is_401(client: TestClient, demo: Demo) -> None:
+    """Body and Content-Digest both swapped: the digest matches, the signature over it does not."""
+    _, headers = signed(demo, query(demo))
+    other_raw, other_headers = signed(demo, query(demo, id_number="DEMO-4406-0002"))
+    headers["Content-Digest"] = other_headers.get("Content-Digest") or ""
+    assert_problem(post(client, other_raw, headers), 401, "invalid-signature")
+
+
+def test_tampered_signature_parameters_are_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo))
+    value = headers.get("Signature-Input") or ""
+    headers["Signature-Input"] = value.replace('nonce="', 'nonce="x')
+    assert_problem(post(client, raw, headers), 401, "invalid-signature")
+
+
+def test_a_request_signed_for_another_path_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo), path="/federation/v1/other")
+    assert_problem(post(client, raw, headers), 401, "invalid-signature")
+
+
+def test_wrong_key_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo), key=demo.key("CN-DG"))
+    assert_problem(post(client, raw, headers), 401, "invalid-signature")
+
+
+def test_unknown_key_id_is_403(client: TestClient, demo: Demo) -> None:
+    stranger = Ed25519PrivateKey.generate()
+    raw, headers = signed(demo, query(demo, asking="CN-GZ"), key=stranger)
+    headers["Signature-Input"] = (headers.get("Signature-Input") or "").replace(
+        'keyid="CN-GZ"', 'keyid="CN-XX"'
+    )
+    assert_problem(post(client, raw, headers), 403, "unknown-city")
+
+
+def test_stale_created_is_401(demo: Demo, tmp_path: Path) -> None:
+    """Older than the server's maximum age although not yet expired."""
+    api, node = build(
+        demo.settings("CN-FS", tmp_path, federation_max_signature_age_s=60), demo.env("CN-FS", tmp_path)
+    )
+    client = TestClient(api, base_url=demo.base_url("CN-FS"))
+    raw, headers = signed(demo, query(demo), now=datetime.now(UTC) - timedelta(seconds=120))
+    body = assert_problem(post(client, raw, headers), 401, "invalid-signature")
+    assert "age" in body["detail"]
+    node.app.close()
+
+
+def test_future_created_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo), now=datetime.now(UTC) + timedelta(seconds=60))
+    assert "future" in assert_problem(post(client, raw, headers), 401, "invalid-signature")["detail"]
+
+
+def test_expired_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo), now=datetime.now(UTC) - timedelta(seconds=100), lifetime_s=50)
+    assert "expires" in assert_problem(post(client, raw, headers), 401, "invalid-signature")["detail"]
+
+
+def test_lifetime_over_300_seconds_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo), lifetime_s=301)
+    assert_problem(post(client, raw, headers), 401, "invalid-signature")
+
+
+def test_missing_signature_is_401(client: TestClient, demo: Demo) -> None:
+    raw = json.dumps(query(demo)).encode()
+    response = client.post("/federation/v1/household-status", content=raw)
+    assert_problem(response, 401, "invalid-signature")
+
+
+def test_replayed_nonce_is_401(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo))
+    assert post(client, raw, headers).status_code == 200
+    assert_problem(post(client, raw, headers), 401, "replayed-nonce")
+
+
+def test_replayed_nonce_is_401_after_a_restart(
+    demo: Demo, tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    raw, headers = signed(demo, query(demo))
+    settings = demo.settings("CN-FS", tmp_path)
+    api, node = build(settings, persistence)
+    assert (
+        TestClient(api, base_url=demo.base_url("CN-FS"))
+        .post("/federation/v1/household-status", content=raw, headers=headers.items())
+        .status_code
+        == 200
+    )
+    node.app.close()
+    api, node = build(settings, persistence)
+    response = TestClient(api, base_url=demo.base_url("CN-FS")).post(
+        "/federation/v1/household-status", content=raw, headers=headers.items()
+    )
+    assert_problem(response, 401, "replayed-nonce")
+    node.app.close()
+
+
+def test_purpose_not_allowed_is_403(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo, purpose="marketing"))
+    assert_problem(post(client, raw, headers), 403, "purpose-not-allowed")
+
+
+def test_requesting_city_must_be_the_signer(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo, requesting_city="CN-DG"))
+    assert_problem(post(client, raw, headers), 403, "city-mismatch")
+
+
+def test_malformed_body_is_400(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo, id_hash="440600199001011234"))
+    body = assert_problem(post(client, raw, headers), 400, "malformed")
+    assert "id_hash" in body["detail"]
+    raw, headers = signed(demo, b"not json")
+    assert_problem(post(client, raw, headers), 400, "malformed")
+
+
+def test_oversized_body_is_413(client: TestClient, demo: Demo) -> None:
+    raw, headers = signed(demo, query(demo, legal_basis="x" * 70_000))
+    assert_problem(post(client, raw, headers), 413, "too-large")
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(demo: Demo, tmp_path: Path) -> None:
+    peers = demo.root / "CN-FS" / "peers.yaml"
+    peers.write_text(
+        peers.read_text().replace("per_second: 200.0", "per_second: 0.5").replace("burst: 400", "burst: 3")
+    )
+    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path))
+    client = TestClient(api, base_url=demo.base_url("CN-FS"))
+    statuses = []
+    for _ in range(4):
+        raw, headers = signed(demo, query(demo))
+        statuses.append(post(client, raw, headers))
+    assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+    assert_problem(statuses[-1], 429, "rate-limited")
+    assert int(statuses[-1].headers["retry-after"]) >= 1
+    node.app.close()
+
+
+def test_key_rotation_overlap_accepts_both_keys(demo: Demo, tmp_path: Path) -> None:
+    """Guangzhou's old key ends in an hour, its new one began an hour ago: both verify now; a key
+    outside its window does not."""
+    from federation.keys import public_x
+
+    new, expired = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    now = datetime.now(UTC)
+    peers = demo.root / "CN-FS" / "peers.yaml"
+    import yaml
+
+    document = yaml.safe_load(peers.read_text())
+    gz = document["cities"]["CN-GZ"]
+    gz["keys"][0]["not_after"] = (now + timedelta(hours=1)).isoformat()
+    gz["keys"].append(
+        {
+            "key_id": "CN-GZ-2",
+            "x": public_x(new.public_key()),
+            "not_before": (now - timedelta(hours=1)).isoformat(),
+            "not_after": (now + timedelta(days=365)).isoformat(),
+        }
+    )
+    gz["keys"].append(
+        {
+            "key_id": "CN-GZ-0",
+            "x": public_x(expired.public_key()),
+            "not_before": (now - timedelta(days=365)).isoformat(),
+            "not_after": (now - timedelta(hours=1)).isoformat(),
+        }
+    )
+    peers.write_text(yaml.safe_dump(document))
+    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path))
+    client = TestClient(api, base_url=demo.base_url("CN-FS"))
+    for key in (demo.key("CN-GZ"), new):
+        raw, headers = signed(demo, query(demo), key=key)
+        assert post(client, raw, headers).status_code == 200
+    raw, headers = signed(demo, query(demo), key=expired)
+    assert_problem(post(client, raw, headers), 401, "invalid-signature")
+    node.app.close()
+
+
+def test_every_rejection_is_recorded_and_counted(
+    client: TestClient, foshan: tuple[FastAPI, Node], demo: Demo
+) -> None:
+    raw, headers = signed(demo, query(demo, purpose="marketing"))
+    post(client, raw, headers)
+    app = foshan[1].app
+    rejections = [
+        app.mapper.to_domain_event(n)
+        for n in app.notification_log.select(start=1, limit=100)
+        if n.topic.endswith("InboundRejection.Rejected")
+    ]
+    assert len(rejections) == 1
+    assert isinstance(rejections[0], InboundRejection.Rejected) and rejections[0].status == 403
+    metrics = client.get("/metrics").text
+    assert 'federation_rejections_total{peer="CN-GZ",status="403"}' in metrics
+
+
+def test_keys_endpoint_publishes_our_keys_with_windows(client: TestClient, demo: Demo) -> None:
+    from federation.keys import public_x
+
+    keys = client.get("/federation/v1/keys").json()["keys"]
+    assert keys[0]["x"] == public_x(demo.key("CN-FS").public_key())
+    assert keys[0]["kty"] == "OKP" and keys[0]["crv"] == "Ed25519" and keys[0]["nbf"] < keys[0]["exp"]
