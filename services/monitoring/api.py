@@ -1,0 +1,221 @@
+"""Monitoring's HTTP API: signal batches in, credentials and excuses, warnings and their investigation.
+
+Signals posted here take the same road as those published on NATS: they are validated, then published
+on the SIGNALS stream (as JSON arrays of up to 500) and folded by the intake. One road means one set of
+rules for unknown units, dead letters and checkpoints; the response says what was refused as malformed
+at once. An `Idempotency-Key` header makes a retried batch publish once (JetStream's duplicate window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from contracts.envelope import MSG_ID_HEADER
+from contracts.identifiers import OperatorId
+from contracts.monitoring import CredentialKind, DoorAccess, UtilityReading
+from services.kit.http import Problem
+from services.kit.runtime import Runtime
+from services.monitoring.application import MonitoringApp, NotFound
+from services.monitoring.domain import TransitionError, UnitRef
+from services.monitoring.handlers import DOOR_ACCESS, UTILITY_READING
+from services.monitoring.intake import SIGNALS, publishable
+
+_DOOR: TypeAdapter[DoorAccess] = TypeAdapter(DoorAccess)
+_READING: TypeAdapter[UtilityReading] = TypeAdapter(UtilityReading)
+
+
+class CredentialIn(BaseModel):
+    kind: CredentialKind
+    credential_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+    member_id: UUID
+
+
+class ExcuseIn(BaseModel):
+    member_id: UUID
+    start: date
+    end: date
+    reason: str = Field(min_length=1, max_length=500, description="e.g. `hospital stay`")
+
+
+class AssignIn(BaseModel):
+    inspector_id: OperatorId
+    on: date | None = None
+
+
+class ConfirmIn(BaseModel):
+    inspector_id: OperatorId
+    finding: Literal["vacant", "sublet", "lend"]
+    note: str = Field(default="", max_length=2000)
+    on: date | None = None
+
+
+class DismissIn(BaseModel):
+    inspector_id: OperatorId
+    reason: str = Field(min_length=1, max_length=2000)
+    on: date | None = None
+
+
+class RectifyIn(BaseModel):
+    operator_id: OperatorId
+    note: str = Field(default="", max_length=2000)
+    on: date | None = None
+
+
+def parse_batch(
+    body: bytes, adapter: TypeAdapter[Any], limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A JSON array or NDJSON body → (valid signals in wire form, refusals with their index)."""
+    text = body.strip()
+    if text.startswith(b"["):
+        try:
+            raw_items: list[Any] = json.loads(text)
+        except ValueError as exc:
+            raise Problem(400, "Body is not JSON", str(exc)) from None
+    else:
+        raw_items = []
+        for number, line in enumerate(text.splitlines()):
+            if line.strip():
+                try:
+                    raw_items.append(json.loads(line))
+                except ValueError:
+                    raw_items.append({"__line__": number + 1})
+    if len(raw_items) > limit:
+        raise Problem(413, "Batch too large", f"at most {limit} signals per request")
+    accepted: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for index, item in enumerate(raw_items):
+        try:
+            accepted.append(adapter.validate_python(item).model_dump(mode="json"))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(root)"
+            rejected.append({"index": index, "reason": f"{where}: {first['msg']}"})
+    return accepted, rejected
+
+
+def today(app: MonitoringApp) -> date:
+    """Today in the estates' local time (a step taken at 07:00 in Foshan is dated that day)."""
+    return (datetime.now(UTC) + timedelta(hours=app.config.utc_offset_hours)).date()
+
+
+def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
+    api = APIRouter()
+
+    async def take(
+        request: Request, subject: str, adapter: TypeAdapter[Any], key: str | None
+    ) -> dict[str, Any]:
+        body = await request.body()
+        limit = app.config.http_signals_max
+        accepted, rejected = await asyncio.to_thread(parse_batch, body, adapter, limit)
+        if rejected:
+            SIGNALS.labels("malformed").inc(len(rejected))
+        if accepted:
+            if runtime.nc is None or not runtime.nc.is_connected:
+                raise Problem(503, "Bus unavailable", "NATS is not connected; retry the batch")
+            js = runtime.nc.jetstream()
+            batch = key or str(uuid4())
+            acks = [
+                await js.publish_async(subject, chunk, headers={MSG_ID_HEADER: f"http:{batch}:{i}"})
+                for i, chunk in enumerate(publishable(accepted))
+            ]
+            await asyncio.gather(*acks)
+        return {"accepted": len(accepted), "rejected": rejected}
+
+    @api.post("/signals/door-access", status_code=202, tags=["signals"])
+    async def post_door_access(
+        request: Request, idempotency_key: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Door openings as a JSON array or NDJSON; published to SIGNALS, folded by the intake."""
+        return await take(request, DOOR_ACCESS.subject, _DOOR, idempotency_key)
+
+    @api.post("/signals/utility-readings", status_code=202, tags=["signals"])
+    async def post_utility_readings(
+        request: Request, idempotency_key: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Monthly utility readings as a JSON array or NDJSON."""
+        return await take(request, UTILITY_READING.subject, _READING, idempotency_key)
+
+    @api.post("/credentials", status_code=201, tags=["register"])
+    def enrol(body: CredentialIn) -> dict[str, str]:
+        """Enrol a card or face credential to a registered member (person to flat)."""
+        try:
+            unit = app.enrol_credential(body.kind, body.credential_id, body.member_id)
+        except NotFound as exc:
+            raise Problem(404, "Unknown member", str(exc)) from None
+        return {"estate": unit.estate, "building": unit.building, "unit": unit.unit}
+
+    @api.post("/households/{household_id}/excused-absences", status_code=201, tags=["register"])
+    def excuse(household_id: UUID, body: ExcuseIn) -> dict[str, str]:
+        """Record an accepted absence (hospital stay, care home) so vacancy does not count it."""
+        if body.end < body.start:
+            raise Problem(422, "Invalid period", "end is before start")
+        try:
+            app.excuse_absence(household_id, body.member_id, body.start, body.end, body.reason)
+        except NotFound as exc:
+            raise Problem(404, "Unknown household or member", str(exc)) from None
+        return {"status": "recorded"}
+
+    @api.post("/detection/run", tags=["warnings"])
+    def run_detection(as_of: date | None = None) -> dict[str, Any]:
+        """Run every detector over every unit now (the intake also sweeps periodically)."""
+        raised = app.detect(None, None if as_of is None else as_of.toordinal())
+        return {"raised": [str(w) for w in raised]}
+
+    @api.get("/warnings", tags=["warnings"])
+    def open_warnings(estate: str | None = None) -> list[dict[str, Any]]:
+        """Open warnings (raised, assigned, confirmed), highest risk first; optionally of one estate."""
+        return app.open_warnings(estate)
+
+    @api.get("/warnings/{warning_id}", tags=["warnings"])
+    def get_warning(warning_id: UUID) -> dict[str, Any]:
+        try:
+            return app.warning(warning_id)
+        except NotFound as exc:
+            raise Problem(404, "Unknown warning", str(exc)) from None
+
+    def step(call: Any) -> dict[str, str]:
+        try:
+            call()
+        except NotFound as exc:
+            raise Problem(404, "Unknown warning", str(exc)) from None
+        except TransitionError as exc:
+            raise Problem(409, "Not allowed in this state", str(exc)) from None
+        return {"status": "ok"}
+
+    @api.post("/warnings/{warning_id}/assign", tags=["warnings"])
+    def assign(warning_id: UUID, body: AssignIn) -> dict[str, str]:
+        return step(lambda: app.assign(warning_id, body.inspector_id, body.on or today(app)))
+
+    @api.post("/warnings/{warning_id}/confirm", tags=["warnings"])
+    def confirm(warning_id: UUID, body: ConfirmIn) -> dict[str, str]:
+        """Confirm on site; publishes the violation for penalties."""
+        return step(
+            lambda: app.confirm(warning_id, body.inspector_id, body.finding, body.on or today(app), body.note)
+        )
+
+    @api.post("/warnings/{warning_id}/dismiss", tags=["warnings"])
+    def dismiss(warning_id: UUID, body: DismissIn) -> dict[str, str]:
+        return step(lambda: app.dismiss(warning_id, body.inspector_id, body.reason, body.on or today(app)))
+
+    @api.post("/warnings/{warning_id}/rectify", tags=["warnings"])
+    def rectify(warning_id: UUID, body: RectifyIn) -> dict[str, str]:
+        return step(lambda: app.rectify(warning_id, body.operator_id, body.on or today(app), body.note))
+
+    @api.get("/units/occupancy", tags=["units"])
+    def occupancy(
+        estate: str, building: str, unit: str, days: Annotated[int, Query(ge=1, le=120)] = 30
+    ) -> dict[str, Any]:
+        """A unit's occupancy history (daily openings, utilities) with its assessments and risk score."""
+        try:
+            return app.occupancy(UnitRef(estate, building, unit), days)
+        except NotFound as exc:
+            raise Problem(404, "Unknown unit", str(exc)) from None
+
+    return api

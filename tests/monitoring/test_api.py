@@ -1,0 +1,120 @@
+"""The HTTP API without a bus: the register's commands, detection on demand, the warning queries and
+the lifecycle's refusals as problem+json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from services.kit.uow import UnitOfWork
+from services.monitoring.application import MonitoringApp
+from services.monitoring.handlers import DOOR_ACCESS
+from services.monitoring.intake import SignalIntake
+from services.monitoring.service import build
+from services.monitoring.settings import MonitoringSettings
+from tests.monitoring.support import START, UNIT, door_signal, local
+from tests.monitoring.test_warnings import registration
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, app: MonitoringApp, intake: SignalIntake) -> None:
+        self.client, self.app, self.intake = client, app, intake
+        self.household, self.members = uuid4(), [uuid4()]
+        uow = UnitOfWork(app)
+        app.on_household_registered(uow, registration(self.household, self.members))
+        uow.commit(None)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    settings = MonitoringSettings(var_dir=tmp_path)
+    fastapi, runtime = build(
+        settings, {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "m.sqlite")}
+    )
+    assert isinstance(runtime.app, MonitoringApp) and runtime.intake is not None
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fastapi), base_url="http://m") as client:
+        yield Api(client, runtime.app, runtime.intake)
+    runtime.app.close()
+
+
+async def test_excused_hospital_stay_keeps_a_vacancy_warning_away(api: Api) -> None:
+    member = str(api.members[0])
+    assert (
+        await api.client.post(
+            "/credentials", json={"kind": "face", "credential_id": "F-1", "member_id": member}
+        )
+    ).status_code == 201
+    api.app.catch_up()
+    api.intake.fold_many(
+        [
+            (
+                DOOR_ACCESS.subject,
+                1,
+                json.dumps(door_signal(UNIT, "F-1", local(START, 9))).encode(),
+            )
+        ]
+    )
+    stay = {
+        "member_id": member,
+        "start": str(START + timedelta(days=1)),
+        "end": str(START + timedelta(days=90)),
+        "reason": "hospital stay",
+    }
+    url = f"/households/{api.household}/excused-absences"
+    assert (await api.client.post(url, json=stay)).status_code == 201
+    assert (await api.client.post(url, json={**stay, "end": str(START)})).status_code == 422
+    assert (await api.client.post(f"/households/{uuid4()}/excused-absences", json=stay)).status_code == 404
+    ran = await api.client.post("/detection/run", params={"as_of": str(START + timedelta(days=60))})
+    assert ran.json() == {"raised": []}
+    history = (await api.client.get("/units/occupancy", params=UNIT._asdict())).json()
+    vacancy = next(a for a in history["assessments"] if a["condition"] == "vacancy")
+    assert not vacancy["triggered"]
+
+
+async def test_detection_on_demand_and_the_lifecycle_over_http(api: Api) -> None:
+    api.app.catch_up()
+    api.intake.fold_many(
+        [
+            (
+                DOOR_ACCESS.subject,
+                1,
+                json.dumps(door_signal(UNIT, "other", local(START, 9))).encode(),
+            )
+        ]
+    )
+    (raised,) = (
+        await api.client.post("/detection/run", params={"as_of": str(START + timedelta(days=30))})
+    ).json()["raised"]
+    assert (
+        await api.client.post("/detection/run", params={"as_of": str(START + timedelta(days=31))})
+    ).json() == {"raised": []}
+    (listed,) = (await api.client.get("/warnings", params={"estate": UNIT.estate})).json()
+    assert listed["warning_id"] == raised and listed["condition"] == "vacancy"
+    detail = (await api.client.get(f"/warnings/{raised}")).json()
+    assert "No registered member" in detail["explanation"]
+    assert {"label": "threshold_days", "value": "30"} in detail["evidence"]
+    assert (await api.client.get(f"/warnings/{uuid4()}")).status_code == 404
+    refused = await api.client.post(f"/warnings/{raised}/rectify", json={"operator_id": "officer.he"})
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert (
+        await api.client.post(f"/warnings/{raised}/assign", json={"inspector_id": "inspector.wu"})
+    ).status_code == 200
+    bad_finding = await api.client.post(
+        f"/warnings/{raised}/confirm", json={"inspector_id": "inspector.wu", "finding": "sublet"}
+    )
+    assert bad_finding.status_code == 409
+    dismissed = await api.client.post(
+        f"/warnings/{raised}/dismiss",
+        json={"inspector_id": "inspector.wu", "reason": "tenant abroad for surgery"},
+    )
+    assert dismissed.status_code == 200
+    assert (await api.client.get("/warnings")).json() == []
+    assert (
+        await api.client.get("/units/occupancy", params={**UNIT._asdict(), "unit": "none"})
+    ).status_code == 404
