@@ -1,24 +1,42 @@
-"""Run every benchmark and write docs/benchmarks.md."""
+"""Run every benchmark and write docs/benchmarks.md (`make bench`).
+
+`python -m bench --only backbone,monitoring` runs a subset (the report then holds only those).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
-from bench import backbone
+from bench import backbone, eligibility, federation, monitoring
 from bench.report import machine_section, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 
+BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
+    "backbone": backbone.run,
+    "eligibility": eligibility.run,
+    "monitoring": monitoring.run,
+    "federation": federation.run,
+}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=20_000, help="events per end-to-end run")
+    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(BENCHMARKS)
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
     sections = [machine_section()]
-    sections.append(asyncio.run(backbone.run(events=args.events)))
+    for name in chosen:
+        print(f"== {name}")
+        sections.append(asyncio.run(BENCHMARKS[name]()))
     write_report(args.out, sections)
     print(f"wrote {args.out}")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nats
 
-from bench.support import free_port, postgres_env, running_nats
+from bench.support import free_port, percentile, postgres_env, running_nats
 from services.kit.bus import connect, ensure_streams
 from services.kit.runtime import Runtime
 from services.kit.settings import ServiceSettings
@@ -207,11 +207,6 @@ async def paced_latency(backend: str, directory: Path, rate: int = 500, seconds:
             return pipeline.latencies()
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def run(events: int = 20_000) -> str:
     backends = ["SQLite"] + (["PostgreSQL"] if postgres_env("bench") else [])
     rows = []
@@ -235,7 +230,7 @@ async def run(events: int = 20_000) -> str:
             print(f"{backend}: end to end {through:,.0f} events/s (writer alone {write_rate:,.0f}/s)")
             (work / "lat").mkdir()
             latencies = await paced_latency(backend, work / "lat")
-            p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
+            p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
             print(f"{backend}: latency at 500/s p50 {p50:.1f} ms p99 {p99:.1f} ms ({len(latencies)} events)")
             rows.append((backend, save10, save1, through, write_rate, p50, p99, statistics.mean(latencies)))
 

@@ -8,7 +8,7 @@ import uuid
 
 from tests.support.nats import free_port, running_nats
 
-__all__ = ["free_port", "postgres_env", "running_nats"]
+__all__ = ["free_port", "percentile", "postgres_env", "running_nats"]
 
 
 def postgres_env(schema_prefix: str) -> dict[str, str] | None:
@@ -30,3 +30,9 @@ def postgres_env(schema_prefix: str) -> dict[str, str] | None:
         "POSTGRES_DBNAME": os.environ.get("POSTGRES_DBNAME", "postgres"),
         "POSTGRES_SCHEMA": f"{schema_prefix}_{uuid.uuid4().hex[:8]}",
     }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a share `q` of `values` lies (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -20,14 +20,33 @@ from pydantic import BaseModel
 from contracts.deadletter import DeadLetter
 from contracts.department import DepartmentFactReported
 from contracts.eligibility import (
+    AppealLodged,
+    AppealResolved,
+    AssessmentReceived,
+    AssessmentRequested,
     CrossRegionCheckRequested,
     ExitDecided,
+    FactRecorded,
+    FindingRecorded,
     HouseholdMembersChanged,
     HouseholdRegistered,
     ReviewConfirmed,
     ReviewDecided,
+    ReviewOpened,
+    WarningRaised,
 )
 from contracts.envelope import dataschema_for
+from contracts.federation import CrossRegionResultRecorded
+from contracts.monitoring import (
+    DoorAccess,
+    OccupancyWarningAssigned,
+    OccupancyWarningConfirmed,
+    OccupancyWarningDismissed,
+    OccupancyWarningRaised,
+    OccupancyWarningRectified,
+    UtilityReading,
+    ViolationConfirmed,
+)
 
 __all__ = ["EVENTS", "EVENTS_BY_TYPE", "STREAMS", "EventSpec", "StreamSpec"]
 
@@ -100,6 +119,11 @@ STREAMS: Final[tuple[StreamSpec, ...]] = (
     StreamSpec("RESETTLEMENT", ("housing.resettlement.>",), "Placement and purchase help after exit."),
     StreamSpec("TRAINING", ("housing.training.>",), "Skills courses and employment of exiting households."),
     StreamSpec("MONITORING", ("housing.monitoring.>",), "Occupancy monitoring and warnings."),
+    StreamSpec(
+        "SIGNALS",
+        ("housing.signals.>",),
+        "Raw door-access and utility signals (high volume), read by monitoring's intake only.",
+    ),
     StreamSpec("FEDERATION", ("housing.federation.>",), "Cross-region checks with peer cities."),
     StreamSpec("DEADLETTER", ("housing.deadletter.>",), "Messages consumers gave up on, per service."),
 )
@@ -107,7 +131,7 @@ STREAMS: Final[tuple[StreamSpec, ...]] = (
 
 _HOUSEHOLD_FOLLOWERS: Final = ("monitoring", "penalties", "resettlement", "training")
 
-EVENTS: Final[tuple[EventSpec, ...]] = (
+_CORE_EVENTS: Final[tuple[EventSpec, ...]] = (
     EventSpec(
         context="department",
         name="fact-reported",
@@ -182,6 +206,151 @@ EVENTS: Final[tuple[EventSpec, ...]] = (
         subject_pattern="housing.deadletter.{service}",
         enveloped=False,
     ),
+)
+"""The department facts, the household and review outcomes every follower needs, the dead letters."""
+
+
+def _eligibility(name: str, payload: type[BaseModel], summary: str, consumers: tuple[str, ...]) -> EventSpec:
+    return EventSpec("eligibility", name, 1, payload, summary, "eligibility", consumers)
+
+
+_ELIGIBILITY_REVIEW_EVENTS: Final[tuple[EventSpec, ...]] = (
+    _eligibility(
+        "fact-recorded",
+        FactRecorded,
+        "A department fact was recorded on a household (which record, not its values).",
+        ("monitoring",),
+    ),
+    _eligibility(
+        "warning-raised",
+        WarningRaised,
+        "A household newly meets an exit condition: the automatic warning.",
+        ("monitoring",),
+    ),
+    _eligibility(
+        "review-opened",
+        ReviewOpened,
+        "A manual re-review case was opened for a household.",
+        ("monitoring",),
+    ),
+    _eligibility(
+        "finding-recorded",
+        FindingRecorded,
+        "A reviewer recorded findings and proposed an outcome (awaiting a second operator).",
+        ("monitoring",),
+    ),
+    _eligibility(
+        "assessment-requested",
+        AssessmentRequested,
+        "A complex case was referred to a third-party assessor.",
+        ("monitoring",),
+    ),
+    _eligibility(
+        "assessment-received",
+        AssessmentReceived,
+        "The third-party assessor's report arrived.",
+        ("monitoring",),
+    ),
+    _eligibility(
+        "appeal-lodged",
+        AppealLodged,
+        "The household appealed a final decision; the case is open again.",
+        ("monitoring", "penalties"),
+    ),
+    _eligibility(
+        "appeal-resolved",
+        AppealResolved,
+        "An appeal was decided under four-eyes; says whether the outcome changed.",
+        ("monitoring", "penalties", "resettlement", "training"),
+    ),
+)
+"""The steps of a review case: the accountability trail other services (and auditors) follow."""
+
+
+_FEDERATION_EVENTS: Final[tuple[EventSpec, ...]] = (
+    EventSpec(
+        context="federation",
+        name="cross-region-result-recorded",
+        version=1,
+        payload=CrossRegionResultRecorded,
+        summary="One peer city's verdict on a cross-region check: match, no_match or unverified.",
+        producer="federation",
+        consumers=("eligibility",),
+    ),
+)
+"""Federation's verdicts, one per peer city and check."""
+
+
+def _monitoring(name: str, payload: type[BaseModel], summary: str, consumers: tuple[str, ...]) -> EventSpec:
+    return EventSpec("monitoring", name, 1, payload, summary, "monitoring", consumers)
+
+
+_MONITORING_EVENTS: Final[tuple[EventSpec, ...]] = (
+    EventSpec(
+        context="signals",
+        name="door-access",
+        version=1,
+        payload=DoorAccess,
+        summary="Door openings at units' readers (one JSON object or an array per message).",
+        producer="door-access-systems",
+        consumers=("monitoring",),
+        enveloped=False,
+    ),
+    EventSpec(
+        context="signals",
+        name="utility-reading",
+        version=1,
+        payload=UtilityReading,
+        summary="Monthly water and electricity use per unit (one JSON object or an array per message).",
+        producer="utility-companies",
+        consumers=("monitoring",),
+        enveloped=False,
+    ),
+    _monitoring(
+        "warning-raised",
+        OccupancyWarningRaised,
+        "A detector suspects a unit is vacant or sublet/lent: score, explanation and evidence.",
+        ("eligibility",),
+    ),
+    _monitoring(
+        "warning-assigned",
+        OccupancyWarningAssigned,
+        "An inspector was put in charge of an occupancy warning.",
+        ("eligibility",),
+    ),
+    _monitoring(
+        "warning-confirmed",
+        OccupancyWarningConfirmed,
+        "The inspector confirmed the warning on site.",
+        ("eligibility",),
+    ),
+    _monitoring(
+        "warning-dismissed",
+        OccupancyWarningDismissed,
+        "The inspector dismissed the warning, with the reason.",
+        ("eligibility",),
+    ),
+    _monitoring(
+        "warning-rectified",
+        OccupancyWarningRectified,
+        "A confirmed violation was put right.",
+        ("eligibility",),
+    ),
+    _monitoring(
+        "violation-confirmed",
+        ViolationConfirmed,
+        "A vacant, sublet or lent unit confirmed on site: the fact penalties sanctions.",
+        ("penalties", "eligibility"),
+    ),
+)
+"""Monitoring's raw signals (stream SIGNALS, not enveloped) and its warnings' lifecycle."""
+
+
+EVENTS: Final[tuple[EventSpec, ...]] = (
+    *_CORE_EVENTS,
+    *_ELIGIBILITY_REVIEW_EVENTS,
+    *_FEDERATION_EVENTS,
+    *_MONITORING_EVENTS,
 )
 """Every integration event, every version."""
 

@@ -31,6 +31,9 @@ from contracts.envelope import DATASCHEMA_PATTERN, TYPE_PATTERN
 
 HASH = "3f" * 32
 HOUSEHOLD = "6a2f41a3-c54b-4d8a-9a0f-1c2b3d4e5f60"
+CASE = "7b3f52b4-d65c-4e9b-8b1f-2d3c4e5f6a71"
+REVIEW = "9b1e2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+WARNING = "4b1f6a2e-8c3d-4e5f-9a0b-1c2d3e4f5a6b"
 MEMBERS = [
     {"member_id": "0c6b9a1e-2f3d-4e5f-8a9b-0c1d2e3f4a5b", "birth_date": "1950-03-01", "disabled": True},
     {"member_id": "1d7c0b2f-3a4e-4f60-9b0c-1d2e3f4a5b6c", "birth_date": "1985-07-15", "disabled": False},
@@ -117,6 +120,142 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "failed_at": "2026-11-05T08:00:00Z",
         "original_headers": {"Nats-Msg-Id": "eligibility:17"},
         "original_data_b64": base64.b64encode(b'{"not": "an envelope"}').decode(),
+    },
+    # the steps of a review case
+    "housing.eligibility.fact-recorded": {
+        "household_id": HOUSEHOLD,
+        "department": "civil_affairs",
+        "reference": "MZ-2026-000123",
+        "kind": "income",
+        "described_on": "2026-10-31",
+    },
+    "housing.eligibility.warning-raised": {
+        "household_id": HOUSEHOLD,
+        "review_id": REVIEW,
+        "rules": ["income_per_capita"],
+        "raised_on": "2026-11-02",
+    },
+    "housing.eligibility.review-opened": {
+        "household_id": HOUSEHOLD,
+        "case_id": CASE,
+        "review_id": REVIEW,
+        "reason": "automated review: exit condition met (income_per_capita)",
+        "opened_on": "2026-11-02",
+    },
+    "housing.eligibility.finding-recorded": {
+        "household_id": HOUSEHOLD,
+        "case_id": CASE,
+        "reviewer_id": "reviewer.li",
+        "proposed_outcome": "transition",
+        "reason_code": "STAGED",
+        "recorded_on": "2026-11-04",
+    },
+    "housing.eligibility.assessment-requested": {
+        "household_id": HOUSEHOLD,
+        "case_id": CASE,
+        "requested_by": "reviewer.li",
+        "assessor_id": "assessor.zhao",
+        "deadline": "2026-11-18",
+    },
+    "housing.eligibility.assessment-received": {
+        "household_id": HOUSEHOLD,
+        "case_id": CASE,
+        "assessor_id": "assessor.zhao",
+        "recommendation": "transition",
+        "received_on": "2026-11-10",
+    },
+    "housing.eligibility.appeal-lodged": {
+        "household_id": HOUSEHOLD,
+        "case_id": CASE,
+        "lodged_on": "2026-11-20",
+    },
+    "housing.eligibility.appeal-resolved": {
+        "household_id": HOUSEHOLD,
+        "case_id": CASE,
+        "outcome": "retain",
+        "overturned": True,
+        "resolved_on": "2026-11-25",
+    },
+    # federation's verdicts
+    "housing.federation.cross-region-result-recorded": {
+        "check_id": "0b6a3c1e-6f0e-4a51-9f3e-2d8c7b1a5e90",
+        "household_id": "5f1d2c3b-4a59-4e8f-9c7d-6b5a4e3d2c1b",
+        "city": "CN-GZ",
+        "result": "match",
+        "holds_subsidised_housing": True,
+        "receives_housing_subsidy": False,
+        "owns_property_over_threshold": None,
+        "reason": None,
+        "query_ids": ["3f1c2a9e-5b7d-4c1e-9a52-0d6f2b8e4c11"],
+        "concluded_at": "2026-11-27T08:00:00Z",
+    },
+    # monitoring's signals and warnings
+    "housing.signals.door-access": {
+        "estate": "Chancheng Garden",
+        "building": "3",
+        "unit": "1204",
+        "credential_kind": "card",
+        "credential_id": "FS-CC-00012345",
+        "at": "2026-11-05T07:31:02+08:00",
+        "direction": "in",
+    },
+    "housing.signals.utility-reading": {
+        "estate": "Chancheng Garden",
+        "building": "3",
+        "unit": "1204",
+        "month": "2026-10",
+        "water_m3": "0.4",
+        "electricity_kwh": "6.25",
+    },
+    "housing.monitoring.warning-raised": {
+        "household_id": HOUSEHOLD,
+        "warning_id": WARNING,
+        "estate": "Chancheng Garden",
+        "building": "3",
+        "unit": "1204",
+        "condition": "vacancy",
+        "raised_on": "2026-11-05",
+        "risk_score": 87,
+        "explanation": "No registered member opened the door for 34 day(s) up to 2026-11-05 (threshold 30).",
+        "evidence": [{"label": "days_without_member_access", "value": "34"}],
+    },
+    "housing.monitoring.warning-assigned": {
+        "household_id": HOUSEHOLD,
+        "warning_id": WARNING,
+        "inspector_id": "inspector.wu",
+        "assigned_on": "2026-11-06",
+    },
+    "housing.monitoring.warning-confirmed": {
+        "household_id": HOUSEHOLD,
+        "warning_id": WARNING,
+        "inspector_id": "inspector.wu",
+        "finding": "vacant",
+        "confirmed_on": "2026-11-08",
+        "note": "Neighbours say the family moved to Guangzhou in September.",
+    },
+    "housing.monitoring.warning-dismissed": {
+        "household_id": HOUSEHOLD,
+        "warning_id": WARNING,
+        "inspector_id": "inspector.wu",
+        "dismissed_on": "2026-11-08",
+        "reason": "Tenant in hospital since October; discharge letter seen.",
+    },
+    "housing.monitoring.warning-rectified": {
+        "household_id": HOUSEHOLD,
+        "warning_id": WARNING,
+        "rectified_by": "officer.he",
+        "rectified_on": "2026-12-01",
+        "note": "Family moved back.",
+    },
+    "housing.monitoring.violation-confirmed": {
+        "household_id": HOUSEHOLD,
+        "warning_id": WARNING,
+        "violation": "vacant",
+        "estate": "Chancheng Garden",
+        "building": "3",
+        "unit": "1204",
+        "inspector_id": "inspector.wu",
+        "confirmed_on": "2026-11-08",
     },
 }
 

@@ -24,7 +24,6 @@ import httpx
 import pytest
 import yaml
 
-from infra.demo import FACTS, post_facts, report
 from infra.stack import (
     LOCAL_NATS_CONF,
     PROCFILE,
@@ -55,6 +54,8 @@ DESIGN_PORTS = {
     "monitoring": 8005,
     "federation": 8006,
 }
+# Peer cities of the demo federation run the same module on ports of their own (8106, 8206, ...).
+PEER_CITY_PORTS = {"federation-gz": 8106, "federation-dg": 8206}
 STUB = "infra.stub_service"
 
 
@@ -146,8 +147,8 @@ def test_procfile_lists_every_process_once_on_its_design_port() -> None:
     ports = [s.http_port for s in specs]
     assert len(names) == len(set(names))
     assert len(ports) == len(set(ports))
-    assert {s.name: s.http_port for s in specs} == DESIGN_PORTS
-    assert all(s.module in (f"services.{s.name}", s.name) for s in specs)
+    assert {s.name: s.http_port for s in specs} == {**DESIGN_PORTS, **PEER_CITY_PORTS}
+    assert all(s.module in (f"services.{s.name}", s.name, "federation") for s in specs)
 
 
 def test_procfile_active_processes_end_with_the_gateway() -> None:
@@ -442,26 +443,6 @@ def test_make_run_command_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     output = "".join(seen)
     assert "only stopped" in output
     assert "stack | stopped" in output
-
-
-@pytest.mark.usefixtures("clean_env")
-def test_demo_reports_what_the_intake_answered(tmp_path: Path) -> None:
-    """The stand-in has no fact intake: every fact is reported as refused, nothing raises."""
-    procfile = write_procfile(tmp_path, f"eligibility: HTTP_PORT={free_port()} python -m {STUB}")
-    with start_stack(
-        procfile=procfile,
-        var_dir=tmp_path / "var",
-        nats_port=free_port(),
-        nats_http_port=free_port(),
-        create_streams_first=False,
-        echo=False,
-    ) as stack:
-        outcomes = post_facts(stack.base_url("eligibility"))
-    assert [o.fact for o in outcomes] == FACTS
-    assert not any(o.accepted for o in outcomes)
-    text = report(outcomes, "http://127.0.0.1/facts")
-    assert f"0 of {len(FACTS)} facts accepted" in text
-    assert all(fact.body["household_id"] in text for fact in FACTS)
 
 
 # --------------------------------------------------------------------------------------------------
