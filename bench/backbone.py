@@ -34,7 +34,8 @@ from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
 HOUSEHOLDS = 1000
-WHERE_THE_TIME_GOES = """Where the time goes (profiled while writing this benchmark, same machine): alone, the relay publishes
+WHERE_THE_TIME_GOES = """\
+Where the time goes (profiled while writing this benchmark, same machine): alone, the relay publishes
 about 4,900 events/s and the inbox commits about 4,300/s; end to end they share two cores with the
 writer (same process as the relay, as in a service) and nats-server, whose `sync_interval: always`
 syncs every write (6,300 publishes/s here, 27,000 without it). The inbox's cost per message is
@@ -262,7 +263,8 @@ async def run(events: int = 20_000) -> str:
         f"End to end: {events:,} events over {HOUSEHOLDS:,} households, saved 10 per save by one writer; "
         "the rate is events ÷ (time from the first save to the tally's commit of the last).",
         "Targets (issue: event backbone): ≥ 2,000 events/s end to end on SQLite, ≥ 50 % of the store's "
-        "own rate, p99 < 50 ms at 500 events/s.",        "",
+        "own rate, p99 < 50 ms at 500 events/s.",
+        "",
         WHERE_THE_TIME_GOES,
     ]
     if "PostgreSQL" not in backends:
