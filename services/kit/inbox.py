@@ -63,6 +63,15 @@ Handler = Callable[[Incoming, UnitOfWork], None]
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What `_apply` did: `items[:committed]` are stored; `failed_at` is the handler that raised."""
+
+    committed: int
+    failed_at: int | None = None
+    error: BaseException | None = None
+
+
 def deadletter_subject(service: str) -> str:
     return f"housing.deadletter.{service}"
 
@@ -315,25 +324,29 @@ class Inbox:
             if item.reason is not None and not item.deadlettered:
                 await self._deadletter(item, item.reason, item.cause)
         while items:
-            failed_at, error = await self._apply_retrying(items)
-            if failed_at is None:
-                await self._ack(items)
+            outcome = await self._apply_retrying(items)
+            if outcome.committed:
+                await self._ack(items[: outcome.committed])
+            if outcome.failed_at is None:
                 return
+            failed_at = outcome.failed_at - outcome.committed
+            items = items[outcome.committed :]
             if failed_at == 0:
-                await self._retry(items[0], error)
+                await self._retry(items[0], outcome.error)
                 items = items[1:]
                 continue
-            head_failed, _ = await self._apply_retrying(items[:failed_at])
-            if head_failed is None:  # else the next round fails earlier and shrinks the head
-                await self._ack(items[:failed_at])
-                items = items[failed_at:]
+            head = await self._apply_retrying(items[:failed_at])  # what came before the failing one
+            if head.committed:  # if it failed earlier this time, the next round starts there
+                await self._ack(items[: head.committed])
+                items = items[head.committed :]
 
-    async def _apply_retrying(self, items: Sequence[_Item]) -> tuple[int | None, BaseException | None]:
+    async def _apply_retrying(self, items: Sequence[_Item]) -> _Outcome:
         """`_apply`, repeated while the store refuses the commit.
 
         A handler's error is the message's fault and is returned; a commit that fails is not: the store
         is away (retry until it is back, keeping the messages with `in_progress`) or an aggregate was
-        changed concurrently (run the handlers again on fresh state).
+        changed concurrently (run the handlers again on fresh state). `_apply` skips what an earlier
+        try already committed.
         """
         return await self._store_retrying(lambda: self._apply(items), items)
 
@@ -351,18 +364,34 @@ class Inbox:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _apply(self, items: Sequence[_Item]) -> tuple[int | None, BaseException | None]:
-        """Run handlers over `items` and commit with their last sequence; (index, error) on failure."""
+    def _apply(self, items: Sequence[_Item]) -> _Outcome:
+        """Run handlers over `items` in order; commit with the tracking record of the last one handled.
+
+        A unit of work that reaches `inbox_max_events_per_commit` events is committed on the spot (one
+        huge transaction stalls PostgreSQL's pipelined insert); the rest of the batch continues in a
+        fresh one. On a handler's error, what was committed so far stays and the error is returned.
+        """
+        position = self.app.position(self.tracking_name)
+        committed = 0
+        while committed < len(items) and items[committed].sequence <= position:
+            committed += 1  # an earlier try committed these
+        if committed == len(items):
+            return _Outcome(committed)
         uow = UnitOfWork(self.app)
-        for index, item in enumerate(items):
-            if item.incoming is None:
-                continue
-            try:
-                self._run_handler(item.incoming, uow)
-            except Exception as exc:
-                return index, exc
-        uow.commit(Tracking(self.tracking_name, items[-1].sequence))
-        return None, None
+        last = len(items) - 1
+        for index in range(committed, len(items)):
+            item = items[index]
+            if item.incoming is not None:
+                try:
+                    self._run_handler(item.incoming, uow)
+                except Exception as exc:
+                    return _Outcome(committed, index, exc)
+            if index < last and uow.pending_count() >= self.settings.inbox_max_events_per_commit:
+                uow.commit(Tracking(self.tracking_name, item.sequence))
+                committed = index + 1
+                uow = UnitOfWork(self.app)
+        uow.commit(Tracking(self.tracking_name, items[last].sequence))
+        return _Outcome(len(items))
 
     def _run_handler(self, incoming: Incoming, uow: UnitOfWork) -> None:
         handler = self.handlers[incoming.spec.type]
@@ -397,10 +426,11 @@ class Inbox:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.inbox_retry_backoff_max_s)
             attempts += 1
-            failed_at, error = await self._apply_retrying([item])
-            if failed_at is None:
+            outcome = await self._apply_retrying([item])
+            if outcome.failed_at is None:
                 await self._ack([item])
                 return
+            error = outcome.error
 
     async def _ack(self, items: Sequence[_Item]) -> None:
         self.position = max(self.position, items[-1].sequence)

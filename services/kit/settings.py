@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     inbox_batch_size: int = Field(default=256, ge=1, le=10_000)
     inbox_max_deliver: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")
     inbox_ack_wait_s: float = Field(default=30.0, gt=0)
+    inbox_max_events_per_commit: int = Field(
+        default=500, ge=1, description="Commit early when a batch's unit of work holds this many events."
+    )
     inbox_retry_backoff_s: float = Field(default=0.2, gt=0, description="First retry delay; doubles.")
     inbox_retry_backoff_max_s: float = Field(default=5.0, gt=0)
 

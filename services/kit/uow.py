@@ -57,6 +57,10 @@ class UnitOfWork:
         self._aggregates[aggregate.id] = aggregate
         self._touched[aggregate.id] = aggregate
 
+    def pending_count(self) -> int:
+        """Events waiting to be committed."""
+        return sum(len(aggregate.pending_events) for aggregate in self._aggregates.values())
+
     def capture_traces(self) -> None:
         """Remember the current trace context for events created since the last call."""
         touched, self._touched = self._touched, {}

@@ -411,3 +411,52 @@ def test_sigterm_finishes_the_batch_in_hand_and_flushes_its_acks(stack: Stack) -
     # (only prefetched, uncommitted messages are redelivered, and they are handled normally).
     assert committed > 0
     assert stack.tally.metric("housing_inbox_duplicates_total") == 0
+
+
+async def test_a_batch_commits_early_when_its_unit_of_work_grows_large(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Big transactions stall PostgreSQL's pipelined insert: past a number of events the batch is
+    committed in parts, each with its own tracking record, and a failure in a later part keeps the
+    earlier ones."""
+    settings = ServiceSettings(
+        service_name="tally",
+        nats_url=nats_server.url,
+        var_dir=tmp_path,
+        inbox_max_events_per_commit=7,
+        inbox_max_deliver=2,
+        inbox_retry_backoff_s=0.05,
+    )
+    _, runtime = build("tally", settings, sqlite(tmp_path / "tally.sqlite"))
+    app = runtime.app
+    assert isinstance(app, TallyApp)
+    commits: list[int] = []
+    original = app.commit
+
+    def counting_commit(tracking, aggregates):  # type: ignore[no-untyped-def]
+        commits.append(tracking.notification_id if tracking else 0)
+        return original(tracking, aggregates)
+
+    app.commit = counting_commit  # type: ignore[method-assign]
+    nc = await connect(nats_server.url, "test")
+    js = nc.jetstream()
+    await ensure_streams(js)
+    household = uuid4()
+    references = [f"m{i}" for i in range(40)]
+    references[24] = POISON_REFERENCE
+    for reference in references:
+        data, headers = fact_message(reference, household)
+        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+    await runtime.start()
+    try:
+        expected = [r for r in references if r != POISON_REFERENCE]
+        for _ in range(300):
+            if app.references(household) == expected:
+                break
+            await asyncio.sleep(0.05)
+        assert app.references(household) == expected
+        assert app.position("inbox:DEPARTMENT") == 40
+        assert len(commits) >= 6 and commits == sorted(commits)
+    finally:
+        await runtime.stop()
+        await nc.close()
