@@ -90,14 +90,14 @@ def reasons(decision: dict[str, Any]) -> list[ReviewReason]:
 def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS_BY_TYPE) -> Translator:
     """The relay's translator; an event type `catalogue` does not list is not published."""
 
-    def pending(name: str, household_id: UUID, payload: BaseModel) -> list[Outgoing]:
+    def catalogued(name: str, household_id: UUID, payload: BaseModel) -> list[Outgoing]:
         spec = catalogue.get((f"housing.eligibility.{name}", 1))
         return [] if spec is None else [Outgoing(spec, str(household_id), payload)]
 
     def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
         out = core(domain_event)
         if isinstance(domain_event, Household.FactRecorded):
-            out += pending(
+            out += catalogued(
                 "fact-recorded",
                 domain_event.originator_id,
                 FactRecorded(
@@ -112,7 +112,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
             on = domain_event.timestamp.date()
             household = domain_event.originator_id
             out = [
-                *pending(
+                *catalogued(
                     "warning-raised",
                     household,
                     WarningRaised(
@@ -122,7 +122,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                         raised_on=on,
                     ),
                 ),
-                *pending(
+                *catalogued(
                     "review-opened",
                     household,
                     ReviewOpened(
@@ -136,7 +136,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 *out,
             ]
         elif isinstance(domain_event, ReviewCase.FindingRecorded):
-            out += pending(
+            out += catalogued(
                 "finding-recorded",
                 domain_event.household_id,
                 FindingRecorded(
@@ -149,7 +149,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 ),
             )
         elif isinstance(domain_event, ReviewCase.AssessmentRequested):
-            out += pending(
+            out += catalogued(
                 "assessment-requested",
                 domain_event.household_id,
                 AssessmentRequested(
@@ -161,7 +161,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 ),
             )
         elif isinstance(domain_event, ReviewCase.AssessmentReceived):
-            out += pending(
+            out += catalogued(
                 "assessment-received",
                 domain_event.household_id,
                 AssessmentReceived(
@@ -173,7 +173,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 ),
             )
         elif isinstance(domain_event, ReviewCase.AppealLodged):
-            out += pending(
+            out += catalogued(
                 "appeal-lodged",
                 domain_event.household_id,
                 AppealLodged(
@@ -183,7 +183,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 ),
             )
         elif isinstance(domain_event, ReviewCase.Approved) and domain_event.appeal:
-            out += pending(
+            out += catalogued(
                 "appeal-resolved",
                 domain_event.household_id,
                 AppealResolved(
