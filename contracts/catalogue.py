@@ -60,6 +60,8 @@ class StreamSpec:
     name: str
     subjects: tuple[str, ...]
     description: str
+    max_age_days: int | None = None
+    """How long messages are kept; None keeps them (business events are the platform's record)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ STREAMS: Final[tuple[StreamSpec, ...]] = (
         "SIGNALS",
         ("housing.signals.>",),
         "Raw door-access and utility signals (high volume), read by monitoring's intake only.",
+        max_age_days=130,  # longer than monitoring's retention (120 days) and any detector window
     ),
     StreamSpec("FEDERATION", ("housing.federation.>",), "Cross-region checks with peer cities."),
     StreamSpec("DEADLETTER", ("housing.deadletter.>",), "Messages consumers gave up on, per service."),

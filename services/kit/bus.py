@@ -63,7 +63,9 @@ async def connect(url: str, name: str, *, attempts: int = 60) -> NATS:
     raise RuntimeError("unreachable")
 
 
-def stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig:
+def stream_config(
+    name: str, subjects: list[str], replicas: int, max_age_days: int | None = None
+) -> StreamConfig:
     return StreamConfig(
         name=name,
         subjects=subjects,
@@ -72,6 +74,7 @@ def stream_config(name: str, subjects: list[str], replicas: int) -> StreamConfig
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
         num_replicas=replicas,
+        max_age=max_age_days * 86_400.0 if max_age_days else None,
     )
 
 
@@ -79,7 +82,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> list[str]:
     """Create or update every stream of the catalogue; return their names."""
     names = []
     for spec in STREAMS:
-        config = stream_config(spec.name, list(spec.subjects), replicas)
+        config = stream_config(spec.name, list(spec.subjects), replicas, spec.max_age_days)
         config.description = spec.description
         try:
             await js.stream_info(spec.name)
