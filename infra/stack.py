@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -538,8 +539,12 @@ def start_stack(
         if create_streams_first:
             created = create_streams(nats.url, log_dir=log_dir, echo=echo)
             stack.streams_not_created = None if created else f"{STREAMS_MODULE} has no code yet"
+        services = gateway_services(plan.runnable)
         for spec in plan.runnable:
-            service = _start_service(spec, nats_url=nats.url, var_dir=var_dir, prefix_width=width, echo=echo)
+            extra = {"SERVICES": services} if spec.module == "gateway" and "SERVICES" not in spec.env else {}
+            service = _start_service(
+                spec, nats_url=nats.url, var_dir=var_dir, prefix_width=width, echo=echo, extra_env=extra
+            )
             stack.services[spec.name] = service
             cleanup.callback(_stop_service, service, echo)  # callbacks run last-in first-out
         wait_until_ok(
@@ -550,14 +555,31 @@ def start_stack(
         yield stack
 
 
+def gateway_services(specs: Iterable[ProcessSpec]) -> str:
+    """The gateway's `SERVICES`: this city's services that the stack runs (peer cities' processes,
+    named `<service>-<city>`, are other cities' and not the gateway's)."""
+    home = {
+        s.name: f"http://127.0.0.1:{s.http_port}"
+        for s in specs
+        if s.module != "gateway" and "-" not in s.name
+    }
+    return json.dumps(home, sort_keys=True)
+
+
 def _start_service(
-    spec: ProcessSpec, *, nats_url: str, var_dir: Path, prefix_width: int, echo: bool
+    spec: ProcessSpec,
+    *,
+    nats_url: str,
+    var_dir: Path,
+    prefix_width: int,
+    echo: bool,
+    extra_env: Mapping[str, str] | None = None,
 ) -> ServiceProcess:
     _say(f"starting {spec.name}: python -m {spec.module} on port {spec.http_port}", echo)
     child = spawn(
         spec.name,
         [sys.executable, "-m", spec.module],
-        env=service_env(spec, nats_url=nats_url, var_dir=var_dir),
+        env={**service_env(spec, nats_url=nats_url, var_dir=var_dir), **(extra_env or {})},
         log_path=var_dir / "log" / f"{spec.name}.log",
         prefix=f"{spec.name.ljust(prefix_width)} | " if echo else None,
     )

@@ -37,5 +37,5 @@ def test_demo_flow_on_a_real_stack(
     assert f"{len(HOUSEHOLDS)} of {len(HOUSEHOLDS)} decisions as expected" in output
     assert "1 duplicate" in output and "1 rejected" in output
     assert "refused line" in output and "amount" in output
-    assert "gateway sees: eligibility ready" in output
+    assert "gateway sees: eligibility ready\n" in output  # the launcher told it what runs, nothing else
     assert "440604" not in output  # no ID number printed, not even the synthetic ones

@@ -8,6 +8,7 @@ on free ports (never 4222, never the 14222 a developer's `make run` may hold) an
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -31,6 +32,7 @@ from infra.stack import (
     NatsServer,
     ProcessSpec,
     StackError,
+    gateway_services,
     module_is_runnable,
     nats_server_binary,
     parse_procfile,
@@ -484,3 +486,16 @@ def test_collector_config_sends_traces_to_jaeger() -> None:
 def test_procfile_is_where_the_launcher_reads_it() -> None:
     assert PROCFILE == INFRA / "local" / "Procfile"
     assert PROCFILE.is_file()
+
+
+def test_the_gateway_is_told_this_citys_services_and_not_the_peer_cities() -> None:
+    specs = [
+        parse_procfile_line("eligibility: HTTP_PORT=8001 python -m services.eligibility"),
+        parse_procfile_line("federation: HTTP_PORT=8006 python -m federation"),
+        parse_procfile_line("federation-gz: HTTP_PORT=8106 FEDERATION_CITY=CN-GZ python -m federation"),
+        parse_procfile_line("gateway: HTTP_PORT=8000 python -m gateway"),
+    ]
+    assert json.loads(gateway_services(specs)) == {
+        "eligibility": "http://127.0.0.1:8001",
+        "federation": "http://127.0.0.1:8006",
+    }
