@@ -138,7 +138,6 @@ class Inbox:
         self.durable = f"{self.service}-{stream}".lower()
         self.tracking_name = f"inbox:{stream}"
         self.position = 0
-        self.idle = asyncio.Event()
         self._labels = (self.service, stream)
 
     # -- subscription ---------------------------------------------------------------------------
@@ -214,7 +213,6 @@ class Inbox:
                         INBOX_RESUBSCRIBES.labels(*self._labels).inc()
                     msgs = await self._fetch(sub)
                 except TimeoutError:
-                    self.idle.set()
                     if sub is not None and time.monotonic() - last_message > 5.0 and await self._stalled(sub):
                         log.warning("inbox %s: subscription stalled, rebuilding it", self.durable)
                         await self._drop(sub)
@@ -231,7 +229,6 @@ class Inbox:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = 0.1
-                self.idle.clear()
                 last_message = time.monotonic()
                 await batches.put(msgs)
         finally:

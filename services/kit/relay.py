@@ -144,13 +144,6 @@ class OutboxRelay:
         RELAY_LAG.labels(self.service).set(max(latest - self.position, 0))
         return batch
 
-    async def publish_batch(self, batch: Sequence[Notification]) -> None:
-        """Publish one batch and record the position of its longest acknowledged prefix."""
-        sent = await self._send_batch(batch)
-        await self._confirm(sent)
-        if sent.failure is not None:
-            raise RelayError(f"publishing after notification {sent.last_id}: {sent.failure!r}")
-
     async def _send_batch(self, batch: Sequence[Notification]) -> _Sent:
         sent = _Sent()
         for notification in batch:
