@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,9 @@ class OutboxRelay:
         self.settings = app.settings
         self.service = app.settings.service_name
         self.source = f"/housing/{self.service}"
-        self.position = 0
+        self.position = 0  # recorded in the store
+        self.acknowledged = 0  # confirmed by JetStream, recorded soon
+        self._recorded_at = 0.0
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -94,7 +97,8 @@ class OutboxRelay:
             self._wakeup.clear()
             try:
                 if not started:
-                    self.position = sent_up_to = await asyncio.to_thread(self.app.position, POSITION)
+                    self.position = await asyncio.to_thread(self.app.position, POSITION)
+                    self.acknowledged = sent_up_to = self.position
                     started = True
                 batch = (
                     await asyncio.to_thread(self._select, sent_up_to)
@@ -110,6 +114,7 @@ class OutboxRelay:
                 elif in_flight:
                     await self._confirm(in_flight.popleft())
                 else:
+                    await self._record(force=True)
                     await self._idle(stop, self.settings.relay_idle_poll_s)
                     # Let a burst of saves gather: one larger batch costs the store and the broker
                     # less than many small ones, for a few milliseconds of latency.
@@ -119,7 +124,7 @@ class OutboxRelay:
                 for sent in in_flight:
                     sent.cancel()
                 in_flight.clear()
-                sent_up_to = self.position
+                sent_up_to = self.acknowledged
                 RELAY_FAILURES.labels(self.service).inc()
                 log.warning("relay stopped at %s, retrying in %.1fs: %r", self.position, backoff, exc)
                 await self._idle(stop, backoff)
@@ -127,6 +132,7 @@ class OutboxRelay:
         with contextlib.suppress(Exception):  # a graceful stop records what was acknowledged
             while in_flight:
                 await self._confirm(in_flight.popleft())
+            await self._record(force=True)
 
     async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
         waiters = {asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())}
@@ -155,8 +161,7 @@ class OutboxRelay:
         return sent
 
     async def _confirm(self, sent: _Sent) -> None:
-        """Wait for the PubAcks, then record the last notification whose messages all arrived."""
-        acknowledged = self.position
+        """Wait for the PubAcks; the last notification whose messages all arrived is acknowledged."""
         failure: BaseException | None = None
         try:
             for notification_id, futures in sent.items:
@@ -165,18 +170,32 @@ class OutboxRelay:
                     RELAY_PUBLISHED.labels(self.service).inc()
                     if ack.duplicate:
                         RELAY_DUPLICATES.labels(self.service).inc()
-                acknowledged = notification_id
+                self.acknowledged = max(self.acknowledged, notification_id)
         except Exception as exc:  # timeout, no stream, connection lost while waiting
             failure = exc
         finally:
             sent.cancel()
-        if acknowledged > self.position:
-            faults.hit("relay.after_publish")
-            await asyncio.to_thread(self.app.record_position, POSITION, acknowledged)
-            self.position = acknowledged
-            RELAY_POSITION.labels(self.service).set(acknowledged)
+        await self._record(force=failure is not None)
         if failure is not None:
-            raise RelayError(f"stopped after notification {acknowledged}: {failure!r}") from failure
+            raise RelayError(f"stopped after notification {self.acknowledged}: {failure!r}") from failure
+
+    async def _record(self, *, force: bool) -> None:
+        """Store the acknowledged position, at most every `relay_position_interval_s` while busy.
+
+        Each record is a commit (and a sync) in the service's store, which the service's own writes
+        wait behind; under load a few per second are enough. Recording less often only means
+        republishing a little more after a crash, which the duplicate window absorbs.
+        """
+        if self.acknowledged <= self.position:
+            return
+        now = time.monotonic()
+        if not force and now - self._recorded_at < self.settings.relay_position_interval_s:
+            return
+        faults.hit("relay.after_publish")
+        await asyncio.to_thread(self.app.record_position, POSITION, self.acknowledged)
+        self.position = self.acknowledged
+        self._recorded_at = now
+        RELAY_POSITION.labels(self.service).set(self.position)
 
     async def _send(self, notification: Notification) -> list[asyncio.Future[PubAck]]:
         try:

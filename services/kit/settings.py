@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_publish_timeout_s: float = Field(default=5.0, gt=0)
     relay_idle_poll_s: float = Field(default=0.2, gt=0)
+    relay_position_interval_s: float = Field(
+        default=0.1, ge=0, description="Record position at most this often."
+    )
     relay_linger_s: float = Field(
         default=0.0, ge=0, description="Wait after a wake-up to batch more (measured: no gain at 2 cores)."
     )

@@ -365,7 +365,8 @@ def test_broker_killed_mid_stream_every_event_arrives_once(stack: Stack, nats_se
     counted = stack.counted(household)
     assert len(counted) == total
     assert max(counted.values()) == 1
-    assert stack.feed_app.position(POSITION) == stack.feed_app.recorder.max_notification_id()
+    last = stack.feed_app.recorder.max_notification_id()
+    wait_until(lambda: stack.feed_app.position(POSITION) == last, message="the relay's recorded position")
     # The crash was felt by both services, and both came back.
     assert "nats disconnected" in stack.feed.log.read_text()
     assert "nats reconnected" in stack.tally.log.read_text()
