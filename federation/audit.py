@@ -81,12 +81,7 @@ class AuditWriter:
         return written
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(self._wakeup.set)
-
-        self.app.on_saved(wake)
+        self.app.wake_on_save(self._wakeup)
         while True:
             try:
                 await asyncio.to_thread(self.write_pending)

@@ -61,12 +61,7 @@ class TenantIndex:
                 self.book.tenants[(subject["city"], subject["id_hash"])] = HOUSED
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(self._wakeup.set)
-
-        self.app.on_saved(wake)
+        self.app.wake_on_save(self._wakeup)
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.catch_up)

@@ -41,12 +41,7 @@ class OutboundWorker:
         return found
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(self._wakeup.set)
-
-        self.app.on_saved(wake)
+        self.app.wake_on_save(self._wakeup)
         while not stop.is_set():
             await asyncio.sleep(0.02)  # one scan per burst of saves (inbound exchanges save too)
             self._wakeup.clear()

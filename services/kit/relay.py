@@ -73,13 +73,7 @@ class OutboxRelay:
         self.position = 0  # recorded in the store
         self.acknowledged = 0  # confirmed by JetStream, recorded soon
         self._recorded_at = 0.0
-        self._wakeup = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def wake(self) -> None:
-        """Called from any thread after a save: publish now rather than at the next poll."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wakeup.set)
+        self._wakeup = asyncio.Event()  # set after each save: publish now, not at the next poll
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep up to `MAX_IN_FLIGHT` batches published and unconfirmed; confirm the oldest first.
@@ -87,8 +81,7 @@ class OutboxRelay:
         Sending the next batch while JetStream is still writing (and syncing) the previous one keeps
         both the relay and the server busy. Positions are still recorded in notification order.
         """
-        self._loop = asyncio.get_running_loop()
-        self.app.on_saved(self.wake)
+        self.app.wake_on_save(self._wakeup)
         backoff = 0.1
         started = False
         in_flight: deque[_Sent] = deque()

@@ -12,6 +12,7 @@ Choices made once here rather than in each service:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import os
@@ -207,6 +208,20 @@ class ServiceApplication(Application[UUID]):
         """Call `listener` after every save in this process (the relay wakes up instead of polling)."""
         with self._listeners_lock:
             self._listeners.append(listener)
+
+    def wake_on_save(self, event: asyncio.Event) -> None:
+        """Set `event` after every save in this process, whichever thread saves.
+
+        Call it from the event loop whose tasks wait on `event`: loops that follow the store (the
+        relay, read models, workers) then react at once instead of at their next poll.
+        """
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+        self.on_saved(wake)
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
