@@ -36,17 +36,8 @@ from services.eligibility.domain import Household, ReviewCase
 from services.eligibility.settings import EligibilitySettings
 from services.kit.codec import Outgoing
 
-
-def _spec(name: str) -> EventSpec:
-    return EVENTS_BY_TYPE[(f"housing.eligibility.{name}", 1)]
-
-
-REGISTERED = _spec("household-registered")
-MEMBERS_CHANGED = _spec("household-members-changed")
-REVIEW_DECIDED = _spec("review-decided")
-REVIEW_CONFIRMED = _spec("review-confirmed")
-EXIT_DECIDED = _spec("exit-decided")
-CROSS_REGION = _spec("cross-region-check-requested")
+Emit = Callable[[str, UUID, BaseModel], list[Outgoing]]
+"""Makes the contract event `housing.eligibility.<name>` about a household, if the catalogue lists it."""
 
 CONFIRMED_OUTCOME = {"exit_required": "exit", "transition": "transition", "retain": "qualifies"}
 EXIT_ROUTE = {"exit_required": "exit", "transition": "transition"}
@@ -197,8 +188,8 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
         return out
 
     def core(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
-        """The catalogued events."""
-        subject = str(domain_event.originator_id)
+        """Household, decision and case-opening events."""
+        household = domain_event.originator_id
         if isinstance(domain_event, Household.Registered):
             registered = HouseholdRegistered(
                 household_id=domain_event.originator_id,
@@ -210,12 +201,12 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 tenancy_start=domain_event.tenancy_start,
                 members=members(domain_event.members),
             )
-            return [Outgoing(REGISTERED, subject, registered)]
+            return catalogued("household-registered", household, registered)
         if isinstance(domain_event, Household.MembersChanged):
             changed = HouseholdMembersChanged(
                 household_id=domain_event.originator_id, members=members(domain_event.members)
             )
-            return [Outgoing(MEMBERS_CHANGED, subject, changed)]
+            return catalogued("household-members-changed", household, changed)
         if isinstance(domain_event, Household.Evaluated):
             decision = domain_event.decision
             decided = ReviewDecided(
@@ -225,7 +216,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 decided_on=decision["decided_on"],
                 reasons=reasons(decision),
             )
-            return [Outgoing(REVIEW_DECIDED, subject, decided)]
+            return catalogued("review-decided", household, decided)
         if isinstance(domain_event, Household.CaseOpened):
             check = CrossRegionCheckRequested(
                 household_id=domain_event.originator_id,
@@ -234,16 +225,15 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 purpose=settings.cross_region_purpose,
                 legal_basis=settings.cross_region_legal_basis,
             )
-            return [Outgoing(CROSS_REGION, subject, check)]
+            return catalogued("cross-region-check-requested", household, check)
         if isinstance(domain_event, ReviewCase.Approved):
-            return approved(domain_event)
+            return approved(domain_event, catalogued)
         return []
 
     return translate
 
 
-def approved(domain_event: ReviewCase.Approved) -> list[Outgoing]:
-    subject = str(domain_event.household_id)
+def approved(domain_event: ReviewCase.Approved, emit: Emit) -> list[Outgoing]:
     confirmed = ReviewConfirmed(
         household_id=domain_event.household_id,
         review_id=domain_event.review_id,
@@ -253,7 +243,7 @@ def approved(domain_event: ReviewCase.Approved) -> list[Outgoing]:
         decided_on=domain_event.at.date(),
         comment=domain_event.reason[:2000],
     )
-    out = [Outgoing(REVIEW_CONFIRMED, subject, confirmed)]
+    out = emit("review-confirmed", domain_event.household_id, confirmed)
     route = EXIT_ROUTE.get(domain_event.outcome)
     if route is not None:
         exit_decided = ExitDecided(
@@ -264,5 +254,5 @@ def approved(domain_event: ReviewCase.Approved) -> list[Outgoing]:
             low_income=domain_event.low_income,
             wants_to_buy=domain_event.wants_to_buy,
         )
-        out.append(Outgoing(EXIT_DECIDED, subject, exit_decided))
+        out += emit("exit-decided", domain_event.household_id, exit_decided)
     return out
