@@ -11,12 +11,11 @@ subject, so consumers' subject filters survive a version change.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Final
 
 from pydantic import BaseModel
 
+from contracts import penalties, resettlement, training
 from contracts.deadletter import DeadLetter
 from contracts.department import DepartmentFactReported
 from contracts.eligibility import (
@@ -35,7 +34,6 @@ from contracts.eligibility import (
     ReviewOpened,
     WarningRaised,
 )
-from contracts.envelope import dataschema_for
 from contracts.federation import CrossRegionResultRecorded
 from contracts.monitoring import (
     DoorAccess,
@@ -47,72 +45,9 @@ from contracts.monitoring import (
     UtilityReading,
     ViolationConfirmed,
 )
+from contracts.spec import EventSpec, StreamSpec
 
 __all__ = ["EVENTS", "EVENTS_BY_TYPE", "STREAMS", "EventSpec", "StreamSpec"]
-
-_PARAMETER = re.compile(r"\{([a-z_]+)\}")
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """A JetStream stream: its name and the subjects it captures."""
-
-    name: str
-    subjects: tuple[str, ...]
-    description: str
-    max_age_days: int | None = None
-    """How long messages are kept; None keeps them (business events are the platform's record)."""
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    """One version of one integration event: where it is published, what its payload is, who sends it
-    and who listens.
-
-    `subject_pattern` is only for events whose subject carries a variable token (dead letters go to
-    `housing.deadletter.{service}`); every other event is published on its `type`. `enveloped` is False
-    for records published as bare JSON rather than inside a CloudEvents envelope (dead letters again).
-    """
-
-    context: str
-    name: str
-    version: int
-    payload: type[BaseModel]
-    summary: str
-    producer: str
-    consumers: tuple[str, ...]
-    subject_pattern: str | None = None
-    enveloped: bool = True
-
-    @property
-    def type(self) -> str:
-        """CloudEvents `type`: `housing.<context>.<name>`."""
-        return f"housing.{self.context}.{self.name}"
-
-    @property
-    def subject(self) -> str:
-        """NATS subject: the `type`, or the pattern with `{parameter}` placeholders when there is one."""
-        return self.subject_pattern if self.subject_pattern is not None else self.type
-
-    @property
-    def dataschema(self) -> str:
-        """`urn:housing:schema:<context>.<name>:v<version>`."""
-        return dataschema_for(self.context, self.name, self.version)
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        """Names of the `{placeholders}` in `subject`, in order; empty for a fixed subject."""
-        return tuple(_PARAMETER.findall(self.subject))
-
-    @property
-    def subject_filter(self) -> str:
-        """NATS filter matching every concrete subject of this event (`{placeholder}` becomes `*`)."""
-        return _PARAMETER.sub("*", self.subject)
-
-    def subject_for(self, **values: str) -> str:
-        """The concrete subject, e.g. `subject_for(service="penalties")` for dead letters."""
-        return self.subject.format(**values)
-
 
 STREAMS: Final[tuple[StreamSpec, ...]] = (
     StreamSpec("DEPARTMENT", ("housing.department.>",), "Facts reported by departments."),
@@ -354,6 +289,9 @@ EVENTS: Final[tuple[EventSpec, ...]] = (
     *_ELIGIBILITY_REVIEW_EVENTS,
     *_FEDERATION_EVENTS,
     *_MONITORING_EVENTS,
+    *penalties.EVENTS,
+    *resettlement.EVENTS,
+    *training.EVENTS,
 )
 """Every integration event, every version."""
 

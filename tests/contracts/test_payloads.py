@@ -28,6 +28,7 @@ from contracts import (
 from contracts.catalogue import EVENTS, EVENTS_BY_TYPE, STREAMS, EventSpec
 from contracts.eligibility import CrossRegionCheckRequested, HouseholdRegistered
 from contracts.envelope import DATASCHEMA_PATTERN, TYPE_PATTERN
+from tests.contracts import samples_penalties, samples_resettlement, samples_training
 
 HASH = "3f" * 32
 HOUSEHOLD = "6a2f41a3-c54b-4d8a-9a0f-1c2b3d4e5f60"
@@ -277,6 +278,11 @@ def spec_ids(spec: EventSpec) -> str:
 
 
 # --- round trips ---------------------------------------------------------------------------------
+
+
+SAMPLES.update(samples_penalties.SAMPLES)
+SAMPLES.update(samples_resettlement.SAMPLES)
+SAMPLES.update(samples_training.SAMPLES)
 
 
 def test_every_event_has_a_sample() -> None:
