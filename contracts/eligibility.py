@@ -19,7 +19,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from contracts.base import Contract
 from contracts.department import Department
-from contracts.identifiers import CityCode, OperatorId
+from contracts.identifiers import CityCode, Label, OperatorId, Text
 from contracts.money import Yuan
 
 __all__ = [
@@ -45,8 +45,6 @@ __all__ = [
     "WarningRaised",
 ]
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(max_length=2000)]
 Purpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 
 ReviewDecision = Literal["qualifies", "exit_triggered", "needs_manual"]

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-__all__ = ["CityCode", "IdHash", "OperatorId", "ServiceName"]
+__all__ = ["CityCode", "IdHash", "Label", "OperatorId", "ServiceName", "Text"]
 
 CityCode = Annotated[str, StringConstraints(strict=True, pattern=r"^CN-[A-Z]{2}$")]
 """A city as `CN-` plus two capital letters, e.g. `CN-FS` (Foshan, the home city) or `CN-GZ` (Guangzhou);
@@ -30,3 +30,9 @@ ServiceName = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9][
 OperatorId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
 """An operator account as the gateway authenticates it (a login or a UUID): who did a step, for the
 accountability trail. An account id, not a person's name."""
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A short name: an estate, a rule, a kind, a course."""
+
+Text = Annotated[str, StringConstraints(max_length=2000)]
+"""Free text a person reads: an explanation, a comment, a reason."""

@@ -22,7 +22,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from contracts.base import Contract
-from contracts.identifiers import OperatorId
+from contracts.identifiers import Label, OperatorId, Text
 
 __all__ = [
     "Condition",
@@ -40,8 +40,6 @@ __all__ = [
     "ViolationKind",
 ]
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(max_length=2000)]
 CredentialToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 
