@@ -28,7 +28,13 @@ from contracts import (
 from contracts.catalogue import EVENTS, EVENTS_BY_TYPE, STREAMS, EventSpec
 from contracts.eligibility import CrossRegionCheckRequested, HouseholdRegistered
 from contracts.envelope import DATASCHEMA_PATTERN, TYPE_PATTERN
-from tests.contracts import samples_penalties, samples_resettlement, samples_training
+from tests.contracts import (
+    samples_eligibility,
+    samples_monitoring,
+    samples_penalties,
+    samples_resettlement,
+    samples_training,
+)
 
 HASH = "3f" * 32
 HOUSEHOLD = "6a2f41a3-c54b-4d8a-9a0f-1c2b3d4e5f60"
@@ -280,6 +286,8 @@ def spec_ids(spec: EventSpec) -> str:
 # --- round trips ---------------------------------------------------------------------------------
 
 
+SAMPLES.update(samples_eligibility.SAMPLES)  # events added since the core set
+SAMPLES.update(samples_monitoring.SAMPLES)
 SAMPLES.update(samples_penalties.SAMPLES)
 SAMPLES.update(samples_resettlement.SAMPLES)
 SAMPLES.update(samples_training.SAMPLES)
