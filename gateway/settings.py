@@ -1,10 +1,13 @@
-"""Gateway settings: where each service answers (the local stack's ports by default)."""
+"""Gateway settings: where each service answers (the local stack's ports by default), who may log in,
+how tokens are issued and checked, and the limits every public route enforces."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import REPO_ROOT, ServiceSettings
 
 LOCAL_SERVICES = {
     "eligibility": "http://127.0.0.1:8001",
@@ -15,6 +18,8 @@ LOCAL_SERVICES = {
     "federation": "http://127.0.0.1:8006",
 }
 
+DEMO_USERS_FILE = REPO_ROOT / "infra" / "gateway" / "users.yaml"
+
 
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
@@ -24,3 +29,49 @@ class GatewaySettings(ServiceSettings):
         description="Service name → base URL; JSON in the SERVICES environment variable.",
     )
     upstream_timeout_s: float = Field(default=5.0, gt=0)
+
+    # -- the built-in token issuer --------------------------------------------------------------
+    users_file: Path = Field(
+        default=DEMO_USERS_FILE,
+        description="Operators and department clients with scrypt password hashes (USERS_FILE).",
+    )
+    allow_demo_users: bool = Field(
+        default=True,
+        description="Accept accounts marked `demo: true` (their passwords are derivable): local stack only.",
+    )
+    token_issuer: str = Field(default="urn:housing-exit:gateway", description="`iss` of our own tokens.")
+    token_audience: str = Field(default="housing-exit", description="`aud` every accepted token must name.")
+    token_ttl_s: int = Field(default=3600, ge=60, le=86_400)
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) of the issuer; default `<VAR_DIR>/gateway/token-key.pem`, "
+        "generated at first start when absent.",
+    )
+
+    # -- an external OpenID Connect issuer (optional) -------------------------------------------
+    oidc_issuer: str | None = Field(default=None, description="`iss` of the external issuer's tokens.")
+    oidc_jwks_url: str | None = Field(default=None, description="Its JWKS URL (keys fetched and cached).")
+    oidc_audience: str | None = Field(default=None, description="`aud` expected; default TOKEN_AUDIENCE.")
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256"], description="Pinned algorithms.")
+    oidc_role_claim: str = Field(default="role", description="Claim holding the platform role.")
+    oidc_estates_claim: str = Field(default="estates", description="Claim holding the estates, if scoped.")
+
+    # -- the console ----------------------------------------------------------------------------
+    cookie_secure: bool = Field(default=False, description="Mark cookies Secure (behind HTTPS).")
+    tracing_ui_url: str = Field(
+        default="http://127.0.0.1:16686/trace/{trace_id}",
+        description="Link of a trace in the tracing UI; `{trace_id}` is replaced.",
+    )
+
+    # -- limits ---------------------------------------------------------------------------------
+    rate_limit_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per client.")
+    rate_limit_burst: int = Field(default=100, ge=1, description="Requests a client may send at once.")
+    login_rate_per_min: float = Field(default=10.0, gt=0, description="Token requests per client per minute.")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+    facts_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest department fact batch."
+    )
+
+    @property
+    def key_file(self) -> Path:
+        return self.signing_key_file or self.var_dir / "gateway" / "token-key.pem"

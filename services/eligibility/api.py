@@ -26,10 +26,12 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from contracts.department import DepartmentFactReported
 from contracts.identifiers import CityCode, OperatorId
 from contracts.money import Yuan
+from contracts.timeline import Timeline
 from services.eligibility import identity, rules
 from services.eligibility.application import Actor, EligibilityApp, MemberInput, NotFound, Refused
 from services.eligibility.domain import CaseError, Household, ReviewCase
-from services.eligibility.queries import reviewer_report, what_if
+from services.eligibility.queries import figures, reviewer_report, what_if
+from services.eligibility.timeline import household_timeline
 from services.kit.http import PROBLEM_JSON, Problem
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -128,6 +130,7 @@ def household_view(household: Household) -> Any:
             "unit": household.unit,
             "base_rent": f"{household.base_rent:.2f}",
             "tenancy_start": household.tenancy_start,
+            "registered_by": household.registered_by,
             "members": [
                 {
                     "member_id": m["member_id"],
@@ -292,7 +295,8 @@ def router(app: EligibilityApp) -> APIRouter:
     api = APIRouter()
 
     @api.post("/households", status_code=201, tags=["households"], summary="Register a household")
-    def register(body: HouseholdIn) -> JSONResponse:
+    def register(body: HouseholdIn, operator: OperatorHeader = None) -> JSONResponse:
+        """The operator the gateway names (`X-Operator-Id`) is recorded as the one who registered."""
         with problems():
             household = app.register_household(
                 region=body.region,
@@ -302,6 +306,7 @@ def router(app: EligibilityApp) -> APIRouter:
                 base_rent=body.base_rent,
                 tenancy_start=body.tenancy_start,
                 members=[MemberInput(m.id_number, m.birth_date, m.disabled) for m in body.members],
+                registered_by=operator,
             )
         return JSONResponse(household_view(household), status_code=201)
 
@@ -339,6 +344,24 @@ def router(app: EligibilityApp) -> APIRouter:
     def get_household(household_id: UUID) -> JSONResponse:
         with problems():
             return JSONResponse(household_view(app.household(household_id)))
+
+    @api.get(
+        "/households/{household_id}/timeline",
+        tags=["households"],
+        summary="The household's steps in eligibility, oldest first",
+        response_model=Timeline,
+    )
+    def get_timeline(household_id: UUID) -> Timeline:
+        return Timeline(household_id=household_id, entries=household_timeline(app, household_id))
+
+    @api.get("/figures", tags=["figures"], summary="Counts for the bureau's dashboard")
+    def get_figures() -> JSONResponse:
+        """Households by latest automated outcome, cases by status, final outcomes, proposals sent
+        back on approval and appeals overturned (the review overturn rate's numerator and denominator)."""
+        app.population.catch_up()
+        return JSONResponse(
+            figures(list(app.population.households.values()), list(app.population.cases.values()))
+        )
 
     @api.put("/households/{household_id}/members", tags=["households"], summary="Replace the members")
     def put_members(household_id: UUID, body: MembersIn) -> JSONResponse:
@@ -388,6 +411,7 @@ def router(app: EligibilityApp) -> APIRouter:
                 "received": len(lines) + len(not_json),
                 "recorded": statuses.count("recorded"),
                 "duplicates": statuses.count("duplicate"),
+                "parked": statuses.count("parked"),
                 "unmatched": statuses.count("unmatched"),
                 "rejected": len({p["line"] for p in entries}),
                 "results": results,

@@ -28,6 +28,7 @@ from services.eligibility.domain import (
     FactReceipt,
     Household,
     ParameterBook,
+    ParkedFacts,
     PersonIndex,
     ReviewCase,
     RoleRefused,
@@ -38,7 +39,7 @@ from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 
 T = TypeVar("T")
-IntakeStatus = Literal["recorded", "duplicate", "unmatched"]
+IntakeStatus = Literal["recorded", "duplicate", "parked", "unmatched"]
 CONFLICT_RETRIES = 5
 INGEST_CHUNK = 100
 
@@ -129,28 +130,44 @@ class EligibilityApp(ServiceApplication):
         base_rent: Decimal,
         tenancy_start: date,
         members: Sequence[MemberInput],
+        registered_by: str | None = None,
     ) -> Household:
         records = [self._member_record(m) for m in members]
         _no_repeats(records)
 
         def work(uow: UnitOfWork) -> Household:
-            household = Household(region, estate, building, unit, base_rent, tenancy_start, records)
+            household = Household(
+                region, estate, building, unit, base_rent, tenancy_start, records, registered_by
+            )
             uow.add(household)
-            for record in records:
-                self._link(uow, record, household.id)
+            released = sum(self._link(uow, record, household) for record in records)
+            if released:
+                self.evaluate_household(uow, household)
             return household
 
         return self._in_uow(work)
 
-    def _link(self, uow: UnitOfWork, record: dict[str, Any], household_id: UUID) -> None:
+    def _link(self, uow: UnitOfWork, record: dict[str, Any], household: Household) -> int:
+        """Point the person's index at `household` and record the facts parked for them there;
+        returns how many were."""
         person_hash = record["person_hash"]
         index = uow.find(PersonIndex.create_id(person_hash), PersonIndex)
         if index is None:
-            uow.add(PersonIndex(person_hash, household_id, record["member_id"]))
+            uow.add(PersonIndex(person_hash, household.id, record["member_id"]))
         elif index.household_id is None:
-            index.move(household_id, record["member_id"])
-        elif index.household_id != household_id:
+            index.move(household.id, record["member_id"])
+        elif index.household_id != household.id:
             raise Refused(f"a member already belongs to household {index.household_id}")
+        else:
+            return 0
+        parked = uow.find(ParkedFacts.create_id(person_hash), ParkedFacts)
+        if parked is None:
+            return 0
+        released = parked.release(household.id)
+        for fact in released:
+            scope = str(record["member_id"]) if fact.fact["kind"] != "income" else "household"
+            household.record_fact(fact.department, fact.reference, fact.described_on, dict(fact.fact), scope)
+        return len(released)
 
     def change_members(self, household_id: UUID, members: Sequence[MemberInput]) -> Household:
         """Replace the member list; a member keeps their member_id (matched by person hash)."""
@@ -163,14 +180,15 @@ class EligibilityApp(ServiceApplication):
                 hashed = identity.person_hash(member.id_number, self.config.person_hash_key)
                 records.append(self._member_record(member, known.get(hashed)))
             _no_repeats(records)
-            for record in records:
-                self._link(uow, record, household.id)
+            released = sum(self._link(uow, record, household) for record in records)
             remaining = {r["person_hash"] for r in records}
             for gone in (m for m in household.members if m["person_hash"] not in remaining):
                 index = uow.find(PersonIndex.create_id(gone["person_hash"]), PersonIndex)
                 if index is not None and index.household_id == household.id:
                     index.move(None, None)
             household.change_members(records)
+            if released:
+                self.evaluate_household(uow, household)
             return household
 
         return self._in_uow(work)
@@ -218,21 +236,35 @@ class EligibilityApp(ServiceApplication):
     def intake_fact(self, uow: UnitOfWork, report: DepartmentFactReported) -> IntakeStatus:
         """Record one fact on its household and re-evaluate it; ignore a fact already received.
 
-        A fact naming nobody we know is `unmatched` and leaves no receipt, so the department can send
-        it again once the household is registered.
+        A fact about a person no household holds yet is `parked` (with its receipt) and recorded on
+        the household that later takes them in. A fact naming only a household id we do not know is
+        `unmatched` and leaves no receipt: the department's data is wrong, and it can send the fact
+        again corrected.
         """
         department = report.department.value
         if uow.find(FactReceipt.create_id(department, report.reference), FactReceipt) is not None:
             return "duplicate"
         household, member = self._locate(uow, report)
         if household is None:
-            return "unmatched"
+            if report.person_hash is None:
+                return "unmatched"
+            self._park(uow, report, report.person_hash)
+            return "parked"
         uow.add(FactReceipt(department, report.reference, household.id))
         fact = report.fact.model_dump()
         scope = str(member["member_id"]) if member is not None and fact["kind"] != "income" else "household"
         household.record_fact(department, report.reference, report.described_on, fact, scope)
         self.evaluate_household(uow, household)
         return "recorded"
+
+    def _park(self, uow: UnitOfWork, report: DepartmentFactReported, person_hash: str) -> None:
+        parked = uow.find(ParkedFacts.create_id(person_hash), ParkedFacts)
+        if parked is None:
+            parked = ParkedFacts(person_hash)
+            uow.add(parked)
+        department = report.department.value
+        parked.park(department, report.reference, report.described_on, report.fact.model_dump())
+        uow.add(FactReceipt(department, report.reference, None))
 
     def record_cross_region(
         self, uow: UnitOfWork, household_id: UUID, check_id: UUID, city: str, result: str
@@ -368,6 +400,9 @@ class EligibilityApp(ServiceApplication):
             if case.status == "decided" and was != "decided":
                 household = self._household(uow, case.household_id)
                 household.case_closed(case.id, str(case.final_outcome))
+            elif was == "decided" and case.status != "decided":
+                household = self._household(uow, case.household_id)
+                household.case_reopened(case.id, f"case {case.status} again")
             return case
 
         return self._in_uow(work)

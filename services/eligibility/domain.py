@@ -5,6 +5,8 @@ dicts, lists) so that events and snapshots store without custom transcodings.
   that still matter (latest described date per kind and scope), the latest decision, the open case.
 - `PersonIndex`: person hash → household, so a fact naming a person finds its household.
 - `FactReceipt`: one per (department, reference): a fact already received is acknowledged and ignored.
+- `ParkedFacts`: facts about a person no household holds yet, kept until one does (nothing is lost
+  because a department reported before the housing authority registered).
 - `ParameterBook`: dated parameter values supervisors added (the files hold the defaults).
 - `ReviewCase`: the manual re-review with four-eyes, third-party assessment, appeal, and the
   accountability trail (who, role, when, why, before/after) of every step.
@@ -61,6 +63,14 @@ class Household(Aggregate):
         base_rent: Decimal
         tenancy_start: date
         members: list[dict[str, Any]]
+        registered_by: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Registrations stored before operators were recorded: nobody on record."""
+            state["registered_by"] = None
 
     class MembersChanged(Aggregate.Event):
         members: list[dict[str, Any]]
@@ -89,6 +99,10 @@ class Household(Aggregate):
         case_id: UUID
         outcome: str
 
+    class CaseReopened(Aggregate.Event):
+        case_id: UUID
+        reason: str
+
     class CrossRegionAnswered(Aggregate.Event):
         check_id: UUID
         city: str
@@ -104,8 +118,10 @@ class Household(Aggregate):
         base_rent: Decimal,
         tenancy_start: date,
         members: list[dict[str, Any]],
+        registered_by: str | None = None,
     ) -> None:
         self.region = region
+        self.registered_by = registered_by
         self.estate = estate
         self.building = building
         self.unit = unit
@@ -186,6 +202,12 @@ class Household(Aggregate):
         if self.open_case == case_id:
             self.open_case = None
 
+    @event(CaseReopened)
+    def case_reopened(self, case_id: UUID, reason: str) -> None:
+        """An appeal reopened a decided case: it is the household's open case again, so a later
+        automated exit trigger does not open a second one beside it."""
+        self.open_case = case_id
+
 
 class PersonIndex(Aggregate):
     """Where a person (by hash) lives now; the hash is the only key departments share with us."""
@@ -216,22 +238,77 @@ class PersonIndex(Aggregate):
 
 
 class FactReceipt(Aggregate):
-    """Proof that (department, reference) was received: the key of idempotent intake."""
+    """Proof that (department, reference) was received: the key of idempotent intake.
+    `household_id` is None for a fact parked until its person is registered."""
 
     class Received(Aggregate.Created):
         department: str
         reference: str
-        household_id: UUID
+        household_id: UUID | None
 
     @staticmethod
     def create_id(department: str, reference: str) -> UUID:
         return uuid5(NAMESPACE, f"fact/{department}/{reference}")
 
     @event(Received)
-    def __init__(self, department: str, reference: str, household_id: UUID) -> None:
+    def __init__(self, department: str, reference: str, household_id: UUID | None) -> None:
         self.department = department
         self.reference = reference
         self.household_id = household_id
+
+
+@dataclass(frozen=True)
+class ParkedFact:
+    department: str
+    reference: str
+    described_on: date
+    fact: Mapping[str, Any]
+
+
+class ParkedFacts(Aggregate):
+    """Facts about a person (by hash) whom no household holds yet.
+
+    Departments report on their own schedule: a fact may arrive before the household is registered, or
+    between a member's move out of one household and into another. Such facts are kept here, and
+    recorded on the household the moment the person is linked to one.
+    """
+
+    class Opened(Aggregate.Created):
+        person_hash: str
+
+    class Parked(Aggregate.Event):
+        department: str
+        reference: str
+        described_on: date
+        fact: dict[str, Any]
+
+    class Released(Aggregate.Event):
+        household_id: UUID
+        count: int
+
+    @staticmethod
+    def create_id(person_hash: str) -> UUID:
+        return uuid5(NAMESPACE, f"parked/{person_hash}")
+
+    @event(Opened)
+    def __init__(self, person_hash: str) -> None:
+        self.person_hash = person_hash
+        self.pending: tuple[ParkedFact, ...] = ()
+
+    @event(Parked)
+    def park(self, department: str, reference: str, described_on: date, fact: dict[str, Any]) -> None:
+        self.pending = (*self.pending, ParkedFact(department, reference, described_on, fact))
+
+    def release(self, household_id: UUID) -> tuple[ParkedFact, ...]:
+        """The facts to record on `household_id`, now that the person belongs to it."""
+        pending = self.pending
+        if pending:
+            self._released(household_id, len(pending))
+        return pending
+
+    @event(Released)
+    def _released(self, household_id: UUID, count: int) -> None:
+        self.pending = ()
 
 
 class ParameterBook(Aggregate):

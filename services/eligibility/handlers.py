@@ -32,7 +32,9 @@ def fact_handler(app: EligibilityApp) -> Handler:
         if status == "unmatched":
             # Never the person hash in a log line: department and reference identify the record.
             log.warning(
-                "fact %s/%s names no known household; not recorded", report.department, report.reference
+                "fact %s/%s names a household we do not know; not recorded",
+                report.department,
+                report.reference,
             )
 
     return handle

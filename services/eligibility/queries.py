@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from services.eligibility import rules
-from services.eligibility.domain import ReviewCase
+from services.eligibility.domain import Household, ReviewCase
 
 if TYPE_CHECKING:
     from services.eligibility.application import EligibilityApp
@@ -144,3 +144,37 @@ def _overturned_on_appeal(case: ReviewCase, operator_id: str) -> int:
         if appeal.get("overturned") and proposer_of_overturned == operator_id:
             count += 1
     return count
+
+
+def figures(households: Iterable[Household], cases: Iterable[ReviewCase]) -> dict[str, Any]:
+    """The bureau's dashboard counts from eligibility: households by latest automated outcome, cases by
+    status, final outcomes, and how often a second pair of eyes or an appeal changed a proposal."""
+    by_outcome: Counter[str] = Counter(h.outcome or "none" for h in households)
+    by_status: Counter[str] = Counter()
+    final: Counter[str] = Counter()
+    proposals = sent_back = appeals = overturned = 0
+    for case in cases:
+        by_status[case.status] += 1
+        if case.final_outcome is not None:
+            final[case.final_outcome] += 1
+        for step in case.steps:
+            proposals += step["action"] == "finding"
+            sent_back += step["action"] == "sent_back"
+        appeals += len(case.appeals)
+        overturned += sum(1 for a in case.appeals if a.get("overturned"))
+    total = sum(by_outcome.values())
+    return {
+        "households": total,
+        "households_by_outcome": dict(by_outcome),
+        "households_under_review": by_status["open"]
+        + by_status["proposed"]
+        + by_status["assessment"]
+        + by_status["appealed"],
+        "cases_by_status": dict(by_status),
+        "final_outcomes": dict(final),
+        "exit_decisions": final["exit_required"] + final["transition"],
+        "proposals": proposals,
+        "proposals_sent_back": sent_back,
+        "appeals": appeals,
+        "appeals_overturned": overturned,
+    }

@@ -189,12 +189,33 @@ async def test_a_fact_about_a_person_finds_the_household(client: httpx.AsyncClie
     line = fact(household["household_id"], "by-person", assets("250000.00"))
     line["household_id"] = None
     line["person_hash"] = person
-    answer = await facts(client, line, {**line, "reference": "stranger", "person_hash": "ab" * 32})
+    ghost = {**line, "reference": "ghost", "person_hash": None, "household_id": str(uuid4())}
+    answer = await facts(client, line, ghost)
     assert [r["status"] for r in answer["results"]] == ["recorded", "unmatched"]
     view = (await client.get(f"/households/{household['household_id']}")).json()
     member_id = household["members"][1]["member_id"]
     assert view["facts"]["financial_assets"][member_id][0]["value"] == "250000.00"
     assert view["decision"]["outcome"] == "exit_triggered"
+
+
+async def test_a_fact_about_a_person_not_yet_housed_waits_for_their_household(
+    client: httpx.AsyncClient,
+) -> None:
+    person = identity.person_hash(ID_2, DEV_PERSON_HASH_KEY)
+    early = {**fact("", "early", assets("250000.00")), "household_id": None, "person_hash": person}
+    first = await facts(client, early)
+    assert (first["parked"], first["results"][0]["status"]) == (1, "parked")
+    assert (await facts(client, early))["duplicates"] == 1  # received once, whatever is resent
+
+    response = await client.post(
+        "/households", json=household_body(ID_1, ID_2), headers={"X-Operator-Id": "clerk.wu"}
+    )
+    household = response.json()
+    member_id = household["members"][1]["member_id"]
+    assert household["registered_by"] == "clerk.wu"
+    assert household["facts"]["financial_assets"][member_id][0]["reference"] == "early"
+    assert household["decision"]["outcome"] == "exit_triggered"
+    assert household["open_case"] is not None
 
 
 # -- decisions and dated parameters --------------------------------------------------------------------------
@@ -318,7 +339,7 @@ async def test_four_eyes_cannot_be_bypassed(client: httpx.AsyncClient) -> None:
 async def test_send_back_assessment_appeal_and_the_reviewer_report(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
-    _, case = await failing_household(client)
+    home, case = await failing_household(client)
     finding = {"findings": "income rose", "proposed_outcome": "exit_required", "reason_code": "INC"}
     await client.post(f"/cases/{case}/findings", json=finding, headers=REVIEWER)
     sent = await client.post(
@@ -348,6 +369,7 @@ async def test_send_back_assessment_appeal_and_the_reviewer_report(
     await client.post(f"/cases/{case}/findings", json=transition, headers=REVIEWER)
     decided = await client.post(f"/cases/{case}/approval", json={"reason": "agreed"}, headers=SUPERVISOR)
     assert decided.json()["final_outcome"] == "transition"
+    assert (await client.get(f"/households/{home}")).json()["open_case"] is None
 
     household = {"X-Operator-Id": "household.a1", "X-Operator-Role": "household"}
     clock.now += timedelta(days=10)
@@ -355,6 +377,11 @@ async def test_send_back_assessment_appeal_and_the_reviewer_report(
         f"/cases/{case}/appeals", json={"reason": "income fell again"}, headers=household
     )
     assert appealed.json()["status"] == "appealed"
+    # the appeal makes the case the household's open case again: a new exit trigger meanwhile
+    # does not open a second case beside it
+    assert (await client.get(f"/households/{home}")).json()["open_case"] == case
+    await facts(client, fact(home, f"more-{home}", income("9000.00"), described_on="2026-12-01"))
+    assert (await client.get(f"/households/{home}")).json()["open_case"] == case
     second_reviewer = {"X-Operator-Id": "reviewer.he", "X-Operator-Role": "reviewer"}
     retain = {"findings": "new payslips", "proposed_outcome": "retain", "reason_code": "APPEAL"}
     await client.post(f"/cases/{case}/findings", json=retain, headers=second_reviewer)
@@ -458,3 +485,47 @@ async def test_a_department_corrects_itself_but_two_departments_can_conflict(
     assert decision["outcome"] == "needs_manual"
     assert decision["rules"][0]["status"] == "conflict"
     assert {s["reference"] for s in decision["rules"][0]["sources"]} == {"i-2", "t-1"}
+
+
+# -- timeline and figures -------------------------------------------------------------------------------
+
+
+async def test_the_timeline_tells_every_step_with_who_and_why(client: httpx.AsyncClient) -> None:
+    home, case = await failing_household(client)
+    finding = {"findings": "income rose", "proposed_outcome": "exit_required", "reason_code": "INC"}
+    await client.post(f"/cases/{case}/findings", json=finding, headers=REVIEWER)
+    await client.post(f"/cases/{case}/approval", json={"reason": "agreed"}, headers=SUPERVISOR)
+
+    answer = await client.get(f"/households/{home}/timeline")
+    assert answer.status_code == 200
+    entries = answer.json()["entries"]
+    summaries = [e["summary"] for e in entries]
+    assert summaries[0].startswith("Household registered at Chancheng Garden")
+    assert any(s.startswith("Income fact recorded from civil_affairs") for s in summaries)
+    assert any(s.startswith("Automated review: exit_triggered") for s in summaries)
+    proposed = next(e for e in entries if e["summary"].startswith("Reviewer proposed exit_required"))
+    approved = next(e for e in entries if e["summary"] == "Supervisor approved: exit_required")
+    assert (proposed["actor"], approved["actor"]) == ("reviewer.li", "supervisor.chen")
+    assert approved["reason"] == "agreed"
+    assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+    assert {e["service"] for e in entries} == {"eligibility"}
+    assert "4200" not in answer.text  # amounts stay on the household page, for roles that may see them
+    assert (await client.get(f"/households/{uuid4()}/timeline")).json()["entries"] == []
+
+
+async def test_figures_count_households_cases_and_overturns(client: httpx.AsyncClient) -> None:
+    _, case = await failing_household(client)
+    await register(client, ID_2)
+    finding = {"findings": "income rose", "proposed_outcome": "exit_required", "reason_code": "INC"}
+    await client.post(f"/cases/{case}/findings", json=finding, headers=REVIEWER)
+    await client.post(f"/cases/{case}/send-back", json={"reason": "check"}, headers=SUPERVISOR)
+    figures = (await client.get("/figures")).json()
+    assert figures["households"] == 2
+    assert figures["households_by_outcome"] == {"exit_triggered": 1, "none": 1}
+    assert figures["households_under_review"] == 1
+    assert (figures["proposals"], figures["proposals_sent_back"]) == (1, 1)
+    await client.post(f"/cases/{case}/findings", json=finding, headers=REVIEWER)
+    await client.post(f"/cases/{case}/approval", json={"reason": "ok"}, headers=SUPERVISOR)
+    figures = (await client.get("/figures")).json()
+    assert figures["final_outcomes"] == {"exit_required": 1}
+    assert (figures["exit_decisions"], figures["households_under_review"]) == (1, 0)

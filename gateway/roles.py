@@ -1,0 +1,92 @@
+"""Roles, the scopes each role holds, and who an authenticated caller is (`Principal`).
+
+A route names the scope it needs; a role is only a bundle of scopes (the table is the one in
+gateway/README.md). Object-level limits ride on the principal: `estates` (None = every estate) and, for
+a department system, the one department whose facts it may push.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["reviewer", "supervisor", "inspector", "auditor", "admin", "department"]
+ROLES: tuple[Role, ...] = ("reviewer", "supervisor", "inspector", "auditor", "admin", "department")
+
+# Every scope a route may require.
+SCOPES: dict[str, str] = {
+    "households:read": "households, their facts and automated decisions",
+    "households:write": "register households",
+    "personal:read": "personal amounts (incomes, assets) and birth dates, unmasked",
+    "cases:read": "review cases and the review queue",
+    "cases:review": "record findings (the first pair of eyes)",
+    "cases:approve": "approve or send back (the second pair of eyes)",
+    "parameters:read": "policy parameters and the what-if simulator",
+    "parameters:write": "add dated parameter values",
+    "warnings:read": "monitoring warnings",
+    "warnings:write": "assign, confirm, dismiss, rectify warnings",
+    "sanctions:read": "sanctions, transitions, appeals, rent ledgers, notices",
+    "placements:read": "resettlement pools, cases and placements",
+    "training:read": "courses, referrals, a household's training",
+    "federation:read": "cross-region exchanges and checks",
+    "figures:read": "the bureau's dashboard",
+    "facts:write": "push department facts (own department and fact kinds only)",
+}
+
+_READ_ALL = (
+    "households:read",
+    "cases:read",
+    "parameters:read",
+    "warnings:read",
+    "sanctions:read",
+    "placements:read",
+    "training:read",
+    "figures:read",
+)
+
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    "reviewer": frozenset({*_READ_ALL, "personal:read", "cases:review"}),
+    "supervisor": frozenset({*_READ_ALL, "personal:read", "cases:review", "cases:approve", "parameters:write"}),
+    "inspector": frozenset(
+        {"households:read", "warnings:read", "warnings:write", "sanctions:read", "figures:read"}
+    ),
+    "auditor": frozenset({*_READ_ALL, "federation:read"}),
+    "admin": frozenset({*_READ_ALL, "federation:read", "households:write"}),
+    "department": frozenset({"facts:write"}),
+}
+
+# The fact kinds each department may report (contracts.department).
+DEPARTMENT_KINDS: dict[str, frozenset[str]] = {
+    "civil_affairs": frozenset({"income"}),
+    "real_estate": frozenset({"property"}),
+    "finance": frozenset({"financial_assets"}),
+    "public_security": frozenset({"registration"}),
+    "tax": frozenset({"tax"}),
+    "social_insurance": frozenset({"social_insurance"}),
+    "human_resources": frozenset({"employment"}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    subject: str
+    role: Role
+    scopes: frozenset[str]
+    estates: frozenset[str] | None = None
+    department: str | None = None
+    issuer: str = ""
+    token_id: str = ""
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def sees_estate(self, estate: object) -> bool:
+        return self.estates is None or (isinstance(estate, str) and estate in self.estates)
+
+
+def scopes_for(role: str, granted: frozenset[str] | None = None) -> frozenset[str]:
+    """The role's scopes, narrowed to `granted` when a token names fewer (never widened)."""
+    base = ROLE_SCOPES.get(role, frozenset())  # type: ignore[call-overload]
+    return base if granted is None else base & granted

@@ -1,0 +1,98 @@
+"""Calls from the gateway to the services: one httpx client, a timeout per call, the caller's identity
+in `X-Operator-Id`/`X-Operator-Role` (set here and only here: nothing a client sent is forwarded), the
+W3C trace context, and failures turned into problem+json an operator can act on:
+
+- the service cannot be reached → 502 "Service unavailable" (naming the service);
+- the service does not answer in time → 504 "Service timeout";
+- the service fails (5xx) → 502 "Service error";
+- the service refuses (4xx) → the same status and the service's own title and detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from gateway.roles import Principal
+from services.kit.http import Problem
+from services.kit.tracing import inject
+
+
+class Upstream:
+    def __init__(self, client: httpx.AsyncClient, services: dict[str, str], timeout_s: float) -> None:
+        self.client, self.services, self.timeout_s = client, services, timeout_s
+
+    def url(self, service: str, path: str) -> str:
+        base = self.services.get(service)
+        if base is None:
+            raise Problem(502, "Service unavailable", f"{service} is not deployed in this stack", service=service)
+        return base.rstrip("/") + path
+
+    async def send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        principal: Principal | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
+        headers: dict[str, str] = {"accept": "application/json"}
+        if principal is not None:
+            headers["x-operator-id"] = principal.subject
+            headers["x-operator-role"] = principal.role
+        if content_type:
+            headers["content-type"] = content_type
+        inject(headers)
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            return await self.client.request(
+                method,
+                self.url(service, path),
+                params=clean,
+                json=json,
+                content=content,
+                headers=headers,
+                timeout=self.timeout_s,
+            )
+        except httpx.TimeoutException:
+            raise Problem(
+                504, "Service timeout", f"{service} did not answer within {self.timeout_s} s", service=service
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Problem(
+                502, "Service unavailable", f"{service} cannot be reached ({type(exc).__name__})", service=service
+            ) from None
+
+    async def json(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        principal: Principal | None = None,
+        **kw: Any,
+    ) -> Any:
+        """The decoded answer of a successful call; a problem otherwise (see the module's docstring)."""
+        response = await self.send(service, method, path, principal, **kw)
+        if response.status_code >= 500:
+            raise Problem(502, "Service error", f"{service} failed ({response.status_code})", service=service)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            title = body.get("title") if isinstance(body, dict) else None
+            detail = body.get("detail") if isinstance(body, dict) else None
+            raise Problem(
+                response.status_code,
+                str(title or response.reason_phrase or "Refused"),
+                str(detail or ""),
+                service=service,
+            )
+        if body is None:
+            raise Problem(502, "Service error", f"{service} answered something that is not JSON", service=service)
+        return body

@@ -1,0 +1,2 @@
+"""Penalties and incentives: rent ledger, transition plans, voluntary-exit subsidy, sanctions, notices,
+appeals (issue 4)."""
