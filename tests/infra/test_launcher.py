@@ -457,14 +457,24 @@ def test_compose_file_is_complete() -> None:
     assert {"nats-n1", "nats-n2", "nats-n3", "postgres", "otel-collector", "jaeger", "streams"} <= set(
         services
     )
-    assert {"eligibility", "gateway"} <= set(services)
-    # One replica per service until the background loops elect a leader (README, "Known limit").
-    assert services["eligibility"]["deploy"]["replicas"] == 1
-    assert services["streams"]["environment"]["STREAM_REPLICAS"] == "3"
-    for name in ("eligibility", "gateway"):
-        env = services[name]["environment"]
+    # every process of this city's stack (peer cities' `<service>-<city>` processes are other
+    # deployments) is a compose service on the same module and port
+    ours = [spec for spec in parse_procfile(include_disabled=True) if "-" not in spec.name]
+    assert {spec.name for spec in ours} <= set(services)
+    for spec in ours:
+        service = services[spec.name]
+        assert service["command"] == [spec.module], spec.name
+        assert service["environment"]["HTTP_PORT"] == str(spec.http_port), spec.name
+        env = service["environment"]
         assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+        assert env["POSTGRES_SCHEMA"] == spec.name
         assert {"NATS_URL", "POSTGRES_HOST", "POSTGRES_DBNAME", "OTEL_EXPORTER_OTLP_ENDPOINT"} <= set(env)
+        if spec.name != "gateway":
+            # One replica until the background loops elect a leader (README, "Known limit").
+            assert service["deploy"]["replicas"] == 1, spec.name
+    routed = json.loads(services["gateway"]["environment"]["SERVICES"])
+    assert set(routed) == {spec.name for spec in ours} - {"gateway"}
+    assert services["streams"]["environment"]["STREAM_REPLICAS"] == "3"
     for node in ("n1", "n2", "n3"):
         assert services[f"nats-{node}"]["image"].startswith("nats:2.12")
     for service in services.values():
