@@ -36,3 +36,7 @@ INBOX_RESUBSCRIBES = Counter(
 INBOX_BATCH_SECONDS = Histogram(
     "housing_inbox_batch_seconds", "Time to handle and commit one fetched batch", ["service", "stream"]
 )
+
+LEASE_HELD = Gauge(
+    "housing_lease_held", "1 while this process runs the loop the lease names", ["service", "lease"]
+)

@@ -2,7 +2,8 @@
 
 Start and stop are the only lifecycle the HTTP app needs: start connects and launches the background
 loops; stop lets in-flight batches finish (their commits and acks), then drains the connection so
-nothing acknowledged is left unsent.
+nothing acknowledged is left unsent. Each loop runs under a lease (`services.kit.lease`), so replicas
+of a service on one store share the loops between them and take over those of a replica that dies.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
 from contracts.catalogue import EVENTS_BY_TYPE, STREAMS
 from services.kit.bus import connect
 from services.kit.inbox import Handler, Inbox
+from services.kit.lease import Lease, lease_bucket, run_leased
 from services.kit.relay import OutboxRelay, Translator
 from services.kit.store import ServiceApplication
 
@@ -55,16 +59,35 @@ class Runtime:
     def service(self) -> str:
         return self.app.settings.service_name
 
+    @property
+    def instance(self) -> str:
+        settings = self.app.settings
+        return settings.instance_id or f"{socket.gethostname()}:{settings.http_port}"
+
     async def start(self) -> None:
         self.nc = await connect(self.app.settings.nats_url, f"housing-{self.service}")
+        loops: list[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]]] = []
         if self.translate is not None:
             self.relay = OutboxRelay(self.app, self.nc.jetstream(), self.translate)
-            self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name="relay"))
+            loops.append(("relay", self.relay.run))
         for consumes in self.consumes:
             inbox = Inbox(self.app, self.nc, consumes.stream, consumes.handlers, subjects=consumes.subjects())
             self.inboxes.append(inbox)
-            self._tasks.append(asyncio.create_task(inbox.run(self._stop), name=f"inbox-{consumes.stream}"))
-        log.info("%s started: relay=%s inboxes=%s", self.service, bool(self.relay), len(self.inboxes))
+            loops.append((f"inbox.{consumes.stream}", inbox.run))
+        if loops:
+            settings = self.app.settings
+            kv = await lease_bucket(self.nc.jetstream(), settings.lease_ttl_s, settings.stream_replicas)
+            for name, loop in loops:
+                lease = Lease(kv, f"{self.service}.{name}", self.instance, settings.lease_ttl_s)
+                task = run_leased(lease, loop, self._stop, service=self.service)
+                self._tasks.append(asyncio.create_task(task, name=name))
+        log.info(
+            "%s started as %s: relay=%s inboxes=%s",
+            self.service,
+            self.instance,
+            bool(self.relay),
+            len(self.inboxes),
+        )
 
     async def stop(self, grace_s: float = 15.0) -> None:
         self._stop.set()

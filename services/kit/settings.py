@@ -49,3 +49,10 @@ class ServiceSettings(BaseSettings):
     inbox_retry_backoff_max_s: float = Field(default=5.0, gt=0)
 
     stream_replicas: int = Field(default=1, ge=1, le=5)
+
+    lease_ttl_s: float = Field(
+        default=6.0, gt=0, description="A dead replica's loops move to another after this long."
+    )
+    instance_id: str | None = Field(
+        default=None, description="This replica's identity for leases; default host:HTTP port."
+    )

@@ -59,6 +59,12 @@ class ServiceProcess:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def kill(self) -> None:
+        """kill -9: no batch finished, no ack flushed, no lease released."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
