@@ -79,7 +79,8 @@ def _seed(app: MonitoringApp, units: list[UnitRef]) -> dict[UnitRef, list[str]]:
             app.on_household_registered(uow, payload)
             cards[unit] = [f"C{i:05d}A", f"C{i:05d}B"]
             credentials += [
-                Credential("card", card, member) for card, member in zip(cards[unit], members, strict=True)
+                Credential("card", app.hasher.key("card", card), member)
+                for card, member in zip(cards[unit], members, strict=True)
             ]
         uow.commit(None)
         app.save(*credentials)

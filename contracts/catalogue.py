@@ -15,7 +15,7 @@ from typing import Final
 
 from pydantic import BaseModel
 
-from contracts import penalties, resettlement, training
+from contracts import monitoring, penalties, resettlement, training
 from contracts.deadletter import DeadLetter
 from contracts.department import DepartmentFactReported
 from contracts.eligibility import (
@@ -77,7 +77,7 @@ _CORE_EVENTS: Final[tuple[EventSpec, ...]] = (
         payload=DepartmentFactReported,
         summary="A department reported one fact (income, property, assets, registration, ...).",
         producer="departments",
-        consumers=("eligibility", "monitoring"),
+        consumers=("eligibility", "monitoring", "training"),
     ),
     EventSpec(
         context="eligibility",
@@ -289,6 +289,7 @@ EVENTS: Final[tuple[EventSpec, ...]] = (
     *_ELIGIBILITY_REVIEW_EVENTS,
     *_FEDERATION_EVENTS,
     *_MONITORING_EVENTS,
+    *monitoring.EVENTS,
     *penalties.EVENTS,
     *resettlement.EVENTS,
     *training.EVENTS,

@@ -16,15 +16,17 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from contracts.base import Contract
 from contracts.identifiers import Label, OperatorId, Text
+from contracts.spec import EventSpec
 
 __all__ = [
+    "EVENTS",
     "Condition",
     "CredentialKind",
     "DoorAccess",
@@ -35,9 +37,11 @@ __all__ = [
     "OccupancyWarningDismissed",
     "OccupancyWarningRaised",
     "OccupancyWarningRectified",
+    "OccupancyWarningWithdrawn",
     "UtilityReading",
     "ViolationConfirmed",
     "ViolationKind",
+    "WithdrawalReason",
 ]
 
 CredentialToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
@@ -51,6 +55,9 @@ Condition = Literal["vacancy", "sublet_or_lend"]
 
 ViolationKind = Literal["vacant", "sublet", "lend"]
 """What the inspector found on site (the brief's three violating occupancies)."""
+
+WithdrawalReason = Literal["household_exited"]
+"""Why monitoring closed a warning without an inspector's finding: the household left the flat."""
 
 _MEASURE_TEXT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,3})?")
 
@@ -177,3 +184,31 @@ class ViolationConfirmed(Contract):
     unit: Label
     inspector_id: OperatorId
     confirmed_on: date
+
+
+class OccupancyWarningWithdrawn(Contract):
+    """Monitoring closed an open warning because the household it concerns left the flat (penalties'
+    `exit-completed`): nobody is left to inspect. A violation confirmed before stays confirmed."""
+
+    household_id: UUID
+    warning_id: UUID
+    withdrawn_on: date = Field(description="Day the household handed the flat back.")
+    reason: WithdrawalReason
+    previous_status: Literal["raised", "assigned", "confirmed"] = Field(
+        description="Where the warning's lifecycle stood when it was withdrawn."
+    )
+
+
+EVENTS: Final[tuple[EventSpec, ...]] = (
+    EventSpec(
+        context="monitoring",
+        name="warning-withdrawn",
+        version=1,
+        payload=OccupancyWarningWithdrawn,
+        summary="An open occupancy warning was closed because the household left the flat.",
+        producer="monitoring",
+        consumers=("eligibility",),
+    ),
+)
+"""Monitoring's events declared in this module (those since the first slice; the earlier ones are
+still listed in `contracts.catalogue` itself)."""

@@ -44,8 +44,9 @@ Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ReferralSource = Literal["exit_decision", "operator"]
 """Who referred: automatically from an exit decision (members of working age), or an operator."""
 
-Verifier = Literal["human_resources", "operator"]
-"""Who verified an employment: the human-resources department's report, or an operator."""
+Verifier = Literal["human_resources", "social_insurance", "operator"]
+"""Who verified an employment or its continuation: the human-resources department's report, a
+social-insurance contribution from the employer, or an operator."""
 
 
 class CourseSession(Contract):
@@ -76,7 +77,9 @@ class ReferralMade(Contract):
     member_id: UUID = Field(description="Opaque member id issued by eligibility.")
     source: ReferralSource
     referred_on: date = Field(description="Date of the referral (the exit decision's date when automatic).")
-    referred_by: OperatorId | None = Field(default=None, description="Operator who referred; none if automatic.")
+    referred_by: OperatorId | None = Field(
+        default=None, description="Operator who referred; none if automatic."
+    )
 
 
 class ReferralWithdrawn(Contract):
@@ -164,7 +167,9 @@ class EmploymentRecorded(Contract):
     reference: Annotated[str, StringConstraints(max_length=128)] = Field(
         default="", description="The department's reference of its record, when it verified."
     )
-    operator_id: OperatorId | None = Field(default=None, description="Operator who recorded or attributed it.")
+    operator_id: OperatorId | None = Field(
+        default=None, description="Operator who recorded or attributed it."
+    )
 
 
 class StableEmploymentConfirmed(Contract):

@@ -20,12 +20,15 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from contracts.envelope import MSG_ID_HEADER
 from contracts.identifiers import OperatorId
 from contracts.monitoring import CredentialKind, DoorAccess, UtilityReading
+from contracts.timeline import Timeline
 from services.kit.http import Problem
 from services.kit.runtime import Runtime
+from services.kit.timeline import timeline
 from services.monitoring.application import MonitoringApp, NotFound
 from services.monitoring.domain import TransitionError, UnitRef
 from services.monitoring.handlers import DOOR_ACCESS, UTILITY_READING
 from services.monitoring.intake import SIGNALS, publishable
+from services.monitoring.timeline import describe
 
 _DOOR: TypeAdapter[DoorAccess] = TypeAdapter(DoorAccess)
 _READING: TypeAdapter[UtilityReading] = TypeAdapter(UtilityReading)
@@ -66,6 +69,30 @@ class RectifyIn(BaseModel):
     operator_id: OperatorId
     note: str = Field(default="", max_length=2000)
     on: date | None = None
+
+
+class Figures(BaseModel):
+    """Monitoring's counts for the bureau's dashboard (numbers only)."""
+
+    warnings_by_state: dict[str, int] = Field(
+        description="Every warning ever raised, by state: raised, assigned, confirmed, dismissed, "
+        "rectified, withdrawn."
+    )
+    warnings_by_condition: dict[str, int] = Field(description="Every warning, by condition suspected.")
+    warnings_by_state_and_condition: dict[str, dict[str, int]] = Field(
+        description="Every warning, by state, then by condition (vacancy, sublet_or_lend)."
+    )
+    open_warnings_by_condition: dict[str, int] = Field(description="Open warnings, by condition.")
+    violations_confirmed_by_kind: dict[str, int] = Field(
+        description="Warnings an inspector confirmed, by finding (vacant, sublet, lend)."
+    )
+    flats_monitored: int = Field(description="Flats a registered household holds now.")
+    flats_unlet: int = Field(description="Flats held before and by no household now (not judged).")
+    households_exit_decided: int = Field(description="Households with an exit decided, still in the flat.")
+    households_exited: int = Field(description="Households that handed their flat back.")
+    credentials_enrolled: int = Field(description="Door credentials enrolled (kept as keyed digests).")
+    signals_ingested: int = Field(description="Door and utility signals folded since the book began.")
+    signals_refused: int = Field(description="Signals refused (malformed, future, unknown unit or estate).")
 
 
 def parse_batch(
@@ -169,9 +196,14 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         return {"raised": [str(w) for w in raised]}
 
     @api.get("/warnings", tags=["warnings"])
-    def open_warnings(estate: str | None = None) -> list[dict[str, Any]]:
-        """Open warnings (raised, assigned, confirmed), highest risk first; optionally of one estate."""
-        return app.open_warnings(estate)
+    def open_warnings(
+        estate: str | None = None,
+        state: Literal["raised", "assigned", "confirmed", "dismissed", "rectified", "withdrawn"]
+        | None = None,
+    ) -> list[dict[str, Any]]:
+        """Open warnings (raised, assigned, confirmed), or those in `state`, highest risk first;
+        optionally of one estate. Each carries its household's status and the exit decided, if any."""
+        return app.open_warnings(estate, state)
 
     @api.get("/warnings/{warning_id}", tags=["warnings"])
     def get_warning(warning_id: UUID) -> dict[str, Any]:
@@ -208,11 +240,39 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
     def rectify(warning_id: UUID, body: RectifyIn) -> dict[str, str]:
         return step(lambda: app.rectify(warning_id, body.operator_id, body.on or today(app), body.note))
 
+    @api.get("/households/{household_id}", tags=["households"], summary="A household as monitoring sees it")
+    def get_household(household_id: UUID) -> dict[str, Any]:
+        """Its flat, status (`monitored`, `exit_decided`: still monitored during its transition, or
+        `exited`), eligibility's decisions and department records noted, and its warnings."""
+        try:
+            return app.household(household_id)
+        except NotFound as exc:
+            raise Problem(404, "Unknown household", str(exc)) from None
+
+    @api.get(
+        "/households/{household_id}/timeline",
+        tags=["households"],
+        summary="The household's steps in monitoring, oldest first",
+        response_model=Timeline,
+    )
+    def get_timeline(household_id: UUID) -> Timeline:
+        """Register changes (registration, members, excused absences, credentials, decisions and
+        records noted, the exit) and every warning's lifecycle; empty for a household unknown here."""
+        entries = timeline(app, app.household_aggregates(household_id), describe)
+        return Timeline(household_id=household_id, entries=entries)
+
+    @api.get(
+        "/figures", tags=["figures"], summary="Counts for the bureau's dashboard", response_model=Figures
+    )
+    def get_figures() -> Figures:
+        return Figures.model_validate(app.figures())
+
     @api.get("/units/occupancy", tags=["units"])
     def occupancy(
         estate: str, building: str, unit: str, days: Annotated[int, Query(ge=1, le=120)] = 30
     ) -> dict[str, Any]:
-        """A unit's occupancy history (daily openings, utilities) with its assessments and risk score."""
+        """A unit's occupancy history (daily openings, utilities) with its assessments and risk score;
+        a flat no household holds now is `unlet` and not assessed."""
         try:
             return app.occupancy(UnitRef(estate, building, unit), days)
         except NotFound as exc:

@@ -12,6 +12,12 @@ risk score and an operator asking "why not?".
 - Sublet or lend: over the last `window_days`, at least `min_accesses` openings of which a share of at
   least `unregistered_share` were by credentials not enrolled to this household; or the household's
   own members were seen mostly (`elsewhere_share`) at other units.
+- Residence elsewhere (evidence, not a detector of its own): the latest registration record public
+  security reported for the household (`housing.department.fact-reported`, kind `registration`) says the
+  members actually live in another city than the flat's, and it describes a day at most
+  `registration_max_age_days` before the assessment. Then the sublet-or-lend score becomes
+  `1 - (1 - score) * (1 - registration_weight)`: a lead makes the flat rank higher among the inspectors'
+  warnings, but the door data must still show the pattern for a warning to be raised.
 Hours play no part: a night-shift worker who comes home at 07:30 and leaves at 21:00 is as present as
 anyone; local days (UTC+8) keep their accesses on the right dates.
 """
@@ -22,7 +28,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from services.monitoring.domain import ELSEWHERE, MEMBER, OTHER, HouseholdView, UnitOccupancy, months_between
+from services.monitoring.domain import (
+    ELSEWHERE,
+    MEMBER,
+    OTHER,
+    HouseholdView,
+    RegistrationRecord,
+    UnitOccupancy,
+    months_between,
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class DetectorParams:
     min_accesses: int = 20
     unregistered_share: float = 0.6
     elsewhere_share: float = 0.7
+    registration_weight: float = 0.3
+    registration_max_age_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -115,17 +131,64 @@ def assess_vacancy(
     return Assessment("vacancy", triggered, score, explanation, evidence)
 
 
+@dataclass(frozen=True)
+class RegistrationLead:
+    """A department record saying where the members actually live, weighed by `assess_sublet`."""
+
+    record: RegistrationRecord
+    flat_city: str
+    elsewhere: bool
+
+    def describe(self) -> str:
+        return (
+            f"{self.record.department} record {self.record.reference} of {self.record.described_on}: "
+            f"actual residence {self.record.actual_residence_city}, household registration "
+            f"{self.record.hukou_city}, flat in {self.flat_city or 'an unrecorded city'}"
+        )
+
+
+def registration_lead(
+    household: HouseholdView, as_of: int, params: DetectorParams
+) -> RegistrationLead | None:
+    """The latest registration record with values, if recent enough; `elsewhere` when its actual
+    residence is not the flat's city (or, for a household registered before the city was kept, not
+    the city of its household registration)."""
+    records = [
+        r
+        for r in household.facts.values()
+        if r.kind == "registration"
+        and r.actual_residence_city is not None
+        and as_of - r.described_on.toordinal() <= params.registration_max_age_days
+    ]
+    if not records:
+        return None
+    latest = max(records, key=lambda r: (r.described_on, r.reference))
+    flat_city = household.region or (latest.hukou_city or "")
+    return RegistrationLead(latest, household.region, latest.actual_residence_city != flat_city)
+
+
 def _mask(key: str) -> str:
-    kind, _, token = key.partition(":")
-    return f"{kind}:…{token[-4:]}"
+    """A credential as evidence shows it: its kind and the end of its keyed digest (never the token)."""
+    kind, _, digest = key.partition(":")
+    return f"{kind}:…{digest[-6:]}"
 
 
 def assess_sublet(
-    occupancy: UnitOccupancy | None, as_of: int, since: int | None, params: DetectorParams
+    occupancy: UnitOccupancy | None,
+    as_of: int,
+    since: int | None,
+    params: DetectorParams,
+    *,
+    tenancy_start: int | None = None,
+    lead: RegistrationLead | None = None,
 ) -> Assessment:
+    """`since`: last sublet warning closed; `tenancy_start`: the household's first day (a flat let
+    again is judged on its new household's days only)."""
     first = as_of - params.window_days + 1
     if since is not None:
         first = max(first, since + 1)
+    if tenancy_start is not None:
+        first = max(first, tenancy_start)
     sums = occupancy.sums(first, as_of) if occupancy else [0, 0, 0]
     member, other, elsewhere = sums[MEMBER], sums[OTHER], sums[ELSEWHERE]
     total = member + other
@@ -137,6 +200,9 @@ def assess_sublet(
     score = max(
         other_share * min(total / params.min_accesses, 1.0), away_share * min(home / params.min_accesses, 1.0)
     )
+    weighed = lead is not None and lead.elsewhere and params.registration_weight > 0
+    if weighed:
+        score = 1.0 - (1.0 - score) * (1.0 - params.registration_weight)
     top = (
         sorted(
             ((k, v) for k, v in occupancy.others.items() if v[1] >= first),
@@ -161,12 +227,23 @@ def assess_sublet(
         explanation = " ".join(reasons)
     else:
         explanation = f"No sign of subletting or lending: {'; '.join(parts)}."
+    if lead is not None:
+        explanation += f" Registration: {lead.describe()}" + (
+            f", so the members live elsewhere (score weighted by {params.registration_weight:.0%})."
+            if weighed
+            else "."
+        )
     evidence = (
         ("window", f"{_day(first)}..{_day(as_of)}"),
         ("openings_by_members", str(member)),
         ("openings_by_others", str(other)),
         ("member_openings_elsewhere", str(elsewhere)),
         *(("other_credential", f"{_mask(k)} seen {v[0]} time(s), last {_day(v[1])}") for k, v in top),
+        *(
+            (("registration_lead", f"weighted {params.registration_weight:.0%}: {lead.describe()}"),)
+            if weighed and lead is not None
+            else ()
+        ),
     )
     return Assessment("sublet_or_lend", strangers or away, score, explanation, evidence)
 

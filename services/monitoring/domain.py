@@ -43,8 +43,8 @@ class UnitRef(NamedTuple):
         return "\x1f".join(self)
 
 
-def credential_key(kind: str, credential_id: str) -> str:
-    return f"{kind}:{credential_id}"
+def fact_key(department: str, reference: str, with_values: bool) -> str:
+    return f"{department}/{reference}/{'values' if with_values else 'record'}"
 
 
 class TransitionError(ValueError):
@@ -71,6 +71,7 @@ class Household(Aggregate):
         unit: str
         tenancy_start: date
         members: list[UUID]
+        region: str = ""  # the flat's city (CN-FS); empty in events stored before it was kept
 
     @event(Registered)
     def __init__(
@@ -81,12 +82,16 @@ class Household(Aggregate):
         unit: str,
         tenancy_start: date,
         members: list[UUID],
+        region: str = "",
     ) -> None:
         self.household_id = household_id
         self.estate, self.building, self.unit = estate, building, unit
         self.tenancy_start = tenancy_start
         self.members = list(members)
+        self.region = region
         self.excuses: list[tuple[UUID, date, date, str]] = []
+        self.exited_on: date | None = None
+        self.facts: set[str] = set()
 
     @property
     def unit_ref(self) -> UnitRef:
@@ -101,26 +106,105 @@ class Household(Aggregate):
         """A member is away for a reason the authority accepts (hospital stay, care home, ...)."""
         self.excuses.append((member_id, start, end, reason))
 
+    @event("DecisionRecorded")
+    def record_decision(self, source: str, outcome: str, decided_on: date, overturned: bool = False) -> None:
+        """Eligibility decided something about the household's tenancy: an exit (`exit_decided`, with
+        its route), a manual re-review (`review_confirmed`) or an appeal (`appeal_resolved`)."""
+
+    @event("FactNoted")
+    def note_fact(
+        self,
+        department: str,
+        reference: str,
+        kind: str,
+        described_on: date,
+        hukou_city: str | None = None,
+        actual_residence_city: str | None = None,
+    ) -> None:
+        """A department fact about the household, as evidence: from eligibility's `fact-recorded`
+        (which record, no values) or the department's own `fact-reported` (with the cities)."""
+        self.facts.add(fact_key(department, reference, actual_residence_city is not None))
+
+    def knows_fact(self, department: str, reference: str, with_values: bool) -> bool:
+        return fact_key(department, reference, with_values) in self.facts
+
+    @event("Exited")
+    def exit(self, on: date, how: str, recorded_by: str) -> None:
+        """The household handed the flat back: monitoring of the flat ends for it."""
+        self.exited_on = on
+
 
 class Credential(Aggregate):
-    """A door credential (card or face template) enrolled to a registered member."""
+    """A door credential (card or face template) enrolled to a registered member.
+
+    Only its keyed digest is kept (`services.monitoring.credentials`): `credential_key` is
+    `kind:<hex HMAC-SHA256>`, the same string the intake computes from a door opening.
+    """
 
     @staticmethod
-    def create_id(kind: str, credential_id: str) -> UUID:
-        return uuid5(NAMESPACE, f"credential/{credential_key(kind, credential_id)}")
+    def create_id(credential_key: str) -> UUID:
+        return uuid5(NAMESPACE, f"credential/{credential_key}")
 
     class Enrolled(Aggregate.Created):
         kind: str
-        credential_id: str
+        credential_key: str
         member_id: UUID
 
     @event(Enrolled)
-    def __init__(self, kind: str, credential_id: str, member_id: UUID) -> None:
-        self.kind, self.credential_id, self.member_id = kind, credential_id, member_id
+    def __init__(self, kind: str, credential_key: str, member_id: UUID) -> None:
+        self.kind, self.credential_key, self.member_id = kind, credential_key, member_id
 
     @event("Reassigned")
     def reassign(self, member_id: UUID) -> None:
         self.member_id = member_id
+
+
+class Pending(Aggregate):
+    """What arrived for a household before its registration: its exit (PENALTIES) or department
+    records (DEPARTMENT) come on other streams than the registration (ELIGIBILITY), with no order
+    between them. Kept here, and applied to the `Household` when the registration comes.
+
+    The registration writes this aggregate too (creating it `registered`, or marking it so), which
+    makes a registration and a keep that race each other collide on its version: the store refuses
+    the second commit and its inbox handles the message again on the state the first one left.
+    """
+
+    @staticmethod
+    def create_id(household_id: UUID) -> UUID:
+        return uuid5(NAMESPACE, f"pending/{household_id}")
+
+    @event("Started")
+    def __init__(self, household_id: UUID, registered: bool = False) -> None:
+        self.household_id = household_id
+        self.registered = registered
+        self.exit: tuple[date, str, str] | None = None
+        self.facts: list[tuple[str, str, str, date, str | None, str | None]] = []
+
+    @event("Applied")
+    def applied(self) -> None:
+        """The household was registered and what was kept applied to it."""
+        self.registered = True
+
+    @event("ExitKept")
+    def keep_exit(self, on: date, how: str, recorded_by: str) -> None:
+        self.exit = (on, how, recorded_by)
+
+    @event("FactKept")
+    def keep_fact(
+        self,
+        department: str,
+        reference: str,
+        kind: str,
+        described_on: date,
+        hukou_city: str | None,
+        actual_residence_city: str | None,
+    ) -> None:
+        self.facts.append((department, reference, kind, described_on, hukou_city, actual_residence_city))
+
+    def knows_fact(self, department: str, reference: str, with_values: bool) -> bool:
+        return any(
+            (d, r, a is not None) == (department, reference, with_values) for d, r, _, _, _, a in self.facts
+        )
 
 
 # -- event-sourced: warnings ---------------------------------------------------------------------
@@ -130,8 +214,10 @@ class OccupancyWarning(Aggregate):
     """A suspicion about one unit, from detection to its outcome.
 
     raised → assigned (again, to change inspector) → confirmed (finding) or dismissed (reason);
-    confirmed → rectified. Every step names the operator who took it (accountability trail), and
-    every event carries the household so the relay can address it without loading anything.
+    confirmed → rectified; any open one → withdrawn when the household leaves the flat. Every step
+    names the operator who took it (accountability trail), except a withdrawal, which follows the
+    recorded exit; every event carries the household so the relay can address it without loading
+    anything.
     """
 
     class Raised(Aggregate.Created):
@@ -248,6 +334,18 @@ class OccupancyWarning(Aggregate):
         self.outcome_note = note
         self.closed_on = on
 
+    def withdraw(self, reason: str, on: date) -> None:
+        """Close an open warning without a finding: the household it concerns left the flat."""
+        if not self.is_open:
+            raise TransitionError(f"a {self.status} warning cannot be withdrawn")
+        self._withdrawn(household_id=self.household_id, reason=reason, on=on, previous_status=self.status)
+
+    @event("Withdrawn")
+    def _withdrawn(self, household_id: UUID, reason: str, on: date, previous_status: str) -> None:
+        self.status = "withdrawn"
+        self.outcome_note = reason
+        self.closed_on = on
+
 
 class UnitWatch(Aggregate):
     """Per unit: the open warning of each condition, and when the last one of each closed.
@@ -279,8 +377,55 @@ class UnitWatch(Aggregate):
             del self.open[condition]
         self.closed_on[condition] = on
 
+    @event("Released")
+    def released(self, household_id: UUID, estate: str, building: str, unit: str, on: date) -> None:
+        """The household handed the flat back on `on`: no evidence before it is used again. Saved with
+        the exit, so a detection racing the exit collides with it on this aggregate's version."""
+        for condition in CONDITIONS:
+            self.closed_on[condition] = max(on, self.closed_on.get(condition, on))
+
 
 # -- in memory: the register as the intake reads it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An eligibility decision about the household, as monitoring shows it."""
+
+    source: str  # exit_decided, review_confirmed, appeal_resolved
+    outcome: str
+    decided_on: date
+    overturned: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "outcome": self.outcome,
+            "decided_on": self.decided_on.isoformat(),
+            "overturned": self.overturned,
+        }
+
+
+@dataclass
+class RegistrationRecord:
+    """A department record about the household (`registration` is the one a detector weighs)."""
+
+    department: str
+    reference: str
+    kind: str
+    described_on: date
+    hukou_city: str | None = None
+    actual_residence_city: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "department": self.department,
+            "reference": self.reference,
+            "kind": self.kind,
+            "described_on": self.described_on.isoformat(),
+            "hukou_city": self.hukou_city,
+            "actual_residence_city": self.actual_residence_city,
+        }
 
 
 @dataclass
@@ -290,6 +435,11 @@ class HouseholdView:
     tenancy_start: date
     members: frozenset[UUID]
     excuses: list[tuple[UUID, int, int]] = field(default_factory=list)  # member, first day, last day
+    region: str = ""
+    exited_on: date | None = None
+    exit_how: str | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    facts: dict[tuple[str, str], RegistrationRecord] = field(default_factory=dict)
 
     def all_excused(self, day: int) -> bool:
         """Every member's absence on `day` is excused: nobody who should live here is expected."""
@@ -297,17 +447,37 @@ class HouseholdView:
             return False
         return all(any(m == member and a <= day <= b for m, a, b in self.excuses) for member in self.members)
 
+    @property
+    def exit_decision(self) -> Decision | None:
+        """The exit in force: the last `exit_decided`, unless an appeal since kept the household."""
+        current: Decision | None = None
+        for decision in self.decisions:
+            if decision.source == "exit_decided":
+                current = decision
+            elif decision.source == "appeal_resolved" and decision.outcome == "retain":
+                current = None
+        return current
+
+    @property
+    def status(self) -> str:
+        if self.exited_on is not None:
+            return "exited"
+        return "exit_decided" if self.exit_decision is not None else "monitored"
+
 
 class Register:
     """Person to flat, in memory: the fold of `Household` and `Credential` events.
 
     The intake asks it, for every door opening, whose credential it is and whose flat the door is;
-    dictionaries keep that at a few lookups per signal.
+    dictionaries keep that at a few lookups per signal. A household that exited stays in `households`
+    (its history is still asked for) but leaves `by_unit` and `member_household`: its flat is *unlet*
+    until another household is registered there, and its members' cards open no door of theirs.
     """
 
     def __init__(self) -> None:
         self.households: dict[UUID, HouseholdView] = {}
         self.by_unit: dict[UnitRef, UUID] = {}
+        self.units: set[UnitRef] = set()  # every flat a household ever held here
         self.member_household: dict[UUID, UUID] = {}
         self.credentials: dict[str, UUID] = {}
         self.credential_keys: dict[UUID, str] = {}
@@ -318,35 +488,82 @@ class Register:
         if kind == "Household.Registered":
             unit = UnitRef(domain_event.estate, domain_event.building, domain_event.unit)
             view = HouseholdView(
-                domain_event.originator_id, unit, domain_event.tenancy_start, frozenset(domain_event.members)
+                domain_event.originator_id,
+                unit,
+                domain_event.tenancy_start,
+                frozenset(domain_event.members),
+                region=getattr(domain_event, "region", ""),
             )
             self.households[view.household_id] = view
             self.by_unit[unit] = view.household_id
+            self.units.add(unit)
             self.estates.add(unit.estate)
             for member in view.members:
                 self.member_household[member] = view.household_id
         elif kind == "Household.MembersChanged":
             view = self.households[domain_event.originator_id]
-            for member in view.members:
-                self.member_household.pop(member, None)
+            self._unmap(view)
             view.members = frozenset(domain_event.members)
-            for member in view.members:
-                self.member_household[member] = view.household_id
+            if view.exited_on is None:
+                for member in view.members:
+                    self.member_household[member] = view.household_id
         elif kind == "Household.AbsenceExcused":
             view = self.households[domain_event.originator_id]
             view.excuses.append(
                 (domain_event.member_id, domain_event.start.toordinal(), domain_event.end.toordinal())
             )
+        elif kind == "Household.DecisionRecorded":
+            self.households[domain_event.originator_id].decisions.append(
+                Decision(
+                    domain_event.source,
+                    domain_event.outcome,
+                    domain_event.decided_on,
+                    domain_event.overturned,
+                )
+            )
+        elif kind == "Household.FactNoted":
+            view = self.households[domain_event.originator_id]
+            record = view.facts.get((domain_event.department, domain_event.reference))
+            if record is None:
+                record = view.facts[(domain_event.department, domain_event.reference)] = RegistrationRecord(
+                    domain_event.department,
+                    domain_event.reference,
+                    domain_event.kind,
+                    domain_event.described_on,
+                )
+            if domain_event.actual_residence_city is not None:
+                record.hukou_city = domain_event.hukou_city
+                record.actual_residence_city = domain_event.actual_residence_city
+                record.described_on = domain_event.described_on
+        elif kind == "Household.Exited":
+            view = self.households[domain_event.originator_id]
+            view.exited_on, view.exit_how = domain_event.on, domain_event.how
+            self._unmap(view)
+            if self.by_unit.get(view.unit) == view.household_id:
+                del self.by_unit[view.unit]
         elif kind == "Credential.Enrolled":
-            key = credential_key(domain_event.kind, domain_event.credential_id)
+            key = getattr(domain_event, "credential_key", None)
+            if key is None:
+                return  # enrolled by the first slice, token in clear: not matched, to be enrolled again
             self.credentials[key] = domain_event.member_id
             self.credential_keys[domain_event.originator_id] = key
         elif kind == "Credential.Reassigned":
-            self.credentials[self.credential_keys[domain_event.originator_id]] = domain_event.member_id
+            key = self.credential_keys.get(domain_event.originator_id)
+            if key is not None:
+                self.credentials[key] = domain_event.member_id
+
+    def _unmap(self, view: HouseholdView) -> None:
+        for member in view.members:
+            if self.member_household.get(member) == view.household_id:
+                del self.member_household[member]
 
     def household_of_credential(self, key: str) -> UUID | None:
         member = self.credentials.get(key)
         return None if member is None else self.member_household.get(member)
+
+    def unlet(self) -> set[UnitRef]:
+        """Flats held before and by no household now."""
+        return self.units - self.by_unit.keys()
 
 
 # -- in memory: the occupancy book (the projection of SIGNALS) ------------------------------------
@@ -427,6 +644,7 @@ class OccupancyBook:
         self.first_day: int | None = None
         self.watermark: datetime | None = None
         self.estate_days: dict[str, int] = {}  # the latest local day each estate's readers reported
+        self.signals: dict[str, int] = {}  # signals taken in since the book began, by outcome
 
     def local_day(self, at: datetime) -> int:
         return _local_ordinal(at, self.offset)
@@ -438,9 +656,9 @@ class OccupancyBook:
         return occupancy
 
     def record_access(
-        self, register: Register, unit: UnitRef, household_id: UUID, key: str, at: datetime
+        self, register: Register, unit: UnitRef, household_id: UUID | None, key: str, at: datetime
     ) -> None:
-        """Fold one door opening at `unit` (held by `household_id`) by credential `key`."""
+        """Fold one door opening at `unit` (held by `household_id`; None: unlet) by credential `key`."""
         day = self.local_day(at)
         if self.first_day is None or day < self.first_day:
             self.first_day = day
@@ -450,7 +668,7 @@ class OccupancyBook:
             self.estate_days[unit.estate] = day
         occupancy = self.unit(unit)
         holder = register.household_of_credential(key)
-        if holder == household_id:
+        if holder is not None and holder == household_id:
             occupancy.counts(day)[MEMBER] += 1
             if occupancy.last_member_day is None or day > occupancy.last_member_day:
                 occupancy.last_member_day = day
@@ -483,6 +701,7 @@ class OccupancyBook:
             "first_day": self.first_day,
             "watermark": None if self.watermark is None else self.watermark.isoformat(),
             "estates": self.estate_days,
+            "signals": self.signals,
             "units": [[list(unit), occupancy.to_json()] for unit, occupancy in self.units.items()],
         }
 
@@ -490,6 +709,7 @@ class OccupancyBook:
         self.first_day = data["first_day"]
         self.watermark = None if data["watermark"] is None else datetime.fromisoformat(data["watermark"])
         self.estate_days = dict(data["estates"])
+        self.signals = dict(data.get("signals", {}))
         self.units = {UnitRef(*unit): UnitOccupancy.from_json(state) for unit, state in data["units"]}
 
 

@@ -1,7 +1,14 @@
-"""Integration events in (eligibility's households → the person-to-flat register) and out (warnings).
+"""Integration events in (households, decisions, records, exits → the register) and out (warnings).
 
-In: the kit's inbox on the ELIGIBILITY stream, whose batches are small and rare (a household's
-registration, a change of members), so the exactly-once machinery costs nothing that matters here.
+In, through the kit's inbox (exactly once, in stream order):
+- ELIGIBILITY: `household-registered`, `household-members-changed` (the person-to-flat register);
+  `exit-decided`, `review-confirmed`, `appeal-resolved` (decisions recorded on the household, shown
+  with it and its warnings, and listed in their evidence); `fact-recorded` (which department record
+  was recorded: evidence without values);
+- DEPARTMENT: `fact-reported` of kind `registration` naming a household (public security's household
+  registration against actual residence: the values the sublet-or-lend score weighs). Facts naming only
+  a person hash are not ours to match and are skipped;
+- PENALTIES: `exit-completed` (the household left: register, warnings and detectors let go of it).
 Raw signals do *not* come this way: see `services.monitoring.intake`.
 
 Out: the relay's translator. Every lifecycle step of a warning is a fact for eligibility; a
@@ -15,8 +22,17 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from contracts import monitoring
 from contracts.catalogue import EVENTS, EVENTS_BY_TYPE, EventSpec
-from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
+from contracts.department import DepartmentFactReported, RegistrationFact
+from contracts.eligibility import (
+    AppealResolved,
+    ExitDecided,
+    FactRecorded,
+    HouseholdMembersChanged,
+    HouseholdRegistered,
+    ReviewConfirmed,
+)
 from contracts.monitoring import (
     EvidenceItem,
     OccupancyWarningAssigned,
@@ -24,8 +40,10 @@ from contracts.monitoring import (
     OccupancyWarningDismissed,
     OccupancyWarningRaised,
     OccupancyWarningRectified,
+    OccupancyWarningWithdrawn,
     ViolationConfirmed,
 )
+from contracts.penalties import ExitCompleted
 from services.kit.codec import Incoming, Outgoing
 from services.kit.inbox import Handler
 from services.kit.runtime import Consumes
@@ -37,8 +55,14 @@ log = logging.getLogger(__name__)
 
 REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.household-registered", 1)]
 MEMBERS_CHANGED = EVENTS_BY_TYPE[("housing.eligibility.household-members-changed", 1)]
+EXIT_DECIDED = EVENTS_BY_TYPE[("housing.eligibility.exit-decided", 1)]
+REVIEW_CONFIRMED = EVENTS_BY_TYPE[("housing.eligibility.review-confirmed", 1)]
+APPEAL_RESOLVED = EVENTS_BY_TYPE[("housing.eligibility.appeal-resolved", 1)]
+FACT_RECORDED = EVENTS_BY_TYPE[("housing.eligibility.fact-recorded", 1)]
+FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
+EXIT_COMPLETED = EVENTS_BY_TYPE[("housing.penalties.exit-completed", 1)]
 SPECS: dict[str, EventSpec] = {
-    spec.name: spec for spec in EVENTS if spec.context in ("monitoring", "signals")
+    spec.name: spec for spec in (*EVENTS, *monitoring.EVENTS) if spec.context in ("monitoring", "signals")
 }
 DOOR_ACCESS = SPECS["door-access"]
 UTILITY_READING = SPECS["utility-reading"]
@@ -56,14 +80,104 @@ def consumes(app: MonitoringApp) -> tuple[Consumes, ...]:
                 "members changed for household %s, which was never registered", incoming.envelope.subject
             )
 
-    handlers: dict[str, Handler] = {REGISTERED.type: registered, MEMBERS_CHANGED.type: members_changed}
-    return (Consumes("ELIGIBILITY", handlers),)
+    def unknown(incoming: Incoming) -> None:
+        log.warning(
+            "%s for household %s, which is not registered here: ignored",
+            incoming.spec.type,
+            incoming.envelope.subject,
+        )
+
+    def exit_decided(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, ExitDecided)
+        if not app.on_decision(uow, p.household_id, "exit_decided", p.route, p.decided_on):
+            unknown(incoming)
+
+    def review_confirmed(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, ReviewConfirmed)
+        if not app.on_decision(uow, p.household_id, "review_confirmed", p.outcome, p.decided_on):
+            unknown(incoming)
+
+    def appeal_resolved(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, AppealResolved)
+        if not app.on_decision(
+            uow, p.household_id, "appeal_resolved", p.outcome, p.resolved_on, p.overturned
+        ):
+            unknown(incoming)
+
+    def fact_recorded(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, FactRecorded)
+        if p.kind != "registration":
+            return  # income, property, assets: eligibility's business, no evidence of occupancy
+        app.on_fact(uow, p.household_id, p.department.value, p.reference, p.kind, p.described_on)
+
+    def fact_reported(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, DepartmentFactReported)
+        if not isinstance(p.fact, RegistrationFact) or p.household_id is None:
+            return
+        noted = app.on_fact(
+            uow,
+            p.household_id,
+            p.department.value,
+            p.reference,
+            p.fact.kind,
+            p.described_on,
+            p.fact.hukou_city,
+            p.fact.actual_residence_city,
+        )
+        if not noted:
+            log.info("registration record for household %s kept until it is registered", p.household_id)
+
+    def exit_completed(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, ExitCompleted)
+        withdrawn = app.on_exit_completed(uow, p)
+        log.info("household %s exited: %d warning(s) withdrawn", p.household_id, len(withdrawn))
+
+    eligibility: dict[str, Handler] = {
+        REGISTERED.type: registered,
+        MEMBERS_CHANGED.type: members_changed,
+        EXIT_DECIDED.type: exit_decided,
+        REVIEW_CONFIRMED.type: review_confirmed,
+        APPEAL_RESOLVED.type: appeal_resolved,
+        FACT_RECORDED.type: fact_recorded,
+    }
+    return (
+        Consumes("ELIGIBILITY", eligibility),
+        Consumes("PENALTIES", {EXIT_COMPLETED.type: exit_completed}),
+        Consumes("DEPARTMENT", {FACT_REPORTED.type: fact_reported}),
+    )
 
 
 def _spec(name: str) -> EventSpec:
     """The published spec: from `EVENTS` once catalogued there, else from the pending list."""
     pending = SPECS[name]
     return EVENTS_BY_TYPE.get((pending.type, pending.version), pending)
+
+
+def catalogued(name: str) -> bool:
+    """Whether the platform's catalogue lists the event, so that every consumer can decode it.
+
+    `warning-withdrawn` is declared in `contracts.monitoring.EVENTS`; until `contracts.catalogue`
+    gathers that tuple, publishing it would only fill eligibility's dead letters (unknown dataschema),
+    so the withdrawal is stored and shown here but not published."""
+    spec = SPECS[name]
+    return (spec.type, spec.version) in EVENTS_BY_TYPE
+
+
+def withdrawn_payload(domain_event: DomainEventProtocol[UUID]) -> OccupancyWarningWithdrawn:
+    values = vars(domain_event)
+    return OccupancyWarningWithdrawn(
+        household_id=values["household_id"],
+        warning_id=domain_event.originator_id,
+        withdrawn_on=values["on"],
+        reason=values["reason"],
+        previous_status=values["previous_status"],
+    )
 
 
 def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
@@ -139,4 +253,6 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
             note=values["note"],
         )
         return [Outgoing(_spec("warning-rectified"), subject, rectified)]
+    if kind == "OccupancyWarning.Withdrawn" and catalogued("warning-withdrawn"):
+        return [Outgoing(_spec("warning-withdrawn"), subject, withdrawn_payload(domain_event))]
     return []

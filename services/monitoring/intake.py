@@ -61,7 +61,7 @@ from contracts.envelope import DEADLETTER_REASON_HEADER, MSG_ID_HEADER
 from contracts.monitoring import DoorAccess, UtilityReading
 from services.kit.inbox import deadletter_subject
 from services.monitoring.application import MonitoringApp
-from services.monitoring.domain import OccupancyBook, UnitRef, credential_key
+from services.monitoring.domain import OccupancyBook, UnitRef
 from services.monitoring.handlers import DOOR_ACCESS
 from services.monitoring.settings import MonitoringSettings
 
@@ -150,8 +150,9 @@ class SignalIntake:
         rejected = [Rejected(subject, sequence, i, raw, reason, "malformed") for i, raw, reason in bad]
         touched: set[UnitRef] = set()
         register, book = self.app.register, self.app.book
-        by_unit = register.by_unit
+        by_unit, hasher = register.by_unit, self.app.hasher
         latest = datetime.now(UTC) + timedelta(seconds=self.settings.signals_max_clock_skew_s)
+        unlet = 0
         for index, signal in enumerate(signals):
             unit = UnitRef(signal.estate, signal.building, signal.unit)
             if isinstance(signal, DoorAccess) and signal.at > latest:
@@ -163,7 +164,7 @@ class SignalIntake:
                 )
                 continue
             household = by_unit.get(unit)
-            if household is None:
+            if household is None and unit not in register.units:
                 outcome = "unknown_unit" if signal.estate in register.estates else "unknown_estate"
                 reason = f"{outcome}: {'/'.join(unit)} is held by no registered household"
                 rejected.append(
@@ -171,16 +172,26 @@ class SignalIntake:
                 )
                 continue
             if isinstance(signal, DoorAccess):
-                key = credential_key(signal.credential_kind, signal.credential_id)
+                # Only the keyed digest of the credential goes further (memory, checkpoint, evidence).
+                key = hasher.key(signal.credential_kind, signal.credential_id)
                 book.record_access(register, unit, household, key, signal.at)
             else:
                 book.record_utilities(unit, signal.month, signal.water_m3, signal.electricity_kwh)
-            touched.add(unit)
-        applied = len(signals) - sum(1 for r in rejected if r.outcome != "malformed")
+            if household is None:
+                unlet += 1  # a flat held before and let to nobody now: counted, never judged
+            else:
+                touched.add(unit)
+        applied = len(signals) - sum(1 for r in rejected if r.outcome != "malformed") - unlet
+        counts = book.signals
         if applied:
             SIGNALS.labels("applied").inc(applied)
+            counts["applied"] = counts.get("applied", 0) + applied
+        if unlet:
+            SIGNALS.labels("unlet").inc(unlet)
+            counts["unlet"] = counts.get("unlet", 0) + unlet
         for r in rejected:
             SIGNALS.labels(r.outcome).inc()
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
         return touched, rejected
 
     def fold_many(self, items: list[tuple[str, int, bytes]]) -> tuple[set[UnitRef], list[Rejected]]:
@@ -205,6 +216,11 @@ class SignalIntake:
             return
         with gzip.open(self.path, "rt", encoding="utf-8") as f:
             data = json.load(f)
+        if data.get("credential_key") != self.app.hasher.fingerprint:
+            # Written under another key (or, before credentials were hashed, with clear tokens): its
+            # strangers would never match again. Rebuild from the stream and overwrite it.
+            log.warning("occupancy checkpoint made under another credential key: rebuilding from SIGNALS")
+            return
         with self.app.lock:
             self.app.book.load_json(data["book"])
             self.position = self.checkpointed = int(data["sequence"])
@@ -215,7 +231,12 @@ class SignalIntake:
         with self.app.lock:
             self.app.book.prune()
             payload = json.dumps(
-                {"sequence": self.position, "book": self.app.book.to_json()}, separators=(",", ":")
+                {
+                    "sequence": self.position,
+                    "credential_key": self.app.hasher.fingerprint,
+                    "book": self.app.book.to_json(),
+                },
+                separators=(",", ":"),
             )
             position = self.position
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,22 @@ class MonitoringSettings(ServiceSettings):
     sublet_min_accesses: int = Field(default=20, ge=1)
     sublet_unregistered_share: float = Field(default=0.6, gt=0, le=1)
     sublet_elsewhere_share: float = Field(default=0.7, gt=0, le=1)
+    registration_elsewhere_weight: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Weight a registration record placing the members in another city adds to the "
+        "sublet-or-lend score: score' = 1 - (1 - score)(1 - weight).",
+    )
+    registration_fact_max_age_days: int = Field(
+        default=365, ge=1, description="Older registration records are not weighed."
+    )
+    monitoring_credential_key: str | None = Field(
+        default=None,
+        min_length=16,
+        description="HMAC-SHA256 key of door credentials at rest; else derived from CIPHER_KEY; else a "
+        "demo key (logged loudly).",
+    )
 
     signals_batch_size: int = Field(default=1000, ge=1, le=10_000, description="Messages per fetch.")
     signals_checkpoint_s: float = Field(default=5.0, gt=0, description="Occupancy checkpoint interval.")
@@ -48,4 +64,6 @@ class MonitoringSettings(ServiceSettings):
             min_accesses=self.sublet_min_accesses,
             unregistered_share=self.sublet_unregistered_share,
             elsewhere_share=self.sublet_elsewhere_share,
+            registration_weight=self.registration_elsewhere_weight,
+            registration_max_age_days=self.registration_fact_max_age_days,
         )

@@ -23,7 +23,14 @@ from eventsourcing.domain import Aggregate, event
 NAMESPACE = UUID("6f1c0b7e-3d2a-4c5b-9e8f-7a6b5c4d3e21")
 
 ReferralState = Literal["open", "enrolled", "wait_listed", "completed", "not_completed", "withdrawn"]
-REFERRAL_STATES: tuple[str, ...] = ("open", "enrolled", "wait_listed", "completed", "not_completed", "withdrawn")
+REFERRAL_STATES: tuple[str, ...] = (
+    "open",
+    "enrolled",
+    "wait_listed",
+    "completed",
+    "not_completed",
+    "withdrawn",
+)
 EMPLOYABLE_STATES = ("enrolled", "completed", "not_completed")
 """States in which a referral can have an employment recorded (the person is or was a trainee)."""
 
@@ -351,10 +358,20 @@ class Referral(Aggregate):
             raise TrainingError(
                 f"employed {months} whole months on {on.isoformat()}; stable work needs {required}"
             )
-        self._stable(on, months, verified_by, basis, operator_id)
+        employer, start_date = self.employment["employer"], self.employment["start_date"]
+        self._stable(employer, start_date, on, months, verified_by, basis, operator_id)
 
     @event("StableWorkConfirmed")
-    def _stable(self, on: date, months: int, verified_by: str, basis: str, operator_id: str | None) -> None:
+    def _stable(
+        self,
+        employer: str,
+        start_date: date,
+        on: date,
+        months: int,
+        verified_by: str,
+        basis: str,
+        operator_id: str | None,
+    ) -> None:
         self.stable = {"on": on, "months": months, "verified_by": verified_by}
 
 

@@ -50,7 +50,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "recorded_by": "officer-chen",
     },
     "housing.resettlement.offer-expired": {**_OFFER_FIELDS, "expired_on": "2026-12-05"},
-    "housing.resettlement.moved-in": {**_OFFER_FIELDS, "moved_in_on": "2026-12-01", "recorded_by": "officer-chen"},
+    "housing.resettlement.moved-in": {
+        **_OFFER_FIELDS,
+        "moved_in_on": "2026-12-01",
+        "recorded_by": "officer-chen",
+    },
     "housing.resettlement.case-closed": {**_CASE_FIELDS, "outcome": "placed", "closed_on": "2027-01-10"},
     "housing.resettlement.case-withdrawn": {
         **_CASE_FIELDS,

@@ -7,12 +7,19 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
+from services.monitoring.credentials import CredentialHasher
 from services.monitoring.domain import Credential, Household, OccupancyBook, Register, UnitRef
 
 FOSHAN = timezone(timedelta(hours=8))
 START = date(2026, 9, 1)
 UNIT = UnitRef("Chancheng Garden", "3", "1204")
 OTHER_UNIT = UnitRef("Nanhai Court", "1", "0501")
+HASHER = CredentialHasher(b"test-credential-key-0123456789")
+
+
+def card(token: str) -> str:
+    """The book's and register's key of card `token` (its keyed digest)."""
+    return HASHER.key("card", token)
 
 
 class World:
@@ -30,8 +37,8 @@ class World:
         return household
 
     def enrol(self, credential: str, member: UUID) -> str:
-        self._apply(Credential("card", credential, member))
-        return f"card:{credential}"
+        self._apply(Credential("card", card(credential), member))
+        return card(credential)
 
     def excuse(self, unit: UnitRef, member: UUID, start: date, end: date) -> None:
         household = self.households[unit]
@@ -44,7 +51,7 @@ class World:
 
     def open_door(self, unit: UnitRef, credential: str, at: datetime) -> None:
         household = self.register.by_unit[unit]
-        self.book.record_access(self.register, unit, household, f"card:{credential}", at)
+        self.book.record_access(self.register, unit, household, card(credential), at)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:

@@ -12,6 +12,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from contracts.timeline import Timeline
 from services.kit.uow import UnitOfWork
 from services.monitoring.application import MonitoringApp
 from services.monitoring.handlers import DOOR_ACCESS
@@ -115,6 +116,55 @@ async def test_detection_on_demand_and_the_lifecycle_over_http(api: Api) -> None
     )
     assert dismissed.status_code == 200
     assert (await api.client.get("/warnings")).json() == []
+    (closed,) = (await api.client.get("/warnings", params={"state": "dismissed"})).json()
+    assert closed["warning_id"] == raised and closed["status"] == "dismissed"
+    assert (await api.client.get("/warnings", params={"state": "lost"})).status_code == 422
     assert (
         await api.client.get("/units/occupancy", params={**UNIT._asdict(), "unit": "none"})
     ).status_code == 404
+
+
+async def test_household_timeline_and_figures_over_http(api: Api) -> None:
+    api.app.catch_up()
+    api.intake.fold_many(
+        [(DOOR_ACCESS.subject, 1, json.dumps(door_signal(UNIT, "other", local(START, 9))).encode())]
+    )
+    (raised,) = (
+        await api.client.post("/detection/run", params={"as_of": str(START + timedelta(days=30))})
+    ).json()["raised"]
+    uow = UnitOfWork(api.app)
+    api.app.on_decision(uow, api.household, "exit_decided", "transition", START + timedelta(days=31))
+    uow.commit(None)
+
+    household = (await api.client.get(f"/households/{api.household}")).json()
+    assert household["status"] == "exit_decided" and household["estate"] == UNIT.estate
+    assert household["exit_decision"]["outcome"] == "transition"
+    assert [w["warning_id"] for w in household["warnings"]] == [raised]
+    assert (await api.client.get(f"/households/{uuid4()}")).status_code == 404
+
+    answer = (await api.client.get(f"/households/{api.household}/timeline")).json()
+    timeline = Timeline.model_validate(answer)
+    assert timeline.household_id == api.household
+    assert [e.type for e in timeline.entries] == [
+        "Household.Registered",
+        "OccupancyWarning.Raised",
+        "Household.DecisionRecorded",
+    ]
+    assert "Vacancy warning raised" in timeline.entries[1].summary
+    unknown = (await api.client.get(f"/households/{uuid4()}/timeline")).json()
+    assert unknown["entries"] == []
+
+    figures = (await api.client.get("/figures")).json()
+    assert figures["warnings_by_state"] == {"raised": 1}
+    assert figures["open_warnings_by_condition"] == {"vacancy": 1}
+    assert (figures["flats_monitored"], figures["households_exit_decided"]) == (1, 1)
+    assert figures["signals_ingested"] == 1
+
+    spec = (await api.client.get("/openapi.json")).json()
+    figures_schema = spec["paths"]["/figures"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert figures_schema["schema"]["$ref"].endswith("/Figures")
+    assert "signals_ingested" in spec["components"]["schemas"]["Figures"]["properties"]
+    timeline_op = spec["paths"]["/households/{household_id}/timeline"]["get"]
+    assert timeline_op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/Timeline"
+    )

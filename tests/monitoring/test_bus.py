@@ -246,7 +246,7 @@ async def test_a_crash_replays_from_the_last_checkpoint_without_double_counting(
         intake = runtime.intake
         await eventually(lambda: intake.position == 15, "the five replayed")
         assert sum(counts[1] for counts in app.book.units[UNIT].days.values()) == 15
-        assert app.book.units[UNIT].others["card:tenant"][0] == 15
+        assert app.book.units[UNIT].others[app.hasher.key("card", "tenant")][0] == 15
     finally:
         await runtime.stop()
         await nc.close()

@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from services.monitoring.detectors import DetectorParams, assess_sublet, assess_vacancy, risk_score
-from tests.monitoring.support import OTHER_UNIT, START, UNIT, World, days, local
+from services.monitoring.detectors import (
+    DetectorParams,
+    assess_sublet,
+    assess_vacancy,
+    registration_lead,
+    risk_score,
+)
+from services.monitoring.domain import RegistrationRecord
+from tests.monitoring.support import OTHER_UNIT, START, UNIT, World, card, days, local
 
 PARAMS = DetectorParams()  # 30 days vacancy; sublet: 20 openings, 60 % others, 70 % elsewhere
 
@@ -122,7 +129,9 @@ def test_sublet_when_most_openings_are_by_unregistered_credentials() -> None:
     assert found.triggered and "other people" in found.explanation
     evidence = dict(found.evidence)
     assert evidence["openings_by_others"] == "60" and evidence["openings_by_members"] == "3"
-    assert any(label == "other_credential" and "…nt-a" in value for label, value in found.evidence)
+    masked = f"card:…{card('tenant-a')[-6:]}"
+    assert any(label == "other_credential" and masked in value for label, value in found.evidence)
+    assert not any("tenant" in value for _, value in found.evidence)  # never the token itself
     assert "tenant-a" not in found.explanation  # tokens are masked in what inspectors read
 
 
@@ -183,3 +192,68 @@ def test_book_checkpoint_round_trips_and_prunes() -> None:
     copy.load_json(world.book.to_json())
     assert copy.units == world.book.units
     assert copy.first_day == world.book.first_day and copy.watermark == world.book.watermark
+
+
+def _sublet_pattern(world: World, strangers_per_day: int = 1) -> int:
+    """Twenty evenings of strangers and a member every other day: suspicious, not conclusive."""
+    member = world.households[UNIT].members[0]
+    world.enrol("c-1", member)
+    for i, day in enumerate(days(START, 20)):
+        for _ in range(strangers_per_day):
+            world.open_door(UNIT, "guest", local(day, 19))
+        if i % 2 == 0:
+            world.open_door(UNIT, "c-1", local(day, 8))
+    return (START + timedelta(days=19)).toordinal()
+
+
+def _record(world: World, actual: str, described_on: date, reference: str = "PS-1") -> None:
+    view = world.register.households[world.register.by_unit[UNIT]]
+    view.region = "CN-FS"
+    view.facts[("public_security", reference)] = RegistrationRecord(
+        "public_security", reference, "registration", described_on, "CN-FS", actual
+    )
+
+
+def test_a_registration_record_elsewhere_weighs_on_the_sublet_score_as_set() -> None:
+    world = monitored_world()
+    as_of = _sublet_pattern(world)
+    household = world.register.households[world.register.by_unit[UNIT]]
+    plain = assess_sublet(world.book.units[UNIT], as_of, None, PARAMS)
+    assert registration_lead(household, as_of, PARAMS) is None
+
+    _record(world, "CN-GZ", START)
+    lead = registration_lead(household, as_of, PARAMS)
+    assert lead is not None and lead.elsewhere
+    weighed = assess_sublet(world.book.units[UNIT], as_of, None, PARAMS, lead=lead)
+    assert weighed.score == 1 - (1 - plain.score) * (1 - PARAMS.registration_weight)
+    assert weighed.triggered == plain.triggered  # a lead ranks a warning; door data still raise it
+    assert "live elsewhere" in weighed.explanation
+    assert dict(weighed.evidence)["registration_lead"].startswith("weighted 30%")
+    heavier = DetectorParams(registration_weight=0.6)
+    assert assess_sublet(world.book.units[UNIT], as_of, None, heavier, lead=lead).score > weighed.score
+
+    # A later record puts them back in the flat's city: no weight any more.
+    _record(world, "CN-FS", START + timedelta(days=5), reference="PS-2")
+    home = registration_lead(household, as_of, PARAMS)
+    assert home is not None and not home.elsewhere
+    assert assess_sublet(world.book.units[UNIT], as_of, None, PARAMS, lead=home).score == plain.score
+
+
+def test_an_old_registration_record_is_not_weighed() -> None:
+    world = monitored_world()
+    as_of = _sublet_pattern(world)
+    household = world.register.households[world.register.by_unit[UNIT]]
+    _record(world, "CN-GZ", date.fromordinal(as_of - PARAMS.registration_max_age_days - 1))
+    assert registration_lead(household, as_of, PARAMS) is None
+    _record(world, "CN-GZ", date.fromordinal(as_of - PARAMS.registration_max_age_days), reference="PS-2")
+    assert registration_lead(household, as_of, PARAMS) is not None
+
+
+def test_a_flat_let_again_is_judged_on_its_new_tenancy_only() -> None:
+    world = monitored_world()
+    for day in days(START, 30):
+        world.open_door(UNIT, "tenant", local(day, 19))
+    as_of = (START + timedelta(days=29)).toordinal()
+    assert assess_sublet(world.book.units[UNIT], as_of, None, PARAMS).triggered
+    new_tenancy = (START + timedelta(days=25)).toordinal()
+    assert not assess_sublet(world.book.units[UNIT], as_of, None, PARAMS, tenancy_start=new_tenancy).triggered

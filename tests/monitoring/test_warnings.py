@@ -102,7 +102,11 @@ def test_register_from_eligibility_events_and_credential_enrolment(scene: Scene)
     scene.app.enrol_credential("face", "f-1", newcomer)
     scene.restart()
     scene.app.catch_up()
-    assert scene.app.register.credentials == {"card:c-1": scene.members[0], "face:f-1": newcomer}
+    hashed = scene.app.hasher.key
+    assert scene.app.register.credentials == {
+        hashed("card", "c-1"): scene.members[0],
+        hashed("face", "f-1"): newcomer,
+    }
     assert scene.app.register.households[scene.household].members == frozenset({newcomer})
 
 

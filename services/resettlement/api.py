@@ -1,0 +1,214 @@
+"""Resettlement's HTTP API: pools and units, placement cases and their steps, the expiry sweep, figures.
+
+Who acts is named by the gateway, which authenticates operators: `X-Operator-Id` and `X-Operator-Role`
+are required on every step (accept, decline, move in, close, withdraw, unit changes) and recorded in
+the case's or unit's events. Reads need no header. Every list item about a household carries
+`household_id` and `estate` (the estate of the subsidised flat it leaves), so the gateway can filter
+by an operator's estates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from contracts.identifiers import Label, Text
+from contracts.timeline import Timeline
+from services.kit.http import Problem
+from services.kit.timeline import timeline
+from services.resettlement.application import NotFound, Refused, ResettlementApp, UnitSpec
+from services.resettlement.domain import CASE_STATES, UNIT_STATES, TransitionError
+from services.resettlement.translate import describe
+
+PoolName = Literal["transitional", "affordable"]
+OperatorHeader = Annotated[str | None, Header(alias="X-Operator-Id")]
+RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
+
+
+class UnitIn(BaseModel):
+    estate: Label
+    building: Label
+    unit: Label
+    area_m2: Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)] | None = None
+
+
+class UnitsIn(BaseModel):
+    units: list[UnitIn] = Field(min_length=1, max_length=5000)
+
+
+class DeclineIn(BaseModel):
+    reason: Text = ""
+
+
+class ReasonIn(BaseModel):
+    reason: Text = Field(min_length=1)
+
+
+class UnitStepIn(BaseModel):
+    reason: Text = ""
+
+
+def operator(operator_id: str | None, role: str | None) -> str:
+    if not operator_id or not role:
+        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
+    return operator_id
+
+
+def router(app: ResettlementApp) -> APIRouter:
+    api = APIRouter()
+
+    async def step(call: Any) -> dict[str, str]:
+        try:
+            await run_in_threadpool(call)
+        except NotFound as exc:
+            raise Problem(404, "Not found", str(exc)) from None
+        except (TransitionError, Refused) as exc:
+            raise Problem(409, "Not allowed in this state", str(exc)) from None
+        return {"status": "ok"}
+
+    # -- pools and units --------------------------------------------------------------------------
+
+    @api.get("/pools", tags=["pools"], summary="Occupancy of each pool, per unit state")
+    def pools() -> list[dict[str, Any]]:
+        return app.pools()
+
+    @api.get("/pools/{pool}/units", tags=["pools"], summary="A pool's units, optionally of one state")
+    def pool_units(pool: PoolName, state: str | None = None) -> list[dict[str, Any]]:
+        if state is not None and state not in UNIT_STATES:
+            raise Problem(422, "Unknown state", f"one of {', '.join(UNIT_STATES)}")
+        return app.units(pool, state)
+
+    @api.get(
+        "/pools/{pool}/waitlist", tags=["pools"], summary="Cases waiting for the pool, in priority order"
+    )
+    def pool_waitlist(pool: PoolName) -> list[dict[str, Any]]:
+        return app.waitlist(pool)
+
+    @api.post("/pools/{pool}/units", tags=["pools"], status_code=201, summary="Add units to a pool")
+    async def add_units(
+        pool: PoolName, body: UnitsIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, int]:
+        operator(operator_id, role)
+        specs = [UnitSpec(pool, u.estate, u.building, u.unit, u.area_m2) for u in body.units]
+        added = await run_in_threadpool(app.add_units, specs)
+        return {"added": added, "already_present": len(specs) - added}
+
+    @api.get("/units/{unit_id}/history", tags=["pools"], summary="Every event of a unit: its holders in turn")
+    def unit_history(unit_id: UUID) -> list[dict[str, Any]]:
+        try:
+            return app.unit_history(unit_id)
+        except NotFound as exc:
+            raise Problem(404, "Unknown unit", str(exc)) from None
+
+    def unit_route(path: str, name: str, summary: str) -> None:
+        @api.post(f"/units/{{unit_id}}/{path}", tags=["pools"], summary=summary, name=name)
+        async def unit_step(
+            unit_id: UUID,
+            body: UnitStepIn | None = None,
+            operator_id: OperatorHeader = None,
+            role: RoleHeader = None,
+        ) -> dict[str, str]:
+            who = operator(operator_id, role)
+            reason = body.reason if body is not None else ""
+            return await step(lambda: app.unit_step(unit_id, name, who, reason))
+
+    unit_route("vacate", "vacate", "The occupant of a transitional unit left: the unit is free")
+    unit_route("out-of-service", "out_of_service", "Take a free unit out of service (repairs)")
+    unit_route("back-in-service", "back_in_service", "Put a unit back in service: it is free")
+
+    # -- cases ------------------------------------------------------------------------------------
+
+    @api.get("/cases", tags=["cases"], summary="Placement cases, optionally of one state or pool")
+    def cases(state: str | None = None, pool: PoolName | None = None) -> list[dict[str, Any]]:
+        if state is not None and state not in CASE_STATES:
+            raise Problem(422, "Unknown state", f"one of {', '.join(CASE_STATES)}")
+        return app.cases(state, pool)
+
+    @api.get("/households/{household_id}/placement", tags=["cases"], summary="A household's placement case")
+    def placement(household_id: UUID) -> dict[str, Any]:
+        try:
+            return app.placement(household_id)
+        except NotFound as exc:
+            raise Problem(404, "No placement", str(exc)) from None
+
+    @api.post("/cases/{case_id}/accept", tags=["cases"], summary="The household accepts the offered unit")
+    async def accept(
+        case_id: UUID, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        return await step(lambda: app.accept(case_id, who))
+
+    @api.post("/cases/{case_id}/decline", tags=["cases"], summary="The household declines the offered unit")
+    async def decline(
+        case_id: UUID, body: DeclineIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        return await step(lambda: app.decline(case_id, who, body.reason))
+
+    @api.post(
+        "/cases/{case_id}/move-in",
+        tags=["cases"],
+        summary="Move in (transitional: once the subsidised flat is handed back), or complete the purchase",
+    )
+    async def move_in(
+        case_id: UUID, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        return await step(lambda: app.move_in(case_id, who))
+
+    @api.post("/cases/{case_id}/close", tags=["cases"], summary="Close a moved-in or guided case")
+    async def close(
+        case_id: UUID, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        return await step(lambda: app.close_case(case_id, who))
+
+    @api.post("/cases/{case_id}/withdraw", tags=["cases"], summary="Withdraw a case; its unit is freed")
+    async def withdraw(
+        case_id: UUID, body: ReasonIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        return await step(lambda: app.withdraw(case_id, who, body.reason))
+
+    @api.post(
+        "/offers/expire",
+        tags=["cases"],
+        summary="Expire offers whose last day is before `as_of` (default: today); units go to the waitlist",
+    )
+    async def expire(as_of: date | None = None) -> dict[str, Any]:
+        expired = await run_in_threadpool(app.expire_offers, as_of)
+        return {"expired": [str(case_id) for case_id in expired]}
+
+    @api.post("/pools/allocate", tags=["pools"], summary="Offer free units to waiting cases now")
+    async def allocate() -> dict[str, int]:
+        return {"offered": await run_in_threadpool(app.drain)}
+
+    # -- household-wide reads -----------------------------------------------------------------------
+
+    @api.get("/households/{household_id}/timeline", tags=["households"], response_model=Timeline)
+    def household_timeline(household_id: UUID) -> Timeline:
+        return Timeline(
+            household_id=household_id,
+            entries=timeline(app, app.aggregate_ids_of(household_id), describe),
+        )
+
+    @api.get(
+        "/figures",
+        tags=["figures"],
+        summary="Counts for the bureau's dashboard",
+        description=(
+            "`units_by_pool_and_state` ({pool: {state: n}}), `units_free` ({pool: n}), `cases_by_state`, "
+            "`cases_by_class`, `waitlisted`, `placements` (households moved in), "
+            "`purchase_guidance_records`, `loan_discounts_granted`."
+        ),
+    )
+    def figures() -> dict[str, Any]:
+        return app.figures()
+
+    return api

@@ -1,0 +1,72 @@
+"""Wiring: the Resettlement application, its relay and inboxes, the pools file, the sweep, its HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from services.kit.http import create_app, observe, serve
+from services.kit.runtime import Runtime
+from services.resettlement.api import router
+from services.resettlement.application import ResettlementApp
+from services.resettlement.handlers import consumes
+from services.resettlement.settings import ResettlementSettings
+from services.resettlement.translate import make_translator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ResettlementRuntime(Runtime):
+    """The kit's runtime, plus: load the pools file when the pools are empty, and a periodic sweep
+    (expire overdue offers, offer free units to waiting cases)."""
+
+    async def start(self) -> None:
+        app = self.app
+        assert isinstance(app, ResettlementApp)
+        await asyncio.to_thread(app.load_pools_if_empty, app.config.resettlement_pools_file)
+        await super().start()
+        self._tasks.append(asyncio.create_task(self._sweep_loop(app), name="sweep"))
+
+    async def _sweep_loop(self, app: ResettlementApp) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=app.config.expiry_sweep_s)
+            if self._stop.is_set():
+                return
+            try:
+                done = await asyncio.to_thread(app.sweep)
+                if any(done.values()):
+                    log.info("sweep: %s", done)
+            except Exception:  # the store away: the next sweep tries again
+                log.exception("sweep failed")
+
+
+def build(
+    settings: ResettlementSettings, env: dict[str, str] | None = None, *, app: ResettlementApp | None = None
+) -> tuple[FastAPI, ResettlementRuntime]:
+    """The HTTP app and its runtime around `app` (or a new application on `env`)."""
+    app = app or ResettlementApp(settings, env)
+    runtime = ResettlementRuntime(app, translate=make_translator(app), consumes=consumes(app))
+    api = create_app(
+        runtime,
+        [router(app)],
+        title="Housing exit platform: resettlement",
+        description=(
+            "Classified placement after exit: special hardship to transitional housing, households able to "
+            "buy to affordable-for-sale units with purchase guidance and a loan-rate discount, others to "
+            "market-rental guidance; unit pools, offers, waitlist, move-in."
+        ),
+    )
+    return api, runtime
+
+
+def main() -> None:
+    settings = ResettlementSettings()
+    observe(settings)
+    api, _ = build(settings)
+    serve(api, settings)

@@ -1,0 +1,461 @@
+"""Training's HTTP API: the course catalogue, referrals, enrolment, attendance, completion, employment,
+unmatched employment evidence, a household's training, its timeline and the bureau's figures.
+
+Who acts is named by the gateway: `X-Operator-Id` and `X-Operator-Role`; every command needs both, and
+the `household` and `auditor` roles may only read. Dates in bodies default to today. Lists about
+households carry `household_id` and `estate` so the gateway can filter by an operator's estates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field, StringConstraints
+
+from contracts.identifiers import Label, Text
+from contracts.timeline import Timeline
+from services.kit.http import Problem
+from services.kit.timeline import Step, timeline
+from services.training.application import CourseSpec, NotFound, TrainingApp
+from services.training.domain import REFERRAL_STATES, TrainingError
+from services.training.rules import ParameterError
+
+Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+OperatorHeader = Annotated[str | None, Header(alias="X-Operator-Id")]
+RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
+READ_ONLY_ROLES = ("household", "auditor")
+
+
+class SessionIn(BaseModel):
+    on: date
+    topic: Text = ""
+
+
+class CourseIn(BaseModel):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    title: Label
+    provider: Label
+    estate: Label = Field(description="Estate (or district venue) where the course is held.")
+    capacity: int = Field(ge=1, le=10_000)
+    sessions: list[SessionIn] = Field(min_length=1, max_length=500)
+
+
+class EnrolIn(BaseModel):
+    referral_id: UUID
+    on: date | None = None
+
+
+class LeaveIn(BaseModel):
+    reason: Text
+    on: date | None = None
+
+
+class AttendanceIn(BaseModel):
+    held_on: date | None = Field(default=None, description="Defaults to the scheduled day.")
+    attendees: list[UUID] = Field(description="Member ids of the trainees present.")
+
+
+class FinishIn(BaseModel):
+    referral_id: UUID
+    on: date | None = None
+
+
+class ReferIn(BaseModel):
+    household_id: UUID
+    member_id: UUID
+    note: Text = ""
+    on: date | None = None
+
+
+class WithdrawIn(BaseModel):
+    reason: Text
+    on: date | None = None
+
+
+class EmploymentIn(BaseModel):
+    employer: Employer
+    start_date: date
+
+
+class StableIn(BaseModel):
+    on: date | None = Field(default=None, description="Day the operator checked the trainee still works.")
+    basis: Text = Field(min_length=1, description="How it was checked (call to employer, contract, ...).")
+
+
+class AttributeIn(BaseModel):
+    referral_id: UUID
+
+
+class DismissIn(BaseModel):
+    reason: Text = Field(min_length=1)
+
+
+class Figures(BaseModel):
+    """Counts for the bureau's dashboard (Foshan's: 16 sessions held, 210 trained, 156 in stable work)."""
+
+    courses: int
+    sessions_held: int
+    sessions_held_by_course: dict[str, int]
+    sessions_held_by_estate: dict[str, int]
+    referrals_by_state: dict[str, int]
+    people_trained: int
+    people_trained_by_course: dict[str, int]
+    people_trained_by_estate: dict[str, int]
+    people_employed: int
+    people_employed_by_estate: dict[str, int]
+    people_in_stable_work: int
+    people_in_stable_work_by_course: dict[str, int]
+    people_in_stable_work_by_estate: dict[str, int]
+    employment_evidence_unmatched: int
+
+
+@contextmanager
+def problems() -> Iterator[None]:
+    """Domain refusals as problem+json."""
+    try:
+        yield
+    except NotFound as exc:
+        raise Problem(404, "Not found", str(exc)) from None
+    except TrainingError as exc:
+        raise Problem(exc.status, "Refused", str(exc)) from None
+    except ParameterError as exc:
+        raise Problem(409, "No rule in force", str(exc)) from None
+    except IntegrityError:
+        raise Problem(409, "Conflict", "concurrent changes kept winning; retry") from None
+
+
+def operator(operator_id: str | None, role: str | None) -> str:
+    if not operator_id or not role:
+        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
+    if role in READ_ONLY_ROLES:
+        raise Problem(403, "Role not allowed", f"the {role} role may read, not act")
+    return operator_id
+
+
+def describe(event: DomainEventProtocol[UUID]) -> Step | None:
+    kind = type(event).__qualname__
+    e: Any = event
+    by = getattr(e, "by", None) or getattr(e, "operator_id", None) or getattr(e, "referred_by", None)
+    if kind == "Household.ExitDecided":
+        count = len(e.referred)
+        return Step(f"exit decided ({e.route}): {count} member(s) of working age referred to training")
+    if kind == "Household.ExitOverturned":
+        return Step(f"exit overturned on appeal: {len(e.withdrawn)} open referral(s) withdrawn")
+    if kind in ("Referral.Made", "Referral.Reopened"):
+        how = "automatically on the exit decision" if e.source == "exit_decision" else "by an operator"
+        again = "" if kind == "Referral.Made" else " again"
+        return Step(f"member referred to training{again} {how}", by, e.basis)
+    if kind == "Referral.Withdrawn":
+        return Step("referral withdrawn", by, e.reason)
+    if kind == "Referral.Enrolled":
+        return Step("enrolled on a course" + (" (from the waiting list)" if e.promoted else ""))
+    if kind == "Referral.WaitListed":
+        return Step(f"course full: waiting list, position {e.position}")
+    if kind == "Referral.Left":
+        return Step("left the course", None, e.reason)
+    if kind == "Referral.Finished":
+        return Step(f"course {e.outcome.replace('_', ' ')}: {e.attended} of {e.held} sessions attended")
+    if kind == "Referral.EmploymentRecorded":
+        return Step(
+            f"employment from {e.start_date.isoformat()} verified by {e.verified_by}", by, e.reference
+        )
+    if kind == "Referral.StableWorkConfirmed":
+        return Step(f"stable work: employed {e.months} months on {e.on.isoformat()}", by, e.basis)
+    if kind == "EmploymentEvidence.Received":
+        return Step("employment fact kept for an operator to attribute", None, e.reason)
+    if kind == "EmploymentEvidence.Attributed":
+        return Step("employment fact attributed to a trainee", by)
+    if kind == "EmploymentEvidence.Dismissed":
+        return Step("employment fact dismissed", by, e.reason)
+    return None
+
+
+def router(app: TrainingApp) -> APIRouter:
+    api = APIRouter()
+
+    def today(value: date | None) -> date:
+        return value or app.today()
+
+    # -- courses ----------------------------------------------------------------------------------
+
+    @api.get("/courses", tags=["courses"], summary="The catalogue, with seats and sessions held")
+    def list_courses(estate: str | None = None) -> list[dict[str, Any]]:
+        views = app.catch_up()
+        with app.lock:
+            return [
+                c.summary()
+                for c in sorted(views.courses.values(), key=lambda c: (c.sessions[0]["on"], c.code))
+                if estate is None or c.estate == estate
+            ]
+
+    @api.get("/courses/{course_id}", tags=["courses"], summary="A course: schedule, trainees, waiting list")
+    def get_course(course_id: UUID) -> dict[str, Any]:
+        views = app.catch_up()
+        with app.lock:
+            course = views.courses.get(course_id)
+            if course is None:
+                raise Problem(404, "Not found", f"course {course_id} is not known here")
+            return course.detail(views.referrals)
+
+    @api.post("/courses", tags=["courses"], status_code=201, summary="Schedule a course")
+    def post_course(
+        body: CourseIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        spec = CourseSpec(
+            body.code,
+            body.title,
+            body.provider,
+            body.estate,
+            body.capacity,
+            [(s.on, s.topic) for s in body.sessions],
+        )
+        with problems():
+            course_id = app.schedule_course(spec, who)
+        return {"course_id": str(course_id), "code": body.code}
+
+    @api.post(
+        "/courses/{course_id}/enrolments",
+        tags=["courses"],
+        status_code=201,
+        summary="Enrol a referred member: a seat, or the waiting list when the course is full",
+    )
+    def enrol(
+        course_id: UUID, body: EnrolIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        with problems():
+            status = app.enrol(course_id, body.referral_id, today(body.on), who)
+        return {"course_id": str(course_id), "referral_id": str(body.referral_id), "status": status}
+
+    @api.post(
+        "/courses/{course_id}/enrolments/{referral_id}/leave",
+        tags=["courses"],
+        summary="Leave a course or its waiting list early (the seat goes to the first waiting)",
+    )
+    def leave(
+        course_id: UUID,
+        referral_id: UUID,
+        body: LeaveIn,
+        operator_id: OperatorHeader = None,
+        role: RoleHeader = None,
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        with problems():
+            promoted = app.leave(course_id, referral_id, today(body.on), body.reason, who)
+        return {"promoted_referral_id": str(promoted) if promoted else None}
+
+    @api.post(
+        "/courses/{course_id}/sessions/{session}/attendance",
+        tags=["courses"],
+        summary="A session was held: who attended",
+    )
+    def attendance(
+        course_id: UUID,
+        session: int,
+        body: AttendanceIn,
+        operator_id: OperatorHeader = None,
+        role: RoleHeader = None,
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        held_on = body.held_on
+        if held_on is None:
+            views = app.catch_up()
+            with app.lock:
+                course = views.courses.get(course_id)
+                if course is None:
+                    raise Problem(404, "Not found", f"course {course_id} is not known here")
+                if not 1 <= session <= len(course.sessions):
+                    raise Problem(404, "Not found", f"course has sessions 1 to {len(course.sessions)}")
+                held_on = course.sessions[session - 1]["on"]
+        with problems():
+            app.hold_session(course_id, session, held_on, body.attendees, who)
+        return {"course_id": str(course_id), "session": session, "attendees": len(set(body.attendees))}
+
+    @api.post(
+        "/courses/{course_id}/completions",
+        tags=["courses"],
+        summary="The course ends for a trainee: completed if attendance meets the completion rule",
+    )
+    def complete(
+        course_id: UUID, body: FinishIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        with problems():
+            return app.finish(course_id, body.referral_id, today(body.on), who)
+
+    # -- referrals --------------------------------------------------------------------------------
+
+    @api.get("/referrals", tags=["referrals"], summary="Referrals by state, estate or household")
+    def list_referrals(
+        state: Annotated[str | None, Query(description=f"One of {', '.join(REFERRAL_STATES)}")] = None,
+        estate: str | None = None,
+        household_id: UUID | None = None,
+    ) -> list[dict[str, Any]]:
+        if state is not None and state not in REFERRAL_STATES:
+            raise Problem(422, "Invalid request", f"state must be one of {', '.join(REFERRAL_STATES)}")
+        views = app.catch_up()
+        with app.lock:
+            return [
+                r.as_dict(views.courses)
+                for r in sorted(views.referrals.values(), key=lambda r: (r.referred_on, str(r.referral_id)))
+                if (state is None or r.state == state)
+                and (estate is None or r.estate == estate)
+                and (household_id is None or r.household_id == household_id)
+            ]
+
+    @api.get("/referrals/{referral_id}", tags=["referrals"], summary="One referral")
+    def get_referral(referral_id: UUID) -> dict[str, Any]:
+        views = app.catch_up()
+        with app.lock:
+            referral = views.referrals.get(referral_id)
+            if referral is None:
+                raise Problem(404, "Not found", f"referral {referral_id} is not known here")
+            return referral.as_dict(views.courses)
+
+    @api.post(
+        "/referrals",
+        tags=["referrals"],
+        status_code=201,
+        summary="Refer a member of a household (200 when the member is already referred)",
+    )
+    def refer(
+        body: ReferIn, response: Response, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        with problems():
+            referral_id, created = app.refer(
+                body.household_id, body.member_id, today(body.on), who, body.note
+            )
+        if not created:
+            response.status_code = 200
+        return {"referral_id": str(referral_id), "created": created}
+
+    @api.post("/referrals/{referral_id}/withdraw", tags=["referrals"], summary="Withdraw a referral")
+    def withdraw(
+        referral_id: UUID, body: WithdrawIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        with problems():
+            app.withdraw_referral(referral_id, today(body.on), body.reason, who)
+        return {"referral_id": str(referral_id), "state": "withdrawn"}
+
+    @api.post(
+        "/referrals/{referral_id}/employment",
+        tags=["employment"],
+        status_code=201,
+        summary="An operator verified a trainee's new job",
+    )
+    def employment(
+        referral_id: UUID, body: EmploymentIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        with problems():
+            recorded = app.record_employment(referral_id, body.employer, body.start_date, who, app.today())
+        return {"referral_id": str(referral_id), "recorded": recorded}
+
+    @api.post(
+        "/referrals/{referral_id}/employment/stable",
+        tags=["employment"],
+        summary="An operator checked the trainee still works there (stable once the months are reached)",
+    )
+    def stable(
+        referral_id: UUID, body: StableIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, Any]:
+        who = operator(operator_id, role)
+        with problems():
+            return app.confirm_stable(referral_id, today(body.on), body.basis, who)
+
+    # -- unmatched employment facts ---------------------------------------------------------------
+
+    @api.get("/employment-evidence", tags=["employment"], summary="Employment facts matched to no trainee")
+    def list_evidence(
+        state: Literal["unmatched", "attributed", "dismissed"] | None = None,
+    ) -> list[dict[str, Any]]:
+        views = app.catch_up()
+        with app.lock:
+            return [
+                v.as_dict()
+                for v in sorted(views.evidence.values(), key=lambda v: (v.described_on, v.reference))
+                if state is None or v.state == state
+            ]
+
+    @api.post(
+        "/employment-evidence/{evidence_id}/attribute",
+        tags=["employment"],
+        summary="Attribute an unmatched employment fact to a trainee",
+    )
+    def attribute(
+        evidence_id: UUID, body: AttributeIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        with problems():
+            app.attribute_evidence(evidence_id, body.referral_id, who)
+        return {"evidence_id": str(evidence_id), "state": "attributed"}
+
+    @api.post(
+        "/employment-evidence/{evidence_id}/dismiss",
+        tags=["employment"],
+        summary="Dismiss an employment fact",
+    )
+    def dismiss(
+        evidence_id: UUID, body: DismissIn, operator_id: OperatorHeader = None, role: RoleHeader = None
+    ) -> dict[str, str]:
+        who = operator(operator_id, role)
+        with problems():
+            app.dismiss_evidence(evidence_id, body.reason, who)
+        return {"evidence_id": str(evidence_id), "state": "dismissed"}
+
+    # -- households, figures, parameters ----------------------------------------------------------
+
+    @api.get("/households/{household_id}/training", tags=["households"], summary="A household's training")
+    def household_training(household_id: UUID) -> dict[str, Any]:
+        views = app.catch_up()
+        with app.lock:
+            estate = views.estates.get(household_id)
+            referrals = [views.referrals[r] for r in views.by_household.get(household_id, [])]
+            if estate is None and not referrals:
+                raise Problem(404, "Not found", f"household {household_id} is not known here")
+            return {
+                "household_id": str(household_id),
+                "estate": estate,
+                "referrals": [r.as_dict(views.courses) for r in referrals],
+                "employment_evidence": [
+                    v.as_dict() for v in views.evidence.values() if v.household_id == household_id
+                ],
+            }
+
+    @api.get(
+        "/households/{household_id}/timeline",
+        tags=["households"],
+        summary="What training did about a household, with trace ids",
+        response_model=Timeline,
+    )
+    def household_timeline(household_id: UUID) -> Timeline:
+        entries = timeline(app, app.household_aggregates(household_id), describe)
+        return Timeline(household_id=household_id, entries=entries)
+
+    @api.get(
+        "/figures",
+        tags=["figures"],
+        summary="Sessions held, people trained, in stable work",
+        response_model=Figures,
+    )
+    def figures() -> Figures:
+        views = app.catch_up()
+        with app.lock:
+            return Figures(**views.figures())
+
+    @api.get("/parameters", tags=["figures"], summary="The dated rules in force on a day")
+    def parameters(on: date | None = None) -> dict[str, Any]:
+        day = today(on)
+        return {"on": day.isoformat(), "rules": app.params.in_force(day)}
+
+    return api
