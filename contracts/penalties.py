@@ -40,9 +40,7 @@ Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 Rate = Annotated[Decimal, Field(ge=0, le=10, max_digits=6, decimal_places=4)]
 SanctionKind = Literal["rent_surcharge", "credit_list", "repossession"]
 """What a sanction does: +x % rent, an entry in the credit (dishonesty) list, or taking the flat back."""
-Violation = Literal[
-    "sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"
-]
+Violation = Literal["sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"]
 """The confirmed violation a sanction punishes (monitoring's three occupancies, concealment found by a
 review, staying past the exit date)."""
 BasisKind = Literal["warning", "review", "transition"]

@@ -1,0 +1,344 @@
+"""Penalties' HTTP API: ledgers, sanctions, transitions, notices and appeals; operator commands.
+
+Who acts is named by the gateway in `X-Operator-Id` and `X-Operator-Role`; every command requires them
+and is attributed to the operator. Amounts are decimal strings (never JSON floats). Problems are RFC 9457
+problem+json: 404 unknown, 409 a step that does not follow from the current state, 422 a sanction
+without a basis penalties has seen or an appeal outside its window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from contracts.identifiers import OperatorId
+from contracts.timeline import Timeline
+from services.kit.http import Problem
+from services.kit.timeline import Step, timeline
+from services.penalties.application import MAX_STATEMENT_MONTHS, NotFound, OutsideWindow, PenaltiesApp
+from services.penalties.domain import (
+    SANCTION_KINDS,
+    VIOLATION_WORDS,
+    BasisError,
+    RuleError,
+    months_between,
+    parse_month,
+)
+
+T = TypeVar("T")
+
+WRITE_ROLES = ("reviewer", "supervisor", "inspector", "admin")
+"""Roles that may record sanctions' steps; resolving an appeal needs a supervisor (a second person)."""
+
+_OPERATOR_ID: TypeAdapter[str] = TypeAdapter(OperatorId)
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class Operator(BaseModel):
+    operator_id: str
+    role: str
+
+
+def operator(
+    operator_id: Annotated[str | None, Header(alias="X-Operator-Id")] = None,
+    role: Annotated[str | None, Header(alias="X-Operator-Role")] = None,
+) -> Operator:
+    if not operator_id or not role:
+        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
+    try:
+        _OPERATOR_ID.validate_python(operator_id)
+    except ValidationError:
+        raise Problem(401, "Operator unknown", "X-Operator-Id is not an operator account id") from None
+    return Operator(operator_id=operator_id, role=role)
+
+
+def officer(who: Annotated[Operator, Depends(operator)]) -> Operator:
+    if who.role not in WRITE_ROLES:
+        raise Problem(403, "Role not allowed", f"role {who.role!r} may not change sanctions")
+    return who
+
+
+def supervisor(who: Annotated[Operator, Depends(operator)]) -> Operator:
+    if who.role not in ("supervisor", "admin"):
+        raise Problem(403, "Role not allowed", "appeals are decided by a supervisor")
+    return who
+
+
+class SanctionIn(BaseModel):
+    kind: Literal["rent_surcharge", "credit_list", "repossession"]
+    violation: Literal["sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"]
+    basis_id: UUID = Field(
+        description=(
+            "A confirmed violation's warning id, an exit decision's review id, or an overdue plan's id."
+        )
+    )
+    note: str = Field(default="", max_length=2000)
+    on: date | None = None
+
+
+class StepIn(BaseModel):
+    on: date | None = None
+    reason: str = Field(default="", max_length=2000)
+
+
+class DatedIn(BaseModel):
+    on: date | None = None
+
+
+class AppealIn(BaseModel):
+    grounds: str = Field(min_length=1, max_length=2000)
+    on: date | None = None
+
+
+class ResolveIn(BaseModel):
+    outcome: Literal["upheld", "dismissed"]
+    note: str = Field(default="", max_length=2000)
+    on: date | None = None
+
+
+def describe(e: DomainEventProtocol[UUID]) -> Step | None:
+    """A domain event in words for the household's timeline (no names, no ID numbers)."""
+    kind = type(e).__qualname__
+    v: dict[str, Any] = vars(e)
+    words: dict[str, Callable[[], Step]] = {
+        "Tenancy.Registered": lambda: Step(f"Tenancy recorded: base rent {v['base_rent']:.2f} yuan"),
+        "Tenancy.ExitDecisionRecorded": lambda: Step(
+            f"Exit decision received: route {v['route']}", reason=f"review {v['review_id']}"
+        ),
+        "Tenancy.ViolationRecorded": lambda: Step(
+            f"Confirmed violation received: {v['violation']}", reason=f"warning {v['warning_id']}"
+        ),
+        "Tenancy.TransitionStarted": lambda: Step(
+            f"{v['route'].capitalize()} plan started: {v['months']} months, exit due {v['exit_due_on']}",
+            reason=f"review {v['review_id']}",
+        ),
+        "Tenancy.TransitionClosed": lambda: Step(f"Plan closed: {v['how']}"),
+        "Tenancy.Adjusted": lambda: Step(v["explanation"], reason=f"cause {v['cause_id']}"),
+        "Tenancy.AdjustmentEnded": lambda: Step(
+            f"Rent adjustment ends after {v['last_month']:%Y-%m}", reason=v["reason"]
+        ),
+        "Tenancy.AdjustmentCancelled": lambda: Step(
+            "Rent adjustment cancelled from its start", reason=v["reason"]
+        ),
+        "Tenancy.HoldPlaced": lambda: Step(
+            "Rent adjustments suspended by an open appeal", reason=v["reason"]
+        ),
+        "Tenancy.HoldReleased": lambda: Step(f"Appeal closed ({v['outcome']}): suspension released"),
+        "Tenancy.VoluntaryExitApplied": lambda: Step("Voluntary exit applied for", actor=v["by"]),
+        "Tenancy.PurchaseHelpFlagged": lambda: Step("Flagged for purchase help"),
+        "Tenancy.ExitCompleted": lambda: Step(f"Flat handed back ({v['how']})", actor=v["by"]),
+        "Subsidy.Awarded": lambda: Step(f"Voluntary-exit subsidy awarded: {v['amount']:.2f} yuan"),
+        "Sanction.Imposed": lambda: Step(
+            f"Sanction imposed: {v['kind']} for {v['violation']}",
+            actor=v["imposed_by"],
+            reason=f"{v['basis_kind']} {v['basis_id']}",
+        ),
+        "Sanction.Changed": lambda: Step(f"Sanction {v['state']}", actor=v["by"], reason=v["reason"]),
+        "Appeal.Lodged": lambda: Step("Appeal lodged against a sanction", actor=v["lodged_by"]),
+        "Appeal.Resolved": lambda: Step(f"Appeal {v['outcome']}", actor=v["by"], reason=v["note"]),
+        "Notice.Issued": lambda: Step(f"Notice issued: {v['title']}"),
+        "Notice.Delivered": lambda: Step(f"Notice delivered ({v['channel']})"),
+    }
+    make = words.get(kind)
+    return None if make is None else make()
+
+
+def router(app: PenaltiesApp) -> APIRouter:
+    api = APIRouter()
+
+    def call(command: Callable[[], T]) -> T:
+        try:
+            return command()
+        except NotFound as exc:
+            raise Problem(404, "Not found", str(exc)) from None
+        except BasisError as exc:
+            raise Problem(
+                422, "No basis for the sanction", str(exc), type_="/problems/sanction-without-basis"
+            ) from None
+        except OutsideWindow as exc:
+            raise Problem(422, "Outside the appeal window", str(exc)) from None
+        except RuleError as exc:
+            raise Problem(409, "Not allowed in this state", str(exc)) from None
+        except IntegrityError:
+            raise Problem(409, "Conflict", "concurrent changes kept getting there first; retry") from None
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    @api.get("/households/{household_id}/ledger", tags=["households"])
+    def ledger(
+        household_id: UUID,
+        from_: Annotated[str | None, Query(alias="from", pattern=MONTH, description="`YYYY-MM`")] = None,
+        to: Annotated[str | None, Query(pattern=MONTH, description="`YYYY-MM`")] = None,
+    ) -> dict[str, Any]:
+        """The rent ledger: base rent, every adjustment with its cause, and the rent due month by month
+        (`from`, `to` as `YYYY-MM`; by default the tenancy's adjusted months up to now)."""
+        first = None if from_ is None else parse_month(from_)
+        last = None if to is None else parse_month(to)
+        if first is not None and last is not None and last < first:
+            raise Problem(422, "Invalid period", "`to` is before `from`")
+        if first is not None and last is not None and months_between(first, last) >= MAX_STATEMENT_MONTHS:
+            raise Problem(422, "Invalid period", f"a statement covers at most {MAX_STATEMENT_MONTHS} months")
+        return call(lambda: app.ledger(household_id, first, last))
+
+    @api.get("/households/{household_id}/sanctions", tags=["households"])
+    def household_sanctions(household_id: UUID) -> list[dict[str, Any]]:
+        return call(lambda: app.household_sanctions(household_id))
+
+    @api.get("/households/{household_id}/notices", tags=["households"])
+    def household_notices(household_id: UUID) -> list[dict[str, Any]]:
+        """Every notice to the household, with its text and delivery record."""
+        return call(lambda: app.household_notices(household_id))
+
+    @api.get("/households/{household_id}/subsidy", tags=["households"])
+    def household_subsidy(household_id: UUID) -> dict[str, Any]:
+        subsidy = call(lambda: (app.load_tenancy(household_id), app.household_subsidy(household_id))[1])
+        if subsidy is None:
+            raise Problem(404, "No subsidy", f"household {household_id} was awarded no subsidy")
+        return {"household_id": str(household_id), **subsidy}
+
+    @api.get("/households/{household_id}/timeline", tags=["households"], response_model=Timeline)
+    def household_timeline(household_id: UUID) -> Timeline:
+        ids = call(lambda: app.timeline_ids(household_id))
+        return Timeline(household_id=household_id, entries=timeline(app, ids, describe))
+
+    @api.get("/sanctions", tags=["sanctions"])
+    def sanctions(
+        state: Literal["active", "issued", "notice_served", "executed", "lifted", "withdrawn"] | None = None,
+    ) -> list[dict[str, Any]]:
+        return app.list_sanctions(state)
+
+    @api.get("/sanctions/{sanction_id}", tags=["sanctions"])
+    def get_sanction(sanction_id: UUID) -> dict[str, Any]:
+        return call(lambda: app.get_sanction(sanction_id))
+
+    @api.get("/transitions", tags=["transitions"])
+    def transitions(
+        state: Literal["active", "overdue", "exited", "withdrawn"] | None = None,
+    ) -> list[dict[str, Any]]:
+        return app.list_transitions(state)
+
+    @api.get("/appeals", tags=["appeals"])
+    def appeals(state: Literal["open", "upheld", "dismissed"] | None = None) -> list[dict[str, Any]]:
+        return app.list_appeals(state)
+
+    @api.get(
+        "/figures",
+        tags=["figures"],
+        summary="Counts for the bureau's dashboard",
+        description=(
+            "households, transitions_active, transitions_by_state, sanctions_by_kind, "
+            "sanctions_open_by_kind, households_penalised, credit_list_entries_open, repossessions_executed, "
+            "appeals_open, subsidies_awarded, subsidies_total_fen (integer fen), notices_issued, "
+            "notices_undelivered, exits_completed (by how)."
+        ),
+    )
+    def figures() -> dict[str, Any]:
+        return app.figures()
+
+    @api.get("/parameters", tags=["parameters"])
+    def parameters() -> list[dict[str, Any]]:
+        """Every dated policy value (transition, surcharge, subsidy, windows)."""
+        return app.table.as_list()
+
+    # -- commands --------------------------------------------------------------------------------------
+
+    @api.post("/households/{household_id}/voluntary-exit", tags=["incentives"])
+    def voluntary_exit(
+        household_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(operator)]
+    ) -> dict[str, Any]:
+        """The household applies to leave voluntarily; a low-income household (as eligibility decided)
+        is awarded the one-time subsidy, once, whatever is retried."""
+        return call(lambda: app.apply_voluntarily(household_id, body.on or app.today(), who.operator_id))
+
+    @api.post("/households/{household_id}/sanctions", tags=["sanctions"], status_code=201)
+    def impose(
+        household_id: UUID, body: SanctionIn, response: Response, who: Annotated[Operator, Depends(officer)]
+    ) -> dict[str, Any]:
+        """A sanction on a basis penalties has seen (otherwise 422); the same kind on the same basis
+        again returns the existing sanction (200)."""
+        assert body.kind in SANCTION_KINDS and body.violation in VIOLATION_WORDS
+        sanction, created = call(
+            lambda: app.impose(
+                household_id,
+                body.kind,
+                body.violation,
+                body.basis_id,
+                body.on or app.today(),
+                who.operator_id,
+                body.note,
+            )
+        )
+        if not created:
+            response.status_code = 200
+        return sanction
+
+    @api.post("/sanctions/{sanction_id}/serve-notice", tags=["sanctions"])
+    def serve(sanction_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(officer)]) -> dict[str, Any]:
+        """Serve a repossession order's notice; its deadline follows from the notice period."""
+        return call(lambda: app.serve_repossession(sanction_id, body.on or app.today(), who.operator_id))
+
+    @api.post("/sanctions/{sanction_id}/execute", tags=["sanctions"])
+    def execute(
+        sanction_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(officer)]
+    ) -> dict[str, Any]:
+        """Carry out a served repossession after its deadline; publishes exit-completed."""
+        return call(lambda: app.execute_repossession(sanction_id, body.on or app.today(), who.operator_id))
+
+    @api.post("/sanctions/{sanction_id}/lift", tags=["sanctions"])
+    def lift(sanction_id: UUID, body: StepIn, who: Annotated[Operator, Depends(officer)]) -> dict[str, Any]:
+        """End a sanction from now on (rectified); a surcharge's current month is its last."""
+        reason = body.reason or "the violation was put right"
+        return call(lambda: app.lift(sanction_id, body.on or app.today(), who.operator_id, reason))
+
+    @api.post("/sanctions/{sanction_id}/withdraw", tags=["sanctions"])
+    def withdraw(
+        sanction_id: UUID, body: StepIn, who: Annotated[Operator, Depends(officer)]
+    ) -> dict[str, Any]:
+        """Withdraw a sanction from its start (imposed in error; a repossession no longer needed)."""
+        if not body.reason:
+            raise Problem(422, "Reason required", "say why the sanction is withdrawn")
+        return call(lambda: app.withdraw(sanction_id, body.on or app.today(), who.operator_id, body.reason))
+
+    @api.post("/households/{household_id}/keys-returned", tags=["households"])
+    def keys_returned(
+        household_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(officer)]
+    ) -> dict[str, Any]:
+        """The household handed the flat back: the ledger closes; publishes exit-completed."""
+        return call(lambda: app.record_keys_returned(household_id, body.on or app.today(), who.operator_id))
+
+    @api.post("/transitions/overdue-check", tags=["transitions"])
+    def overdue_check(body: DatedIn, who: Annotated[Operator, Depends(officer)]) -> dict[str, Any]:
+        """Turn plans whose exit date passed before `on` into overstaying violations with a surcharge
+        (the process also runs this periodically)."""
+        sanctioned = call(lambda: app.overdue_check(body.on or app.today()))
+        return {"sanctioned": [str(s) for s in sanctioned]}
+
+    @api.post("/sanctions/{sanction_id}/appeals", tags=["appeals"], status_code=201)
+    def lodge(
+        sanction_id: UUID, body: AppealIn, who: Annotated[Operator, Depends(operator)]
+    ) -> dict[str, Any]:
+        """Lodge the household's appeal within the window; the sanction is suspended meanwhile."""
+        return call(
+            lambda: app.lodge_appeal(sanction_id, body.on or app.today(), body.grounds, who.operator_id)
+        )
+
+    @api.post("/appeals/{appeal_id}/resolve", tags=["appeals"])
+    def resolve(
+        appeal_id: UUID, body: ResolveIn, who: Annotated[Operator, Depends(supervisor)]
+    ) -> dict[str, Any]:
+        """`upheld` withdraws the sanction from its start; `dismissed` lets it run again (suspended
+        months become due)."""
+        return call(
+            lambda: app.resolve_appeal(
+                appeal_id, body.outcome, body.on or app.today(), who.operator_id, body.note
+            )
+        )
+
+    return api

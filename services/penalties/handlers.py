@@ -1,0 +1,302 @@
+"""Integration events in (eligibility's households, decisions and appeals; monitoring's violations) and
+out (the relay's translator).
+
+In: the kit's inbox on ELIGIBILITY and MONITORING. A batch and its tracking record are committed in one
+transaction, so a redelivered message has no second effect; on top of that every command is idempotent
+on its own terms (a tenancy is the household's id, a sanction's id derives from its basis and kind, the
+subsidy's from the household), so the same fact reaching us twice under different messages changes
+nothing either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from pydantic import BaseModel
+
+from contracts.catalogue import EVENTS_BY_TYPE, EventSpec
+from contracts.eligibility import AppealLodged, AppealResolved, ExitDecided, HouseholdRegistered
+from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
+from contracts.penalties import (
+    ExitCompleted,
+    MonthlyRent,
+    NoticeDelivered,
+    NoticeIssued,
+    PenaltyAppealLodged,
+    PenaltyAppealResolved,
+    PurchaseHelpFlagged,
+    RentAdjusted,
+    SanctionChanged,
+    SanctionImposed,
+    SubsidyAwarded,
+    TransitionClosed,
+    TransitionStarted,
+    VoluntaryExitApplied,
+)
+from services.kit.codec import Incoming, Outgoing
+from services.kit.inbox import Handler
+from services.kit.runtime import Consumes
+from services.kit.uow import UnitOfWork
+from services.penalties.application import PenaltiesApp
+from services.penalties.domain import label, transition_schedule
+
+REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.household-registered", 1)]
+EXIT_DECIDED = EVENTS_BY_TYPE[("housing.eligibility.exit-decided", 1)]
+APPEAL_LODGED = EVENTS_BY_TYPE[("housing.eligibility.appeal-lodged", 1)]
+APPEAL_RESOLVED = EVENTS_BY_TYPE[("housing.eligibility.appeal-resolved", 1)]
+VIOLATION_CONFIRMED = EVENTS_BY_TYPE[("housing.monitoring.violation-confirmed", 1)]
+WARNING_RECTIFIED = EVENTS_BY_TYPE[("housing.monitoring.warning-rectified", 1)]
+
+
+def _spec(name: str) -> EventSpec:
+    return EVENTS_BY_TYPE[(f"housing.penalties.{name}", 1)]
+
+
+class NotRegisteredYet(LookupError):
+    """A decision or violation about a household whose registration has not arrived.
+
+    The two streams are consumed independently, so a violation can overtake the registration it
+    follows; the handler fails, the inbox retries with backoff (the registration arrives meanwhile)
+    and, if it never does, dead-letters the message for an operator to replay."""
+
+    def __init__(self, household: str | None) -> None:
+        super().__init__(f"household {household} is not registered with penalties (yet)")
+
+
+def consumes(app: PenaltiesApp) -> tuple[Consumes, ...]:
+    def registered(incoming: Incoming, uow: UnitOfWork) -> None:
+        assert isinstance(incoming.payload, HouseholdRegistered)
+        app.on_household_registered(uow, incoming.payload)
+
+    def exit_decided(incoming: Incoming, uow: UnitOfWork) -> None:
+        assert isinstance(incoming.payload, ExitDecided)
+        if not app.on_exit_decided(uow, incoming.payload):
+            raise NotRegisteredYet(incoming.envelope.subject)
+
+    def appeal_lodged(incoming: Incoming, uow: UnitOfWork) -> None:
+        assert isinstance(incoming.payload, AppealLodged)
+        app.on_eligibility_appeal_lodged(uow, incoming.payload)
+
+    def appeal_resolved(incoming: Incoming, uow: UnitOfWork) -> None:
+        assert isinstance(incoming.payload, AppealResolved)
+        app.on_eligibility_appeal_resolved(uow, incoming.payload)
+
+    def violation(incoming: Incoming, uow: UnitOfWork) -> None:
+        assert isinstance(incoming.payload, ViolationConfirmed)
+        if not app.on_violation_confirmed(uow, incoming.payload):
+            raise NotRegisteredYet(incoming.envelope.subject)
+
+    def rectified(incoming: Incoming, uow: UnitOfWork) -> None:
+        assert isinstance(incoming.payload, OccupancyWarningRectified)
+        app.on_warning_rectified(uow, incoming.payload)
+
+    eligibility: dict[str, Handler] = {
+        REGISTERED.type: registered,
+        EXIT_DECIDED.type: exit_decided,
+        APPEAL_LODGED.type: appeal_lodged,
+        APPEAL_RESOLVED.type: appeal_resolved,
+    }
+    monitoring: dict[str, Handler] = {VIOLATION_CONFIRMED.type: violation, WARNING_RECTIFIED.type: rectified}
+    return (Consumes("ELIGIBILITY", eligibility), Consumes("MONITORING", monitoring))
+
+
+# -- out ----------------------------------------------------------------------------------------------
+
+
+def _rent(e: Any, household_id: UUID, action: str, month: date, explanation: str) -> RentAdjusted:
+    return RentAdjusted(
+        household_id=household_id,
+        adjustment_id=e.adjustment_id,
+        action=action,  # type: ignore[arg-type]
+        kind=e.kind,
+        cause_id=e.cause_id,
+        effective_month=label(month),
+        base_rent=e.base_rent,
+        explanation=explanation[:2000],
+    )
+
+
+def _tenancy(kind: str, e: Any) -> list[tuple[str, BaseModel]]:
+    household_id: UUID = e.originator_id
+    if kind == "TransitionStarted":
+        schedule = transition_schedule(e.base_rent, e.first_month, e.months, e.rise, e.rule)
+        return [
+            (
+                "transition-started",
+                TransitionStarted(
+                    household_id=household_id,
+                    transition_id=e.transition_id,
+                    review_id=e.review_id,
+                    estate=e.estate,
+                    route=e.route,
+                    base_rent=e.base_rent,
+                    first_month=label(e.first_month),
+                    months=e.months,
+                    monthly_rise=e.rise,
+                    rule=e.rule,
+                    schedule=[MonthlyRent(month=label(m), rent=r) for m, r in schedule],
+                    exit_due_on=e.exit_due_on,
+                ),
+            )
+        ]
+    if kind == "TransitionClosed":
+        closed = TransitionClosed(
+            household_id=household_id, transition_id=e.transition_id, how=e.how, closed_on=e.on
+        )
+        return [("transition-closed", closed)]
+    if kind == "Adjusted":
+        return [("rent-adjusted", _rent(e, household_id, "started", e.first_month, e.explanation))]
+    if kind == "AdjustmentEnded":
+        text = f"Ends after {label(e.last_month)}: {e.reason}."
+        return [("rent-adjusted", _rent(e, household_id, "ended", e.last_month, text))]
+    if kind == "AdjustmentCancelled":
+        text = f"Cancelled from its start: {e.reason}."
+        return [("rent-adjusted", _rent(e, household_id, "cancelled", e.first_month, text))]
+    if kind in ("HoldPlaced", "HoldReleased"):
+        action, on = ("held", e.since) if kind == "HoldPlaced" else ("released", e.on)
+        out: list[tuple[str, BaseModel]] = []
+        for line in e.lines:
+            adjusted = RentAdjusted(
+                household_id=household_id,
+                adjustment_id=line["adjustment_id"],
+                action=action,  # type: ignore[arg-type]
+                kind=line["kind"],
+                cause_id=line["cause_id"],
+                effective_month=label(on),
+                base_rent=e.base_rent,
+                explanation=f"{'Suspended' if action == 'held' else 'Due again'}: {line['explanation']}"[
+                    :2000
+                ],
+            )
+            out.append(("rent-adjusted", adjusted))
+        return out
+    if kind == "VoluntaryExitApplied":
+        applied = VoluntaryExitApplied(
+            household_id=household_id,
+            estate=e.estate,
+            applied_on=e.applied_on,
+            low_income=e.low_income,
+            wants_to_buy=e.wants_to_buy,
+        )
+        return [("voluntary-exit-applied", applied)]
+    if kind == "PurchaseHelpFlagged":
+        flagged = PurchaseHelpFlagged(
+            household_id=household_id, estate=e.estate, flagged_on=e.on, source=e.source
+        )
+        return [("purchase-help-flagged", flagged)]
+    if kind == "ExitCompleted":
+        completed = ExitCompleted(
+            household_id=household_id,
+            estate=e.estate,
+            building=e.building,
+            unit=e.unit,
+            completed_on=e.on,
+            how=e.how,
+            recorded_by=e.by,
+        )
+        return [("exit-completed", completed)]
+    return []
+
+
+def _sanction(kind: str, e: Any) -> list[tuple[str, BaseModel]]:
+    if kind == "Imposed":
+        imposed = SanctionImposed(
+            household_id=e.household_id,
+            sanction_id=e.originator_id,
+            kind=e.kind,
+            violation=e.violation,
+            basis_kind=e.basis_kind,
+            basis_id=e.basis_id,
+            estate=e.estate,
+            imposed_on=e.imposed_on,
+            effective_from=e.effective_from,
+            ends_on=e.ends_on,
+            surcharge_rate=e.rate,
+            appeal_until=e.appeal_until,
+            imposed_by=e.imposed_by,
+        )
+        return [("sanction-imposed", imposed)]
+    if kind == "Changed":
+        changed = SanctionChanged(
+            household_id=e.household_id,
+            sanction_id=e.originator_id,
+            kind=e.kind,
+            state=e.state,
+            on=e.on,
+            deadline=e.deadline,
+            reason=e.reason[:2000],
+            by=e.by,
+        )
+        return [("sanction-changed", changed)]
+    return []
+
+
+def _other(kind: str, e: Any) -> list[tuple[str, BaseModel]]:
+    if kind == "Appeal.Lodged":
+        lodged = PenaltyAppealLodged(
+            household_id=e.household_id,
+            appeal_id=e.originator_id,
+            sanction_id=e.sanction_id,
+            lodged_on=e.lodged_on,
+        )
+        return [("appeal-lodged", lodged)]
+    if kind == "Appeal.Resolved":
+        resolved = PenaltyAppealResolved(
+            household_id=e.household_id,
+            appeal_id=e.originator_id,
+            sanction_id=e.sanction_id,
+            outcome=e.outcome,
+            resolved_on=e.on,
+            resolved_by=e.by,
+        )
+        return [("appeal-resolved", resolved)]
+    if kind == "Notice.Issued":
+        issued = NoticeIssued(
+            household_id=e.household_id,
+            notice_id=e.originator_id,
+            estate=e.estate,
+            kind=e.kind,
+            issued_on=e.issued_on,
+            deadline=e.deadline,
+            appeal_until=e.appeal_until,
+        )
+        return [("notice-issued", issued)]
+    if kind == "Notice.Delivered":
+        delivered = NoticeDelivered(
+            household_id=e.household_id, notice_id=e.originator_id, channel=e.channel, delivered_on=e.on
+        )
+        return [("notice-delivered", delivered)]
+    if kind == "Subsidy.Awarded":
+        awarded = SubsidyAwarded(
+            household_id=e.household_id,
+            subsidy_id=e.originator_id,
+            estate=e.estate,
+            amount=Decimal(e.amount),
+            awarded_on=e.awarded_on,
+        )
+        return [("subsidy-awarded", awarded)]
+    return []
+
+
+_BY_AGGREGATE: dict[str, Callable[[str, Any], list[tuple[str, BaseModel]]]] = {
+    "Tenancy": _tenancy,
+    "Sanction": _sanction,
+}
+
+
+def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
+    """Domain events → contract events; the subject of every one is the household."""
+    qualname = type(domain_event).__qualname__
+    aggregate, _, kind = qualname.partition(".")
+    handler = _BY_AGGREGATE.get(aggregate)
+    produced = handler(kind, domain_event) if handler is not None else _other(qualname, domain_event)
+    out = []
+    for name, payload in produced:
+        household_id = getattr(payload, "household_id")  # noqa: B009 (every penalties payload has it)
+        out.append(Outgoing(_spec(name), str(household_id), payload))
+    return out
