@@ -13,7 +13,7 @@ MYPY_DIRS := services contracts gateway federation infra bench tests
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench demo asyncapi clean distclean
+.PHONY: help venv run test lint bench demo population asyncapi clean distclean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -54,6 +54,9 @@ bench: $(VENV)/.synced ## run the benchmarks, write docs/benchmarks.md
 
 demo: $(VENV)/.synced ## start the stack, send department facts to eligibility, print a report, stop
 	$(PY) -m infra.demo
+
+population: $(VENV)/.synced ## write the synthetic Foshan (seeded) to var/population; SCALE=0.1 for less
+	$(PY) -m infra.population --seed 2026 --out var/population --scale $(or $(SCALE),1.0)
 
 asyncapi: $(VENV)/.synced ## regenerate contracts/asyncapi.yaml from the contracts
 	$(PY) -m contracts.asyncapi
