@@ -1,7 +1,10 @@
-"""The gateway's HTTP app: platform status for operators and the console's landing page.
+"""The gateway's HTTP app: the token issuer, the operator API, the web console and the platform status.
 
-Routing of operator requests to services arrives with authentication and roles (the gateway issue):
-until a request can be attributed to a person, the gateway forwards nothing.
+Layers, outermost first: `security.Guard` (rate limit, body limit, security headers), FastAPI's
+problem+json handlers, then the routes: `/auth/token` and `/.well-known/jwks.json` (auth.py), `/api/...`
+(routes.py, bearer tokens only), the console (console.py, session cookie + CSRF), and the public
+status: `/api/status` and `/` show only which services answer (no data about anyone), so an operator
+can see "eligibility is down" before logging in; they stay public, under the rate limit.
 """
 
 from __future__ import annotations
@@ -9,62 +12,104 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
+from gateway.auth import Unauthorized, token_router, unauthorized_response
+from gateway.console import Console, console_router
+from gateway.operations import Operations
+from gateway.routes import api_router
+from gateway.security import Guard
 from gateway.settings import GatewaySettings
 from gateway.status import ServiceStatus, platform_status
+from gateway.tokens import Tokens
+from gateway.upstream import Upstream
+from gateway.users import Directory
 from services.kit.http import add_operations, install_problem_handlers, instrument
 
+STATIC = Path(__file__).with_name("static")
 
-def create_gateway(settings: GatewaySettings) -> FastAPI:
+
+def create_gateway(
+    settings: GatewaySettings,
+    *,
+    tokens: Tokens | None = None,
+    directory: Directory | None = None,
+    mounts: dict[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """The gateway app; `mounts` (httpx transports by URL prefix) lets tests put in-process services
+    behind it."""
+    tokens = tokens or Tokens(settings)
+    directory = directory or Directory.load(settings.users_file, allow_demo=settings.allow_demo_users)
+
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        client = httpx.AsyncClient(timeout=settings.upstream_timeout_s)
+        client = httpx.AsyncClient(timeout=settings.upstream_timeout_s, trust_env=False, mounts=mounts)
         api.state.client = client
+        api.state.operations = Operations(Upstream(client, settings.services, settings.upstream_timeout_s))
         try:
             yield
         finally:
             await client.aclose()
 
-    api = FastAPI(title="Housing exit platform: gateway", version="1", lifespan=lifespan)
+    api = FastAPI(
+        title="Housing exit platform: gateway",
+        version="1",
+        description=(
+            "The operators' API. Get a token at `POST /auth/token` (password grant for operators, "
+            "client credentials for department systems) and send it as `Authorization: Bearer`. "
+            "Every error is problem+json; roles and scopes: gateway/README.md."
+        ),
+        lifespan=lifespan,
+    )
+    api.state.tokens = tokens
+    api.state.directory = directory
     install_problem_handlers(api)
+
+    @api.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return unauthorized_response(exc)
 
     async def readiness() -> dict[str, bool]:
         return {"http_client": hasattr(api.state, "client")}
 
     add_operations(api, settings.service_name, readiness)
+    api.include_router(token_router())
 
-    @api.get("/api/status", tags=["platform"], summary="Readiness of every service")
+    @api.get("/api/status", tags=["platform"], summary="Readiness of every service (public)")
     async def status(request: Request) -> list[ServiceStatus]:
         return await platform_status(request.app.state.client, settings.services)
 
+    api.include_router(api_router())
+    api.include_router(console_router(Console(settings, tokens, directory)))
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def console(request: Request) -> HTMLResponse:
+    async def landing(request: Request) -> HTMLResponse:
         rows = "".join(
             f"<tr><td>{html.escape(s.name)}</td><td class='{s.state}'>{s.state}</td>"
             f"<td><a href='{html.escape(s.url)}/docs'>{html.escape(s.url)}/docs</a></td>"
             f"<td>{html.escape(s.detail)}</td></tr>"
             for s in await platform_status(request.app.state.client, settings.services)
         )
-        return HTMLResponse(CONSOLE.replace("{rows}", rows))
+        return HTMLResponse(LANDING.replace("{rows}", rows))
 
     instrument(api)
+    api.add_middleware(Guard, settings=settings)
     return api
 
 
-CONSOLE = """<!doctype html>
+LANDING = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>保障房退出管理平台 · Housing exit platform</title>
-<style>
-body{font-family:system-ui,"WenQuanYi Micro Hei",sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse}td,th{padding:.4rem .8rem;border-bottom:1px solid #ddd;text-align:left}
-.ready{color:#176f2c}.not_ready{color:#a86b00}.down{color:#b00020}
-</style></head><body>
+<link rel="stylesheet" href="/static/console.css"></head><body><main>
 <h1>保障房退出管理平台 <small>Housing exit platform</small></h1>
-<p>Services of this stack and their readiness. API: <a href="/docs">/docs</a> ·
+<p><a href="/login">登录控制台 · Log in to the console</a> · API: <a href="/docs">/docs</a> ·
 status as JSON: <a href="/api/status">/api/status</a></p>
-<table><tr><th>service</th><th>state</th><th>API</th><th>detail</th></tr>{rows}</table>
-</body></html>
+<h2>服务状态 · Service status</h2>
+<table class="grid"><tr><th>service</th><th>state</th><th>API</th><th>detail</th></tr>{rows}</table>
+</main></body></html>
 """

@@ -8,7 +8,7 @@ a department system, the one department whose facts it may push.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 Role = Literal["reviewer", "supervisor", "inspector", "auditor", "admin", "department"]
 ROLES: tuple[Role, ...] = ("reviewer", "supervisor", "inspector", "auditor", "admin", "department")
@@ -46,7 +46,9 @@ _READ_ALL = (
 
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     "reviewer": frozenset({*_READ_ALL, "personal:read", "cases:review"}),
-    "supervisor": frozenset({*_READ_ALL, "personal:read", "cases:review", "cases:approve", "parameters:write"}),
+    "supervisor": frozenset(
+        {*_READ_ALL, "personal:read", "cases:review", "cases:approve", "parameters:write"}
+    ),
     "inspector": frozenset(
         {"households:read", "warnings:read", "warnings:write", "sanctions:read", "figures:read"}
     ),
@@ -78,6 +80,7 @@ class Principal:
     department: str | None = None
     issuer: str = ""
     token_id: str = ""
+    expires_at: float = 0.0
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes
@@ -88,5 +91,5 @@ class Principal:
 
 def scopes_for(role: str, granted: frozenset[str] | None = None) -> frozenset[str]:
     """The role's scopes, narrowed to `granted` when a token names fewer (never widened)."""
-    base = ROLE_SCOPES.get(role, frozenset())  # type: ignore[call-overload]
+    base = ROLE_SCOPES.get(cast(Role, role), frozenset())
     return base if granted is None else base & granted

@@ -1,7 +1,8 @@
 """What every public route gets before any handler runs: a request-body limit (413), a rate limit
 (429 with Retry-After) and security headers on every answer.
 
-The rate limit is a token bucket per client, kept in this process's memory: with several gateway
+The rate limit is a token bucket per client (its bearer token or session cookie, else its address, with a
+five-times larger ceiling per address), kept in this process's memory: with several gateway
 replicas each enforces its own budget (a client may get N times the rate behind N replicas); a shared
 limit needs a shared store (e.g. at the load balancer), which the local stack does not have.
 """
@@ -34,7 +35,12 @@ class TokenBuckets:
     """Token buckets by key; the least recently used keys are forgotten beyond `max_keys`."""
 
     def __init__(
-        self, rate_per_s: float, burst: int, *, max_keys: int = 50_000, clock: Callable[[], float] = time.monotonic
+        self,
+        rate_per_s: float,
+        burst: int,
+        *,
+        max_keys: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate, self.burst, self.max_keys, self.clock = rate_per_s, burst, max_keys, clock
         self.buckets: OrderedDict[str, Bucket] = OrderedDict()
@@ -99,7 +105,11 @@ class Guard:
         self.app = app
         self.settings = settings
         self.requests = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
-        self.logins = TokenBuckets(settings.login_rate_per_min / 60.0, max(1, int(settings.login_rate_per_min)))
+        # a ceiling per address too, so that a client cannot escape its bucket by inventing tokens
+        self.addresses = TokenBuckets(settings.rate_limit_per_s * 5, settings.rate_limit_burst * 5)
+        self.logins = TokenBuckets(
+            settings.login_rate_per_min / 60.0, max(1, int(settings.login_rate_per_min))
+        )
 
     def client_key(self, scope: Scope) -> str:
         headers = dict(scope.get("headers") or [])
@@ -125,7 +135,10 @@ class Guard:
         elif path in ("/healthz", "/readyz", "/metrics"):
             wait = 0.0
         else:
-            wait = self.requests.take(self.client_key(scope))
+            key = self.client_key(scope)
+            wait = self.requests.take(key)
+            if key.startswith("t:"):
+                wait = max(wait, self.addresses.take("a:" + (client[0] if client else "unknown")))
         if wait > 0:
             retry = str(max(1, math.ceil(wait))).encode()
             await send_problem(send, 429, "Too many requests", "slow down", [(b"retry-after", retry)])

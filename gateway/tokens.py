@@ -67,6 +67,9 @@ class Tokens:
         self.settings = settings
         self.key = key or load_or_create_key(settings.key_file)
         self.jwk = public_jwk(self.key.public_key())
+        # Token ids logged out before they expire (this process's memory: a restart or another replica
+        # forgets them, and the token then lives until its `exp`, at most TOKEN_TTL_S).
+        self.revoked: dict[str, float] = {}
         self._oidc: jwt.PyJWKClient | None = None
         if settings.oidc_issuer and settings.oidc_jwks_url:
             self._oidc = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300, timeout=5)
@@ -74,7 +77,9 @@ class Tokens:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.jwk]}
 
-    def issue(self, account: Account, *, now: float | None = None, ttl_s: int | None = None) -> dict[str, Any]:
+    def issue(
+        self, account: Account, *, now: float | None = None, ttl_s: int | None = None
+    ) -> dict[str, Any]:
         """An OAuth2 token response for an authenticated account."""
         issued = int(now if now is not None else time.time())
         ttl = ttl_s or self.settings.token_ttl_s
@@ -142,6 +147,12 @@ class Tokens:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from None
         raise InvalidToken("unknown issuer")
 
+    def revoke(self, principal: Principal) -> None:
+        now = time.time()
+        self.revoked = {jti: exp for jti, exp in self.revoked.items() if exp > now}
+        if principal.token_id:
+            self.revoked[principal.token_id] = principal.expires_at
+
     def _principal(self, claims: dict[str, Any], *, role_claim: str, estates_claim: str) -> Principal:
         role = claims.get(role_claim)
         if isinstance(role, list):  # an IdP may send a list of roles: take the first platform role
@@ -151,12 +162,17 @@ class Tokens:
         scope = claims.get("scope")
         granted = frozenset(scope.split()) if isinstance(scope, str) else None
         estates = claims.get(estates_claim)
-        if estates is not None and not (isinstance(estates, list) and all(isinstance(e, str) for e in estates)):
+        if estates is not None and not (
+            isinstance(estates, list) and all(isinstance(e, str) for e in estates)
+        ):
             raise InvalidToken("estates claim must be a list of names")
         department = claims.get("department")
         if role == "department" and not isinstance(department, str):
             raise InvalidToken("a department token must name its department")
         typed_role: Role = role
+        token_id = str(claims.get("jti", ""))
+        if token_id and token_id in self.revoked:
+            raise InvalidToken("token was logged out")
         return Principal(
             subject=str(claims["sub"]),
             role=typed_role,
@@ -164,5 +180,6 @@ class Tokens:
             estates=None if estates is None else frozenset(estates),
             department=department if isinstance(department, str) else None,
             issuer=str(claims["iss"]),
-            token_id=str(claims.get("jti", "")),
+            token_id=token_id,
+            expires_at=float(claims["exp"]),
         )

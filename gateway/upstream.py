@@ -3,13 +3,14 @@ in `X-Operator-Id`/`X-Operator-Role` (set here and only here: nothing a client s
 W3C trace context, and failures turned into problem+json an operator can act on:
 
 - the service cannot be reached → 502 "Service unavailable" (naming the service);
-- the service does not answer in time → 504 "Service timeout";
+- the service does not answer within the deadline (UPSTREAM_TIMEOUT_S, whole call) → 504 "Service timeout";
 - the service fails (5xx) → 502 "Service error";
 - the service refuses (4xx) → the same status and the service's own title and detail.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -26,7 +27,9 @@ class Upstream:
     def url(self, service: str, path: str) -> str:
         base = self.services.get(service)
         if base is None:
-            raise Problem(502, "Service unavailable", f"{service} is not deployed in this stack", service=service)
+            raise Problem(
+                502, "Service unavailable", f"{service} is not deployed in this stack", service=service
+            )
         return base.rstrip("/") + path
 
     async def send(
@@ -49,23 +52,30 @@ class Upstream:
             headers["content-type"] = content_type
         inject(headers)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.url(service, path)
         try:
-            return await self.client.request(
-                method,
-                self.url(service, path),
-                params=clean,
-                json=json,
-                content=content,
-                headers=headers,
-                timeout=self.timeout_s,
-            )
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each phase (connect, each read); the deadline bounds the whole call,
+            # so a service that trickles its answer cannot hold an operator longer than timeout_s
+            async with asyncio.timeout(self.timeout_s):
+                return await self.client.request(
+                    method,
+                    url,
+                    params=clean,
+                    json=json,
+                    content=content,
+                    headers=headers,
+                    timeout=self.timeout_s,
+                )
+        except (httpx.TimeoutException, TimeoutError):
             raise Problem(
                 504, "Service timeout", f"{service} did not answer within {self.timeout_s} s", service=service
             ) from None
         except httpx.HTTPError as exc:
             raise Problem(
-                502, "Service unavailable", f"{service} cannot be reached ({type(exc).__name__})", service=service
+                502,
+                "Service unavailable",
+                f"{service} cannot be reached ({type(exc).__name__})",
+                service=service,
             ) from None
 
     async def json(
@@ -94,5 +104,7 @@ class Upstream:
                 service=service,
             )
         if body is None:
-            raise Problem(502, "Service error", f"{service} answered something that is not JSON", service=service)
+            raise Problem(
+                502, "Service error", f"{service} answered something that is not JSON", service=service
+            )
         return body

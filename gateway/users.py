@@ -100,7 +100,9 @@ class Directory:
 
     @classmethod
     def load(cls, path: Path, *, allow_demo: bool) -> Directory:
-        return cls(parse_accounts(yaml.safe_load(path.read_text(encoding="utf-8")) or {}), allow_demo=allow_demo)
+        return cls(
+            parse_accounts(yaml.safe_load(path.read_text(encoding="utf-8")) or {}), allow_demo=allow_demo
+        )
 
     def authenticate(self, account_id: str, secret: str, *, client: bool) -> Account | None:
         """The account when `secret` is right; None for any failure (same cost whichever)."""

@@ -600,6 +600,13 @@ def where_to_look(stack: Stack) -> str:
     rows: list[str] = ["housing-exit local stack is up", ""]
     if "gateway" in stack.services:
         rows.append(f"Gateway console   {stack.base_url('gateway')}/")
+        if not os.environ.get("USERS_FILE") and os.environ.get("ALLOW_DEMO_USERS", "true").lower() != "false":
+            from gateway.users import demo_credentials
+
+            rows.append("Demo accounts     (DEMO ONLY: these passwords are public)")
+            rows += [
+                f"  {account:<22} {role:<28} {password}" for account, role, password in demo_credentials()
+            ]
     for name, service in stack.services.items():
         rows.append(f"{name + ' API':<17} {service.base_url}/docs")
     rows += [

@@ -1,0 +1,449 @@
+"""The web console: server-rendered pages (Jinja2) over the same operations as the API.
+
+Session: the login form gets a token from the built-in issuer and keeps it in a cookie (`hx_session`,
+HttpOnly, SameSite=Strict, Secure behind HTTPS); the console never reads a bearer header and the API
+never reads the cookie. CSRF: the login form uses a double-submit cookie (`hx_csrf`); every form of a
+logged-in page carries a synchronizer token bound to the session (HMAC of the token id), and a POST
+whose `Origin` names another site is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+from uuid import UUID
+
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from gateway.charts import bar_chart, numeric_series, rate_gauge
+from gateway.i18n import LANGS, label
+from gateway.operations import Operations
+from gateway.roles import Principal
+from gateway.security import SESSION_COOKIE
+from gateway.settings import GatewaySettings
+from gateway.tokens import InvalidToken, Tokens
+from gateway.users import Directory
+from services.kit.http import Problem
+
+TEMPLATES = Path(__file__).with_name("templates")
+LANG_COOKIE = "hx_lang"
+LOGIN_CSRF_COOKIE = "hx_csrf"
+
+NAV = [
+    ("dashboard", "/console/dashboard", "figures:read"),
+    ("queue", "/console/queue", "cases:read"),
+    ("warnings", "/console/warnings", "warnings:read"),
+    ("sanctions", "/console/sanctions", "sanctions:read"),
+    ("pools", "/console/pools", "placements:read"),
+    ("training", "/console/training", "training:read"),
+    ("federation", "/console/federation", "federation:read"),
+    ("parameters", "/console/parameters", "parameters:read"),
+]
+
+
+# What the household page shows beside the timeline, from the service that keeps it.
+HOUSEHOLD_PARTS = [
+    ("ledger", "penalties", "/ledger", "sanctions:read"),
+    ("sanctions", "penalties", "/sanctions", "sanctions:read"),
+    ("placement", "resettlement", "/placement", "placements:read"),
+    ("training", "training", "/training", "training:read"),
+]
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)[:160]
+    return str(value)
+
+
+def as_rows(data: Any) -> list[dict[str, Any]]:
+    """A service's answer as table rows: a list of objects, one object, or an object of objects
+    (e.g. occupancy per pool), each keyed by its name."""
+    if isinstance(data, list):
+        return [r if isinstance(r, dict) else {"value": r} for r in data]
+    if isinstance(data, dict):
+        if data and all(isinstance(v, dict) for v in data.values()):
+            return [{"name": k, **v} for k, v in data.items()]
+        return [data]
+    return []
+
+
+def columns(rows: list[dict[str, Any]], limit: int = 9) -> list[str]:
+    keys: list[str] = []
+    for row in rows[:20]:
+        for key in row:
+            if key not in keys:
+                keys.append(key)
+    return keys[:limit]
+
+
+class Console:
+    def __init__(self, settings: GatewaySettings, tokens: Tokens, directory: Directory) -> None:
+        self.settings, self.tokens, self.directory = settings, tokens, directory
+        # derived from the issuer's private key: forms keep working across a restart, and nobody
+        # without that key can compute a session's token
+        secret = tokens.key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        self.csrf_key = hmac.new(secret, b"console csrf", hashlib.sha256).digest()
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
+        )
+        self.env.filters["cell"] = cell
+        self.env.globals.update(columns=columns, bar_chart=bar_chart, rate_gauge=rate_gauge)
+        self.env.globals["numeric_series"] = numeric_series
+
+    # -- sessions and CSRF ------------------------------------------------------------------------
+
+    def principal(self, request: Request) -> Principal:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise LoginRequired
+        try:
+            return self.tokens.verify(token)
+        except InvalidToken:
+            raise LoginRequired from None
+
+    def csrf_token(self, p: Principal) -> str:
+        return hmac.new(self.csrf_key, f"{p.subject}:{p.token_id}".encode(), hashlib.sha256).hexdigest()
+
+    def check_origin(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+            raise Problem(403, "Cross-site request refused", "the form was not sent from this console")
+
+    def check_csrf(self, request: Request, p: Principal, sent: str) -> None:
+        self.check_origin(request)
+        if not hmac.compare_digest(sent.encode(), self.csrf_token(p).encode()):
+            raise Problem(403, "CSRF token missing or wrong", "reload the page and try again")
+
+    # -- rendering --------------------------------------------------------------------------------
+
+    def lang(self, request: Request) -> str:
+        asked = request.query_params.get("lang")
+        if asked in LANGS:
+            return asked
+        cookie = request.cookies.get(LANG_COOKIE)
+        return cookie if cookie in LANGS else "zh"
+
+    def render(
+        self, request: Request, template: str, p: Principal | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        lang = self.lang(request)
+        other = "en" if lang == "zh" else "zh"
+        html = self.env.get_template(template).render(
+            t=lambda key: label(key, lang),
+            lang=lang,
+            other_lang=other,
+            lang_link=f"{request.url.path}?{urlencode_lang(request, other)}",
+            p=p,
+            csrf=self.csrf_token(p) if p is not None else "",
+            nav=[(key, href) for key, href, scope in NAV if p is not None and p.may(scope)],
+            path=request.url.path,
+            trace_url=lambda trace_id: self.settings.tracing_ui_url.replace("{trace_id}", str(trace_id)),
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie(
+                LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", secure=self.settings.cookie_secure
+            )
+        return response
+
+    def error_page(self, request: Request, p: Principal | None, exc: Problem) -> HTMLResponse:
+        return self.render(request, "error.html", p, status=exc.status, problem=exc)
+
+
+def urlencode_lang(request: Request, lang: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", lang))
+    return "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
+
+
+def safe_next(target: str | None) -> str:
+    if target and target.startswith("/console/") and "//" not in target and "\\" not in target:
+        return target
+    return "/console/dashboard"
+
+
+Page = Callable[[Principal], Awaitable[Response]]
+
+
+def console_router(console: Console) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def ops(request: Request) -> Operations:
+        found: Operations = request.app.state.operations
+        return found
+
+    async def page(request: Request, build: Page) -> Response:
+        try:
+            p = await run_in_threadpool(console.principal, request)
+        except LoginRequired:
+            target = quote(request.url.path)
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        try:
+            return await build(p)
+        except Problem as exc:
+            return console.error_page(request, p, exc)
+
+    async def section(call: Awaitable[Any]) -> tuple[Any, str | None]:
+        """A part of a page from one service: its data, or the problem's title when it fails."""
+        try:
+            return await call, None
+        except Problem as exc:
+            return None, f"{exc.status} {exc.title}" + (f": {exc.detail}" if exc.detail else "")
+
+    # -- login ------------------------------------------------------------------------------------
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str | None = None) -> Response:
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        response = console.render(request, "login.html", None, login_csrf=token, next=safe_next(next))
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=console.settings.cookie_secure
+        )
+        return response
+
+    @router.post("/login")
+    async def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=128)],
+        password: Annotated[str, Form(max_length=256)],
+        csrf: Annotated[str, Form(max_length=128)],
+        next: Annotated[str, Form(max_length=512)] = "/console/dashboard",
+    ) -> Response:
+        console.check_origin(request)
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
+            return console.error_page(
+                request, None, Problem(403, "CSRF token missing or wrong", "reload the login page")
+            )
+        account = await run_in_threadpool(console.directory.authenticate, username, password, client=False)
+        if account is None:
+            return console.render(
+                request, "login.html", None, status=401, login_csrf=cookie, next=safe_next(next), failed=True
+            )
+        issued = console.tokens.issue(account)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            issued["access_token"],
+            max_age=int(issued["expires_in"]),
+            httponly=True,
+            samesite="strict",
+            secure=console.settings.cookie_secure,
+            path="/",
+        )
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+        try:
+            p = console.principal(request)
+            console.check_csrf(request, p, csrf)
+            console.tokens.revoke(p)
+        except LoginRequired:
+            pass
+        except Problem as exc:
+            return console.error_page(request, None, exc)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.get("/console")
+    async def home() -> Response:
+        return RedirectResponse("/console/dashboard", status_code=303)
+
+    # -- review -----------------------------------------------------------------------------------
+
+    @router.get("/console/queue")
+    async def queue(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            cases = await ops(request).queue(p)
+            return console.render(request, "queue.html", p, cases=cases)
+
+        return await page(request, build)
+
+    @router.get("/console/cases/{case_id}")
+    async def case(request: Request, case_id: UUID) -> Response:
+        async def build(p: Principal) -> Response:
+            found = await ops(request).case(p, case_id)
+            household, _ = await section(ops(request).household(p, UUID(found["household_id"])))
+            return console.render(request, "case.html", p, case=found, household=household)
+
+        return await page(request, build)
+
+    @router.post("/console/cases/{case_id}/{step}")
+    async def case_step(request: Request, case_id: UUID, step: str) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            if step == "findings":
+                body: dict[str, Any] = {
+                    "findings": str(form.get("findings", ""))[:2000],
+                    "proposed_outcome": str(form.get("proposed_outcome", "")),
+                    "reason_code": str(form.get("reason_code", ""))[:64],
+                    "low_income": form.get("low_income") == "on",
+                    "wants_to_buy": form.get("wants_to_buy") == "on",
+                }
+            elif step in ("approval", "send-back"):
+                body = {"reason": str(form.get("reason", ""))[:2000]}
+            else:
+                raise Problem(404, "Not found", "no such step")
+            await ops(request).case_step(p, case_id, step, body)
+            return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+
+        return await page(request, build)
+
+    # -- households -------------------------------------------------------------------------------
+
+    @router.get("/console/households/{household_id}")
+    async def household(request: Request, household_id: UUID) -> Response:
+        async def build(p: Principal) -> Response:
+            found = await ops(request).household(p, household_id)
+            timeline = await ops(request).timeline(p, household_id)
+            parts = []
+            for heading, service, path, scope in HOUSEHOLD_PARTS:
+                if p.may(scope):
+                    data, error = await section(
+                        ops(request).household_part(p, household_id, service, path, scope)
+                    )
+                    parts.append({"heading": heading, "rows": as_rows(data), "error": error})
+            return console.render(
+                request, "household.html", p, household=found, timeline=timeline, parts=parts
+            )
+
+        return await page(request, build)
+
+    # -- dashboard and boards ---------------------------------------------------------------------
+
+    @router.get("/console/dashboard")
+    async def dashboard(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            figures = await ops(request).figures(p)
+            return console.render(request, "dashboard.html", p, figures=figures)
+
+        return await page(request, build)
+
+    Load = Callable[[Operations, Principal], Awaitable[Any]]
+
+    def board(name: str, parts: list[tuple[str, Load]]) -> None:
+        async def view(request: Request) -> Response:
+            async def build(p: Principal) -> Response:
+                sections = []
+                for heading, load in parts:
+                    data, error = await section(load(ops(request), p))
+                    sections.append({"heading": heading, "rows": as_rows(data), "error": error})
+                return console.render(request, "board.html", p, title=name, sections=sections)
+
+            return await page(request, build)
+
+        router.add_api_route(f"/console/{name}", view, methods=["GET"], name=f"console_{name}")
+
+    @router.get("/console/warnings")
+    async def warnings(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            found, error = await section(ops(request).listing(p, "monitoring", "/warnings", "warnings:read"))
+            return console.render(request, "warnings.html", p, warnings=found or [], error=error)
+
+        return await page(request, build)
+
+    @router.post("/console/warnings/{warning_id}/{step}")
+    async def warning_step(request: Request, warning_id: UUID, step: str) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            if step not in ("assign", "confirm", "dismiss"):
+                raise Problem(404, "Not found", "no such step")
+            body = {k: str(form[k])[:2000] for k in ("finding", "note", "reason") if form.get(k)}
+            await ops(request).warning_step(p, warning_id, step, body)
+            return RedirectResponse("/console/warnings", status_code=303)
+
+        return await page(request, build)
+
+    board(
+        "sanctions",
+        [
+            ("sanctions", lambda o, p: o.listing(p, "penalties", "/sanctions", "sanctions:read")),
+            ("transitions", lambda o, p: o.listing(p, "penalties", "/transitions", "sanctions:read")),
+            ("appeals", lambda o, p: o.listing(p, "penalties", "/appeals", "sanctions:read")),
+        ],
+    )
+    board(
+        "pools",
+        [
+            ("pools", lambda o, p: o.pools(p)),
+            ("placement", lambda o, p: o.listing(p, "resettlement", "/cases", "placements:read")),
+        ],
+    )
+    board(
+        "training",
+        [
+            ("courses", lambda o, p: o.reference(p, "training", "/courses", "training:read")),
+            ("referrals", lambda o, p: o.listing(p, "training", "/referrals", "training:read")),
+        ],
+    )
+    board("federation", [("federation", lambda o, p: o.federation_exchanges(p, 100))])
+
+    # -- parameters and what-if ---------------------------------------------------------------------
+
+    async def parameters_page(
+        request: Request, p: Principal, result: Any = None, asked: Any = None
+    ) -> Response:
+        values, error = await section(ops(request).parameters(p, "CN-FS", None))
+        return console.render(
+            request, "parameters.html", p, values=values, error=error, result=result, asked=asked or {}
+        )
+
+    @router.get("/console/parameters")
+    async def parameters(request: Request) -> Response:
+        return await page(request, lambda p: parameters_page(request, p))
+
+    @router.post("/console/parameters/what-if")
+    async def what_if(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            asked = {k: str(form.get(k, "")) for k in ("rule", "region", "value", "on")}
+            body = {
+                "on": asked["on"],
+                "values": [{"rule": asked["rule"], "region": asked["region"], "value": asked["value"]}],
+                "list_households": False,
+            }
+            result = await ops(request).what_if(p, body)
+            return await parameters_page(request, p, result=result, asked=asked)
+
+        return await page(request, build)
+
+    @router.post("/console/parameters/values")
+    async def add_value(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            fields = ("region", "effective_from", "value", "legal_reference", "reason")
+            body = {k: str(form.get(k, ""))[:2000] for k in fields}
+            rule = str(form.get("rule", ""))
+            if not rule.replace("_", "").isalnum():
+                raise Problem(422, "Invalid request", "unknown rule")
+            await ops(request).add_parameter_value(p, rule, body)
+            return RedirectResponse("/console/parameters", status_code=303)
+
+        return await page(request, build)
+
+    return router

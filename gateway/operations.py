@@ -1,0 +1,442 @@
+"""What an operator may do through the gateway, checked in one place for the API and the console:
+the scope a step needs, the estates an operator may see (object level), the department a system may
+speak for, masking of personal fields, and the aggregated views (timeline, review queue, figures).
+
+Object-level rule: a household's estate is what eligibility says (`GET /households/{id}`); any list
+item about a household carries `estate` and is dropped when outside the operator's estates (an item
+without an estate is dropped too: fail closed). A step on one household, case or warning outside them
+is refused with 403 before anything is forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from gateway.masking import mask
+from gateway.roles import DEPARTMENT_KINDS, Principal
+from gateway.upstream import Upstream
+from services.kit.http import Problem
+
+T = TypeVar("T")
+
+OPEN_CASE_STATES = ("open", "proposed", "assessment", "appealed")
+TIMELINE_SERVICES = ("eligibility", "penalties", "resettlement", "training", "monitoring", "federation")
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+
+TRAIL_WORDS = {
+    "opened": "Review case opened after the automated first review",
+    "finding": "Reviewer recorded findings and proposed an outcome",
+    "approved": "Supervisor approved the proposal (four-eyes)",
+    "sent_back": "Supervisor sent the proposal back",
+    "assessment_requested": "Third-party assessment requested",
+    "assessment_received": "Third-party assessment received",
+    "appeal_lodged": "Appeal lodged",
+}
+
+
+def forbidden(detail: str, **extra: Any) -> Problem:
+    return Problem(403, "Forbidden", detail, **extra)
+
+
+class Operations:
+    def __init__(self, upstream: Upstream) -> None:
+        self.up = upstream
+
+    # -- authorisation helpers ----------------------------------------------------------------------
+
+    @staticmethod
+    def require(p: Principal, scope: str) -> None:
+        if not p.may(scope):
+            raise forbidden(f"the role {p.role} does not hold the scope {scope}", scope=scope)
+
+    @staticmethod
+    def shown(p: Principal, data: T) -> T:
+        return data if p.may("personal:read") else cast(T, mask(data))
+
+    @staticmethod
+    def visible(p: Principal, items: Any) -> list[Any]:
+        if not isinstance(items, list):
+            raise Problem(502, "Service error", "a list was expected")
+        return [i for i in items if isinstance(i, dict) and p.sees_estate(i.get("estate"))]
+
+    @staticmethod
+    def check_estate(p: Principal, estate: str | None) -> None:
+        if estate is not None and not p.sees_estate(estate):
+            raise forbidden("that estate is outside the estates you are assigned")
+
+    @staticmethod
+    def check_object(p: Principal, item: Any) -> None:
+        if not isinstance(item, dict) or not p.sees_estate(item.get("estate")):
+            raise forbidden("outside the estates you are assigned")
+
+    # -- households ---------------------------------------------------------------------------------
+
+    async def _household(self, p: Principal, household_id: UUID) -> dict[str, Any]:
+        household = await self.up.json("eligibility", "GET", f"/households/{household_id}", p)
+        self.check_object(p, household)
+        return dict(household)
+
+    async def households(
+        self, p: Principal, outcome: str | None, estate: str | None, limit: int
+    ) -> list[Any]:
+        """Households by outcome; an estate-scoped operator's are asked estate by estate, so that the
+        service's limit applies to those estates, not to the whole city."""
+        self.require(p, "households:read")
+        self.check_estate(p, estate)
+        estates: Sequence[str | None] = [estate] if estate or p.estates is None else sorted(p.estates)
+
+        async def of(one: str | None) -> Any:
+            params = {"outcome": outcome, "estate": one, "limit": limit}
+            return await self.up.json("eligibility", "GET", "/households", p, params=params)
+
+        found = await asyncio.gather(*(of(e) for e in estates))
+        return self.visible(p, [item for items in found for item in _listed(items)])[:limit]
+
+    async def household(self, p: Principal, household_id: UUID) -> Any:
+        self.require(p, "households:read")
+        return self.shown(p, await self._household(p, household_id))
+
+    async def register_household(self, p: Principal, body: dict[str, Any]) -> Any:
+        self.require(p, "households:write")
+        self.check_estate(p, body.get("estate"))
+        return self.shown(p, await self.up.json("eligibility", "POST", "/households", p, json=body))
+
+    async def household_part(
+        self, p: Principal, household_id: UUID, service: str, path: str, scope: str
+    ) -> Any:
+        """A household's ledger, sanctions, notices, placement or training, from its service."""
+        self.require(p, scope)
+        await self._household(p, household_id)
+        return self.shown(p, await self.up.json(service, "GET", f"/households/{household_id}{path}", p))
+
+    async def timeline(self, p: Principal, household_id: UUID) -> dict[str, Any]:
+        """Every service's timeline of the household merged, oldest first; a service that is down or not
+        deployed is named in `sources` rather than failing the whole view."""
+        self.require(p, "households:read")
+        await self._household(p, household_id)
+        services = [s for s in TIMELINE_SERVICES if s in self.up.services]
+
+        async def one(service: str) -> tuple[str, str, list[dict[str, Any]]]:
+            try:
+                response = await self.up.send(service, "GET", f"/households/{household_id}/timeline", p)
+            except Problem as exc:
+                return service, "timeout" if exc.status == 504 else "unavailable", []
+            if response.status_code == 404 and service == "eligibility":
+                return service, "ok (case trail)", await self._case_trail(p, household_id)
+            if response.status_code == 404:
+                return service, "ok", []
+            if response.status_code != 200:
+                return service, "unavailable", []
+            try:
+                entries = response.json().get("entries", [])
+            except (ValueError, AttributeError):
+                return service, "unavailable", []
+            return service, "ok", [e for e in entries if isinstance(e, dict)]
+
+        results = await asyncio.gather(*(one(s) for s in services))
+        entries = [e for _, _, found in results for e in found]
+        entries.sort(key=lambda e: str(e.get("at", "")))
+        sources = {service: state for service, state, _ in results}
+        return self.shown(p, {"household_id": str(household_id), "entries": entries, "sources": sources})
+
+    async def _case_trail(self, p: Principal, household_id: UUID) -> list[dict[str, Any]]:
+        """Eligibility's steps from its review cases' trails, for an eligibility without a timeline."""
+        try:
+            cases = await self.up.json("eligibility", "GET", "/cases", p, params={"limit": 1000})
+        except Problem:
+            return []
+        entries: list[dict[str, Any]] = []
+        for case in cases:
+            if case.get("household_id") != str(household_id):
+                continue
+            for step in case.get("trail", []):
+                action = str(step.get("action", ""))
+                actor = step.get("actor")
+                entries.append(
+                    {
+                        "at": step.get("at"),
+                        "service": "eligibility",
+                        "type": f"ReviewCase.{action}",
+                        "summary": TRAIL_WORDS.get(action, action.replace("_", " ")),
+                        "actor": None if actor == "system" else actor,
+                        "reason": str(step.get("reason") or step.get("findings") or case.get("reason") or ""),
+                        "trace_id": step.get("trace_id"),
+                    }
+                )
+        return entries
+
+    # -- review cases -------------------------------------------------------------------------------
+
+    async def cases(self, p: Principal, status: str | None, limit: int) -> list[Any]:
+        self.require(p, "cases:read")
+        items = await self.up.json(
+            "eligibility", "GET", "/cases", p, params={"status": status, "limit": 1000}
+        )
+        return self.shown(p, self.visible(p, items)[:limit])
+
+    async def queue(self, p: Principal) -> list[Any]:
+        """Cases waiting for a person (not decided), oldest first."""
+        self.require(p, "cases:read")
+
+        async def of(status: str) -> Any:
+            return await self.up.json(
+                "eligibility", "GET", "/cases", p, params={"status": status, "limit": 1000}
+            )
+
+        found = await asyncio.gather(*(of(status) for status in OPEN_CASE_STATES))
+        waiting = [c for c in self.visible(p, [c for items in found for c in _listed(items)])]
+        waiting.sort(key=lambda c: str(c.get("opened_at", "")))
+        return self.shown(p, waiting)
+
+    async def case(self, p: Principal, case_id: UUID) -> Any:
+        self.require(p, "cases:read")
+        case = await self.up.json("eligibility", "GET", f"/cases/{case_id}", p)
+        self.check_object(p, case)
+        return self.shown(p, case)
+
+    async def case_step(self, p: Principal, case_id: UUID, step: str, body: dict[str, Any]) -> Any:
+        """findings, assessment-requests (cases:review); approval, send-back (cases:approve)."""
+        scope = "cases:approve" if step in ("approval", "send-back") else "cases:review"
+        self.require(p, scope)
+        case = await self.up.json("eligibility", "GET", f"/cases/{case_id}", p)
+        self.check_object(p, case)
+        answer = await self.up.json("eligibility", "POST", f"/cases/{case_id}/{step}", p, json=body)
+        return self.shown(p, answer)
+
+    async def reviewer_report(self, p: Principal, operator_id: str) -> Any:
+        self.require(p, "cases:read")
+        return await self.up.json("eligibility", "GET", f"/reviewers/{operator_id}/report", p)
+
+    # -- parameters ---------------------------------------------------------------------------------
+
+    async def parameters(self, p: Principal, region: str, on: str | None) -> Any:
+        self.require(p, "parameters:read")
+        return await self.up.json("eligibility", "GET", "/parameters", p, params={"region": region, "on": on})
+
+    async def parameter_history(self, p: Principal, rule: str | None, region: str | None) -> Any:
+        self.require(p, "parameters:read")
+        return await self.up.json(
+            "eligibility", "GET", "/parameters/history", p, params={"rule": rule, "region": region}
+        )
+
+    async def add_parameter_value(self, p: Principal, rule: str, body: dict[str, Any]) -> Any:
+        self.require(p, "parameters:write")
+        return await self.up.json("eligibility", "POST", f"/parameters/{rule}/values", p, json=body)
+
+    async def what_if(self, p: Principal, body: dict[str, Any]) -> Any:
+        """Flips under candidate values; an operator scoped to estates sees counts of those estates only."""
+        self.require(p, "parameters:read")
+        if p.estates is not None:
+            body = {**body, "list_households": False}
+        answer = await self.up.json("eligibility", "POST", "/what-if", p, json=body)
+        if p.estates is not None and isinstance(answer, dict):
+            flips = answer.get("flips") or {}
+            for flip in flips.values():
+                if isinstance(flip, dict):
+                    by_estate = {e: n for e, n in (flip.get("by_estate") or {}).items() if p.sees_estate(e)}
+                    flip["by_estate"] = by_estate
+                    flip["count"] = sum(int(n) for n in by_estate.values())
+                    flip.pop("households", None)
+                    flip.pop("by_region", None)
+            answer.pop("households", None)
+        return answer
+
+    # -- department intake --------------------------------------------------------------------------
+
+    async def facts(self, p: Principal, body: bytes, content_type: str) -> Any:
+        """A department's batch, forwarded as sent once every line speaks for the caller's department
+        and reports only that department's kinds of facts; a line that is not JSON is left for
+        eligibility to report per line."""
+        self.require(p, "facts:write")
+        if p.department is None:
+            raise forbidden("only a department system may push facts")
+        kinds = DEPARTMENT_KINDS.get(p.department, frozenset())
+        refused: list[dict[str, Any]] = []
+        for number, line in _lines(body, content_type):
+            if not isinstance(line, dict):
+                continue
+            department = line.get("department")
+            fact = line.get("fact")
+            kind = fact.get("kind") if isinstance(fact, dict) else None
+            if department != p.department:
+                refused.append({"line": number, "detail": f"department must be {p.department}"})
+            elif kind not in kinds:
+                refused.append({"line": number, "detail": f"{p.department} does not report {kind!r} facts"})
+        if refused:
+            raise forbidden("some lines speak for another department or kind of fact", lines=refused[:100])
+        return await self.up.json("eligibility", "POST", "/facts", p, content=body, content_type=content_type)
+
+    # -- other services' lists ----------------------------------------------------------------------
+
+    async def listing(
+        self, p: Principal, service: str, path: str, scope: str, params: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """A list about households (every item carries `estate`), filtered to the operator's estates."""
+        self.require(p, scope)
+        estate = (params or {}).get("estate")
+        self.check_estate(p, estate)
+        return self.shown(p, self.visible(p, await self.up.json(service, "GET", path, p, params=params)))
+
+    async def reference(self, p: Principal, service: str, path: str, scope: str) -> Any:
+        """Data about no household in particular (courses, pools): scope only."""
+        self.require(p, scope)
+        return self.shown(p, await self.up.json(service, "GET", path, p))
+
+    async def item(self, p: Principal, service: str, path: str, scope: str) -> Any:
+        """One item about a household (a warning, a check), refused outside the operator's estates."""
+        self.require(p, scope)
+        found = await self.up.json(service, "GET", path, p)
+        if isinstance(found, dict) and "estate" not in found and "household_id" in found:
+            await self._household(p, UUID(str(found["household_id"])))
+        else:
+            self.check_object(p, found)
+        return self.shown(p, found)
+
+    async def pools(self, p: Principal) -> Any:
+        self.require(p, "placements:read")
+        pools = await self.up.json("resettlement", "GET", "/pools", p)
+        return self.shown(p, pools)
+
+    async def federation_exchanges(self, p: Principal, limit: int) -> Any:
+        self.require(p, "federation:read")
+        if p.estates is not None:
+            raise forbidden("the federation log spans every estate; an estate-scoped account cannot read it")
+        return await self.up.json("federation", "GET", "/federation/v1/exchanges", p, params={"limit": limit})
+
+    async def federation_check(self, p: Principal, check_id: UUID) -> Any:
+        self.require(p, "federation:read")
+        found = await self.up.json("federation", "GET", f"/federation/v1/checks/{check_id}", p)
+        if p.estates is not None:
+            await self._household(p, UUID(str(found["household_id"])))
+        return found
+
+    async def warning_step(self, p: Principal, warning_id: UUID, step: str, body: dict[str, Any]) -> Any:
+        """assign, confirm, dismiss, rectify: the acting inspector is the caller, whatever the body said."""
+        self.require(p, "warnings:write")
+        warning = await self.up.json("monitoring", "GET", f"/warnings/{warning_id}", p)
+        self.check_object(p, warning)
+        who = {"operator_id": p.subject} if step == "rectify" else {"inspector_id": p.subject}
+        return await self.up.json(
+            "monitoring", "POST", f"/warnings/{warning_id}/{step}", p, json={**body, **who}
+        )
+
+    # -- figures ------------------------------------------------------------------------------------
+
+    async def figures(self, p: Principal) -> dict[str, Any]:
+        """Each service's `/figures` (computed here from its lists where a service has none yet), plus
+        the bureau's headline rates. A service that does not answer is listed in `unavailable`."""
+        self.require(p, "figures:read")
+        services = [s for s in TIMELINE_SERVICES if s in self.up.services]
+
+        async def one(service: str) -> tuple[str, dict[str, Any] | None]:
+            try:
+                response = await self.up.send(service, "GET", "/figures", p)
+                if response.status_code == 200:
+                    body = response.json()
+                    return service, body if isinstance(body, dict) else None
+                if response.status_code == 404:
+                    return service, await self._computed_figures(service, p)
+            except (Problem, ValueError):
+                return service, None
+            return service, None
+
+        found = dict(await asyncio.gather(*(one(s) for s in services)))
+        by_service = {s: f for s, f in found.items() if f is not None}
+        return {
+            "headline": headline(by_service),
+            "services": by_service,
+            "unavailable": sorted(s for s, f in found.items() if f is None),
+        }
+
+    async def _computed_figures(self, service: str, p: Principal) -> dict[str, Any] | None:
+        """Figures from the lists of a service that has no `/figures` yet."""
+        try:
+            if service == "monitoring":
+                warnings = await self.up.json("monitoring", "GET", "/warnings", p)
+                return {
+                    "open_warnings_by_condition": dict(Counter(str(w.get("condition")) for w in warnings))
+                }
+            if service == "federation":
+                exchanges = await self.up.json(
+                    "federation", "GET", "/federation/v1/exchanges", p, params={"limit": 500}
+                )
+                return {"exchanges_by_kind": dict(Counter(str(e.get("kind")) for e in exchanges))}
+        except Problem:
+            return None
+        return None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _total(value: Any) -> float | None:
+    """The sum of a flat count object, or the number itself."""
+    if isinstance(value, dict):
+        numbers = [_number(v) for v in value.values()]
+        return sum(n for n in numbers if n is not None)
+    return _number(value)
+
+
+def headline(by_service: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The bureau's headline figures, from the services' own names (None where a service is absent)."""
+    e = by_service.get("eligibility") or {}
+    m = by_service.get("monitoring") or {}
+    f = by_service.get("federation") or {}
+    r = by_service.get("resettlement") or {}
+    t = by_service.get("training") or {}
+    pen = by_service.get("penalties") or {}
+
+    def rate(part: float | None, whole: float | None) -> float | None:
+        return None if part is None or not whole else round(part / whole, 4)
+
+    sent_back, overturned = _number(e.get("proposals_sent_back")), _number(e.get("appeals_overturned"))
+    overturns = None if sent_back is None and overturned is None else (sent_back or 0) + (overturned or 0)
+    violations = pen.get("violations_by_kind") or m.get("violations_confirmed_by_kind")
+    resettled = r.get("cases_by_state") or {}
+    return {
+        "households_under_review": _number(e.get("households_under_review")),
+        "exit_rate": rate(_number(e.get("exit_decisions")), _total(e.get("final_outcomes"))),
+        "review_overturn_rate": rate(overturns, _number(e.get("proposals"))),
+        "violations_by_kind": violations if isinstance(violations, dict) else None,
+        "warnings_open": _total(m.get("open_warnings_by_condition")),
+        "cross_region_verifications": _number(f.get("checks_completed"))
+        or _total(f.get("exchanges_by_kind")),
+        "placements": _number(r.get("placements"))
+        or (
+            _total({k: v for k, v in resettled.items() if k in ("moved_in", "placed", "closed")})
+            if r
+            else None
+        ),
+        "people_trained": _number(t.get("people_trained")),
+        "people_employed": _number(t.get("people_employed")),
+    }
+
+
+def _listed(items: Any) -> list[Any]:
+    if not isinstance(items, list):
+        raise Problem(502, "Service error", "a list was expected")
+    return items
+
+
+def _lines(body: bytes, content_type: str) -> list[tuple[int, Any]]:
+    media = content_type.split(";")[0].strip().lower()
+    if media in NDJSON_TYPES:
+        out: list[tuple[int, Any]] = []
+        for number, raw in enumerate(body.splitlines(), start=1):
+            try:
+                out.append((number, json.loads(raw)))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                continue
+        return out
+    try:
+        decoded = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return []
+    items = decoded if isinstance(decoded, list) else [decoded]
+    return list(enumerate(items, start=1))

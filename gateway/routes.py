@@ -1,0 +1,336 @@
+"""The operator API (`/api/...`): one front for every service, each route with the scope it needs
+(gateway/README.md) and the object-level checks of `gateway.operations`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field, StringConstraints
+
+from gateway.auth import api_principal
+from gateway.operations import Operations
+from gateway.roles import Principal
+
+Amount = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Region = Annotated[str, StringConstraints(pattern=r"^CN-[A-Z]{2}$")]
+# Names that become part of a service's path: letters, digits, `.`, `_`, `-`, never `..` alone.
+PathName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
+
+
+class FindingIn(BaseModel):
+    findings: Text
+    proposed_outcome: Literal["exit_required", "transition", "retain"]
+    reason_code: Short
+    low_income: bool = False
+    wants_to_buy: bool = False
+
+
+class DecisionIn(BaseModel):
+    reason: Text = ""
+
+
+class AssessmentRequestIn(BaseModel):
+    assessor_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
+    deadline: date
+    reason: Text = ""
+
+
+class ParameterValueIn(BaseModel):
+    region: Region
+    effective_from: date
+    value: Amount
+    legal_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Text = ""
+
+
+class CandidateValue(BaseModel):
+    rule: Short
+    region: Region
+    value: Amount
+
+
+class WhatIfIn(BaseModel):
+    on: date
+    values: list[CandidateValue] = Field(min_length=1, max_length=50)
+    list_households: bool = True
+
+
+class MemberIn(BaseModel):
+    id_number: Annotated[str, StringConstraints(min_length=15, max_length=24)]
+    birth_date: date
+    disabled: bool = False
+
+
+class HouseholdIn(BaseModel):
+    region: Region
+    estate: Short
+    building: Short
+    unit: Short
+    base_rent: Amount
+    tenancy_start: date
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+
+
+class WarningStepIn(BaseModel):
+    finding: Literal["vacant", "sublet", "lend"] | None = None
+    reason: Text | None = None
+    note: Text | None = None
+    on: date | None = None
+
+
+def operations(request: Request) -> Operations:
+    ops: Operations = request.app.state.operations
+    return ops
+
+
+Caller = Annotated[Principal, Depends(api_principal)]
+Ops = Annotated[Operations, Depends(operations)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+UNAUTH = {401: {"description": "no valid bearer token (problem+json, WWW-Authenticate)"}}
+REFUSED = {
+    **UNAUTH,
+    403: {"description": "role lacks the scope, or the object is outside the caller's estates"},
+    502: {"description": "the service behind is unreachable or failed"},
+    504: {"description": "the service behind did not answer in time"},
+}
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix="/api", responses=REFUSED)  # type: ignore[arg-type]
+
+    @api.get("/me", tags=["authentication"], summary="Who the token says you are, and your scopes")
+    async def me(p: Caller) -> dict[str, Any]:
+        return {
+            "subject": p.subject,
+            "role": p.role,
+            "scopes": sorted(p.scopes),
+            "estates": None if p.estates is None else sorted(p.estates),
+            "department": p.department,
+        }
+
+    # -- households ---------------------------------------------------------------------------------
+
+    @api.get("/households", tags=["households"], summary="Households in your estates (households:read)")
+    async def households(
+        p: Caller,
+        ops: Ops,
+        outcome: Literal["qualifies", "exit_triggered", "needs_manual", "none"] | None = None,
+        estate: str | None = None,
+        limit: Limit = 100,
+    ) -> list[Any]:
+        return await ops.households(p, outcome, estate, limit)
+
+    @api.post("/households", tags=["households"], status_code=201, summary="Register (households:write)")
+    async def register(p: Caller, ops: Ops, body: HouseholdIn) -> Any:
+        return await ops.register_household(p, body.model_dump(mode="json"))
+
+    @api.get("/households/{household_id}", tags=["households"], summary="A household (households:read)")
+    async def household(p: Caller, ops: Ops, household_id: UUID) -> Any:
+        return await ops.household(p, household_id)
+
+    @api.get(
+        "/households/{household_id}/timeline",
+        tags=["households"],
+        summary="Everything that happened to a household, across every service, oldest first",
+    )
+    async def timeline(p: Caller, ops: Ops, household_id: UUID) -> dict[str, Any]:
+        return await ops.timeline(p, household_id)
+
+    parts = {
+        "ledger": ("penalties", "sanctions:read", "Rent ledger (penalties)"),
+        "sanctions": ("penalties", "sanctions:read", "Sanctions (penalties)"),
+        "notices": ("penalties", "sanctions:read", "Notices sent (penalties)"),
+        "placement": ("resettlement", "placements:read", "Placement (resettlement)"),
+        "training": ("training", "training:read", "Training and employment (training)"),
+    }
+    for part, (service, scope, summary) in parts.items():
+
+        def route(part: str = part, service: str = service, scope: str = scope) -> Any:
+            async def handler(p: Caller, ops: Ops, household_id: UUID) -> Any:
+                return await ops.household_part(p, household_id, service, f"/{part}", scope)
+
+            return handler
+
+        api.add_api_route(
+            f"/households/{{household_id}}/{part}",
+            route(),
+            methods=["GET"],
+            tags=["households"],
+            summary=f"{summary} ({scope})",
+            name=f"household_{part}",
+        )
+
+    # -- review -------------------------------------------------------------------------------------
+
+    @api.get("/review-queue", tags=["review"], summary="Cases waiting for a reviewer or supervisor")
+    async def queue(p: Caller, ops: Ops) -> list[Any]:
+        return await ops.queue(p)
+
+    @api.get("/cases", tags=["review"], summary="Review cases in your estates (cases:read)")
+    async def cases(p: Caller, ops: Ops, status: str | None = None, limit: Limit = 100) -> list[Any]:
+        return await ops.cases(p, status, limit)
+
+    @api.get("/cases/{case_id}", tags=["review"], summary="A case with its explanation and trail")
+    async def case(p: Caller, ops: Ops, case_id: UUID) -> Any:
+        return await ops.case(p, case_id)
+
+    @api.post("/cases/{case_id}/findings", tags=["review"], summary="Record findings (cases:review)")
+    async def findings(p: Caller, ops: Ops, case_id: UUID, body: FindingIn) -> Any:
+        return await ops.case_step(p, case_id, "findings", body.model_dump(mode="json"))
+
+    @api.post(
+        "/cases/{case_id}/approval", tags=["review"], summary="Approve, not your own proposal (cases:approve)"
+    )
+    async def approval(p: Caller, ops: Ops, case_id: UUID, body: DecisionIn) -> Any:
+        return await ops.case_step(p, case_id, "approval", body.model_dump(mode="json"))
+
+    @api.post("/cases/{case_id}/send-back", tags=["review"], summary="Send back (cases:approve)")
+    async def send_back(p: Caller, ops: Ops, case_id: UUID, body: DecisionIn) -> Any:
+        return await ops.case_step(p, case_id, "send-back", body.model_dump(mode="json"))
+
+    @api.post(
+        "/cases/{case_id}/assessment-requests",
+        tags=["review"],
+        summary="Ask a third-party assessor (cases:review)",
+    )
+    async def assessment(p: Caller, ops: Ops, case_id: UUID, body: AssessmentRequestIn) -> Any:
+        return await ops.case_step(p, case_id, "assessment-requests", body.model_dump(mode="json"))
+
+    @api.get("/reviewers/{operator_id}/report", tags=["review"], summary="A reviewer's figures (cases:read)")
+    async def reviewer_report(p: Caller, ops: Ops, operator_id: PathName) -> Any:
+        return await ops.reviewer_report(p, operator_id)
+
+    # -- parameters ---------------------------------------------------------------------------------
+
+    @api.get("/parameters", tags=["parameters"], summary="Values in force (parameters:read)")
+    async def parameters(p: Caller, ops: Ops, region: str = "CN-FS", on: date | None = None) -> Any:
+        return await ops.parameters(p, region, None if on is None else on.isoformat())
+
+    @api.get("/parameters/history", tags=["parameters"], summary="Every dated value (parameters:read)")
+    async def history(p: Caller, ops: Ops, rule: str | None = None, region: str | None = None) -> Any:
+        return await ops.parameter_history(p, rule, region)
+
+    @api.post(
+        "/parameters/{rule}/values",
+        tags=["parameters"],
+        status_code=201,
+        summary="Add a value (parameters:write)",
+    )
+    async def add_value(p: Caller, ops: Ops, rule: PathName, body: ParameterValueIn) -> Any:
+        return await ops.add_parameter_value(p, rule, body.model_dump(mode="json"))
+
+    @api.post("/what-if", tags=["parameters"], summary="Who would flip under candidate values (no writes)")
+    async def what_if(p: Caller, ops: Ops, body: WhatIfIn) -> Any:
+        return await ops.what_if(p, body.model_dump(mode="json"))
+
+    # -- department intake --------------------------------------------------------------------------
+
+    @api.post(
+        "/facts",
+        tags=["intake"],
+        summary="Department facts (facts:write): only your department, only its kinds of facts",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def facts(p: Caller, ops: Ops, request: Request) -> Any:
+        body = await request.body()
+        return await ops.facts(p, body, request.headers.get("content-type", "application/json"))
+
+    # -- monitoring ---------------------------------------------------------------------------------
+
+    @api.get("/warnings", tags=["monitoring"], summary="Open warnings in your estates (warnings:read)")
+    async def warnings(p: Caller, ops: Ops, estate: str | None = None) -> list[Any]:
+        return await ops.listing(p, "monitoring", "/warnings", "warnings:read", {"estate": estate})
+
+    @api.get("/warnings/{warning_id}", tags=["monitoring"], summary="A warning with its evidence")
+    async def warning(p: Caller, ops: Ops, warning_id: UUID) -> Any:
+        return await ops.item(p, "monitoring", f"/warnings/{warning_id}", "warnings:read")
+
+    @api.post(
+        "/warnings/{warning_id}/{step}",
+        tags=["monitoring"],
+        summary="assign | confirm | dismiss | rectify a warning, as yourself (warnings:write)",
+    )
+    async def warning_step(
+        p: Caller,
+        ops: Ops,
+        warning_id: UUID,
+        step: Literal["assign", "confirm", "dismiss", "rectify"],
+        body: WarningStepIn,
+    ) -> Any:
+        return await ops.warning_step(p, warning_id, step, body.model_dump(mode="json", exclude_none=True))
+
+    # -- penalties, resettlement, training ------------------------------------------------------
+
+    lists = {
+        "/sanctions": ("penalties", "/sanctions", "sanctions:read", "Sanctions by state"),
+        "/transitions": ("penalties", "/transitions", "sanctions:read", "Transitions by state"),
+        "/appeals": ("penalties", "/appeals", "sanctions:read", "Appeals against sanctions by state"),
+        "/resettlement-cases": ("resettlement", "/cases", "placements:read", "Resettlement cases by state"),
+        "/referrals": ("training", "/referrals", "training:read", "Training referrals by state"),
+    }
+    for path, (service, upstream_path, scope, summary) in lists.items():
+
+        def listing(service: str = service, upstream_path: str = upstream_path, scope: str = scope) -> Any:
+            async def handler(p: Caller, ops: Ops, state: str | None = None) -> list[Any]:
+                return await ops.listing(p, service, upstream_path, scope, {"state": state})
+
+            return handler
+
+        api.add_api_route(
+            path,
+            listing(),
+            methods=["GET"],
+            tags=[service],
+            summary=f"{summary}, in your estates ({scope})",
+            name=path.strip("/").replace("-", "_"),
+        )
+
+    @api.get("/pools", tags=["resettlement"], summary="Resettlement pools and occupancy (placements:read)")
+    async def pools(p: Caller, ops: Ops) -> Any:
+        return await ops.pools(p)
+
+    @api.get("/pools/{pool}/units", tags=["resettlement"], summary="Units of a pool (placements:read)")
+    async def pool_units(p: Caller, ops: Ops, pool: PathName) -> Any:
+        return await ops.reference(p, "resettlement", f"/pools/{pool}/units", "placements:read")
+
+    @api.get("/courses", tags=["training"], summary="Courses (training:read)")
+    async def courses(p: Caller, ops: Ops) -> Any:
+        return await ops.reference(p, "training", "/courses", "training:read")
+
+    @api.get("/courses/{course_id}", tags=["training"], summary="A course (training:read)")
+    async def course(p: Caller, ops: Ops, course_id: PathName) -> Any:
+        return await ops.reference(p, "training", f"/courses/{course_id}", "training:read")
+
+    # -- federation -------------------------------------------------------------------------------
+
+    @api.get("/federation/exchanges", tags=["federation"], summary="Cross-region exchanges (federation:read)")
+    async def exchanges(p: Caller, ops: Ops, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        return await ops.federation_exchanges(p, limit)
+
+    @api.get("/federation/checks/{check_id}", tags=["federation"], summary="A cross-region check")
+    async def check(p: Caller, ops: Ops, check_id: UUID) -> Any:
+        return await ops.federation_check(p, check_id)
+
+    # -- the bureau's figures -------------------------------------------------------------------
+
+    @api.get(
+        "/figures", tags=["figures"], summary="The dashboard's figures from every service (figures:read)"
+    )
+    async def figures(p: Caller, ops: Ops) -> dict[str, Any]:
+        return await ops.figures(p)
+
+    return api

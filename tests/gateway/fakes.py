@@ -1,0 +1,222 @@
+"""Small in-process stand-ins for the services behind the gateway, for the unit-level routing and
+authorisation matrix only (the real integration runs the real services). Every answer about a household
+carries its estate; personal values are distinctive strings so a test can prove they never leak."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+IN_ESTATE, OUT_ESTATE = "Chancheng Garden", "Nanhai Homes"
+HOUSE_IN = "11111111-1111-4111-8111-111111111111"
+HOUSE_OUT = "22222222-2222-4222-8222-222222222222"
+CASE_IN = "33333333-3333-4333-8333-333333333333"
+CASE_OUT = "44444444-4444-4444-8444-444444444444"
+WARN_IN = "55555555-5555-4555-8555-555555555555"
+WARN_OUT = "66666666-6666-4666-8666-666666666666"
+CHECK_OUT = "77777777-7777-4777-8777-777777777777"
+
+# Personal values that only `personal:read` roles may see.
+INCOME = "98765.43"
+BIRTH = "1961-02-03"
+PERSON_HASH = "ab" * 32
+PERSONAL_MARKERS = (INCOME, BIRTH, PERSON_HASH)
+
+SERVICES = ("eligibility", "penalties", "resettlement", "training", "monitoring", "federation")
+TRACE = "0af7651916cd43dd8448eb211c80319c"
+
+
+def estate_of(household: str) -> str:
+    return IN_ESTATE if household == HOUSE_IN else OUT_ESTATE
+
+
+def household_view(household: str) -> dict[str, Any]:
+    return {
+        "household_id": household,
+        "region": "CN-FS",
+        "estate": estate_of(household),
+        "building": "3",
+        "unit": "1204",
+        "members": [
+            {
+                "member_id": "m1",
+                "person_hash": PERSON_HASH,
+                "id_number_masked": "4406**1234",
+                "birth_date": BIRTH,
+            }
+        ],
+        "facts": {
+            "income": {"household": [{"value": INCOME, "department": "civil_affairs", "reference": "r"}]}
+        },
+        "decision": {
+            "outcome": "exit_triggered",
+            "rules": [{"rule": "income_per_capita", "observed": INCOME, "comparison": f"{INCOME} > 3960.00"}],
+        },
+        "open_case": CASE_IN if household == HOUSE_IN else CASE_OUT,
+    }
+
+
+def case_view(case: str) -> dict[str, Any]:
+    household = HOUSE_IN if case == CASE_IN else HOUSE_OUT
+    return {"case_id": case, "household_id": household, "estate": estate_of(household), "status": "open"}
+
+
+def warning_view(warning: str) -> dict[str, Any]:
+    household = HOUSE_IN if warning == WARN_IN else HOUSE_OUT
+    return {
+        "warning_id": warning,
+        "household_id": household,
+        "estate": estate_of(household),
+        "status": "raised",
+    }
+
+
+@dataclass
+class Call:
+    service: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Fakes:
+    calls: list[Call] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
+    slow: set[str] = field(default_factory=set)
+
+    def mounts(self) -> dict[str, httpx.AsyncBaseTransport]:
+        mounts: dict[str, httpx.AsyncBaseTransport] = {}
+        for name in SERVICES:
+            app = self.app(name)
+            if name in self.down:
+                mounts[f"http://{name}"] = Refusing()
+            else:
+                mounts[f"http://{name}"] = httpx.ASGITransport(app=app)
+        return mounts
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method != "GET"]
+
+    def app(self, name: str) -> FastAPI:
+        api = FastAPI()
+
+        @api.api_route("/{path:path}", methods=["GET", "POST", "PUT"])
+        async def any_route(request: Request, path: str) -> JSONResponse:
+            body = await request.body()
+            self.calls.append(Call(name, request.method, "/" + path, dict(request.headers), body))
+            if name in self.slow:
+                await asyncio.sleep(5)
+            found = answer(name, request.method, "/" + path, request)
+            if found is None:
+                return JSONResponse({"title": "Not found", "status": 404}, status_code=404)
+            status, content = found
+            return JSONResponse(content, status_code=status)
+
+        return api
+
+
+class Refusing(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+def answer(service: str, method: str, path: str, request: Request) -> tuple[int, Any] | None:
+    parts = path.strip("/").split("/")
+    if method == "POST" and path == "/what-if":
+        flip = {"count": 3, "households": [HOUSE_IN, HOUSE_OUT], "by_estate": {IN_ESTATE: 1, OUT_ESTATE: 2}}
+        return 200, {
+            "households": 2,
+            "flips": {"qualifies->exit_triggered": {**flip, "by_region": {"CN-FS": 3}}},
+        }
+    if method == "POST":
+        who = request.headers.get("x-operator-id")
+        return 200, {"status": "ok", "by": who, "path": path}
+    if path == "/figures":
+        return 200, {"things": 3, "things_by_kind": {"a": 1, "b": 2}}
+    if parts[0] == "households" and len(parts) == 3 and parts[2] == "timeline":
+        return 200, {
+            "household_id": parts[1],
+            "entries": [
+                {
+                    "at": f"2026-11-27T09:0{SERVICES.index(service)}:00+00:00",
+                    "service": service,
+                    "type": "Thing.Happened",
+                    "summary": f"{service} did something",
+                    "actor": "reviewer.he",
+                    "reason": "because",
+                    "trace_id": TRACE,
+                }
+            ],
+        }
+    if service == "eligibility":
+        if path == "/households":
+            return 200, [
+                {"household_id": h, "estate": estate_of(h), "outcome": "needs_manual"}
+                for h in (HOUSE_IN, HOUSE_OUT)
+            ]
+        if parts[0] == "households" and len(parts) == 2:
+            return (200, household_view(parts[1])) if parts[1] in (HOUSE_IN, HOUSE_OUT) else None
+        if path == "/cases":
+            status = request.query_params.get("status")
+            return 200, [
+                c for c in (case_view(CASE_IN), case_view(CASE_OUT)) if status in (None, c["status"])
+            ]
+        if parts[0] == "cases" and len(parts) == 2:
+            return (200, case_view(parts[1])) if parts[1] in (CASE_IN, CASE_OUT) else None
+        if path.startswith("/parameters"):
+            value = {
+                "value": "3960.00",
+                "unit": "yuan",
+                "effective_from": "2020-01-01",
+                "legal_reference": "x",
+            }
+            return 200, {"region": "CN-FS", "on": "2026-11-27", "values": {"income_per_capita": value}}
+        if parts[0] == "reviewers":
+            return 200, {"cases_handled": 1}
+    if service == "monitoring":
+        if path == "/warnings":
+            return 200, [warning_view(WARN_IN), warning_view(WARN_OUT)]
+        if parts[0] == "warnings" and len(parts) == 2:
+            return (200, warning_view(parts[1])) if parts[1] in (WARN_IN, WARN_OUT) else None
+    if service == "penalties":
+        if path in ("/sanctions", "/transitions", "/appeals"):
+            return 200, [
+                {"household_id": h, "estate": estate_of(h), "kind": "rent_surcharge"}
+                for h in (HOUSE_IN, HOUSE_OUT)
+            ]
+        if parts[0] == "households" and len(parts) == 3:
+            return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "entries": []}
+    if service == "resettlement":
+        if path == "/pools":
+            return 200, {"public_rental": {"free": 3, "let": 10}}
+        if parts[0] == "pools":
+            return 200, [{"unit": "A-1", "state": "free"}]
+        if path == "/cases":
+            return 200, [
+                {"household_id": h, "estate": estate_of(h), "state": "open"} for h in (HOUSE_IN, HOUSE_OUT)
+            ]
+        if parts[0] == "households":
+            return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "state": "none"}
+    if service == "training":
+        if path == "/courses" or parts[0] == "courses":
+            return 200, [{"course_id": "c1", "title": "Electrician"}]
+        if path == "/referrals":
+            return 200, [
+                {"household_id": h, "estate": estate_of(h), "state": "referred"}
+                for h in (HOUSE_IN, HOUSE_OUT)
+            ]
+        if parts[0] == "households":
+            return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "referrals": []}
+    if service == "federation":
+        if path == "/federation/v1/exchanges":
+            return 200, [{"seq": 1, "kind": "CheckCompleted", "id": CHECK_OUT}]
+        if parts[:3] == ["federation", "v1", "checks"]:
+            return 200, {"check_id": parts[3], "household_id": HOUSE_OUT, "results": {}}
+    return None

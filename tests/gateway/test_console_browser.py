@@ -1,0 +1,284 @@
+"""The console in headless Chromium (Debian's package, driven by Playwright with `executable_path`; no
+browser download) against the real thing: a nats-server, eligibility and the gateway as processes, the
+demo accounts of infra/gateway/users.yaml. A department pushes a fact through the gateway, a reviewer
+scoped to Chancheng logs in, sees only her estates' cases, reads the explanation and records findings;
+a supervisor logs in and approves (four eyes); the household's timeline shows both with trace links;
+the dashboard draws its charts, in Chinese and English. Screenshots: var/test-artifacts/gateway-console/
+(or $TEST_ARTIFACTS_DIR)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.users import demo_password
+from services.kit.bus import connect, ensure_streams
+from tests.conftest import REPO, free_port
+from tests.support.nats import NatsServer
+from tests.support.processes import ServiceProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO / "var" / "test-artifacts")) / "gateway-console"
+TRACING_UI = "http://jaeger.test/trace/"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def apt_install(*packages: str) -> None:
+    """Install Debian packages or fail the test loudly (never skip)."""
+    if shutil.which("apt-get") is None:
+        pytest.fail(f"{' '.join(packages)} missing and apt-get is not available to install them")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        if done.returncode != 0:
+            output = f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            pytest.fail(f"`{' '.join(command)}` failed ({done.returncode}):\n{output}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium (and a CJK font, or the Chinese labels are empty boxes in screenshots)."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append("chromium")
+    fonts = (
+        subprocess.run(["fc-list"], capture_output=True, text=True).stdout if shutil.which("fc-list") else ""
+    )
+    if "WenQuanYi" not in fonts and "wqy" not in fonts.lower():
+        missing.append("fonts-wqy-microhei")
+    if missing:
+        apt_install(*missing)
+    if not CHROMIUM.exists():
+        pytest.fail("chromium is still missing after installing it")
+    return CHROMIUM
+
+
+@pytest.fixture
+def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """eligibility and the gateway as processes, as `make run` starts them."""
+
+    async def streams() -> None:
+        nc = await connect(nats_server.url, "test")
+        await ensure_streams(nc.jetstream())
+        await nc.close()
+
+    asyncio.run(streams())
+    eligibility = ServiceProcess(
+        "services.eligibility",
+        [],
+        {
+            "NATS_URL": nats_server.url,
+            "HTTP_PORT": str(free_port()),
+            "VAR_DIR": str(tmp_path),
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(tmp_path / "eligibility.sqlite"),
+        },
+        tmp_path / "eligibility.log",
+    )
+    gateway = ServiceProcess(
+        "gateway",
+        [],
+        {
+            "NATS_URL": nats_server.url,
+            "HTTP_PORT": str(free_port()),
+            "VAR_DIR": str(tmp_path),
+            "SERVICES": json.dumps({"eligibility": f"http://127.0.0.1:{eligibility.port}"}),
+            "TRACING_UI_URL": TRACING_UI + "{trace_id}",
+        },
+        tmp_path / "gateway.log",
+    )
+    eligibility.start().wait_ready()
+    try:
+        gateway.start().wait_ready()
+        try:
+            yield {
+                "eligibility": f"http://127.0.0.1:{eligibility.port}",
+                "gateway": f"http://127.0.0.1:{gateway.port}",
+            }
+        finally:
+            gateway.stop()
+    finally:
+        eligibility.stop()
+    for process in (eligibility, gateway):
+        assert "440604198507151234" not in process.log.read_text()
+
+
+def token(client: httpx.Client, **form: str) -> dict[str, str]:
+    response = client.post("/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def seed(gateway: str) -> dict[str, Any]:
+    """Two households (Chancheng, Nanhai) registered by the admin and reported on by civil affairs,
+    all through the gateway; both fail the income rule, so both get a review case."""
+    with httpx.Client(base_url=gateway, timeout=15, trust_env=False) as client:
+        admin = token(
+            client, grant_type="password", username="admin.qian", password=demo_password("admin.qian")
+        )
+        department = token(
+            client,
+            grant_type="client_credentials",
+            client_id="dept.civil-affairs",
+            client_secret=demo_password("dept.civil-affairs"),
+        )
+        households = {}
+        for estate, id_number in (
+            ("Chancheng Garden", "440604198507151234"),
+            ("Nanhai Homes", "440605199001011238"),
+        ):
+            body = {
+                "region": "CN-FS",
+                "estate": estate,
+                "building": "3",
+                "unit": "1204",
+                "base_rent": "680.00",
+                "tenancy_start": "2019-05-01",
+                "members": [{"id_number": id_number, "birth_date": "1985-07-15"}],
+            }
+            registered = client.post("/api/households", json=body, headers=admin)
+            assert registered.status_code == 201, registered.text
+            households[estate] = registered.json()["household_id"]
+        facts = [
+            {
+                "department": "civil_affairs",
+                "reference": f"MZ-{n}",
+                "described_on": "2026-11-01",
+                "household_id": household,
+                "fact": {"kind": "income", "monthly_income": "4200.00"},
+            }
+            for n, household in enumerate(households.values())
+        ]
+        pushed = client.post("/api/facts", json=facts, headers=department)
+        assert pushed.status_code == 200 and pushed.json()["recorded"] == 2, pushed.text
+        # the same client cannot speak for the finance bureau
+        finance = [
+            {**facts[0], "department": "finance", "fact": {"kind": "financial_assets", "amount": "1.00"}}
+        ]
+        assert client.post("/api/facts", json=finance, headers=department).status_code == 403
+        cases = {
+            estate: client.get(f"/api/households/{household}", headers=admin).json()["open_case"]
+            for estate, household in households.items()
+        }
+    assert all(cases.values())
+    return {"households": households, "cases": cases}
+
+
+def test_console_four_eyes_review_timeline_and_dashboard(chromium: Path, stack: dict[str, str]) -> None:
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    data = seed(stack["gateway"])
+    chancheng_case = data["cases"]["Chancheng Garden"]
+    nanhai_case = data["cases"]["Nanhai Homes"]
+    household = data["households"]["Chancheng Garden"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = stack["gateway"]
+
+    def shot(page: Page, name: str) -> None:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def log_in(page: Page, account: str, target: str) -> None:
+        page.goto(base + target)
+        expect(page).to_have_url(f"{base}/login?next={target}")
+        page.fill("#username", account)
+        page.fill("#password", demo_password(account))
+        page.click("#login-submit")
+        expect(page).to_have_url(base + target)
+        expect(page.locator("#signed-in")).to_contain_text(account)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda dialog: dialog.accept())
+
+            # a wrong password is refused on the login page itself
+            page.goto(base + "/login")
+            page.fill("#username", "reviewer.li")
+            page.fill("#password", "wrong")
+            page.click("#login-submit")
+            expect(page.locator("#login-error")).to_be_visible()
+
+            # reviewer.li (Chancheng district) sees her estate's case only
+            log_in(page, "reviewer.li", "/console/queue")
+            queue = page.locator("#queue")
+            expect(queue).to_contain_text("Chancheng Garden")
+            expect(queue).not_to_contain_text("Nanhai Homes")
+            shot(page, "01-queue-reviewer")
+            page.goto(f"{base}/console/cases/{nanhai_case}")
+            expect(page.locator("h1")).to_contain_text("403")
+            page.goto(f"{base}/console/queue")
+            page.click(f"a[href='/console/cases/{chancheng_case}']")
+            explanation = page.locator("#explanation")
+            expect(explanation).to_contain_text("income_per_capita")
+            expect(explanation).to_contain_text("4200.00")  # a reviewer sees the amounts
+            expect(page.locator("#approve")).to_have_count(0)  # not a supervisor
+            page.fill("#findings", "Income confirmed with the employer's payslips")
+            page.select_option("#proposed_outcome", "exit_required")
+            page.fill("#reason_code", "INC")
+            shot(page, "02-case-findings")
+            page.click("#submit-findings")
+            expect(page.locator("#case-status")).to_have_text("proposed")
+            expect(page.locator("#proposal")).to_contain_text("reviewer.li")
+            page.click("#logout")
+            expect(page).to_have_url(base + "/login")
+
+            # supervisor.chen, a second person, approves
+            log_in(page, "supervisor.chen", f"/console/cases/{chancheng_case}")
+            page.fill("#approve-reason", "Agreed: income above the limit for two quarters")
+            page.click("#approve")
+            expect(page.locator("#case-status")).to_have_text("decided")
+            expect(page.locator("#final-outcome")).to_contain_text("exit_required")
+            expect(page.locator("#trail")).to_contain_text("supervisor.chen")
+            shot(page, "03-case-approved")
+
+            # the household's timeline: every step, who, why, with links to the tracing UI
+            page.click("#household-link")
+            expect(page).to_have_url(f"{base}/console/households/{household}")
+            timeline = page.locator("#timeline")
+            expect(timeline).to_contain_text("reviewer.li")
+            expect(timeline).to_contain_text("supervisor.chen")
+            expect(timeline).to_contain_text("civil_affairs")
+            links = page.locator("#timeline a.trace")
+            expect(links.first).to_be_visible()
+            assert (links.first.get_attribute("href") or "").startswith(TRACING_UI)
+            shot(page, "04-household-timeline")
+
+            # the dashboard, with its charts, in Chinese then English
+            page.goto(base + "/console/dashboard")
+            expect(page.locator("h1")).to_have_text("统计看板")
+            expect(page.locator("#charts svg").first).to_be_visible()
+            assert page.locator("svg[role=img]").count() >= 3
+            shot(page, "05-dashboard-zh")
+            page.click("#lang-switch")
+            expect(page.locator("h1")).to_have_text("Dashboard")
+            expect(page.locator("#headline")).to_contain_text("Households under review")
+            shot(page, "06-dashboard-en")
+            page.click("#logout")
+
+            # an auditor sees the same household with amounts masked
+            log_in(page, "auditor.sun", f"/console/cases/{chancheng_case}")
+            expect(page.locator("#explanation")).not_to_contain_text("4200.00")
+            expect(page.locator("#explanation")).to_contain_text("***")
+            shot(page, "07-case-auditor-masked")
+        finally:
+            browser.close()
