@@ -508,3 +508,16 @@ def test_the_gateway_is_told_this_citys_services_and_not_the_peer_cities() -> No
         "eligibility": "http://127.0.0.1:8001",
         "federation": "http://127.0.0.1:8006",
     }
+
+
+def test_collector_scrapes_every_service_of_the_compose_file() -> None:
+    collector = yaml.safe_load((INFRA / "otel" / "collector.yaml").read_text())
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())["services"]
+    jobs = collector["receivers"]["prometheus"]["config"]["scrape_configs"]
+    scraped = {name: sd["port"] for job in jobs for sd in job["dns_sd_configs"] for name in sd["names"]}
+    ours = {
+        name: int(s["environment"]["HTTP_PORT"])
+        for name, s in compose.items()
+        if "HTTP_PORT" in s.get("environment", {})
+    }
+    assert scraped == ours
