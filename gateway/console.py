@@ -23,12 +23,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.i18n import LANGS, label
 from gateway.operations import Operations
 from gateway.roles import Principal
+from gateway.routes import AttendanceIn, DatedIn, DeclineIn, EnrolIn, ResolveIn, SanctionIn, SanctionStepIn
 from gateway.security import SESSION_COOKIE
 from gateway.settings import GatewaySettings
 from gateway.tokens import InvalidToken, Tokens
@@ -178,6 +181,27 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/console/") and "//" not in target and "\\" not in target:
         return target
     return "/console/dashboard"
+
+
+def filled(form: FormData, *names: str) -> dict[str, str]:
+    """The form's non-empty text fields among `names` (an empty date or reason is left out)."""
+    return {n: str(form[n])[:2000] for n in names if isinstance(form.get(n), str) and form[n]}
+
+
+def uuid_field(form: FormData, name: str) -> UUID:
+    try:
+        return UUID(str(form.get(name, "")))
+    except ValueError:
+        raise Problem(422, "Invalid request", f"{name}: an id is expected") from None
+
+
+def valid(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """A form checked by the API's own model of the step, as the service will get it."""
+    try:
+        return model.model_validate(data).model_dump(mode="json", exclude_none=True)
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise Problem(422, "Invalid request", where) from None
 
 
 Page = Callable[[Principal], Awaitable[Response]]
@@ -377,28 +401,154 @@ def console_router(console: Console) -> APIRouter:
 
         return await page(request, build)
 
-    board(
-        "sanctions",
-        [
-            ("sanctions", lambda o, p: o.listing(p, "penalties", "/sanctions", "sanctions:read")),
-            ("transitions", lambda o, p: o.listing(p, "penalties", "/transitions", "sanctions:read")),
-            ("appeals", lambda o, p: o.listing(p, "penalties", "/appeals", "sanctions:read")),
-        ],
+    # -- sanctions, pools, training: boards with the steps an operator takes there -----------------
+
+    @router.get("/console/sanctions")
+    async def sanctions(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            found: dict[str, Any] = {}
+            for name in ("sanctions", "appeals", "transitions"):
+                data, error = await section(
+                    ops(request).listing(p, "penalties", f"/{name}", "sanctions:read")
+                )
+                found[name], found[f"{name}_error"] = as_rows(data), error
+            return console.render(request, "sanctions.html", p, **found)
+
+        return await page(request, build)
+
+    @router.get("/console/pools")
+    async def pools(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            found, pools_error = await section(ops(request).pools(p))
+            cases, cases_error = await section(
+                ops(request).listing(p, "resettlement", "/cases", "placements:read")
+            )
+            return console.render(
+                request,
+                "pools.html",
+                p,
+                pools=as_rows(found),
+                pools_error=pools_error,
+                cases=as_rows(cases),
+                cases_error=cases_error,
+            )
+
+        return await page(request, build)
+
+    @router.get("/console/training")
+    async def training(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            courses, courses_error = await section(
+                ops(request).reference(p, "training", "/courses", "training:read")
+            )
+            referrals, referrals_error = await section(
+                ops(request).listing(p, "training", "/referrals", "training:read")
+            )
+            return console.render(
+                request,
+                "training.html",
+                p,
+                courses=as_rows(courses),
+                courses_error=courses_error,
+                referrals=as_rows(referrals),
+                referrals_error=referrals_error,
+            )
+
+        return await page(request, build)
+
+    Step = Callable[[Operations, Principal, UUID, FormData], Awaitable[str]]
+
+    def action(prefix: str, steps: dict[str, Step]) -> None:
+        """`POST {prefix}/{id}/{step}`: CSRF checked first, then the step through the same operations
+        (so the same checks) as the API, then back to the page (303), or the problem as an error page."""
+
+        async def post(request: Request, object_id: UUID, step: str) -> Response:
+            async def build(p: Principal) -> Response:
+                form = await request.form()
+                console.check_csrf(request, p, str(form.get("csrf", "")))
+                run = steps.get(step)
+                if run is None:
+                    raise Problem(404, "Not found", "no such step")
+                return RedirectResponse(await run(ops(request), p, object_id, form), status_code=303)
+
+            return await page(request, build)
+
+        name = prefix.strip("/").replace("/", "_").replace("-", "_")
+        router.add_api_route(f"{prefix}/{{object_id}}/{{step}}", post, methods=["POST"], name=name)
+
+    @router.post("/console/sanctions/impose")
+    async def impose(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            household_id = uuid_field(form, "household_id")
+            body = valid(SanctionIn, filled(form, "kind", "violation", "basis_id", "note", "on"))
+            await ops(request).household_command(
+                p, household_id, "sanctions:write", "penalties", "/sanctions", body
+            )
+            return RedirectResponse("/console/sanctions", status_code=303)
+
+        return await page(request, build)
+
+    def sanction_step(step: str) -> Step:
+        model: type[BaseModel] = SanctionStepIn if step in ("lift", "withdraw") else DatedIn
+
+        async def run(o: Operations, p: Principal, sanction_id: UUID, form: FormData) -> str:
+            body = valid(model, filled(form, "on", "reason"))
+            await o.sanction_command(p, sanction_id, "sanctions:write", step, body)
+            return "/console/sanctions"
+
+        return run
+
+    action(
+        "/console/sanctions", {s: sanction_step(s) for s in ("serve-notice", "execute", "lift", "withdraw")}
     )
-    board(
-        "pools",
-        [
-            ("pools", lambda o, p: o.pools(p)),
-            ("placement", lambda o, p: o.listing(p, "resettlement", "/cases", "placements:read")),
-        ],
-    )
-    board(
-        "training",
-        [
-            ("courses", lambda o, p: o.reference(p, "training", "/courses", "training:read")),
-            ("referrals", lambda o, p: o.listing(p, "training", "/referrals", "training:read")),
-        ],
-    )
+
+    async def resolve(o: Operations, p: Principal, appeal_id: UUID, form: FormData) -> str:
+        await o.resolve_appeal(p, appeal_id, valid(ResolveIn, filled(form, "outcome", "note", "on")))
+        return "/console/sanctions"
+
+    action("/console/appeals", {"resolve": resolve})
+
+    def exit_step(step: str) -> Step:
+        async def run(o: Operations, p: Principal, household_id: UUID, form: FormData) -> str:
+            body = valid(DatedIn, filled(form, "on"))
+            await o.household_command(p, household_id, "exits:write", "penalties", f"/{step}", body)
+            return f"/console/households/{household_id}"
+
+        return run
+
+    action("/console/households", {s: exit_step(s) for s in ("voluntary-exit", "keys-returned")})
+
+    def case_step_of(step: str) -> Step:
+        async def run(o: Operations, p: Principal, case_id: UUID, form: FormData) -> str:
+            body = valid(DeclineIn, filled(form, "reason")) if step == "decline" else None
+            await o.placement_command(p, case_id, step, body)
+            return "/console/pools"
+
+        return run
+
+    action("/console/resettlement-cases", {s: case_step_of(s) for s in ("accept", "decline", "move-in")})
+
+    async def enrol(o: Operations, p: Principal, referral_id: UUID, form: FormData) -> str:
+        course_id = uuid_field(form, "course_id")
+        body = valid(EnrolIn, {"referral_id": str(referral_id), **filled(form, "on")})
+        await o.referral_command(p, referral_id, f"/courses/{course_id}/enrolments", body)
+        return "/console/training"
+
+    action("/console/referrals", {"enrol": enrol})
+
+    async def attendance(o: Operations, p: Principal, course_id: UUID, form: FormData) -> str:
+        session = str(form.get("session", ""))
+        if not session.isdigit() or not 1 <= int(session) <= 500:
+            raise Problem(422, "Invalid request", "session: a number from 1")
+        attendees = [str(a) for a in form.getlist("attendees")]
+        body = valid(AttendanceIn, {"attendees": attendees, **filled(form, "held_on")})
+        await o.attendance(p, course_id, int(session), body)
+        return "/console/training"
+
+    action("/console/courses", {"attendance": attendance})
+
     board("federation", [("federation", lambda o, p: o.federation_exchanges(p, 100))])
 
     # -- parameters and what-if ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -37,6 +38,14 @@ TRAIL_WORDS = {
     "assessment_received": "Third-party assessment received",
     "appeal_lodged": "Appeal lodged",
 }
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A command's answer from its service, with the service's status (200, or 201 for a creation)."""
+
+    status: int
+    body: Any
 
 
 def forbidden(detail: str, **extra: Any) -> Problem:
@@ -323,6 +332,157 @@ class Operations:
         who = {"operator_id": p.subject} if step == "rectify" else {"inspector_id": p.subject}
         return await self.up.json(
             "monitoring", "POST", f"/warnings/{warning_id}/{step}", p, json={**body, **who}
+        )
+
+    # -- commands on penalties, resettlement and training ---------------------------------------------
+    #
+    # Each needs one scope; a step on a household checks the household's estate (eligibility's word);
+    # a step on an object named by its own id (a sanction, an appeal, a resettlement case, a unit, a
+    # referral, a course, an employment fact) fetches the object first and checks its estate; a sweep
+    # over the whole city is refused to an estate-scoped account. Nothing is forwarded before the checks.
+
+    async def _command(
+        self,
+        p: Principal,
+        service: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Forwarded:
+        status, answer = await self.up.call(service, "POST", path, p, json=body, params=params)
+        return Forwarded(status, self.shown(p, answer))
+
+    async def _found(self, p: Principal, service: str, path: str, key: str, wanted: UUID) -> dict[str, Any]:
+        """One item of a service's list, by id (for objects a service has no single read for)."""
+        for item in _listed(await self.up.json(service, "GET", path, p)):
+            if isinstance(item, dict) and item.get(key) == str(wanted):
+                return item
+        raise Problem(404, "Not found", f"{key} {wanted} is not known", service=service)
+
+    def _no_sweep_when_scoped(self, p: Principal) -> None:
+        if p.estates is not None:
+            raise forbidden("a sweep spans every estate; an estate-scoped account cannot run it")
+
+    async def household_command(
+        self, p: Principal, household_id: UUID, scope: str, service: str, path: str, body: dict[str, Any]
+    ) -> Forwarded:
+        """A step on one household (sanction imposed, voluntary exit, keys returned)."""
+        self.require(p, scope)
+        await self._household(p, household_id)
+        return await self._command(p, service, f"/households/{household_id}{path}", body)
+
+    async def _sanction(self, p: Principal, sanction_id: UUID) -> dict[str, Any]:
+        sanction = await self.up.json("penalties", "GET", f"/sanctions/{sanction_id}", p)
+        self.check_object(p, sanction)
+        return dict(sanction)
+
+    async def sanction_command(
+        self, p: Principal, sanction_id: UUID, scope: str, step: str, body: dict[str, Any]
+    ) -> Forwarded:
+        """serve-notice, execute, lift, withdraw (sanctions:write); appeals (appeals:lodge)."""
+        self.require(p, scope)
+        await self._sanction(p, sanction_id)
+        return await self._command(p, "penalties", f"/sanctions/{sanction_id}/{step}", body)
+
+    async def resolve_appeal(self, p: Principal, appeal_id: UUID, body: dict[str, Any]) -> Forwarded:
+        """A supervisor decides; never on a sanction the same person imposed (four eyes)."""
+        self.require(p, "appeals:decide")
+        appeal = await self._found(p, "penalties", "/appeals", "appeal_id", appeal_id)
+        self.check_object(p, appeal)
+        sanction = await self._sanction(p, UUID(str(appeal.get("sanction_id"))))
+        if sanction.get("imposed_by") == p.subject:
+            raise Problem(
+                403,
+                "Four-eyes principle",
+                "an appeal is decided by someone other than who imposed the sanction",
+            )
+        return await self._command(p, "penalties", f"/appeals/{appeal_id}/resolve", body)
+
+    async def sweep(
+        self,
+        p: Principal,
+        scope: str,
+        service: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Forwarded:
+        """The overdue check, the offers' expiry: city-wide, so not for an estate-scoped account."""
+        self.require(p, scope)
+        self._no_sweep_when_scoped(p)
+        return await self._command(p, service, path, body, params)
+
+    async def placement_command(
+        self, p: Principal, case_id: UUID, step: str, body: dict[str, Any] | None
+    ) -> Forwarded:
+        """accept, decline, move-in, close, withdraw a resettlement case."""
+        self.require(p, "placements:write")
+        case = await self._found(p, "resettlement", "/cases", "case_id", case_id)
+        self.check_object(p, case)
+        return await self._command(p, "resettlement", f"/cases/{case_id}/{step}", body)
+
+    async def unit_command(self, p: Principal, unit_id: UUID, step: str, body: dict[str, Any]) -> Forwarded:
+        """A unit out of or back in service; an estate-scoped account only for units in its estates."""
+        self.require(p, "placements:write")
+        if p.estates is not None:
+            pools = await self.up.json("resettlement", "GET", "/pools", p)
+            names = [str(pool.get("pool")) for pool in _listed(pools) if isinstance(pool, dict)]
+            unit = None
+            for name in names:
+                listed = await self.up.json("resettlement", "GET", f"/pools/{name}/units", p)
+                unit = next(
+                    (u for u in _listed(listed) if isinstance(u, dict) and u.get("unit_id") == str(unit_id)),
+                    None,
+                )
+                if unit is not None:
+                    break
+            if unit is None:
+                raise Problem(404, "Not found", f"unit {unit_id} is not known", service="resettlement")
+            self.check_object(p, unit)
+        return await self._command(p, "resettlement", f"/units/{unit_id}/{step}", body)
+
+    async def _referral(self, p: Principal, referral_id: UUID) -> None:
+        self.check_object(p, await self.up.json("training", "GET", f"/referrals/{referral_id}", p))
+
+    async def add_course(self, p: Principal, body: dict[str, Any]) -> Forwarded:
+        """A course held in one of the operator's estates."""
+        self.require(p, "training:write")
+        if not p.sees_estate(body.get("estate")):
+            raise forbidden("that estate is outside the estates you are assigned")
+        return await self._command(p, "training", "/courses", body)
+
+    async def refer(self, p: Principal, body: dict[str, Any]) -> Forwarded:
+        self.require(p, "training:write")
+        await self._household(p, UUID(str(body["household_id"])))
+        return await self._command(p, "training", "/referrals", body)
+
+    async def referral_command(
+        self, p: Principal, referral_id: UUID, path: str, body: dict[str, Any]
+    ) -> Forwarded:
+        """A step on a referral: enrolment or completion (`path` on a course), employment, stable work."""
+        self.require(p, "training:write")
+        await self._referral(p, referral_id)
+        return await self._command(p, "training", path, body)
+
+    async def attendance(
+        self, p: Principal, course_id: UUID, session: int, body: dict[str, Any]
+    ) -> Forwarded:
+        """Who attended a session: a course held in the operator's estates."""
+        self.require(p, "training:write")
+        self.check_object(p, await self.up.json("training", "GET", f"/courses/{course_id}", p))
+        return await self._command(p, "training", f"/courses/{course_id}/sessions/{session}/attendance", body)
+
+    async def attribute_employment(self, p: Principal, evidence_id: UUID, referral_id: UUID) -> Forwarded:
+        """An unmatched employment fact given to a trainee: both in the operator's estates."""
+        self.require(p, "training:write")
+        evidence = await self._found(p, "training", "/employment-evidence", "evidence_id", evidence_id)
+        self.check_object(p, evidence)
+        await self._referral(p, referral_id)
+        return await self._command(
+            p,
+            "training",
+            f"/employment-evidence/{evidence_id}/attribute",
+            {"referral_id": str(referral_id)},
         )
 
     # -- figures ------------------------------------------------------------------------------------

@@ -26,8 +26,14 @@ SCOPES: dict[str, str] = {
     "warnings:read": "monitoring warnings",
     "warnings:write": "assign, confirm, dismiss, rectify warnings",
     "sanctions:read": "sanctions, transitions, appeals, rent ledgers, notices",
+    "sanctions:write": "impose, serve, execute, lift, withdraw sanctions; run the overdue check",
+    "exits:write": "record a voluntary-exit application and the hand-back of keys",
+    "appeals:lodge": "lodge a household's appeal against a sanction",
+    "appeals:decide": "uphold or dismiss an appeal against a sanction (not one's own sanction)",
     "placements:read": "resettlement pools, cases and placements",
+    "placements:write": "offers accepted or declined, move-in, close, withdraw; units; the expiry sweep",
     "training:read": "courses, referrals, a household's training",
+    "training:write": "courses, referrals, enrolment, attendance, completion, employment",
     "federation:read": "cross-region exchanges and checks",
     "figures:read": "the bureau's dashboard",
     "facts:write": "push department facts (own department and fact kinds only)",
@@ -44,16 +50,39 @@ _READ_ALL = (
     "figures:read",
 )
 
+# Steps on a household's sanctions and exit: the roles penalties accepts for them.
+_PENALTY_STEPS = ("sanctions:write", "exits:write", "appeals:lodge")
+# Steps of resettlement and training: the bureau's case workers and its administrator.
+_CASEWORK = ("placements:write", "training:write")
+
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
-    "reviewer": frozenset({*_READ_ALL, "personal:read", "cases:review"}),
+    "reviewer": frozenset({*_READ_ALL, "personal:read", "cases:review", *_PENALTY_STEPS, *_CASEWORK}),
     "supervisor": frozenset(
-        {*_READ_ALL, "personal:read", "cases:review", "cases:approve", "parameters:write"}
+        {
+            *_READ_ALL,
+            "personal:read",
+            "cases:review",
+            "cases:approve",
+            "parameters:write",
+            *_PENALTY_STEPS,
+            "appeals:decide",
+            *_CASEWORK,
+        }
     ),
     "inspector": frozenset(
-        {"households:read", "warnings:read", "warnings:write", "sanctions:read", "figures:read"}
+        {
+            "households:read",
+            "warnings:read",
+            "warnings:write",
+            "sanctions:read",
+            "figures:read",
+            *_PENALTY_STEPS,
+        }
     ),
     "auditor": frozenset({*_READ_ALL, "federation:read"}),
-    "admin": frozenset({*_READ_ALL, "federation:read", "households:write"}),
+    "admin": frozenset(
+        {*_READ_ALL, "federation:read", "households:write", *_PENALTY_STEPS, "appeals:decide", *_CASEWORK}
+    ),
     "department": frozenset({"facts:write"}),
 }
 

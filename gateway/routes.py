@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.auth import api_principal
-from gateway.operations import Operations
+from gateway.operations import Forwarded, Operations
 from gateway.roles import Principal
 
 Amount = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
@@ -83,9 +84,116 @@ class WarningStepIn(BaseModel):
     on: date | None = None
 
 
+# -- penalties, resettlement, training: what the services accept, checked here first ------------------
+
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class SanctionIn(BaseModel):
+    kind: Literal["rent_surcharge", "credit_list", "repossession"]
+    violation: Literal["sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"]
+    basis_id: UUID = Field(
+        description="a confirmed violation's warning id, an exit decision's review id or an overdue plan's id"
+    )
+    note: Note = ""
+    on: date | None = None
+
+
+class DatedIn(BaseModel):
+    on: date | None = None
+
+
+class SanctionStepIn(BaseModel):
+    on: date | None = None
+    reason: Note = Field(default="", description="required to withdraw; optional to lift")
+
+
+class AppealIn(BaseModel):
+    grounds: Reason
+    on: date | None = None
+
+
+class ResolveIn(BaseModel):
+    outcome: Literal["upheld", "dismissed"]
+    note: Note = ""
+    on: date | None = None
+
+
+class DeclineIn(BaseModel):
+    reason: Note = ""
+
+
+class ReasonIn(BaseModel):
+    reason: Reason
+
+
+class UnitStepIn(BaseModel):
+    reason: Note = ""
+
+
+class ExpireIn(BaseModel):
+    as_of: date | None = Field(default=None, description="offers whose last day is before this day expire")
+
+
+class SessionIn(BaseModel):
+    on: date
+    topic: Note = ""
+
+
+class CourseIn(BaseModel):
+    code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    title: Label
+    provider: Label
+    estate: Label = Field(description="Estate (or district venue) where the course is held")
+    capacity: int = Field(ge=1, le=10_000)
+    sessions: list[SessionIn] = Field(min_length=1, max_length=500)
+
+
+class ReferIn(BaseModel):
+    household_id: UUID
+    member_id: UUID
+    note: Note = ""
+    on: date | None = None
+
+
+class EnrolIn(BaseModel):
+    referral_id: UUID
+    on: date | None = None
+
+
+class AttendanceIn(BaseModel):
+    held_on: date | None = Field(default=None, description="defaults to the scheduled day")
+    attendees: list[UUID] = Field(max_length=10_000, description="member ids of the trainees present")
+
+
+class EmploymentIn(BaseModel):
+    employer: Label
+    start_date: date
+
+
+class StableIn(BaseModel):
+    on: date | None = None
+    basis: Reason = Field(description="how it was checked (call to the employer, contract, ...)")
+
+
+class AttributeIn(BaseModel):
+    referral_id: UUID
+
+
 def operations(request: Request) -> Operations:
     ops: Operations = request.app.state.operations
     return ops
+
+
+def answered(forwarded: Forwarded) -> JSONResponse:
+    """A command's answer with its service's status (201 created, 200 already there)."""
+    return JSONResponse(forwarded.body, status_code=forwarded.status)
+
+
+def sent(body: BaseModel) -> dict[str, Any]:
+    return body.model_dump(mode="json", exclude_none=True)
 
 
 Caller = Annotated[Principal, Depends(api_principal)]
@@ -303,9 +411,15 @@ def api_router() -> APIRouter:
     async def pools(p: Caller, ops: Ops) -> Any:
         return await ops.pools(p)
 
-    @api.get("/pools/{pool}/units", tags=["resettlement"], summary="Units of a pool (placements:read)")
-    async def pool_units(p: Caller, ops: Ops, pool: PathName) -> Any:
-        return await ops.reference(p, "resettlement", f"/pools/{pool}/units", "placements:read")
+    @api.get(
+        "/pools/{pool}/units",
+        tags=["resettlement"],
+        summary="Units of a pool, those in your estates (placements:read)",
+    )
+    async def pool_units(p: Caller, ops: Ops, pool: PathName, state: str | None = None) -> Any:
+        return await ops.listing(
+            p, "resettlement", f"/pools/{pool}/units", "placements:read", {"state": state}
+        )
 
     @api.get("/courses", tags=["training"], summary="Courses (training:read)")
     async def courses(p: Caller, ops: Ops) -> Any:
@@ -314,6 +428,241 @@ def api_router() -> APIRouter:
     @api.get("/courses/{course_id}", tags=["training"], summary="A course (training:read)")
     async def course(p: Caller, ops: Ops, course_id: PathName) -> Any:
         return await ops.reference(p, "training", f"/courses/{course_id}", "training:read")
+
+    # -- penalties: commands ----------------------------------------------------------------------
+
+    @api.post(
+        "/households/{household_id}/sanctions",
+        tags=["penalties"],
+        status_code=201,
+        summary="Impose a sanction on a basis penalties has seen (sanctions:write); 200 if already imposed",
+    )
+    async def impose(p: Caller, ops: Ops, household_id: UUID, body: SanctionIn) -> Any:
+        return answered(
+            await ops.household_command(
+                p, household_id, "sanctions:write", "penalties", "/sanctions", sent(body)
+            )
+        )
+
+    for exit_step, exit_summary in (
+        ("voluntary-exit", "The household applies to leave voluntarily (exits:write)"),
+        ("keys-returned", "The household handed the flat back (exits:write)"),
+    ):
+
+        def exit_route(exit_step: str = exit_step) -> Any:
+            async def handler(p: Caller, ops: Ops, household_id: UUID, body: DatedIn) -> Any:
+                return answered(
+                    await ops.household_command(
+                        p, household_id, "exits:write", "penalties", f"/{exit_step}", sent(body)
+                    )
+                )
+
+            return handler
+
+        api.add_api_route(
+            f"/households/{{household_id}}/{exit_step}",
+            exit_route(),
+            methods=["POST"],
+            tags=["penalties"],
+            summary=exit_summary,
+            name=f"household_{exit_step.replace('-', '_')}",
+        )
+
+    # annotations name module-level models: FastAPI resolves them in this module's namespace
+    sanction_steps = {
+        "serve-notice": "Serve a repossession order's notice (sanctions:write)",
+        "execute": "Carry out a served repossession after its deadline (sanctions:write)",
+        "lift": "End a sanction from now on: the violation was put right (sanctions:write)",
+        "withdraw": "Withdraw a sanction from its start, with a reason (sanctions:write)",
+    }
+    for sanction_step, step_summary in sanction_steps.items():
+
+        def sanction_route(sanction_step: str = sanction_step) -> Any:
+            async def dated(p: Caller, ops: Ops, sanction_id: UUID, body: DatedIn) -> Any:
+                return answered(
+                    await ops.sanction_command(p, sanction_id, "sanctions:write", sanction_step, sent(body))
+                )
+
+            async def reasoned(p: Caller, ops: Ops, sanction_id: UUID, body: SanctionStepIn) -> Any:
+                return answered(
+                    await ops.sanction_command(p, sanction_id, "sanctions:write", sanction_step, sent(body))
+                )
+
+            return reasoned if sanction_step in ("lift", "withdraw") else dated
+
+        api.add_api_route(
+            f"/sanctions/{{sanction_id}}/{sanction_step}",
+            sanction_route(),
+            methods=["POST"],
+            tags=["penalties"],
+            summary=step_summary,
+            name=f"sanction_{sanction_step.replace('-', '_')}",
+        )
+
+    @api.post(
+        "/sanctions/{sanction_id}/appeals",
+        tags=["penalties"],
+        status_code=201,
+        summary="Lodge the household's appeal against a sanction, within the window (appeals:lodge)",
+    )
+    async def lodge(p: Caller, ops: Ops, sanction_id: UUID, body: AppealIn) -> Any:
+        return answered(await ops.sanction_command(p, sanction_id, "appeals:lodge", "appeals", sent(body)))
+
+    @api.post(
+        "/appeals/{appeal_id}/resolve",
+        tags=["penalties"],
+        summary="Uphold or dismiss an appeal, not on a sanction you imposed (appeals:decide)",
+    )
+    async def resolve(p: Caller, ops: Ops, appeal_id: UUID, body: ResolveIn) -> Any:
+        return answered(await ops.resolve_appeal(p, appeal_id, sent(body)))
+
+    @api.post(
+        "/transitions/overdue-check",
+        tags=["penalties"],
+        summary="Sanction plans overdue before `on` (sanctions:write; not for an estate-scoped account)",
+    )
+    async def overdue_check(p: Caller, ops: Ops, body: DatedIn) -> Any:
+        return answered(
+            await ops.sweep(p, "sanctions:write", "penalties", "/transitions/overdue-check", sent(body))
+        )
+
+    # -- resettlement: commands -------------------------------------------------------------------
+
+    case_steps = {
+        "accept": "The household accepts the offered unit (placements:write)",
+        "decline": "The household declines the offered unit (placements:write)",
+        "move-in": "Move in, or complete the purchase (placements:write)",
+        "close": "Close a moved-in or guided case (placements:write)",
+        "withdraw": "Withdraw a case, with a reason; its unit is freed (placements:write)",
+    }
+    for case_step_name, case_summary in case_steps.items():
+
+        def case_route(step: str = case_step_name) -> Any:
+            async def bare(p: Caller, ops: Ops, case_id: UUID) -> Any:
+                return answered(await ops.placement_command(p, case_id, step, None))
+
+            async def declined(p: Caller, ops: Ops, case_id: UUID, body: DeclineIn) -> Any:
+                return answered(await ops.placement_command(p, case_id, step, sent(body)))
+
+            async def reasoned(p: Caller, ops: Ops, case_id: UUID, body: ReasonIn) -> Any:
+                return answered(await ops.placement_command(p, case_id, step, sent(body)))
+
+            return {"decline": declined, "withdraw": reasoned}.get(step, bare)
+
+        api.add_api_route(
+            f"/resettlement-cases/{{case_id}}/{case_step_name}",
+            case_route(),
+            methods=["POST"],
+            tags=["resettlement"],
+            summary=case_summary,
+            name=f"resettlement_case_{case_step_name.replace('-', '_')}",
+        )
+
+    @api.post(
+        "/resettlement-cases/expire",
+        tags=["resettlement"],
+        summary="Expire offers past their last day (placements:write; not for an estate-scoped account)",
+    )
+    async def expire(p: Caller, ops: Ops, body: ExpireIn) -> Any:
+        as_of = None if body.as_of is None else body.as_of.isoformat()
+        return answered(
+            await ops.sweep(p, "placements:write", "resettlement", "/offers/expire", params={"as_of": as_of})
+        )
+
+    for unit_step, unit_summary in (
+        ("out-of-service", "Take a free unit out of service (placements:write)"),
+        ("back-in-service", "Put a unit back in service (placements:write)"),
+    ):
+
+        def unit_route(unit_step: str = unit_step) -> Any:
+            async def handler(p: Caller, ops: Ops, unit_id: UUID, body: UnitStepIn) -> Any:
+                return answered(await ops.unit_command(p, unit_id, unit_step, sent(body)))
+
+            return handler
+
+        api.add_api_route(
+            f"/units/{{unit_id}}/{unit_step}",
+            unit_route(),
+            methods=["POST"],
+            tags=["resettlement"],
+            summary=unit_summary,
+            name=f"unit_{unit_step.replace('-', '_')}",
+        )
+
+    # -- training: commands -----------------------------------------------------------------------
+
+    @api.post("/courses", tags=["training"], status_code=201, summary="Schedule a course (training:write)")
+    async def add_course(p: Caller, ops: Ops, body: CourseIn) -> Any:
+        return answered(await ops.add_course(p, sent(body)))
+
+    @api.post(
+        "/referrals",
+        tags=["training"],
+        status_code=201,
+        summary="Refer a member of a household (training:write); 200 if already referred",
+    )
+    async def refer(p: Caller, ops: Ops, body: ReferIn) -> Any:
+        return answered(await ops.refer(p, sent(body)))
+
+    @api.post(
+        "/courses/{course_id}/enrolments",
+        tags=["training"],
+        status_code=201,
+        summary="Enrol a referred member: a seat, or the waiting list (training:write)",
+    )
+    async def enrol(p: Caller, ops: Ops, course_id: UUID, body: EnrolIn) -> Any:
+        path = f"/courses/{course_id}/enrolments"
+        return answered(await ops.referral_command(p, body.referral_id, path, sent(body)))
+
+    @api.post(
+        "/courses/{course_id}/sessions/{session}/attendance",
+        tags=["training"],
+        summary="A session was held: who attended (training:write)",
+    )
+    async def attendance(
+        p: Caller,
+        ops: Ops,
+        course_id: UUID,
+        session: Annotated[int, Path(ge=1, le=500)],
+        body: AttendanceIn,
+    ) -> Any:
+        return answered(await ops.attendance(p, course_id, session, sent(body)))
+
+    @api.post(
+        "/courses/{course_id}/completions",
+        tags=["training"],
+        summary="The course ends for a trainee: completed if attendance meets the rule (training:write)",
+    )
+    async def completion(p: Caller, ops: Ops, course_id: UUID, body: EnrolIn) -> Any:
+        path = f"/courses/{course_id}/completions"
+        return answered(await ops.referral_command(p, body.referral_id, path, sent(body)))
+
+    @api.post(
+        "/referrals/{referral_id}/employment",
+        tags=["training"],
+        status_code=201,
+        summary="A trainee's new job, verified by you (training:write)",
+    )
+    async def employment(p: Caller, ops: Ops, referral_id: UUID, body: EmploymentIn) -> Any:
+        path = f"/referrals/{referral_id}/employment"
+        return answered(await ops.referral_command(p, referral_id, path, sent(body)))
+
+    @api.post(
+        "/referrals/{referral_id}/employment/stable",
+        tags=["training"],
+        summary="The trainee still works there: stable once the months are reached (training:write)",
+    )
+    async def stable(p: Caller, ops: Ops, referral_id: UUID, body: StableIn) -> Any:
+        path = f"/referrals/{referral_id}/employment/stable"
+        return answered(await ops.referral_command(p, referral_id, path, sent(body)))
+
+    @api.post(
+        "/employment-evidence/{evidence_id}/attribute",
+        tags=["training"],
+        summary="Attribute an unmatched employment fact to a trainee (training:write)",
+    )
+    async def attribute(p: Caller, ops: Ops, evidence_id: UUID, body: AttributeIn) -> Any:
+        return answered(await ops.attribute_employment(p, evidence_id, body.referral_id))
 
     # -- federation -------------------------------------------------------------------------------
 

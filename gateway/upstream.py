@@ -5,7 +5,8 @@ W3C trace context, and failures turned into problem+json an operator can act on:
 - the service cannot be reached → 502 "Service unavailable" (naming the service);
 - the service does not answer within the deadline (UPSTREAM_TIMEOUT_S, whole call) → 504 "Service timeout";
 - the service fails (5xx) → 502 "Service error";
-- the service refuses (4xx) → the same status and the service's own title and detail.
+- the service refuses (4xx) → the same status and the service's own title and detail (and its problem
+  type when it is one of the platform's own `/problems/...`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,18 @@ class Upstream:
         **kw: Any,
     ) -> Any:
         """The decoded answer of a successful call; a problem otherwise (see the module's docstring)."""
+        _, body = await self.call(service, method, path, principal, **kw)
+        return body
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        principal: Principal | None = None,
+        **kw: Any,
+    ) -> tuple[int, Any]:
+        """The status and decoded answer of a successful call (a command's 200 or 201 passed on)."""
         response = await self.send(service, method, path, principal, **kw)
         if response.status_code >= 500:
             raise Problem(502, "Service error", f"{service} failed ({response.status_code})", service=service)
@@ -97,14 +110,16 @@ class Upstream:
         if response.status_code >= 400:
             title = body.get("title") if isinstance(body, dict) else None
             detail = body.get("detail") if isinstance(body, dict) else None
+            kind = body.get("type") if isinstance(body, dict) else None
             raise Problem(
                 response.status_code,
                 str(title or response.reason_phrase or "Refused"),
                 str(detail or ""),
+                type_=kind if isinstance(kind, str) and kind.startswith("/problems/") else "about:blank",
                 service=service,
             )
         if body is None:
             raise Problem(
                 502, "Service error", f"{service} answered something that is not JSON", service=service
             )
-        return body
+        return response.status_code, body

@@ -20,6 +20,25 @@ CASE_OUT = "44444444-4444-4444-8444-444444444444"
 WARN_IN = "55555555-5555-4555-8555-555555555555"
 WARN_OUT = "66666666-6666-4666-8666-666666666666"
 CHECK_OUT = "77777777-7777-4777-8777-777777777777"
+# Objects of penalties, resettlement and training named by their own ids (one per estate).
+SANCTION_IN = "a1111111-1111-4111-8111-111111111111"
+SANCTION_OUT = "a2222222-2222-4222-8222-222222222222"
+SANCTION_OWN = "a3333333-3333-4333-8333-333333333333"  # imposed by supervisor.chen
+APPEAL_IN = "b1111111-1111-4111-8111-111111111111"
+APPEAL_OUT = "b2222222-2222-4222-8222-222222222222"
+APPEAL_OWN = "b3333333-3333-4333-8333-333333333333"  # against SANCTION_OWN
+RCASE_IN = "d1111111-1111-4111-8111-111111111111"
+RCASE_OUT = "d2222222-2222-4222-8222-222222222222"
+UNIT_IN = "e1111111-1111-4111-8111-111111111111"
+UNIT_OUT = "e2222222-2222-4222-8222-222222222222"
+REFERRAL_IN = "f1111111-1111-4111-8111-111111111111"
+REFERRAL_OUT = "f2222222-2222-4222-8222-222222222222"
+COURSE_IN = "99111111-1111-4111-8111-111111111111"
+COURSE_OUT = "99222222-2222-4222-8222-222222222222"
+EVIDENCE_IN = "88111111-1111-4111-8111-111111111111"
+EVIDENCE_OUT = "88222222-2222-4222-8222-222222222222"
+MEMBER_IN = "12121212-1212-4212-8212-121212121212"
+MEMBER_OUT = "13131313-1313-4313-8313-131313131313"
 
 # Personal values that only `personal:read` roles may see.
 INCOME = "98765.43"
@@ -76,6 +95,40 @@ def warning_view(warning: str) -> dict[str, Any]:
     }
 
 
+def sanction_view(sanction: str) -> dict[str, Any]:
+    household = HOUSE_OUT if sanction == SANCTION_OUT else HOUSE_IN
+    return {
+        "sanction_id": sanction,
+        "household_id": household,
+        "estate": estate_of(household),
+        "kind": "credit_list",
+        "violation": "sublet",
+        "state": "active",
+        "imposed_by": "supervisor.chen" if sanction == SANCTION_OWN else "inspector.zhao",
+    }
+
+
+def appeal_view(appeal: str) -> dict[str, Any]:
+    sanction = {APPEAL_IN: SANCTION_IN, APPEAL_OUT: SANCTION_OUT, APPEAL_OWN: SANCTION_OWN}[appeal]
+    view = sanction_view(sanction)
+    return {
+        "appeal_id": appeal,
+        "sanction_id": sanction,
+        "household_id": view["household_id"],
+        "estate": view["estate"],
+        "state": "open",
+        "grounds": "we were away for work",
+    }
+
+
+def in_or_out(thing: str, inside: str, outside: str) -> tuple[str, str] | None:
+    """(household, estate) of an object that is one of the pair, else None."""
+    if thing not in (inside, outside):
+        return None
+    household = HOUSE_IN if thing == inside else HOUSE_OUT
+    return household, estate_of(household)
+
+
 @dataclass
 class Call:
     service: str
@@ -83,6 +136,7 @@ class Call:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
 
 @dataclass
@@ -110,7 +164,9 @@ class Fakes:
         @api.api_route("/{path:path}", methods=["GET", "POST", "PUT"])
         async def any_route(request: Request, path: str) -> JSONResponse:
             body = await request.body()
-            self.calls.append(Call(name, request.method, "/" + path, dict(request.headers), body))
+            self.calls.append(
+                Call(name, request.method, "/" + path, dict(request.headers), body, request.url.query)
+            )
             if name in self.slow:
                 await asyncio.sleep(5)
             found = answer(name, request.method, "/" + path, request)
@@ -186,7 +242,17 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
         if parts[0] == "warnings" and len(parts) == 2:
             return (200, warning_view(parts[1])) if parts[1] in (WARN_IN, WARN_OUT) else None
     if service == "penalties":
-        if path in ("/sanctions", "/transitions", "/appeals"):
+        if path == "/appeals":
+            return 200, [appeal_view(a) for a in (APPEAL_IN, APPEAL_OUT, APPEAL_OWN)]
+        if parts[0] == "sanctions" and len(parts) == 2:
+            return (
+                (200, sanction_view(parts[1]))
+                if parts[1] in (SANCTION_IN, SANCTION_OUT, SANCTION_OWN)
+                else None
+            )
+        if path == "/sanctions":
+            return 200, [sanction_view(s) for s in (SANCTION_IN, SANCTION_OUT)]
+        if path == "/transitions":
             return 200, [
                 {"household_id": h, "estate": estate_of(h), "kind": "rent_surcharge"}
                 for h in (HOUSE_IN, HOUSE_OUT)
@@ -195,22 +261,65 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
             return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "entries": []}
     if service == "resettlement":
         if path == "/pools":
-            return 200, {"public_rental": {"free": 3, "let": 10}}
+            return 200, [{"pool": "transitional", "total": 13, "states": {"free": 3, "occupied": 10}}]
         if parts[0] == "pools":
-            return 200, [{"unit": "A-1", "state": "free"}]
+            return 200, [
+                {"unit_id": u, "pool": "transitional", "estate": estate_of(h), "unit": "A-1", "state": "free"}
+                for u, h in ((UNIT_IN, HOUSE_IN), (UNIT_OUT, HOUSE_OUT))
+            ]
         if path == "/cases":
             return 200, [
-                {"household_id": h, "estate": estate_of(h), "state": "open"} for h in (HOUSE_IN, HOUSE_OUT)
+                {"case_id": c, "household_id": h, "estate": estate_of(h), "state": "offered"}
+                for c, h in ((RCASE_IN, HOUSE_IN), (RCASE_OUT, HOUSE_OUT))
             ]
         if parts[0] == "households":
             return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "state": "none"}
     if service == "training":
+        if (
+            parts[0] == "courses"
+            and len(parts) == 2
+            and (where := in_or_out(parts[1], COURSE_IN, COURSE_OUT))
+        ):
+            return 200, {"course_id": parts[1], "code": "electrician", "estate": where[1], "trainees": []}
+        if parts[0] == "referrals" and len(parts) == 2:
+            where = in_or_out(parts[1], REFERRAL_IN, REFERRAL_OUT)
+            if where is None:
+                return None
+            return 200, {
+                "referral_id": parts[1],
+                "member_id": MEMBER_IN,
+                "household_id": where[0],
+                "estate": where[1],
+                "state": "open",
+            }
+        if path == "/employment-evidence":
+            return 200, [
+                {"evidence_id": e, "household_id": h, "estate": estate_of(h), "state": "unmatched"}
+                for e, h in ((EVIDENCE_IN, HOUSE_IN), (EVIDENCE_OUT, HOUSE_OUT))
+            ]
         if path == "/courses" or parts[0] == "courses":
-            return 200, [{"course_id": "c1", "title": "Electrician"}]
+            return 200, [
+                {"course_id": "c1", "title": "Electrician"},
+                {"course_id": COURSE_IN, "code": "electrician", "title": "Electrician", "estate": IN_ESTATE},
+            ]
         if path == "/referrals":
             return 200, [
-                {"household_id": h, "estate": estate_of(h), "state": "referred"}
-                for h in (HOUSE_IN, HOUSE_OUT)
+                {
+                    "referral_id": REFERRAL_IN,
+                    "member_id": MEMBER_IN,
+                    "household_id": HOUSE_IN,
+                    "estate": IN_ESTATE,
+                    "state": "open",
+                    "course_id": None,
+                },
+                {
+                    "referral_id": REFERRAL_OUT,
+                    "member_id": MEMBER_OUT,
+                    "household_id": HOUSE_OUT,
+                    "estate": OUT_ESTATE,
+                    "state": "enrolled",
+                    "course_id": COURSE_IN,
+                },
             ]
         if parts[0] == "households":
             return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "referrals": []}

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import httpx
 
 from gateway.tokens import Tokens
 from tests.gateway.conftest import ACCOUNTS, PASSWORD, GatewayFactory
-from tests.gateway.fakes import CASE_IN, HOUSE_IN, INCOME, TRACE, WARN_IN, Fakes
+from tests.gateway.fakes import (
+    APPEAL_IN,
+    CASE_IN,
+    COURSE_IN,
+    HOUSE_IN,
+    INCOME,
+    MEMBER_OUT,
+    RCASE_IN,
+    REFERRAL_IN,
+    SANCTION_IN,
+    TRACE,
+    WARN_IN,
+    Fakes,
+)
 
 
 def hidden_csrf(html: str) -> str:
@@ -197,3 +211,147 @@ async def test_a_supervisor_adds_a_dated_value_an_auditor_cannot(
     (call,) = [c for c in fakes.writes() if c.path == "/parameters/income_per_capita/values"]
     assert call.headers["x-operator-id"] == "supervisor.chen"
     assert json.loads(call.body)["legal_reference"] == "Foshan notice 2026/12"
+
+
+async def test_each_console_action_posts_its_step_with_the_session_token(
+    gateway: GatewayFactory, fakes: Fakes
+) -> None:
+    """One form per new action (sanctions, appeals, exit, resettlement, training): refused without the
+    session's CSRF token (nothing forwarded), done with it as the logged-in supervisor."""
+    # (page with the form, form action, form fields, path the service gets, JSON body it gets)
+    forms: list[tuple[str, str, dict[str, Any], str, dict[str, Any] | None]] = [
+        (
+            "/console/sanctions",
+            "/console/sanctions/impose",
+            {"household_id": HOUSE_IN, "kind": "credit_list", "violation": "sublet", "basis_id": WARN_IN},
+            f"/households/{HOUSE_IN}/sanctions",
+            {"kind": "credit_list", "violation": "sublet", "basis_id": WARN_IN, "note": ""},
+        ),
+        (
+            "/console/sanctions",
+            f"/console/sanctions/{SANCTION_IN}/lift",
+            {"reason": "moved back in", "on": ""},
+            f"/sanctions/{SANCTION_IN}/lift",
+            {"reason": "moved back in"},
+        ),
+        (
+            "/console/sanctions",
+            f"/console/sanctions/{SANCTION_IN}/withdraw",
+            {"reason": "imposed in error"},
+            f"/sanctions/{SANCTION_IN}/withdraw",
+            {"reason": "imposed in error"},
+        ),
+        (
+            "/console/sanctions",
+            f"/console/appeals/{APPEAL_IN}/resolve",
+            {"outcome": "dismissed", "note": "the flat was sublet"},
+            f"/appeals/{APPEAL_IN}/resolve",
+            {"outcome": "dismissed", "note": "the flat was sublet"},
+        ),
+        (
+            f"/console/households/{HOUSE_IN}",
+            f"/console/households/{HOUSE_IN}/voluntary-exit",
+            {"on": ""},
+            f"/households/{HOUSE_IN}/voluntary-exit",
+            {},
+        ),
+        (
+            f"/console/households/{HOUSE_IN}",
+            f"/console/households/{HOUSE_IN}/keys-returned",
+            {"on": "2027-06-30"},
+            f"/households/{HOUSE_IN}/keys-returned",
+            {"on": "2027-06-30"},
+        ),
+        (
+            "/console/pools",
+            f"/console/resettlement-cases/{RCASE_IN}/accept",
+            {},
+            f"/cases/{RCASE_IN}/accept",
+            None,
+        ),
+        (
+            "/console/pools",
+            f"/console/resettlement-cases/{RCASE_IN}/decline",
+            {"reason": "too far from school"},
+            f"/cases/{RCASE_IN}/decline",
+            {"reason": "too far from school"},
+        ),
+        (
+            "/console/pools",
+            f"/console/resettlement-cases/{RCASE_IN}/move-in",
+            {},
+            f"/cases/{RCASE_IN}/move-in",
+            None,
+        ),
+        (
+            "/console/training",
+            f"/console/referrals/{REFERRAL_IN}/enrol",
+            {"course_id": COURSE_IN},
+            f"/courses/{COURSE_IN}/enrolments",
+            {"referral_id": REFERRAL_IN},
+        ),
+        (
+            "/console/training",
+            f"/console/courses/{COURSE_IN}/attendance",
+            {"session": "1", "attendees": [MEMBER_OUT]},
+            f"/courses/{COURSE_IN}/sessions/1/attendance",
+            {"attendees": [MEMBER_OUT]},
+        ),
+    ]
+    async with gateway() as client:
+        await log_in(client, "supervisor.chen")
+        pages = {page: (await client.get(page)).text for page in {f[0] for f in forms}}
+        for page, action, *_ in forms:
+            form_action = action.replace(
+                f"/console/resettlement-cases/{RCASE_IN}/move-in", ""
+            )  # shown once accepted
+            assert not form_action or f'action="{form_action}"' in pages[page], (page, action)
+        for _, action, data, *_ in forms:
+            missing = await client.post(action, data=data)
+            forged = await client.post(
+                action,
+                data={**data, "csrf": hidden_csrf(pages["/console/pools"])},
+                headers={"origin": "https://evil.example"},
+            )
+            assert missing.status_code == 403 and forged.status_code == 403, action
+        assert not fakes.writes()
+        for page, action, data, _, _ in forms:
+            done = await client.post(action, data={**data, "csrf": hidden_csrf(pages[page])})
+            assert done.status_code == 303 and done.headers["location"] == page, (action, done.text[:300])
+        bad = await client.post(
+            f"/console/courses/{COURSE_IN}/attendance",
+            data={"session": "0", "csrf": hidden_csrf(pages["/console/training"])},
+        )
+        assert bad.status_code == 422
+    writes = fakes.writes()
+    assert [c.path for c in writes] == [f[3] for f in forms]
+    for call, (*_, body) in zip(writes, forms, strict=True):
+        assert call.headers["x-operator-id"] == "supervisor.chen"
+        assert (json.loads(call.body) if call.body else None) == body, call.path
+
+
+async def test_no_action_forms_for_a_reader_and_her_posts_are_refused(
+    gateway: GatewayFactory, fakes: Fakes
+) -> None:
+    async with gateway() as client:
+        await log_in(client, "auditor.sun")
+        pages = [await client.get(p) for p in ("/console/sanctions", "/console/pools", "/console/training")]
+        household = await client.get(f"/console/households/{HOUSE_IN}")
+        for page in (*pages, household):
+            assert page.status_code == 200 and "/console/" in page.text
+            assert not any(
+                f'action="{a}' in page.text
+                for a in (
+                    "/console/sanctions/",
+                    "/console/appeals/",
+                    "/console/resettlement-cases/",
+                    "/console/referrals/",
+                    "/console/courses/",
+                    f"/console/households/{HOUSE_IN}/",
+                )
+            )
+        refused = await client.post(
+            f"/console/sanctions/{SANCTION_IN}/lift", data={"csrf": hidden_csrf(pages[0].text)}
+        )
+    assert refused.status_code == 403 and "sanctions:write" in refused.text
+    assert not fakes.writes()

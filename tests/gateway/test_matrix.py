@@ -13,17 +13,34 @@ import pytest
 
 from gateway.masking import mask
 from gateway.tokens import Tokens
+from gateway.users import Account
 from tests.gateway.conftest import ACCOUNTS, GatewayFactory, bearer
 from tests.gateway.fakes import (
+    APPEAL_IN,
+    APPEAL_OUT,
+    APPEAL_OWN,
     CASE_IN,
     CASE_OUT,
     CHECK_OUT,
+    COURSE_IN,
+    COURSE_OUT,
+    EVIDENCE_IN,
+    EVIDENCE_OUT,
     HOUSE_IN,
     HOUSE_OUT,
     IN_ESTATE,
     INCOME,
+    MEMBER_IN,
     OUT_ESTATE,
     PERSONAL_MARKERS,
+    RCASE_IN,
+    RCASE_OUT,
+    REFERRAL_IN,
+    REFERRAL_OUT,
+    SANCTION_IN,
+    SANCTION_OUT,
+    UNIT_IN,
+    UNIT_OUT,
     WARN_IN,
     WARN_OUT,
     Fakes,
@@ -39,6 +56,11 @@ def UNSCOPED(roles: set[str]) -> set[str]:
 
 
 REVIEWERS = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2"}
+# penalties' officers (sanctions:write, exits:write, appeals:lodge), deciders of appeals, case workers
+# of resettlement and training (placements:write, training:write)
+OFFICERS = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2", "inspector", "admin"}
+DECIDERS = {"supervisor", "supervisor2", "admin"}
+CASEWORKERS = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2", "admin"}
 PERSONAL = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2"}
 
 FINDING = {"findings": "payslips", "proposed_outcome": "exit_required", "reason_code": "INC"}
@@ -52,6 +74,16 @@ FACT = {
 ASSESSMENT = {"assessor_id": "assessor.zhao", "deadline": "2026-12-31"}
 VALUE = {"region": "CN-FS", "effective_from": "2027-01-01", "value": "4000.00", "legal_reference": "x"}
 WHAT_IF = {"on": "2026-11-27", "values": [{"rule": "income_per_capita", "region": "CN-FS", "value": "1"}]}
+SANCTION = {"kind": "credit_list", "violation": "sublet", "basis_id": WARN_IN, "note": "confirmed"}
+COURSE = {
+    "code": "electrician-2027",
+    "title": "Electrician",
+    "provider": "Foshan technical school",
+    "estate": IN_ESTATE,
+    "capacity": 20,
+    "sessions": [{"on": "2027-03-01", "topic": "safety"}],
+}
+EMPLOYMENT = {"employer": "Midea", "start_date": "2027-05-01"}
 HOUSEHOLD = {
     "region": "CN-FS",
     "estate": "Chancheng Garden",
@@ -112,6 +144,75 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/api/federation/exchanges", None, {"auditor", "admin"}),
     ("GET", f"/api/federation/checks/{CHECK_OUT}", None, {"auditor", "admin"}),
     ("GET", "/api/figures", None, READERS),
+    # -- penalties: commands
+    ("POST", f"/api/households/{HOUSE_IN}/sanctions", SANCTION, OFFICERS),
+    ("POST", f"/api/households/{HOUSE_OUT}/sanctions", SANCTION, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/households/{HOUSE_IN}/voluntary-exit", {}, OFFICERS),
+    ("POST", f"/api/households/{HOUSE_OUT}/voluntary-exit", {}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/households/{HOUSE_IN}/keys-returned", {"on": "2027-06-30"}, OFFICERS),
+    ("POST", f"/api/households/{HOUSE_OUT}/keys-returned", {}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/serve-notice", {}, OFFICERS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/serve-notice", {}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/execute", {}, OFFICERS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/execute", {}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/lift", {"reason": "moved back in"}, OFFICERS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/lift", {}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/withdraw", {"reason": "in error"}, OFFICERS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/withdraw", {"reason": "in error"}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/appeals", {"grounds": "away for work"}, OFFICERS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/appeals", {"grounds": "away"}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/appeals/{APPEAL_IN}/resolve", {"outcome": "dismissed"}, DECIDERS),
+    ("POST", f"/api/appeals/{APPEAL_OUT}/resolve", {"outcome": "upheld", "note": "n"}, DECIDERS),
+    ("POST", "/api/transitions/overdue-check", {"on": "2027-08-01"}, UNSCOPED(OFFICERS)),
+    # -- resettlement: commands
+    ("POST", f"/api/resettlement-cases/{RCASE_IN}/accept", None, CASEWORKERS),
+    ("POST", f"/api/resettlement-cases/{RCASE_OUT}/accept", None, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/resettlement-cases/{RCASE_IN}/decline", {"reason": "too far"}, CASEWORKERS),
+    ("POST", f"/api/resettlement-cases/{RCASE_OUT}/decline", {}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/resettlement-cases/{RCASE_IN}/move-in", None, CASEWORKERS),
+    ("POST", f"/api/resettlement-cases/{RCASE_OUT}/move-in", None, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/resettlement-cases/{RCASE_IN}/close", None, CASEWORKERS),
+    ("POST", f"/api/resettlement-cases/{RCASE_OUT}/close", None, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/resettlement-cases/{RCASE_IN}/withdraw", {"reason": "bought"}, CASEWORKERS),
+    ("POST", f"/api/resettlement-cases/{RCASE_OUT}/withdraw", {"reason": "x"}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/units/{UNIT_IN}/out-of-service", {"reason": "leak"}, CASEWORKERS),
+    ("POST", f"/api/units/{UNIT_OUT}/out-of-service", {}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/units/{UNIT_IN}/back-in-service", {}, CASEWORKERS),
+    ("POST", f"/api/units/{UNIT_OUT}/back-in-service", {}, UNSCOPED(CASEWORKERS)),
+    ("POST", "/api/resettlement-cases/expire", {"as_of": "2027-01-01"}, UNSCOPED(CASEWORKERS)),
+    # -- training: commands
+    ("POST", "/api/courses", COURSE, CASEWORKERS),
+    ("POST", "/api/courses", {**COURSE, "estate": OUT_ESTATE}, UNSCOPED(CASEWORKERS)),
+    ("POST", "/api/referrals", {"household_id": HOUSE_IN, "member_id": MEMBER_IN}, CASEWORKERS),
+    ("POST", "/api/referrals", {"household_id": HOUSE_OUT, "member_id": MEMBER_IN}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/courses/{COURSE_IN}/enrolments", {"referral_id": REFERRAL_IN}, CASEWORKERS),
+    ("POST", f"/api/courses/{COURSE_IN}/enrolments", {"referral_id": REFERRAL_OUT}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/courses/{COURSE_IN}/sessions/1/attendance", {"attendees": [MEMBER_IN]}, CASEWORKERS),
+    ("POST", f"/api/courses/{COURSE_OUT}/sessions/2/attendance", {"attendees": []}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/courses/{COURSE_IN}/completions", {"referral_id": REFERRAL_IN}, CASEWORKERS),
+    ("POST", f"/api/courses/{COURSE_IN}/completions", {"referral_id": REFERRAL_OUT}, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/referrals/{REFERRAL_IN}/employment", EMPLOYMENT, CASEWORKERS),
+    ("POST", f"/api/referrals/{REFERRAL_OUT}/employment", EMPLOYMENT, UNSCOPED(CASEWORKERS)),
+    ("POST", f"/api/referrals/{REFERRAL_IN}/employment/stable", {"basis": "called"}, CASEWORKERS),
+    ("POST", f"/api/referrals/{REFERRAL_OUT}/employment/stable", {"basis": "x"}, UNSCOPED(CASEWORKERS)),
+    (
+        "POST",
+        f"/api/employment-evidence/{EVIDENCE_IN}/attribute",
+        {"referral_id": REFERRAL_IN},
+        CASEWORKERS,
+    ),
+    (
+        "POST",
+        f"/api/employment-evidence/{EVIDENCE_OUT}/attribute",
+        {"referral_id": REFERRAL_OUT},
+        UNSCOPED(CASEWORKERS),
+    ),
+    (
+        "POST",
+        f"/api/employment-evidence/{EVIDENCE_IN}/attribute",
+        {"referral_id": REFERRAL_OUT},
+        UNSCOPED(CASEWORKERS),
+    ),
 ]
 
 
@@ -121,7 +222,23 @@ async def test_openapi_documents_every_api_route(gateway: GatewayFactory) -> Non
         routes = {(m.upper(), path) for path, ops in schema["paths"].items() for m in ops}
     documented = {path for _, path in routes if path.startswith("/api/")}
     covered = {
-        path.replace(HOUSE_IN, "{household_id}")
+        path.replace(SANCTION_IN, "{sanction_id}")
+        .replace(SANCTION_OUT, "{sanction_id}")
+        .replace(APPEAL_IN, "{appeal_id}")
+        .replace(APPEAL_OUT, "{appeal_id}")
+        .replace(RCASE_IN, "{case_id}")
+        .replace(RCASE_OUT, "{case_id}")
+        .replace(UNIT_IN, "{unit_id}")
+        .replace(UNIT_OUT, "{unit_id}")
+        .replace(REFERRAL_IN, "{referral_id}")
+        .replace(REFERRAL_OUT, "{referral_id}")
+        .replace(COURSE_IN, "{course_id}")
+        .replace(COURSE_OUT, "{course_id}")
+        .replace(EVIDENCE_IN, "{evidence_id}")
+        .replace(EVIDENCE_OUT, "{evidence_id}")
+        .replace("/sessions/1/", "/sessions/{session}/")
+        .replace("/sessions/2/", "/sessions/{session}/")
+        .replace(HOUSE_IN, "{household_id}")
         .replace(HOUSE_OUT, "{household_id}")
         .replace(CASE_IN, "{case_id}")
         .replace(CASE_OUT, "{case_id}")
@@ -272,3 +389,96 @@ async def test_names_in_paths_cannot_climb_out_of_their_route(
             response = await client.get(path, headers=bearer(tokens, "auditor"))
             assert response.status_code in (404, 422), (path, response.status_code)
     assert not fakes.calls
+
+
+async def test_an_appeal_is_not_decided_by_who_imposed_the_sanction(
+    gateway: GatewayFactory, tokens: Tokens, fakes: Fakes
+) -> None:
+    """SANCTION_OWN was imposed by supervisor.chen: he cannot decide the appeal against it, another
+    supervisor can; the refusal forwards nothing."""
+    url = f"/api/appeals/{APPEAL_OWN}/resolve"
+    async with gateway() as client:
+        own = await client.post(url, json={"outcome": "upheld"}, headers=bearer(tokens, "supervisor"))
+        assert own.status_code == 403 and own.json()["title"] == "Four-eyes principle"
+        assert not fakes.writes()
+        other = await client.post(url, json={"outcome": "upheld"}, headers=bearer(tokens, "supervisor2"))
+        unknown = await client.post(
+            f"/api/appeals/{CASE_IN}/resolve",
+            json={"outcome": "upheld"},
+            headers=bearer(tokens, "supervisor2"),
+        )
+    assert other.status_code == 200
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+    (call,) = fakes.writes()
+    assert call.path == url.removeprefix("/api") and call.headers["x-operator-id"] == "supervisor.wang"
+    assert json.loads(call.body) == {"outcome": "upheld", "note": ""}
+
+
+async def test_a_scoped_supervisor_decides_appeals_of_her_estates_only(
+    gateway: GatewayFactory, tokens: Tokens, fakes: Fakes
+) -> None:
+    scoped = Account("supervisor.he", "supervisor", "", estates=frozenset({IN_ESTATE}))
+    headers = {"authorization": f"Bearer {tokens.issue(scoped)['access_token']}"}
+    async with gateway() as client:
+        inside = await client.post(
+            f"/api/appeals/{APPEAL_IN}/resolve", json={"outcome": "dismissed"}, headers=headers
+        )
+        outside = await client.post(
+            f"/api/appeals/{APPEAL_OUT}/resolve", json={"outcome": "dismissed"}, headers=headers
+        )
+        units = (await client.get("/api/pools/transitional/units", headers=headers)).json()
+    assert inside.status_code == 200
+    assert outside.status_code == 403 and OUT_ESTATE not in outside.text
+    assert [c.path for c in fakes.writes()] == [f"/appeals/{APPEAL_IN}/resolve"]
+    assert [u["unit_id"] for u in units] == [UNIT_IN]  # a pool's units: those in her estates
+
+
+async def test_commands_forward_what_the_service_takes_as_the_caller(
+    gateway: GatewayFactory, tokens: Tokens, fakes: Fakes
+) -> None:
+    reviewer = bearer(tokens, "reviewer")
+    async with gateway() as client:
+        served = await client.post(
+            f"/api/sanctions/{SANCTION_IN}/serve-notice", json={"on": "2027-04-01"}, headers=reviewer
+        )
+        imposed = await client.post(f"/api/households/{HOUSE_IN}/sanctions", json=SANCTION, headers=reviewer)
+        attributed = await client.post(
+            f"/api/employment-evidence/{EVIDENCE_IN}/attribute",
+            json={"referral_id": REFERRAL_IN},
+            headers=reviewer,
+        )
+        expired = await client.post(
+            "/api/resettlement-cases/expire", json={"as_of": "2027-01-01"}, headers=reviewer
+        )
+        bad = [
+            await client.post(
+                f"/api/households/{HOUSE_IN}/sanctions", json={**SANCTION, "kind": "fine"}, headers=reviewer
+            ),
+            await client.post(
+                f"/api/sanctions/{SANCTION_IN}/appeals", json={"grounds": ""}, headers=reviewer
+            ),
+            await client.post(f"/api/resettlement-cases/{RCASE_IN}/withdraw", json={}, headers=reviewer),
+            await client.post(
+                f"/api/courses/{COURSE_IN}/sessions/0/attendance", json={"attendees": []}, headers=reviewer
+            ),
+        ]
+        too_big = await client.post("/api/courses", json={**COURSE, "title": "x" * 70_000}, headers=reviewer)
+    assert {r.status_code for r in (served, imposed, attributed, expired)} == {200}
+    assert {r.status_code for r in bad} == {422}
+    assert {r.headers["content-type"] for r in bad} == {"application/problem+json"}
+    assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
+    sent = {c.path: c for c in fakes.writes()}
+    assert set(sent) == {
+        f"/sanctions/{SANCTION_IN}/serve-notice",
+        f"/households/{HOUSE_IN}/sanctions",
+        f"/employment-evidence/{EVIDENCE_IN}/attribute",
+        "/offers/expire",
+    }
+    assert json.loads(sent[f"/sanctions/{SANCTION_IN}/serve-notice"].body) == {"on": "2027-04-01"}
+    assert json.loads(sent[f"/households/{HOUSE_IN}/sanctions"].body) == SANCTION
+    assert json.loads(sent[f"/employment-evidence/{EVIDENCE_IN}/attribute"].body) == {
+        "referral_id": REFERRAL_IN
+    }
+    assert sent["/offers/expire"].query == "as_of=2027-01-01"
+    assert all(c.headers["x-operator-id"] == "reviewer.he" for c in sent.values())
+    assert imposed.json()["by"] == "reviewer.he"
