@@ -52,8 +52,8 @@ lint: $(VENV)/.synced ## ruff check, ruff format --check, mypy --strict
 bench: $(VENV)/.synced ## run the benchmarks, write docs/benchmarks.md
 	$(PY) -m bench
 
-demo: $(VENV)/.synced ## start the stack, send department facts to eligibility, print a report, stop
-	$(PY) -m infra.demo
+demo: $(VENV)/.synced ## start the stack, load a synthetic Foshan (SCALE=0.05), let the platform work, print the report against the paper, stop
+	$(PY) -m infra.demo --scale $(or $(SCALE),0.05)
 
 population: $(VENV)/.synced ## write the synthetic Foshan (seeded) to var/population; SCALE=0.1 for less
 	$(PY) -m infra.population --seed 2026 --out var/population --scale $(or $(SCALE),1.0)

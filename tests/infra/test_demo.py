@@ -1,41 +1,91 @@
-"""The walking skeleton end to end: the launcher starts its nats-server, the streams, eligibility and
-the gateway as real processes; the demo registers households, posts department facts and reads the
-automated decisions back, as `make demo` does (on free ports, so a running `make run` is no obstacle)."""
+"""`make demo` end to end at a tiny scale: the real stack (nats-server, every service, the peer cities,
+the gateway; free ports, so a running `make run` is no obstacle) loaded with a synthetic city through the
+public intake, worked by the simulated people, and the report checked against the ground truth."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from infra.demo import HOUSEHOLDS, run_demo
+from infra.city.data import EXIT, RETAIN, load_city, write_population
+from infra.city.procfile import city_specs, write_procfile
+from infra.demo import FOSHAN, run_demo
 from infra.stack import start_stack
 from tests.support.nats import free_port
 
+SCALE = Decimal("0.01")
 
-def test_demo_flow_on_a_real_stack(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+
+def test_a_small_city_through_the_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "NATS_URL", "POSTGRES_SCHEMA"):
         monkeypatch.delenv(name, raising=False)
-    procfile = tmp_path / "Procfile"
-    eligibility = free_port()
-    services = f'{{"eligibility":"http://127.0.0.1:{eligibility}"}}'
-    procfile.write_text(
-        f"eligibility: HTTP_PORT={eligibility} python -m services.eligibility\n"
-        f"gateway: HTTP_PORT={free_port()} SERVICES='{services}' python -m gateway\n"
-    )
+    population = tmp_path / "population"
+    write_population(population, scale=SCALE, seed=2026, as_of=datetime.now(FOSHAN).date())
+    city = load_city(population)
+    var_dir = tmp_path / "var"
+    specs = city_specs(population, var_dir=var_dir, port_of=lambda name, port: free_port())
+    procfile = write_procfile(specs, tmp_path / "Procfile")
     with start_stack(
         procfile=procfile,
-        var_dir=tmp_path / "var",
+        var_dir=var_dir,
         nats_port=free_port(),
         nats_http_port=free_port(),
         echo=False,
     ) as stack:
-        assert run_demo(stack.base_url("eligibility"), stack.base_url("gateway"))
-    output = capsys.readouterr().out
-    assert f"{len(HOUSEHOLDS)} of {len(HOUSEHOLDS)} decisions as expected" in output
-    assert "1 duplicate" in output and "1 rejected" in output
-    assert "refused line" in output and "amount" in output
-    assert "gateway sees: eligibility ready\n" in output  # the launcher told it what runs, nothing else
-    assert "440604" not in output  # no ID number printed, not even the synthetic ones
+        assert {"federation-zs", "federation-zq"} <= set(stack.services)  # the two peers make run lacks
+        run, checks = run_demo(stack, population, quiet_s=1.5)
+    report = run.report
+    failed = [c.what for c in checks if not c.ok]
+    assert not failed
+
+    # Every household in a unit registered, and each one's automated outcome is the truth's.
+    households = len(city.households)
+    assert report.figures["eligibility"]["households"] == households == len(run.registered.household_ids)
+    for truth in city.households:
+        assert run.automated[run.registered.household_ids[truth.ref]] == truth.expected_decision, truth.ref
+    predicted_correct = sum(
+        1
+        for t in city.households
+        if (t.expected_decision, t.correct) in {("exit_triggered", EXIT), ("qualifies", RETAIN)}
+    )
+    assert report.automated.correct == predicted_correct
+    assert report.automated.total == households
+
+    # Every flat the truth says should be warned was warned; inspectors confirmed exactly the real ones.
+    assert report.expected_warned_households > 0
+    assert report.warned_as_expected == report.expected_warned_households
+    confirmed = report.figures["monitoring"]["violations_confirmed_by_kind"]
+    truth_kinds = {
+        k: sum(1 for t in city.households if t.kind == k and t.expected_warnings)
+        for k in ("sublet", "lend", "vacant")
+    }
+    assert {k: confirmed.get(k, 0) for k in truth_kinds} == truth_kinds
+    assert report.figures["penalties"]["households_penalised"] == sum(truth_kinds.values())
+
+    # Four eyes on every case: each approved by someone other than who proposed, as eligibility recorded.
+    cases = sum(report.figures["eligibility"]["cases_by_status"].values())
+    assert cases > 0
+    assert (
+        len(report.work.four_eyes) == cases == report.figures["eligibility"]["cases_by_status"].get("decided")
+    )
+    assert all(proposer != approver for proposer, approver in report.work.four_eyes)
+    # After the re-review nothing is left undecided, and only the stated errors remain.
+    assert sum(report.final.confusion[t]["undecided"] for t in (EXIT, RETAIN)) == 0
+    peer_only = sum(1 for t in city.households if t.cross_region_matches and not t.exit_triggers)
+    uncaught = report.work.wrong_proposals - report.work.sent_back
+    assert report.final.correct == households - peer_only - uncaught
+
+    # The console's dashboard shows the same numbers; the report is written without an ID number.
+    assert report.gateway_figures_match is True
+    text = report.markdown()
+    assert "| review accuracy, automated first review |" in text and "| 78 % |" in text
+    id_numbers = {
+        m["id_number"]
+        for line in (population / "households.ndjson").read_text().splitlines()
+        for m in json.loads(line)["members"]
+    }
+    assert not any(number in text for number in id_numbers)

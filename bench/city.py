@@ -1,0 +1,280 @@
+"""The whole city: ingest a Foshan-sized population through the public intake, reach a steady state,
+then measure end-to-end latency from a department fact to the events in penalties and resettlement.
+
+Set-up, as `make demo` runs it (infra/city/): the synthetic population (`infra.population`, seed 2026,
+scale `CITY_BENCH_SCALE`, default 1.0 = 12,300 households in units), the real stack from
+infra/local/Procfile (without the gateway, which is not on the measured path) plus the two peer cities
+it lacks, every process on free ports, SQLite stores, one
+nats-server; the loader plays the departments (registrations and credentials over HTTP one request
+each with 6 in flight, facts in NDJSON batches of 5,000 or as CloudEvents on NATS, signals as arrays of
+500 on NATS).
+
+Figures:
+- ingest: seconds per intake step, and from the first registration until the steady state (every
+  consumer at its stream's end with nothing unacknowledged, every relay's lag 0, no stream growing for
+  3 s; infra/city/settle.py);
+- latency: `PROBES` households that qualify get a civil-affairs income fact above the threshold on
+  NATS, one every `1 / PROBE_RATE` s. A robot reviewer and supervisor act the moment the case is open
+  (findings, then approval: the four eyes with no human delay). Times are taken where a subscriber on
+  the same NATS sees each event: fact published → `review-decided` (the automated decision) →
+  approval answered → first `housing.penalties.*` and `housing.resettlement.household-classified`
+  event of that household; p50 / p99 of each leg and of the whole path (fact → penalties, fact →
+  resettlement);
+- memory: each process's peak resident set (`VmHWM` of /proc/<pid>/status) at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+
+from contracts.department import DepartmentFactReported
+from infra.city.data import RETAIN, load_city, write_population
+from infra.city.load import Urls, fact_message
+from infra.city.load import load_city as load_into
+from infra.city.procfile import city_specs, write_procfile
+from infra.city.settle import settle
+from infra.demo import FOSHAN, urls_of
+from infra.stack import Stack, start_stack
+from tests.support.nats import free_port
+
+SCALE = Decimal(os.environ.get("CITY_BENCH_SCALE", "1.0"))
+PROBES = int(os.environ.get("CITY_BENCH_PROBES", "100"))
+PROBE_RATE = float(os.environ.get("CITY_BENCH_PROBE_RATE", "5"))
+OPERATOR = {"reviewer": "bench-reviewer", "supervisor": "bench-supervisor"}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def peak_memory_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class Probes:
+    """Arrival times of each probe household's events, as a subscriber on the bus sees them."""
+
+    def __init__(self, households: set[str]) -> None:
+        self.households = households
+        self.seen: dict[tuple[str, str], float] = {}
+        self.cases: dict[str, asyncio.Future[None]] = {}
+        self.done: dict[str, asyncio.Event] = {h: asyncio.Event() for h in households}
+
+    async def on_message(self, msg: Any) -> None:
+        now = time.monotonic()
+        try:
+            envelope = json.loads(msg.data)
+        except ValueError:
+            return
+        household = str(envelope.get("subject", ""))
+        if household not in self.households:
+            return
+        if msg.subject.startswith("housing.penalties."):
+            key = "penalties"
+        elif msg.subject == "housing.resettlement.household-classified":
+            key = "resettlement"
+        elif msg.subject == "housing.eligibility.review-decided":
+            if envelope.get("data", {}).get("decision") != "exit_triggered":
+                return
+            key = "decided"
+        else:
+            return
+        self.seen.setdefault((household, key), now)
+        if key == "decided" and household in self.cases and not self.cases[household].done():
+            self.cases[household].set_result(None)
+        if all((household, k) in self.seen for k in ("penalties", "resettlement")):
+            self.done[household].set()
+
+
+async def probe(
+    client: httpx.AsyncClient, nc: Any, urls: Urls, probes: Probes, household: str, head: str, income: str
+) -> dict[str, float]:
+    """One household from a department fact to penalties and resettlement, reviewed without delay."""
+    today = datetime.now(FOSHAN).date()
+    report = DepartmentFactReported.model_validate(
+        {
+            "department": "civil_affairs",
+            "reference": f"BENCH-{household[:13]}",
+            "described_on": today.isoformat(),
+            "household_id": household,
+            "person_hash": head,
+            "fact": {"kind": "income", "monthly_income": income},
+        }
+    )
+    data, event_id = fact_message(report)
+    probes.cases[household] = asyncio.get_running_loop().create_future()
+    sent = time.monotonic()
+    await nc.jetstream().publish("housing.department.fact-reported", data, headers={"Nats-Msg-Id": event_id})
+    await asyncio.wait_for(probes.cases[household], 120)
+    case_id = None
+    while case_id is None:  # the case is in eligibility's read model once its projection caught up
+        view = (await client.get(f"{urls['eligibility']}/households/{household}")).json()
+        case_id = view.get("open_case")
+        if case_id is None:
+            await asyncio.sleep(0.05)
+    finding = {
+        "findings": "benchmark",
+        "proposed_outcome": "exit_required",
+        "reason_code": "bench",
+        "low_income": True,
+        "wants_to_buy": False,
+    }
+    head_r = {"X-Operator-Id": OPERATOR["reviewer"], "X-Operator-Role": "reviewer"}
+    head_s = {"X-Operator-Id": OPERATOR["supervisor"], "X-Operator-Role": "supervisor"}
+    (
+        await client.post(f"{urls['eligibility']}/cases/{case_id}/findings", json=finding, headers=head_r)
+    ).raise_for_status()
+    answer = await client.post(
+        f"{urls['eligibility']}/cases/{case_id}/approval", json={"reason": "bench"}, headers=head_s
+    )
+    answer.raise_for_status()
+    approved = time.monotonic()
+    await asyncio.wait_for(probes.done[household].wait(), 120)
+    seen = probes.seen
+    return {
+        "fact_to_decision": seen[(household, "decided")] - sent,
+        "approval_to_penalties": seen[(household, "penalties")] - approved,
+        "approval_to_resettlement": seen[(household, "resettlement")] - approved,
+        "fact_to_penalties": seen[(household, "penalties")] - sent,
+        "fact_to_resettlement": seen[(household, "resettlement")] - sent,
+        "review_steps": approved - seen[(household, "decided")],
+    }
+
+
+async def latency(
+    stack: Stack, candidates: list[tuple[str, str]], threshold: Decimal
+) -> dict[str, list[float]]:
+    urls = urls_of(stack)
+    chosen = candidates[:PROBES]
+    probes = Probes({h for h, _ in chosen})
+    income = str((threshold * Decimal("1.5")).quantize(Decimal("0.01")))
+    nc = await nats.connect(urls.nats, name="bench-city-probes")
+    results: dict[str, list[float]] = {}
+    try:
+        for subject in (
+            "housing.eligibility.review-decided",
+            "housing.penalties.>",
+            "housing.resettlement.>",
+        ):
+            await nc.subscribe(subject, cb=probes.on_message)
+        async with httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
+            tasks = []
+            for household, head in chosen:
+                tasks.append(asyncio.create_task(probe(client, nc, urls, probes, household, head, income)))
+                await asyncio.sleep(1 / PROBE_RATE)
+            for measured in await asyncio.gather(*tasks):
+                for key, value in measured.items():
+                    results.setdefault(key, []).append(value)
+    finally:
+        await nc.close()
+    return results
+
+
+async def run() -> str:
+    with tempfile.TemporaryDirectory(prefix="bench-city-") as tmp:
+        root = Path(tmp)
+        population = root / "population"
+        generated = time.monotonic()
+        write_population(population, scale=SCALE, seed=2026, as_of=datetime.now(FOSHAN).date())
+        generated = time.monotonic() - generated
+        city = load_city(population)
+        var_dir = root / "var"
+        specs = city_specs(population, var_dir=var_dir, port_of=lambda name, port: free_port())
+        specs = [s for s in specs if s.module != "gateway"]  # the operators' front door is not on the path
+        procfile = write_procfile(specs, root / "Procfile")
+        started = time.monotonic()
+        with start_stack(
+            procfile=procfile, var_dir=var_dir, nats_port=free_port(), nats_http_port=free_port(), echo=False
+        ) as stack:
+            stack_up = time.monotonic() - started
+            urls = urls_of(stack)
+            began = time.monotonic()
+            registered, counts = await load_into(
+                city, urls, say=lambda m: print(f"  {m}", flush=True), run_id="bench"
+            )
+            loaded = time.monotonic() - began
+            steady = await settle(urls, within_s=3600.0)
+            to_steady = time.monotonic() - began
+            print(f"  steady state after {to_steady:.1f} s", flush=True)
+            candidates = [
+                (registered.household_ids[t.ref], t.members[0])
+                for t in city.households
+                if t.expected_decision == "qualifies" and t.correct == RETAIN and t.kind == "none"
+            ]
+            threshold = Decimal(city.meta["thresholds_in_force"]["income_per_capita"])
+            measured = await latency(stack, candidates, threshold)
+            await settle(urls)
+            memory = {name: peak_memory_mib(s.child.process.pid) for name, s in stack.services.items()}
+            memory["nats-server"] = peak_memory_mib(stack.nats.child.process.pid)
+    totals = city.summary["totals"]
+    files = city.summary["files"]
+    lines = [
+        "## The whole city (infra/city: population → intake → steady state → fact-to-penalties latency)",
+        "",
+        f"Scale {SCALE} (seed 2026): {totals['households_in_units']:,} households in units registered "
+        f"({city.subsidy_households:,} on a rent subsidy not loaded: eligibility has no registration "
+        f"without a unit), {files['facts.ndjson']:,} department facts, {files['credentials.ndjson']:,} "
+        f"credentials, {files['door_access.ndjson']:,} door openings, {files['utility.ndjson']:,} utility "
+        f"readings. Population written in {generated:.1f} s; stack of {len(stack.services)} processes "
+        f"ready in {stack_up:.1f} s. Set-up, probes and memory: `bench/city.py`'s docstring.",
+        "",
+        "| ingest step | seconds | rate |",
+        "| --- | ---: | ---: |",
+        f"| registrations (`POST /households`) | {counts.seconds['registrations']:.1f} | "
+        f"{counts.registered / counts.seconds['registrations']:.0f} /s |",
+        f"| per-peer subjects (`PUT .../subjects`) | {counts.seconds['federation_subjects']:.1f} | "
+        f"{counts.subjects / counts.seconds['federation_subjects']:.0f} /s |",
+        f"| facts (HTTP batches + NATS) | {counts.seconds['facts']:.1f} | "
+        f"{(counts.facts_http + counts.facts_bus) / counts.seconds['facts']:.0f} /s |",
+        f"| credentials (`POST /credentials`, after monitoring knows every flat) | "
+        f"{counts.seconds['credentials']:.1f} | "
+        f"{counts.credentials / counts.seconds['credentials']:.0f} /s |",
+        f"| signals published | {counts.seconds['signals']:.1f} | "
+        f"{(counts.door_signals + counts.utility_signals) / counts.seconds['signals']:.0f} /s |",
+        f"| load total | {loaded:.1f} | |",
+        f"| then to a steady state | {steady:.1f} | |",
+        f"| **first registration → steady state** | **{to_steady:.1f}** | |",
+        "",
+        f"Latency, {len(measured.get('fact_to_decision', []))} probe households at {PROBE_RATE:g} /s "
+        "on the loaded city (seconds):",
+        "",
+        "| leg | p50 | p99 | max |",
+        "| --- | ---: | ---: | ---: |",
+        *(
+            f"| {name.replace('_', ' ')} | {statistics.median(values):.3f} | {percentile(values, 0.99):.3f} "
+            f"| {max(values):.3f} |"
+            for name, values in measured.items()
+        ),
+        "",
+        "Peak resident memory per process (MiB):",
+        "",
+        "| process | peak RSS |",
+        "| --- | ---: |",
+        *(
+            f"| {name} | {value:.0f} |" if value is not None else f"| {name} | - |"
+            for name, value in memory.items()
+        ),
+    ]
+    return "\n".join(lines)

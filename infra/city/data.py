@@ -1,0 +1,108 @@
+"""The generated population as the city demo reads it: files streamed line by line, the ground truth
+kept per household in units (the only ones the platform can register today)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from infra.population.generate import Options, generate
+
+EXIT = "exit"
+RETAIN = "retain"
+
+
+def write_population(out: Path, *, scale: Decimal, seed: int, as_of: date) -> dict[str, Any]:
+    """`python -m infra.population --peer-ids raw` in-process: peers name people by ID number because
+    federation's data-file loader reads only that form today (docs/population.md)."""
+    return generate(Options(seed=seed, scale=scale, as_of=as_of, peer_ids="raw"), out)
+
+
+def ndjson(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def raw_lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        for line in f:
+            if line.strip():
+                yield line.rstrip(b"\n")
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What one household in a unit really is (truth.json), and the decision the truth calls right."""
+
+    ref: str
+    line: int
+    estate: str
+    members: tuple[str, ...]
+    kind: str
+    violating: bool
+    exit_triggers: tuple[str, ...]
+    data_issue: str | None
+    income_per_capita: Decimal
+    financial_assets: Decimal | None
+    expected_decision: str
+    expected_with_cross_region: str
+    cross_region_matches: int
+    expected_warnings: tuple[str, ...]
+
+    @property
+    def correct(self) -> str:
+        """The right outcome of a review: exit when the household meets an exit condition in Foshan's
+        facts or a neighbour city holds a record that ends its eligibility; else it keeps the flat."""
+        return EXIT if self.exit_triggers or self.cross_region_matches else RETAIN
+
+
+@dataclass(frozen=True)
+class City:
+    folder: Path
+    meta: dict[str, Any]
+    summary: dict[str, Any]
+    households: list[Truth]
+    """Households in units, in the order of households.ndjson (line 1 first)."""
+    subsidy_households: int
+
+    @property
+    def as_of(self) -> date:
+        return date.fromisoformat(self.meta["as_of"])
+
+
+def load_city(folder: Path) -> City:
+    document = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    units: list[Truth] = []
+    subsidy = 0
+    for h in document["households"]:
+        if h["group"] != "unit":
+            subsidy += 1
+            continue
+        units.append(
+            Truth(
+                ref=h["ref"],
+                line=h["line"],
+                estate=h["estate"],
+                members=tuple(h["members"]),
+                kind=h["kind"],
+                violating=h["violating"],
+                exit_triggers=tuple(h["exit_triggers"]),
+                data_issue=h["data_issue"],
+                income_per_capita=Decimal(h["income_per_capita"]),
+                financial_assets=None if h["financial_assets"] is None else Decimal(h["financial_assets"]),
+                expected_decision=h["expected_decision"],
+                expected_with_cross_region=h["expected_decision_with_cross_region"],
+                cross_region_matches=len(h["cross_region_matches"]),
+                expected_warnings=tuple(h["expected_warnings"] or ()),
+            )
+        )
+    units.sort(key=lambda t: t.line)
+    return City(folder, document["meta"], summary, units, subsidy)

@@ -1,0 +1,456 @@
+"""The people who work the platform after the departments have spoken, simulated with stated models.
+
+Every choice below is drawn from one seeded `random.Random`, so a run is reproducible; every
+probability is a named parameter of `Models` and printed in the report.
+
+- **Inspectors** visit every open occupancy warning. They see what is really there (the ground truth):
+  a flat that is sublet, lent or empty is confirmed with that finding, anything else (members away for a
+  hospital stay or family care, a household that does live there) is dismissed. Inspectors make no
+  error: the visit is the evidence.
+- **Sanctions beyond the automatic surcharge**: a confirmed sublet (letting the flat for money) puts
+  the household on the credit list; a lent or vacant flat is left to penalties' automatic rent surcharge.
+- **The offline review's first step** for households the automated review left `needs_manual`: the
+  reviewer asks the department for the missing or current record, and it answers with the true value
+  (civil affairs the current income, finance the assets: the truth holds no assets for those households
+  and none of them meets an asset trigger, so finance answers 0.00).
+- **Four-eyes re-review** of every open case: a reviewer proposes the outcome the truth calls right
+  (exit, as a 6-month transition when the only trigger is income less than 10 % above the threshold,
+  a change "in stages"; else exit required; retain when the truth says the household qualifies), but
+  errs with probability `reviewer_error` (proposes the opposite). A supervisor (never the reviewer:
+  eligibility enforces it) catches a wrong proposal with probability `supervisor_catch` and sends it
+  back; the reviewer then proposes correctly. Flags: `low_income` when the per-capita income is below
+  `low_income_below`, `wants_to_buy` when the household meets the financial-assets trigger.
+- **Households** with an exit required apply for voluntary exit with probability `voluntary_share`;
+  every voluntary applicant and a share `hand_back_share` of the others hand the keys back now;
+  households in a transition stay for its months.
+- **Resettlement**: every household accepts the unit it is offered; a transitional unit is moved into
+  once the household has handed its flat back, an affordable unit's purchase completes.
+- **Training**: the training officer seats every open referral on a course (scheduling more of the
+  catalogue's courses when seats run out), holds every session; each trainee attends a session with
+  probability `attendance`; human resources reports a job for a trainee who completed with probability
+  `employment` (an input set to the paper's 156 / 210, not a result); stable work needs 6 months after
+  the job starts, which a one-day demo cannot show.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import nats
+
+from contracts.department import DepartmentFactReported
+from infra.city.data import RETAIN, City, Truth
+from infra.city.load import Registered, Urls, bounded, checked, fact_message, publish_all
+
+REVIEWERS = ("reviewer-chen", "reviewer-li", "reviewer-huang", "reviewer-zhou")
+SUPERVISORS = ("supervisor-wang", "supervisor-liu")
+INSPECTORS = ("inspector-zhao", "inspector-wu", "inspector-sun")
+HOUSING_OFFICER = "officer-he"
+TRAINING_OFFICER = "trainer-lin"
+
+
+def headers(operator: str, role: str) -> dict[str, str]:
+    return {"X-Operator-Id": operator, "X-Operator-Role": role}
+
+
+@dataclass(frozen=True)
+class Models:
+    reviewer_error: float = 0.05
+    supervisor_catch: float = 0.5
+    low_income_below: Decimal = Decimal("2000.00")
+    transition_margin: Decimal = Decimal("0.10")
+    voluntary_share: float = 0.4
+    hand_back_share: float = 0.3
+    attendance: float = 0.85
+    employment: float = 156 / 210
+    seed: int = 2026
+
+    def lines(self) -> list[str]:
+        return [
+            "inspectors see what is there (no error); a confirmed sublet also goes on the credit list",
+            f"reviewer error {self.reviewer_error:.0%} per proposal, supervisor catches a wrong proposal "
+            f"with {self.supervisor_catch:.0%} and sends it back (then proposed correctly)",
+            f"transition route when the only trigger is income less than {self.transition_margin:.0%} "
+            f"above the threshold; low income below {self.low_income_below} yuan per person a month",
+            f"voluntary exit {self.voluntary_share:.0%} of exits required; keys handed back by every "
+            f"voluntary applicant and {self.hand_back_share:.0%} of the others",
+            f"training attendance {self.attendance:.0%} per session; a job for {self.employment:.0%} of "
+            "those who complete (an input: the paper's 156 / 210)",
+            f"random seed {self.seed}",
+        ]
+
+
+@dataclass
+class Work:
+    """What the simulated people did, for the report (the figures themselves come from /figures)."""
+
+    warnings_seen: list[dict[str, Any]] = field(default_factory=list)
+    """each open warning: warning_id, household ref, condition, truth kind, step taken"""
+    credit_listed: int = 0
+    refetched: Counter[str] = field(default_factory=Counter)
+    proposals: int = 0
+    wrong_proposals: int = 0
+    sent_back: int = 0
+    final: dict[str, str] = field(default_factory=dict)
+    """household_id -> final outcome of its case (exit_required, transition, retain)"""
+    four_eyes: list[tuple[str, str]] = field(default_factory=list)
+    """(proposer, approver) of every approved case, from the case's own trail"""
+    voluntary: int = 0
+    keys_returned: int = 0
+    offers_accepted: int = 0
+    moved_in: int = 0
+    courses_added: int = 0
+    sessions_held: int = 0
+    completions: int = 0
+    jobs_reported: int = 0
+    jobs_recorded_by_officer: int = 0
+
+
+class Operators:
+    def __init__(
+        self,
+        city: City,
+        urls: Urls,
+        registered: Registered,
+        client: httpx.AsyncClient,
+        models: Models | None = None,
+    ) -> None:
+        self.city = city
+        self.urls = urls
+        self.registered = registered
+        self.client = client
+        self.models = models or Models()
+        self.person_of = {member: person for person, member in registered.member_ids.items()}
+        refs = registered.ref_of()
+        by_ref = {t.ref: t for t in city.households}
+        self.truth: dict[str, Truth] = {hid: by_ref[ref] for hid, ref in refs.items()}
+        self.work = Work()
+
+    def draw(self, *key: str) -> random.Random:
+        """A generator of its own for each decision (seed, household or person, what): the same run
+        gives the same choices whatever order concurrent steps take and whatever ids were issued."""
+        return random.Random(":".join((str(self.models.seed), *key)))  # noqa: S311 (a simulation)
+
+    def person(self, member_id: str) -> str:
+        return self.person_of.get(member_id, member_id)
+
+    def today(self) -> date:
+        return self.city.as_of
+
+    async def get(self, service: str, path: str, **params: Any) -> Any:
+        return (await checked(self.client.get(f"{self.urls[service]}{path}", params=params))).json()
+
+    async def post(self, service: str, path: str, body: Any, operator: str, role: str) -> Any:
+        answer = await checked(
+            self.client.post(f"{self.urls[service]}{path}", json=body, headers=headers(operator, role))
+        )
+        return answer.json() if answer.content else None
+
+    # -- inspectors --------------------------------------------------------------------------------
+
+    async def detect_and_inspect(self) -> list[str]:
+        """Run detection, then visit every open warning; returns the ids of confirmed ones."""
+        await self.post("monitoring", "/detection/run", None, HOUSING_OFFICER, "inspector")
+        warnings = await self.get("monitoring", "/warnings", state="raised")
+        confirmed: list[str] = []
+        for warning in warnings:
+            truth = self.truth.get(warning["household_id"])
+            kind = truth.kind if truth else "unknown"
+            inspector = INSPECTORS[zlib.crc32(warning["estate"].encode()) % len(INSPECTORS)]
+            wid = warning["warning_id"]
+            await self.post(
+                "monitoring", f"/warnings/{wid}/assign", {"inspector_id": inspector}, inspector, "inspector"
+            )
+            finding = {
+                ("vacancy", "vacant"): "vacant",
+                ("sublet_or_lend", "sublet"): "sublet",
+                ("sublet_or_lend", "lend"): "lend",
+            }.get((warning["condition"], kind))
+            if finding is not None:
+                body = {"inspector_id": inspector, "finding": finding, "note": "seen on a visit"}
+                await self.post("monitoring", f"/warnings/{wid}/confirm", body, inspector, "inspector")
+                confirmed.append(wid)
+                step = f"confirmed {finding}"
+            else:
+                reason = "members away (hospital stay or family care), verified on a visit"
+                if kind not in ("vacant", "none"):
+                    reason = f"on a visit the registered household lives there ({kind} is another matter)"
+                elif kind == "none" and warning["condition"] == "sublet_or_lend":
+                    reason = "on a visit the registered household lives there"
+                body = {"inspector_id": inspector, "reason": reason}
+                await self.post("monitoring", f"/warnings/{wid}/dismiss", body, inspector, "inspector")
+                step = "dismissed"
+            self.work.warnings_seen.append(
+                {
+                    "warning_id": wid,
+                    "household_id": warning["household_id"],
+                    "ref": truth.ref if truth else None,
+                    "condition": warning["condition"],
+                    "kind": kind,
+                    "step": step,
+                }
+            )
+        return confirmed
+
+    async def credit_list_sublets(self) -> None:
+        """After penalties has seen the confirmations: a sublet goes on the credit list."""
+        for seen in self.work.warnings_seen:
+            if seen["step"] != "confirmed sublet":
+                continue
+            body = {
+                "kind": "credit_list",
+                "violation": "sublet",
+                "basis_id": seen["warning_id"],
+                "note": "sublet confirmed by an inspector's visit",
+            }
+            await self.post(
+                "penalties",
+                f"/households/{seen['household_id']}/sanctions",
+                body,
+                SUPERVISORS[0],
+                "supervisor",
+            )
+            self.work.credit_listed += 1
+
+    # -- the offline review's data requests -------------------------------------------------------------
+
+    async def refetch_manual(self, manual: list[str]) -> int:
+        """Departments answer the reviewer's requests for households the automated review could not
+        decide; eligibility decides again on complete data."""
+        lines: list[bytes] = []
+        today = self.today()
+        for household_id in manual:
+            truth = self.truth[household_id]
+            head = truth.members[0]
+            issue = truth.data_issue or "unknown"
+            self.work.refetched[issue] += 1
+            reference = f"REQ-{truth.ref}-{today:%Y%m%d}"
+            if issue == "missing_assets":
+                fact: dict[str, Any] = {
+                    "kind": "financial_assets",
+                    "amount": str(truth.financial_assets or "0.00"),
+                }
+                department = "finance"
+            else:
+                fact = {"kind": "income", "monthly_income": str(truth.income_per_capita)}
+                department = "civil_affairs"
+            report = DepartmentFactReported.model_validate(
+                {
+                    "department": department,
+                    "reference": reference,
+                    "described_on": today.isoformat(),
+                    "household_id": household_id,
+                    "person_hash": head,
+                    "fact": fact,
+                }
+            )
+            lines.append(report.model_dump_json().encode())
+        if lines:
+            await checked(
+                self.client.post(
+                    f"{self.urls['eligibility']}/facts",
+                    content=b"\n".join(lines) + b"\n",
+                    headers={"content-type": "application/x-ndjson"},
+                    timeout=300.0,
+                )
+            )
+        return len(lines)
+
+    # -- four-eyes review ---------------------------------------------------------------------------
+
+    def right_proposal(self, truth: Truth) -> str:
+        if truth.correct == RETAIN:
+            return "retain"
+        income_only = truth.exit_triggers == ("income_per_capita",) and not truth.cross_region_matches
+        threshold = Decimal(self.city.meta["thresholds_in_force"]["income_per_capita"])
+        if income_only and truth.income_per_capita <= threshold * (1 + self.models.transition_margin):
+            return "transition"
+        return "exit_required"
+
+    async def review_open_cases(self) -> int:
+        """Every open case through findings and approval (or send-back and again), four eyes each."""
+        done = 0
+        while True:
+            cases = await self.get("eligibility", "/cases", status="open", limit=1000)
+            if not cases:
+                return done
+            calls = [lambda case=case: self.review(case) for case in cases]
+            await bounded(calls, limit=4)
+            done += len(cases)
+
+    async def review(self, case: dict[str, Any]) -> None:
+        truth = self.truth[case["household_id"]]
+        right = self.right_proposal(truth)
+        rng = self.draw(truth.ref, "review")
+        reviewer = rng.choice(REVIEWERS)
+        supervisor = rng.choice(SUPERVISORS)
+        proposal = right
+        if rng.random() < self.models.reviewer_error:
+            proposal = "exit_required" if right == "retain" else "retain"
+        cid = case["case_id"]
+        for attempt in range(3):
+            threshold = self.models.low_income_below
+            body = {
+                "findings": f"offline re-review of the automated decision ({case['reason']})"[:500],
+                "proposed_outcome": proposal,
+                "reason_code": "re-review" if attempt == 0 else "re-review-after-send-back",
+                "low_income": truth.income_per_capita < threshold,
+                "wants_to_buy": "financial_assets" in truth.exit_triggers,
+            }
+            await self.post("eligibility", f"/cases/{cid}/findings", body, reviewer, "reviewer")
+            self.work.proposals += 1
+            wrong = (proposal == "retain") != (right == "retain")
+            self.work.wrong_proposals += wrong
+            if wrong and rng.random() < self.models.supervisor_catch:
+                note = {"reason": "the evidence does not support the proposal: look again"}
+                await self.post("eligibility", f"/cases/{cid}/send-back", note, supervisor, "supervisor")
+                self.work.sent_back += 1
+                proposal = right
+                continue
+            decided = await self.post(
+                "eligibility", f"/cases/{cid}/approval", {"reason": "approved"}, supervisor, "supervisor"
+            )
+            self.work.final[case["household_id"]] = decided["final_outcome"]
+            steps = decided["trail"]
+            proposer = next(s.get("actor") for s in reversed(steps) if s["action"] == "finding")
+            approver = next(s.get("actor") for s in reversed(steps) if s["action"] == "approved")
+            self.work.four_eyes.append((str(proposer), str(approver)))
+            return
+
+    # -- households and the housing office ---------------------------------------------------------
+
+    async def households_leave(self) -> None:
+        for household_id, outcome in sorted(self.work.final.items()):
+            if outcome != "exit_required":
+                continue
+            rng = self.draw(self.truth[household_id].ref, "leave")
+            voluntary = rng.random() < self.models.voluntary_share
+            if voluntary:
+                await self.post(
+                    "penalties",
+                    f"/households/{household_id}/voluntary-exit",
+                    {},
+                    f"household-{household_id[:8]}",
+                    "household",
+                )
+                self.work.voluntary += 1
+            if voluntary or rng.random() < self.models.hand_back_share:
+                await self.post(
+                    "penalties", f"/households/{household_id}/keys-returned", {}, HOUSING_OFFICER, "admin"
+                )
+                self.work.keys_returned += 1
+
+    async def accept_offers(self) -> None:
+        for case in await self.get("resettlement", "/cases", state="offered"):
+            who = f"household-{case['household_id'][:8]}"
+            await self.post("resettlement", f"/cases/{case['case_id']}/accept", None, who, "household")
+            self.work.offers_accepted += 1
+
+    async def move_in(self, handed_back: set[str]) -> None:
+        for case in await self.get("resettlement", "/cases", state="accepted"):
+            if case["pool"] == "transitional" and case["household_id"] not in handed_back:
+                continue
+            await self.post(
+                "resettlement", f"/cases/{case['case_id']}/move-in", None, HOUSING_OFFICER, "admin"
+            )
+            self.work.moved_in += 1
+
+    # -- training ----------------------------------------------------------------------------------
+
+    async def run_training(self) -> None:
+        referrals = await self.get("training", "/referrals", state="open")
+        if not referrals:
+            return
+        courses = await self.get("training", "/courses")
+        seats = sum(c["seats_left"] for c in courses if c["sessions_held"] == 0)
+        template = courses[0]
+        n = 0
+        while seats < len(referrals):
+            n += 1
+            start = self.today() + timedelta(days=7)
+            body = {
+                "code": f"city-demo-{self.models.seed}-{n:02d}",
+                "title": template["title"],
+                "provider": template["provider"],
+                "estate": template["estate"],
+                "capacity": 15,
+                "sessions": [{"on": (start + timedelta(days=7 * k)).isoformat()} for k in range(4)],
+            }
+            await self.post("training", "/courses", body, TRAINING_OFFICER, "admin")
+            self.work.courses_added += 1
+            seats += 15
+        courses = [c for c in await self.get("training", "/courses") if c["sessions_held"] == 0]
+        queue = list(referrals)
+        for course in courses:
+            free = course["seats_left"]
+            while free and queue:
+                referral = queue.pop(0)
+                body = {"referral_id": referral["referral_id"]}
+                await self.post(
+                    "training", f"/courses/{course['course_id']}/enrolments", body, TRAINING_OFFICER, "admin"
+                )
+                free -= 1
+        for course in courses:
+            detail = await self.get("training", f"/courses/{course['course_id']}")
+            trainees = [t for t in detail.get("trainees", []) if t.get("outcome") is None]
+            if not trainees:
+                continue
+            for session in range(1, course["sessions_scheduled"] + 1):
+                present = [
+                    t["member_id"]
+                    for t in trainees
+                    if self.draw(self.person(t["member_id"]), f"session-{session}").random()
+                    < self.models.attendance
+                ]
+                path = f"/courses/{course['course_id']}/sessions/{session}/attendance"
+                await self.post("training", path, {"attendees": present}, TRAINING_OFFICER, "admin")
+                self.work.sessions_held += 1
+            for trainee in trainees:
+                path = f"/courses/{course['course_id']}/completions"
+                answer = await self.post(
+                    "training", path, {"referral_id": trainee["referral_id"]}, TRAINING_OFFICER, "admin"
+                )
+                self.work.completions += answer["outcome"] == "completed"
+
+    async def report_jobs(self) -> None:
+        """Human resources reports jobs on NATS; where a household has two trainees the fact could not
+        be matched, so the training officer records the job he verified instead."""
+        completed = await self.get("training", "/referrals", state="completed")
+        per_household = Counter(r["household_id"] for r in completed)
+        facts: list[tuple[str, bytes, str]] = []
+        start = self.today()
+        for referral in completed:
+            if self.draw(self.person(referral["member_id"]), "job").random() >= self.models.employment:
+                continue
+            employer = "Foshan Home Services Co., Ltd."
+            if per_household[referral["household_id"]] == 1:
+                report = DepartmentFactReported.model_validate(
+                    {
+                        "department": "human_resources",
+                        "reference": f"HR-JOB-{referral['referral_id'][:13]}",
+                        "described_on": start.isoformat(),
+                        "household_id": referral["household_id"],
+                        "fact": {"kind": "employment", "employer": employer, "start_date": start.isoformat()},
+                    }
+                )
+                data, event_id = fact_message(report)
+                facts.append(("housing.department.fact-reported", data, event_id))
+                self.work.jobs_reported += 1
+            else:
+                body = {"employer": employer, "start_date": start.isoformat()}
+                path = f"/referrals/{referral['referral_id']}/employment"
+                await self.post("training", path, body, TRAINING_OFFICER, "admin")
+                self.work.jobs_recorded_by_officer += 1
+        if facts:
+            nc = await nats.connect(self.urls.nats, name="city-human-resources")
+            try:
+                await publish_all(nc, facts)
+            finally:
+                await nc.close()

@@ -1,0 +1,130 @@
+"""The city's Procfile: `make run`'s processes, plus the two peer cities it does not start, each peer
+answering from the generated population's data.
+
+`make run` (infra/local/Procfile) starts Foshan's services, its federation and two of its four
+neighbours (Guangzhou, Dongguan). Eligibility asks all four (`CROSS_REGION_CITIES`), so the city demo
+adds Zhongshan and Zhaoqing the same way (their demo keys and directories are in infra/federation/), and
+points every peer's `FEDERATION_DATA_FILE` at `<population>/peers/<city>/data.yaml`. Everything else is
+the Procfile line as written.
+
+With `ports` (the tests: free ports so that a running `make run` is no obstacle) every HTTP port is
+moved, and the five cities' peer directories are rewritten under `var_dir` with the new base URLs
+(a signed request names its target, so the directory must say where each city really answers).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import yaml
+
+from infra.stack import PROCFILE, REPO_ROOT, ProcessSpec, parse_procfile
+
+FEDERATION_DIR = REPO_ROOT / "infra" / "federation"
+PEERS = {"CN-GZ": "gz", "CN-DG": "dg", "CN-ZS": "zs", "CN-ZQ": "zq"}
+"""Foshan's four neighbours (seed/BRIEF.md item 10) and their process name suffix."""
+PEER_PORTS = {"CN-FS": 8006, "CN-GZ": 8106, "CN-DG": 8206, "CN-ZS": 8306, "CN-ZQ": 8406}
+"""Where each city's federation answers in the local stack (infra/federation/README.md)."""
+
+
+def peer_spec(city: str, port: int) -> ProcessSpec:
+    """A peer city's federation process, as infra/local/Procfile writes Guangzhou's."""
+    directory = f"infra/federation/{city}"
+    return ProcessSpec(
+        name=f"federation-{PEERS[city]}",
+        env={
+            "HTTP_PORT": str(port),
+            "SERVICE_NAME": f"federation-{city.lower()}",
+            "FEDERATION_CITY": city,
+            "FEDERATION_PRIVATE_KEY_FILE": f"{directory}/signing-key.DEMO-ONLY.pem",
+            "FEDERATION_PEERS_FILE": f"{directory}/peers.yaml",
+            "FEDERATION_DATA_FILE": f"{directory}/data.yaml",
+            "FEDERATION_CONSUME_CHECKS": "false",
+        },
+        module="federation",
+    )
+
+
+def city_specs(
+    population: Path,
+    *,
+    procfile: Path = PROCFILE,
+    var_dir: Path,
+    port_of: Callable[[str, int], int] | None = None,
+    env: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[ProcessSpec]:
+    """The processes of the city demo, in start order (the gateway last).
+
+    `port_of(name, port)` moves a process's HTTP port (tests); `env` adds variables per process name.
+    """
+    specs = parse_procfile(procfile)
+    present = {s.env.get("FEDERATION_CITY") for s in specs if s.module == "federation"}
+    extra = [peer_spec(city, PEER_PORTS[city]) for city in PEERS if city not in present]
+    gateway = [s for s in specs if s.module == "gateway"]
+    ordered = [s for s in specs if s.module != "gateway"] + extra + gateway
+    moved = {s.name: (port_of(s.name, s.http_port) if port_of else s.http_port) for s in ordered}
+    peers_files: dict[str, str] = {}
+    if port_of is not None:
+        city_ports = {
+            (s.env.get("FEDERATION_CITY") or "CN-FS"): moved[s.name]
+            for s in ordered
+            if s.module == "federation"
+        }
+        peers_files = write_directories(city_ports, var_dir / "federation")
+    result: list[ProcessSpec] = []
+    for spec in ordered:
+        # VAR_DIR: the services' own files (monitoring's checkpoint, penalties' notices, federation's
+        # audit log) beside the event stores of this run, not in the repository's var/.
+        changes: dict[str, str] = {"HTTP_PORT": str(moved[spec.name]), "VAR_DIR": str(var_dir)}
+        if spec.module == "federation":
+            city = spec.env.get("FEDERATION_CITY") or "CN-FS"
+            if city in PEERS:
+                changes["FEDERATION_DATA_FILE"] = str(population / "peers" / city / "data.yaml")
+            if city in peers_files:
+                changes["FEDERATION_PEERS_FILE"] = peers_files[city]
+        if spec.module == "gateway" and "SERVICES" in spec.env:
+            changes["SERVICES"] = spec.env["SERVICES"]
+        result.append(
+            ProcessSpec(
+                name=spec.name,
+                env={**spec.env, **changes, **(env or {}).get(spec.name, {})},
+                module=spec.module,
+            )
+        )
+    return result
+
+
+def write_directories(city_ports: Mapping[str, int], out: Path) -> dict[str, str]:
+    """Each city's peer directory with every city's base URL on its moved port; linkage key files
+    made absolute (they are named relative to the directory file)."""
+    files: dict[str, str] = {}
+    for city in city_ports:
+        source = FEDERATION_DIR / city / "peers.yaml"
+        directory = yaml.safe_load(source.read_text(encoding="utf-8"))
+        for code, entry in directory["cities"].items():
+            if code in city_ports:
+                entry["base_url"] = f"http://127.0.0.1:{city_ports[code]}"
+            if entry.get("linkage_key_file"):
+                entry["linkage_key_file"] = str((source.parent / entry["linkage_key_file"]).resolve())
+        target = out / city / "peers.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(directory, sort_keys=False), encoding="utf-8")
+        files[city] = str(target)
+    return files
+
+
+def procfile_text(specs: list[ProcessSpec]) -> str:
+    """Procfile lines that `infra.stack.parse_procfile` reads back into the same specs."""
+    lines = ["# Written by infra/city/procfile.py for the city demo; not for editing."]
+    for spec in specs:
+        assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in spec.env.items())
+        lines.append(f"{spec.name}: {assignments} python -m {spec.module}")
+    return "\n".join(lines) + "\n"
+
+
+def write_procfile(specs: list[ProcessSpec], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(procfile_text(specs), encoding="utf-8")
+    return path
