@@ -13,7 +13,7 @@ MYPY_DIRS := services contracts gateway federation infra bench tests
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench demo population asyncapi clean distclean
+.PHONY: help venv run test soak lint bench demo population asyncapi clean distclean
 
 help: ## list the targets
 	@echo "Targets:"
@@ -38,6 +38,10 @@ test: $(VENV)/.synced ## run every test (real nats-server, real PostgreSQL)
 	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no test ran (pytest exit code 5)" >&2; exit 1; fi; \
 	exit $$status
+
+soak: $(VENV)/.synced ## fuzz every HTTP API at length (FUZZ_EXAMPLES=200; FUZZ_SEED=n for other requests)
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) FUZZ_SEED=$(or $(FUZZ_SEED),20261127) \
+		$(PY) -m pytest -p no:cacheprovider --timeout=0 tests/fuzz $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced ## ruff check, ruff format --check, mypy --strict
 	@status=0; \

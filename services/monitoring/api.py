@@ -21,7 +21,7 @@ from contracts.envelope import MSG_ID_HEADER
 from contracts.identifiers import OperatorId
 from contracts.monitoring import CredentialKind, DoorAccess, UtilityReading
 from contracts.timeline import Timeline
-from services.kit.http import Problem
+from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.runtime import Runtime
 from services.kit.timeline import timeline
 from services.monitoring.application import MonitoringApp, NotFound
@@ -42,33 +42,33 @@ class CredentialIn(BaseModel):
 
 class ExcuseIn(BaseModel):
     member_id: UUID
-    start: date
-    end: date
+    start: IsoDate
+    end: IsoDate
     reason: str = Field(min_length=1, max_length=500, description="e.g. `hospital stay`")
 
 
 class AssignIn(BaseModel):
     inspector_id: OperatorId
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class ConfirmIn(BaseModel):
     inspector_id: OperatorId
     finding: Literal["vacant", "sublet", "lend"]
     note: str = Field(default="", max_length=2000)
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class DismissIn(BaseModel):
     inspector_id: OperatorId
     reason: str = Field(min_length=1, max_length=2000)
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class RectifyIn(BaseModel):
     operator_id: OperatorId
     note: str = Field(default="", max_length=2000)
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class Figures(BaseModel):
@@ -143,6 +143,8 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         accepted, rejected = await asyncio.to_thread(parse_batch, body, adapter, limit)
         if rejected:
             SIGNALS.labels("malformed").inc(len(rejected))
+            if not accepted:
+                raise Problem(422, "No valid signal", "every signal was refused", rejected=rejected)
         if accepted:
             if runtime.nc is None or not runtime.nc.is_connected:
                 raise Problem(503, "Bus unavailable", "NATS is not connected; retry the batch")
@@ -155,14 +157,42 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
             await asyncio.gather(*acks)
         return {"accepted": len(accepted), "rejected": rejected}
 
-    @api.post("/signals/door-access", status_code=202, tags=["signals"])
+    def batch_of(adapter: TypeAdapter[Any]) -> dict[str, Any]:
+        """The OpenAPI of a signal batch (read from the raw body, so FastAPI cannot say it)."""
+        return {
+            "requestBody": {
+                "description": "A JSON array of signals, or NDJSON (`application/x-ndjson`, one per line).",
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": adapter.json_schema()}}
+                },
+            }
+        }
+
+    signal_responses: dict[int | str, dict[str, Any]] = {
+        503: problem_doc("NATS is not connected: the batch was not taken; retry it")
+    }
+
+    @api.post(
+        "/signals/door-access",
+        status_code=202,
+        tags=["signals"],
+        openapi_extra=batch_of(_DOOR),
+        responses=signal_responses,
+    )
     async def post_door_access(
         request: Request, idempotency_key: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
-        """Door openings as a JSON array or NDJSON; published to SIGNALS, folded by the intake."""
+        """Door openings as a JSON array or NDJSON; published to SIGNALS, folded by the intake. Signals
+        that are malformed are listed in `rejected` and the others taken; 422 when none is valid."""
         return await take(request, DOOR_ACCESS.subject, _DOOR, idempotency_key)
 
-    @api.post("/signals/utility-readings", status_code=202, tags=["signals"])
+    @api.post(
+        "/signals/utility-readings",
+        status_code=202,
+        tags=["signals"],
+        openapi_extra=batch_of(_READING),
+        responses=signal_responses,
+    )
     async def post_utility_readings(
         request: Request, idempotency_key: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
@@ -190,7 +220,7 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         return {"status": "recorded"}
 
     @api.post("/detection/run", tags=["warnings"])
-    def run_detection(as_of: date | None = None) -> dict[str, Any]:
+    def run_detection(as_of: IsoDate | None = None) -> dict[str, Any]:
         """Run every detector over every unit now (the intake also sweeps periodically)."""
         raised = app.detect(None, None if as_of is None else as_of.toordinal())
         return {"raised": [str(w) for w in raised]}

@@ -9,7 +9,6 @@ without a basis penalties has seen or an appeal outside its window.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from contracts.identifiers import OperatorId
 from contracts.timeline import Timeline
-from services.kit.http import Problem
+from services.kit.http import IsoDate, Problem
 from services.kit.timeline import Step, timeline
 from services.penalties.application import MAX_STATEMENT_MONTHS, NotFound, OutsideWindow, PenaltiesApp
 from services.penalties.domain import (
@@ -31,6 +30,7 @@ from services.penalties.domain import (
     months_between,
     parse_month,
 )
+from services.penalties.parameters import ParameterError
 
 T = TypeVar("T")
 
@@ -80,27 +80,27 @@ class SanctionIn(BaseModel):
         )
     )
     note: str = Field(default="", max_length=2000)
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class StepIn(BaseModel):
-    on: date | None = None
+    on: IsoDate | None = None
     reason: str = Field(default="", max_length=2000)
 
 
 class DatedIn(BaseModel):
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class AppealIn(BaseModel):
     grounds: str = Field(min_length=1, max_length=2000)
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class ResolveIn(BaseModel):
     outcome: Literal["upheld", "dismissed"]
     note: str = Field(default="", max_length=2000)
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 def describe(e: DomainEventProtocol[UUID]) -> Step | None:
@@ -166,6 +166,8 @@ def router(app: PenaltiesApp) -> APIRouter:
             raise Problem(422, "Outside the appeal window", str(exc)) from None
         except RuleError as exc:
             raise Problem(409, "Not allowed in this state", str(exc)) from None
+        except ParameterError as exc:  # a date before the first dated value of a policy parameter
+            raise Problem(409, "No rule in force", str(exc)) from None
         except IntegrityError:
             raise Problem(409, "Conflict", "concurrent changes kept getting there first; retry") from None
 
@@ -179,8 +181,11 @@ def router(app: PenaltiesApp) -> APIRouter:
     ) -> dict[str, Any]:
         """The rent ledger: base rent, every adjustment with its cause, and the rent due month by month
         (`from`, `to` as `YYYY-MM`; by default the tenancy's adjusted months up to now)."""
-        first = None if from_ is None else parse_month(from_)
-        last = None if to is None else parse_month(to)
+        try:
+            first = None if from_ is None else parse_month(from_)
+            last = None if to is None else parse_month(to)
+        except ValueError:  # the pattern lets year 0000 through; `date` starts at year 1
+            raise Problem(422, "Invalid period", "months run from 0001-01 to 9999-12") from None
         if first is not None and last is not None and last < first:
             raise Problem(422, "Invalid period", "`to` is before `from`")
         if first is not None and last is not None and months_between(first, last) >= MAX_STATEMENT_MONTHS:

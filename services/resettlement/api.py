@@ -9,8 +9,6 @@ by an operator's estates.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -19,8 +17,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from contracts.identifiers import Label, Text
+from contracts.money import SquareMetres
 from contracts.timeline import Timeline
-from services.kit.http import Problem
+from services.kit.http import IsoDate, Problem
 from services.kit.timeline import timeline
 from services.resettlement.application import NotFound, Refused, ResettlementApp, UnitSpec
 from services.resettlement.domain import CASE_STATES, UNIT_STATES, TransitionError
@@ -35,7 +34,7 @@ class UnitIn(BaseModel):
     estate: Label
     building: Label
     unit: Label
-    area_m2: Annotated[Decimal, Field(ge=0, max_digits=9, decimal_places=2)] | None = None
+    area_m2: SquareMetres | None = None
 
 
 class UnitsIn(BaseModel):
@@ -181,7 +180,7 @@ def router(app: ResettlementApp) -> APIRouter:
         tags=["cases"],
         summary="Expire offers whose last day is before `as_of` (default: today); units go to the waitlist",
     )
-    async def expire(as_of: date | None = None) -> dict[str, Any]:
+    async def expire(as_of: IsoDate | None = None) -> dict[str, Any]:
         expired = await run_in_threadpool(app.expire_offers, as_of)
         return {"expired": [str(case_id) for case_id in expired]}
 

@@ -16,15 +16,15 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.identifiers import Label, Text
 from contracts.timeline import Timeline
-from services.kit.http import Problem
+from services.kit.http import IsoDate, Problem
 from services.kit.timeline import Step, timeline
 from services.training.application import CourseSpec, NotFound, TrainingApp
-from services.training.domain import REFERRAL_STATES, TrainingError
+from services.training.domain import ReferralState, TrainingError
 from services.training.rules import ParameterError
 
 Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -34,7 +34,7 @@ READ_ONLY_ROLES = ("household", "auditor")
 
 
 class SessionIn(BaseModel):
-    on: date
+    on: IsoDate
     topic: Text = ""
 
 
@@ -49,43 +49,45 @@ class CourseIn(BaseModel):
 
 class EnrolIn(BaseModel):
     referral_id: UUID
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class LeaveIn(BaseModel):
     reason: Text
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class AttendanceIn(BaseModel):
-    held_on: date | None = Field(default=None, description="Defaults to the scheduled day.")
-    attendees: list[UUID] = Field(description="Member ids of the trainees present.")
+    held_on: IsoDate | None = Field(default=None, description="Defaults to the scheduled day.")
+    attendees: list[UUID] = Field(
+        max_length=10_000, description="Member ids of the trainees present (at most a course's capacity)."
+    )
 
 
 class FinishIn(BaseModel):
     referral_id: UUID
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class ReferIn(BaseModel):
     household_id: UUID
     member_id: UUID
     note: Text = ""
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class WithdrawIn(BaseModel):
     reason: Text
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class EmploymentIn(BaseModel):
     employer: Employer
-    start_date: date
+    start_date: IsoDate
 
 
 class StableIn(BaseModel):
-    on: date | None = Field(default=None, description="Day the operator checked the trainee still works.")
+    on: IsoDate | None = Field(default=None, description="Day the operator checked the trainee still works.")
     basis: Text = Field(min_length=1, description="How it was checked (call to employer, contract, ...).")
 
 
@@ -295,12 +297,10 @@ def router(app: TrainingApp) -> APIRouter:
 
     @api.get("/referrals", tags=["referrals"], summary="Referrals by state, estate or household")
     def list_referrals(
-        state: Annotated[str | None, Query(description=f"One of {', '.join(REFERRAL_STATES)}")] = None,
+        state: ReferralState | None = None,
         estate: str | None = None,
         household_id: UUID | None = None,
     ) -> list[dict[str, Any]]:
-        if state is not None and state not in REFERRAL_STATES:
-            raise Problem(422, "Invalid request", f"state must be one of {', '.join(REFERRAL_STATES)}")
         views = app.catch_up()
         with app.lock:
             return [
@@ -454,7 +454,7 @@ def router(app: TrainingApp) -> APIRouter:
             return Figures(**views.figures())
 
     @api.get("/parameters", tags=["figures"], summary="The dated rules in force on a day")
-    def parameters(on: date | None = None) -> dict[str, Any]:
+    def parameters(on: IsoDate | None = None) -> dict[str, Any]:
         day = today(on)
         return {"on": day.isoformat(), "rules": app.params.in_force(day)}
 
