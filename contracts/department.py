@@ -13,10 +13,10 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from contracts.base import Contract
-from contracts.identifiers import CityCode, IdHash
+from contracts.identifiers import CityCode, IdHash, no_id_number
 from contracts.money import SquareMetres, Yuan
 
 __all__ = [
@@ -32,8 +32,8 @@ __all__ = [
     "TaxFact",
 ]
 
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(no_id_number)]
+Employer = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_id_number)]
 
 
 class Department(StrEnum):

@@ -10,11 +10,21 @@ Households and members are otherwise named by opaque UUIDs issued by the eligibi
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Final
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
-__all__ = ["CityCode", "IdHash", "Label", "OperatorId", "ServiceName", "Text"]
+__all__ = [
+    "ID_NUMBER_PATTERN",
+    "CityCode",
+    "IdHash",
+    "Label",
+    "OperatorId",
+    "ServiceName",
+    "Text",
+    "no_id_number",
+]
 
 CityCode = Annotated[str, StringConstraints(strict=True, pattern=r"^CN-[A-Z]{2}$")]
 """A city as `CN-` plus two capital letters, e.g. `CN-FS` (Foshan, the home city) or `CN-GZ` (Guangzhou);
@@ -31,8 +41,26 @@ OperatorId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9
 """An operator account as the gateway authenticates it (a login or a UUID): who did a step, for the
 accountability trail. An account id, not a person's name."""
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ID_NUMBER_PATTERN: Final = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+"""The shape of a resident identity card number (GB 11643: 17 digits and a check digit or X), wherever
+it appears in a text: what logs mask and what free text in a contract may not carry."""
+
+
+def no_id_number(value: str) -> str:
+    """Refuse free text that carries an ID number: a contract never does, not even in a note.
+
+    A department whose own references are 18 bare digits of that shape must prefix them (`MZ-...`):
+    the platform cannot tell them from an ID number, and neither could anyone reading the stream.
+    """
+    if ID_NUMBER_PATTERN.search(value):
+        raise ValueError(
+            "contains what looks like a resident ID number; ID numbers never travel in contracts"
+        )
+    return value
+
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_id_number)]
 """A short name: an estate, a rule, a kind, a course."""
 
-Text = Annotated[str, StringConstraints(max_length=2000)]
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_id_number)]
 """Free text a person reads: an explanation, a comment, a reason."""

@@ -14,12 +14,20 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.catalogue import EVENTS, EventSpec
 from contracts.envelope import Envelope
+from contracts.identifiers import ID_NUMBER_PATTERN
 
 _BY_SCHEMA: dict[str, EventSpec] = {spec.dataschema: spec for spec in EVENTS}
 
 
 class ContractError(ValueError):
-    """The message is not a valid integration event; retrying cannot fix it."""
+    """The message is not a valid integration event; retrying cannot fix it.
+
+    Its text quotes what the sender put in the envelope (a type, a dataschema, a field's error) and
+    becomes a dead letter's reason and header: anything shaped like an ID number is masked in it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(ID_NUMBER_PATTERN.sub("[id-number]", reason))
 
 
 @dataclass(frozen=True)

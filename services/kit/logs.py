@@ -8,7 +8,6 @@ log them, and this module masks anything shaped like a PRC resident ID number as
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -16,8 +15,10 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from contracts.identifiers import ID_NUMBER_PATTERN
+
 # 17 digits and a digit or X: the shape of a PRC resident identity card number (GB 11643).
-_ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+_ID_NUMBER = ID_NUMBER_PATTERN  # one definition, in the contracts
 MASK = "[id-number]"
 
 

@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from uuid import uuid4
 
-import pytest
-
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.envelope import DEADLETTER_REASON_HEADER
 from tests.contracts.test_payloads import SAMPLES
@@ -60,17 +58,6 @@ async def test_an_id_number_in_an_unknown_field_is_refused_and_not_repeated(
     assert ID_NUMBER in original, "kept whole for diagnosis and replay"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/kit/codec.py `decode` echoes the envelope's `dataschema` and `type` in the reason "
-        "(`unknown dataschema ... (type ...)`); both patterns admit digits, so an ID number there lands "
-        "in the DeadLetter record's `reason` and in the Housing-Deadletter-Reason header (the JSON log "
-        "line is masked by services.kit.logs, the record and header are not). Fix: mask the reason "
-        "with services.kit.logs.mask_id_numbers where the inbox builds the record and header "
-        "(inbox.py `_deadletter`), or stop echoing envelope values in codec.py's reasons."
-    ),
-)
 async def test_an_id_number_in_the_envelope_type_is_not_repeated_in_the_reason(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
@@ -82,16 +69,6 @@ async def test_an_id_number_in_the_envelope_type_is_not_repeated_in_the_reason(
     assert ID_NUMBER not in reason and ID_NUMBER not in headers.get(DEADLETTER_REASON_HEADER, "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "contracts/identifiers.py: `Label`, `Text` and the department `Reference` are length-bounded "
-        "strings only, so an ID number in free text (a reference, an employer, a note) is a valid "
-        "contract event: consumers handle it and store it. Fix: an AfterValidator on those types "
-        "refusing the GB 11643 shape (services.kit.logs._ID_NUMBER's pattern), so such a message is "
-        "dead-lettered at the consumer (and refused at the producer's translator)."
-    ),
-)
 async def test_an_id_number_in_free_text_is_not_a_valid_contract_event(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
