@@ -14,16 +14,19 @@ import logging
 import socket
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from nats.aio.client import Client as NATS
+from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE, STREAMS
 from services.kit.bus import connect
+from services.kit.codec import Incoming
 from services.kit.inbox import Handler, Inbox
 from services.kit.lease import Lease, lease_bucket, run_leased
 from services.kit.relay import OutboxRelay, Translator
 from services.kit.store import ServiceApplication
+from services.kit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,43 @@ class Consumes:
         if unknown:
             raise ValueError(f"handlers for event types not in the catalogue: {sorted(unknown)}")
         return [subject for spec in STREAMS if spec.name == self.stream for subject in spec.subjects]
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class NotYetKnown(LookupError):
+    """A message about something this service has not heard of yet (a household whose registration,
+    published on another stream, has not arrived). Raised by a handler, it makes the inbox retry with
+    backoff (the other stream catches up meanwhile) and, if it never does, dead-letter the message for
+    an operator to replay."""
+
+
+def on(
+    payload: type[P],
+    act: Callable[[UnitOfWork, P], object],
+    *,
+    unknown: Literal["handled", "ignore", "retry"] = "handled",
+) -> Handler:
+    """The inbox handler that hands `act` the unit of work and the message's payload.
+
+    `unknown` says what an answer of False or None from `act` ("I do not know this household") means:
+    `handled` (the default) ignores the answer, `ignore` logs and drops the message, `retry` raises
+    `NotYetKnown` so the inbox tries again later.
+    """
+
+    def handle(incoming: Incoming, uow: UnitOfWork) -> None:
+        message = incoming.payload
+        if not isinstance(message, payload):
+            raise TypeError(f"{incoming.spec.type} carries {type(message).__name__}, not {payload.__name__}")
+        answer = act(uow, message)
+        if unknown == "handled" or (answer is not None and answer is not False):
+            return
+        if unknown == "retry":
+            raise NotYetKnown(f"{incoming.spec.type} about {incoming.envelope.subject}, not known here yet")
+        log.warning("%s about %s, not known here: ignored", incoming.spec.type, incoming.envelope.subject)
+
+    return handle
 
 
 @dataclass

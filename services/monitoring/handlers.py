@@ -46,7 +46,7 @@ from contracts.monitoring import (
 from contracts.penalties import ExitCompleted
 from services.kit.codec import Incoming, Outgoing
 from services.kit.inbox import Handler
-from services.kit.runtime import Consumes
+from services.kit.runtime import Consumes, on
 from services.kit.uow import UnitOfWork
 from services.monitoring.application import MonitoringApp
 from services.monitoring.domain import OccupancyWarning
@@ -69,17 +69,6 @@ UTILITY_READING = SPECS["utility-reading"]
 
 
 def consumes(app: MonitoringApp) -> tuple[Consumes, ...]:
-    def registered(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, HouseholdRegistered)
-        app.on_household_registered(uow, incoming.payload)
-
-    def members_changed(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, HouseholdMembersChanged)
-        if not app.on_members_changed(uow, incoming.payload):
-            log.warning(
-                "members changed for household %s, which was never registered", incoming.envelope.subject
-            )
-
     def unknown(incoming: Incoming) -> None:
         log.warning(
             "%s for household %s, which is not registered here: ignored",
@@ -139,8 +128,8 @@ def consumes(app: MonitoringApp) -> tuple[Consumes, ...]:
         log.info("household %s exited: %d warning(s) withdrawn", p.household_id, len(withdrawn))
 
     eligibility: dict[str, Handler] = {
-        REGISTERED.type: registered,
-        MEMBERS_CHANGED.type: members_changed,
+        REGISTERED.type: on(HouseholdRegistered, app.on_household_registered),
+        MEMBERS_CHANGED.type: on(HouseholdMembersChanged, app.on_members_changed, unknown="ignore"),
         EXIT_DECIDED.type: exit_decided,
         REVIEW_CONFIRMED.type: review_confirmed,
         APPEAL_RESOLVED.type: appeal_resolved,

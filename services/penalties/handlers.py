@@ -38,10 +38,9 @@ from contracts.penalties import (
     TransitionStarted,
     VoluntaryExitApplied,
 )
-from services.kit.codec import Incoming, Outgoing
+from services.kit.codec import Outgoing
 from services.kit.inbox import Handler
-from services.kit.runtime import Consumes
-from services.kit.uow import UnitOfWork
+from services.kit.runtime import Consumes, on
 from services.penalties.application import PenaltiesApp
 from services.penalties.domain import label, transition_schedule
 
@@ -57,51 +56,19 @@ def _spec(name: str) -> EventSpec:
     return EVENTS_BY_TYPE[(f"housing.penalties.{name}", 1)]
 
 
-class NotRegisteredYet(LookupError):
-    """A decision or violation about a household whose registration has not arrived.
-
-    The two streams are consumed independently, so a violation can overtake the registration it
-    follows; the handler fails, the inbox retries with backoff (the registration arrives meanwhile)
-    and, if it never does, dead-letters the message for an operator to replay."""
-
-    def __init__(self, household: str | None) -> None:
-        super().__init__(f"household {household} is not registered with penalties (yet)")
-
-
 def consumes(app: PenaltiesApp) -> tuple[Consumes, ...]:
-    def registered(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, HouseholdRegistered)
-        app.on_household_registered(uow, incoming.payload)
-
-    def exit_decided(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, ExitDecided)
-        if not app.on_exit_decided(uow, incoming.payload):
-            raise NotRegisteredYet(incoming.envelope.subject)
-
-    def appeal_lodged(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, AppealLodged)
-        app.on_eligibility_appeal_lodged(uow, incoming.payload)
-
-    def appeal_resolved(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, AppealResolved)
-        app.on_eligibility_appeal_resolved(uow, incoming.payload)
-
-    def violation(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, ViolationConfirmed)
-        if not app.on_violation_confirmed(uow, incoming.payload):
-            raise NotRegisteredYet(incoming.envelope.subject)
-
-    def rectified(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, OccupancyWarningRectified)
-        app.on_warning_rectified(uow, incoming.payload)
-
+    # A decision or violation can overtake the registration it follows (two streams, read
+    # independently): `retry` lets the inbox try again once the registration has arrived.
     eligibility: dict[str, Handler] = {
-        REGISTERED.type: registered,
-        EXIT_DECIDED.type: exit_decided,
-        APPEAL_LODGED.type: appeal_lodged,
-        APPEAL_RESOLVED.type: appeal_resolved,
+        REGISTERED.type: on(HouseholdRegistered, app.on_household_registered),
+        EXIT_DECIDED.type: on(ExitDecided, app.on_exit_decided, unknown="retry"),
+        APPEAL_LODGED.type: on(AppealLodged, app.on_eligibility_appeal_lodged),
+        APPEAL_RESOLVED.type: on(AppealResolved, app.on_eligibility_appeal_resolved),
     }
-    monitoring: dict[str, Handler] = {VIOLATION_CONFIRMED.type: violation, WARNING_RECTIFIED.type: rectified}
+    monitoring: dict[str, Handler] = {
+        VIOLATION_CONFIRMED.type: on(ViolationConfirmed, app.on_violation_confirmed, unknown="retry"),
+        WARNING_RECTIFIED.type: on(OccupancyWarningRectified, app.on_warning_rectified),
+    }
     return (Consumes("ELIGIBILITY", eligibility), Consumes("MONITORING", monitoring))
 
 

@@ -22,7 +22,7 @@ from contracts.department import DepartmentFactReported
 from contracts.eligibility import AppealResolved, ExitDecided, HouseholdMembersChanged, HouseholdRegistered
 from services.kit.codec import Incoming, Outgoing
 from services.kit.inbox import Handler
-from services.kit.runtime import Consumes
+from services.kit.runtime import Consumes, on
 from services.kit.uow import UnitOfWork
 from services.training.application import TrainingApp
 from services.training.domain import Course, Referral
@@ -38,25 +38,6 @@ OUT: dict[str, EventSpec] = {spec.name: spec for spec in contract.EVENTS}
 
 
 def consumes(app: TrainingApp) -> tuple[Consumes, ...]:
-    def registered(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, HouseholdRegistered)
-        app.on_household_registered(uow, incoming.payload)
-
-    def members_changed(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, HouseholdMembersChanged)
-        if not app.on_members_changed(uow, incoming.payload):
-            log.warning("members changed for household %s, never registered here", incoming.envelope.subject)
-
-    def exit_decided(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, ExitDecided)
-        if app.on_exit_decided(uow, incoming.payload) is None:
-            log.warning("exit decided for household %s, never registered here", incoming.envelope.subject)
-
-    def appeal_resolved(incoming: Incoming, uow: UnitOfWork) -> None:
-        assert isinstance(incoming.payload, AppealResolved)
-        if app.on_appeal_resolved(uow, incoming.payload) is None:
-            log.warning("appeal resolved for household %s, never registered here", incoming.envelope.subject)
-
     def fact_reported(incoming: Incoming, uow: UnitOfWork) -> None:
         report = incoming.payload
         assert isinstance(report, DepartmentFactReported)
@@ -66,10 +47,10 @@ def consumes(app: TrainingApp) -> tuple[Consumes, ...]:
             log.info("employment fact %s/%s kept for an operator", report.department, report.reference)
 
     eligibility: dict[str, Handler] = {
-        REGISTERED.type: registered,
-        MEMBERS_CHANGED.type: members_changed,
-        EXIT_DECIDED.type: exit_decided,
-        APPEAL_RESOLVED.type: appeal_resolved,
+        REGISTERED.type: on(HouseholdRegistered, app.on_household_registered),
+        MEMBERS_CHANGED.type: on(HouseholdMembersChanged, app.on_members_changed, unknown="ignore"),
+        EXIT_DECIDED.type: on(ExitDecided, app.on_exit_decided, unknown="ignore"),
+        APPEAL_RESOLVED.type: on(AppealResolved, app.on_appeal_resolved, unknown="ignore"),
     }
     return (
         Consumes("ELIGIBILITY", eligibility),

@@ -50,7 +50,7 @@ SENTINELS = {
 }
 REFUSALS = {
     # service: what its handlers refuse by design (README of the service), as it appears in the reason
-    "penalties": ("NotRegisteredYet",),
+    "penalties": ("NotYetKnown",),
 }
 """Contract-valid messages a handler may refuse (retried, then dead-lettered): a fact about a household
 the service has not seen registered. Any other handler failure on a valid message is a finding."""
