@@ -8,20 +8,24 @@ wire routes).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Send
 
 from contracts.federation import PeerSubject
 from federation.application import FederationApp
-from federation.inbound import Refused, Responder, problem
+from federation.inbound import Refused, Reply, Responder
 from federation.keys import public_x
 from federation.signing import Headers
 from services.kit.http import Problem
+
+log = logging.getLogger(__name__)
 
 
 class SubjectsIn(BaseModel):
@@ -48,6 +52,93 @@ async def _read(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+WIRE_PATHS = {"/federation/v1/household-status": False, "/federation/v1/household-status:batch": True}
+"""The peers' POST endpoints, and whether each is the batch one."""
+
+ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+
+class FrontDoor:
+    """Peers' POSTs answered straight from ASGI, before the framework's middleware.
+
+    The framework (routing, dependency resolution, exception middleware) and the OpenTelemetry
+    middleware cost more CPU per query than verifying, answering, signing and storing it
+    (bench/federation.py). A peer's query is a leaf: it starts no work in other services, so a trace
+    of it would connect to nothing; its outcome is in the exchange (stored) or the refusal log and the
+    per-peer counters. Everything else (operator routes, health, metrics, lifespan) goes to the app.
+    The FastAPI routes of the wire protocol stay for the OpenAPI document and behave the same."""
+
+    def __init__(self, inner: ASGIApp, responder: Responder) -> None:
+        self.inner, self.responder = inner, responder
+        self.limit = responder.settings.federation_max_body_bytes
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in WIRE_PATHS:
+            await self.inner(scope, receive, send)
+            return
+        try:
+            reply = await self._answer(scope, receive)
+        except Exception:
+            log.exception("federation: answering a peer failed")
+            reply = Reply(500, [("Content-Type", "application/problem+json")], INTERNAL_ERROR)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [
+                    (b"content-length", str(len(reply.body)).encode()),
+                    *(
+                        (name.lower().encode("latin-1"), value.encode("latin-1"))
+                        for name, value in reply.headers
+                    ),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply.body})
+
+    async def _answer(self, scope: MutableMapping[str, Any], receive: Receive) -> Reply:
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers)
+        path = (scope.get("raw_path") or b"").decode("latin-1") or scope["path"]
+        body = await _receive(receive, headers, self.limit)
+        if body is None:
+            refused = Refused(413, "too-large", "Request too large", f"at most {self.limit} bytes")
+            return self.responder.refuse(refused, path, headers, None)
+        return await self.responder.handle_async(path, headers, body, batch=WIRE_PATHS[scope["path"]])
+
+
+INTERNAL_ERROR = b'{"type":"about:blank","title":"Internal error","status":500}'
+
+
+async def _receive(receive: Receive, headers: Headers, limit: int) -> bytes | None:
+    """The body, or None as soon as it exceeds `limit` (declared or actual)."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        body.extend(message.get("body", b""))
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+    return bytes(body)
+
+
+def install_front_door(api: FastAPI, responder: Responder) -> None:
+    """Put `FrontDoor` outside the app's middleware stack (OpenTelemetry's included), which Starlette
+    builds on the first request."""
+    build_stack = api.build_middleware_stack
+
+    def build() -> ASGIApp:
+        return FrontDoor(build_stack(), responder)
+
+    api.build_middleware_stack = build  # type: ignore[method-assign]
+
+
 def wire_router(responder: Responder) -> APIRouter:
     router = APIRouter(prefix="/federation/v1", tags=["federation wire protocol v1"])
     limit = responder.settings.federation_max_body_bytes
@@ -58,14 +149,11 @@ def wire_router(responder: Responder) -> APIRouter:
         path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
         if body is None:
             refused = Refused(413, "too-large", "Request too large", f"at most {limit} bytes")
-            await run_in_threadpool(
-                responder.app.record_rejection, None, 413, refused.detail, {"path": path, "headers": {}}
-            )
-            reply = problem(refused)
+            reply = responder.refuse(refused, path, headers, None)
         else:
-            # In the event loop, not a thread: the work is CPU (signatures) plus one short local insert,
-            # and threads would only add GIL contention and hand-offs (see bench/federation.py).
-            reply = responder.handle(path, headers, body, batch=batch)
+            # Verifying and signing in the event loop (CPU; threads would only add GIL contention),
+            # storing in the group committer's thread (see bench/federation.py).
+            reply = await responder.handle_async(path, headers, body, batch=batch)
         return _reply(reply.status, reply.headers, reply.body)
 
     @router.post("/household-status", summary="Status of one subject (signed request, signed answer)")
@@ -117,8 +205,13 @@ def jwks(responder: Responder) -> list[dict[str, Any]]:
     return listed
 
 
-def operator_router(app: FederationApp) -> APIRouter:
+def operator_router(app: FederationApp, responder: Responder | None = None) -> APIRouter:
     router = APIRouter(prefix="/federation/v1", tags=["operators"])
+
+    @router.get("/refusals", summary="The latest refused requests of this process, newest first")
+    def refusals(limit: int = 50) -> list[dict[str, Any]]:
+        recent = list(responder.refusals.recent) if responder is not None else []
+        return recent[::-1][: max(1, min(limit, 200))]
 
     @router.get("/exchanges", summary="The most recent federation events, newest first")
     def exchanges(limit: int = 50) -> list[dict[str, Any]]:

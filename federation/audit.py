@@ -6,14 +6,24 @@ the SHA-256 of the event's stored state (the raw signed request/answer and the v
 are in it) and `hash = sha256(prev + "\\n" + canonical JSON of the line without hash)`. Changing,
 removing or reordering any line breaks every later link; `python -m federation verify-audit` names the
 first broken one.
+
+One writer per city at a time: the writer runs under a lease (`federation.service`), so of several
+replicas one appends and another takes over when it dies. The lease is not what keeps the chain
+whole, though: each append holds an exclusive lock on the file (`flock`) and reads the last line
+again under it, so even two writers at once (a paused replica waking after its lease expired) only
+ever extend the chain after its true tail. The file must therefore be shared by the replicas (one
+host, or a volume with working `flock`). Refused requests are not in the store, so not in the chain
+(`federation.refusals`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,54 +40,58 @@ def _line_hash(prev: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev}\n{canonical}".encode()).hexdigest()
 
 
-def _tail(path: Path) -> tuple[int, str]:
-    """The last line's seq and hash (0 and the genesis hash for an empty or missing log)."""
-    if not path.exists():
-        return 0, GENESIS
-    last = None
-    with path.open("rb") as f:
-        for line in f:
-            if line.strip():
-                last = line
-    if last is None:
-        return 0, GENESIS
-    entry = json.loads(last)
-    return int(entry["seq"]), str(entry["hash"])
+def _tail(fd: int) -> tuple[int, str]:
+    """The last line's seq and hash (0 and the genesis hash for an empty log), read backwards from the
+    end of the open file: the cost does not grow with the log."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    chunk, data = 4096, b""
+    position = end
+    while position > 0:
+        step = min(chunk, position)
+        position -= step
+        data = os.pread(fd, step, position) + data
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        if len(lines) >= 2 or (lines and position == 0):
+            entry = json.loads(lines[-1])
+            return int(entry["seq"]), str(entry["hash"])
+    return 0, GENESIS
 
 
 class AuditWriter:
     def __init__(self, app: ServiceApplication, path: Path) -> None:
         self.app, self.path = app, path
         self._wakeup = asyncio.Event()
-        self._tail: tuple[int, str] | None = None
 
     def write_pending(self) -> int:
         """Append a line for every notification after the log's last one; return how many."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self._tail is None:  # read once; afterwards this writer is the file's only writer
-            self._tail = _tail(self.path)
-        seq, prev = self._tail
         written = 0
-        with self.path.open("a") as out:
-            while True:
-                batch = self.app.notification_log.select(start=seq + 1, limit=500)
-                if not batch:
-                    break
-                for n in batch:
-                    entry = {
-                        "seq": n.id,
-                        "topic": n.topic,
-                        "originator_id": str(n.originator_id),
-                        "version": n.originator_version,
-                        "state_sha256": hashlib.sha256(n.state).hexdigest(),
-                        "prev": prev,
-                    }
-                    prev = _line_hash(prev, entry)
-                    out.write(json.dumps({**entry, "hash": prev}, sort_keys=True) + "\n")
-                    seq = n.id
-                    written += 1
-                    self._tail = (seq, prev)
-                out.flush()
+        with self.path.open("a+b") as out:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX)
+            try:
+                seq, prev = _tail(out.fileno())
+                while True:
+                    batch = self.app.notification_log.select(start=seq + 1, limit=500)
+                    if not batch:
+                        break
+                    lines = []
+                    for n in batch:
+                        entry = {
+                            "seq": n.id,
+                            "topic": n.topic,
+                            "originator_id": str(n.originator_id),
+                            "version": n.originator_version,
+                            "state_sha256": hashlib.sha256(n.state).hexdigest(),
+                            "prev": prev,
+                        }
+                        prev = _line_hash(prev, entry)
+                        lines.append(json.dumps({**entry, "hash": prev}, sort_keys=True) + "\n")
+                        seq = n.id
+                    out.write("".join(lines).encode())
+                    out.flush()
+                    written += len(lines)
+            finally:
+                fcntl.flock(out.fileno(), fcntl.LOCK_UN)
         return written
 
     async def run(self, stop: asyncio.Event) -> None:

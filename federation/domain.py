@@ -3,7 +3,8 @@
 - `InboundExchange`: one accepted request from a peer and our signed answer, stored together. Its id is
   derived from (city, nonce), so the event store's uniqueness constraint *is* the nonce register: a
   replay fails to insert version 1, on every replica and after any restart, at no extra cost.
-- `InboundRejection`: a request we refused and why (401/403/413/429/400), for the audit trail.
+- `InboundRejection`: a request refused by earlier versions (kept so their stored events still read);
+  refusals are no longer stored, see `federation.refusals`.
 - `CrossRegionCheck`: an outbound check asked by eligibility; one `PeerConcluded` per city, each with
   the raw signed requests and answers and the verification outcome (non-repudiation).
 - `Tenancy`: a household housed here, as eligibility registered it (feeds the answering read model).

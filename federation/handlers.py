@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.utils import get_topic
 
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.eligibility import CrossRegionCheckRequested, HouseholdRegistered
 from contracts.federation import CrossRegionResultRecorded
-from federation.domain import CrossRegionCheck, HouseholdSubjects, Tenancy
+from federation.domain import CrossRegionCheck, HouseholdSubjects, InboundExchange, InboundRejection, Tenancy
 from services.kit.codec import Incoming, Outgoing
 from services.kit.uow import UnitOfWork
 
@@ -52,7 +53,25 @@ HANDLERS = {CHECK_REQUESTED.type: on_check_requested, HOUSEHOLD_REGISTERED.type:
 """What federation consumes from the ELIGIBILITY stream."""
 
 
-def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
+class _Translator:
+    """`translate`, with the stored topics it never publishes anything for: the relay passes over
+    those undecoded (an answered exchange, the bulk of the log, would otherwise be decoded to be
+    dropped)."""
+
+    silent_topics = frozenset(
+        get_topic(cls)
+        for aggregate in (InboundExchange, InboundRejection, Tenancy, HouseholdSubjects, CrossRegionCheck)
+        for cls in vars(aggregate).values()
+        if isinstance(cls, type)
+        and issubclass(cls, Aggregate.Event)
+        and cls is not CrossRegionCheck.PeerConcluded
+    )
+
+    def __call__(self, domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
+        return _translate(domain_event)
+
+
+def _translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
     if not isinstance(domain_event, CrossRegionCheck.PeerConcluded):
         return []
     payload = CrossRegionResultRecorded(
@@ -66,3 +85,7 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
         **domain_event.categories,
     )
     return [Outgoing(RESULT_RECORDED, str(domain_event.household_id), payload)]
+
+
+translate = _Translator()
+"""The relay's translator: one `cross-region-result-recorded` per concluded city."""

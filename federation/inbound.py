@@ -1,13 +1,20 @@
 """Answering a peer: verify, authorise, rate-limit, answer from the status book, sign, record.
 
-Kept apart from FastAPI so the same code is what the tests and the benchmark drive. Every outcome is
-stored: an accepted request and our signed answer as one `InboundExchange` (whose id doubles as the
-nonce register), a refused one as an `InboundRejection` with the reason. Errors are problem+json
-with a stable `type` per cause (PROTOCOL.md, "Errors").
+Kept apart from FastAPI so the same code is what the tests and the benchmark drive. An accepted
+request and our signed answer are stored as one `InboundExchange` (whose id doubles as the nonce
+register); a refused one is counted and logged by `federation.refusals` (bounded, not the event
+store). Errors are problem+json with a stable `type` per cause (PROTOCOL.md, "Errors").
+
+Two ways in: `handle` (one request, one transaction: tests, the benchmark's in-process figure) and
+`handle_async` (HTTP), which verifies and signs in the event loop and hands the exchange to
+`ExchangeCommitter`: exchanges arriving while a transaction is being committed go into the next one
+(group commit), so the fsync that makes a nonce durable is shared by every concurrent query. The
+answer leaves only after its exchange is committed: a replayed nonce is refused as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -24,6 +31,7 @@ from federation.domain import InboundExchange
 from federation.peers import Directory
 from federation.ratelimit import RateLimiter
 from federation.readmodel import StatusBook
+from federation.refusals import RefusalLog
 from federation.settings import FederationSettings
 from federation.signing import Headers, SignatureRejected, Verified, sign_response, verify_request
 
@@ -36,6 +44,20 @@ class Reply:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A verified, answered request whose exchange is still to be stored (the replay check)."""
+
+    exchange: InboundExchange
+    reply: Reply
+    peer: str
+    path: str
+    headers: Headers
+    body: bytes
+    answers: int
+    matches: int
 
 
 class Refused(Exception):
@@ -72,10 +94,15 @@ class Responder:
         directory: Directory,
         private_key: Ed25519PrivateKey,
         book: StatusBook,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self.app, self.settings, self.directory = app, settings, directory
         self.private_key, self.book = private_key, book
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter(settings.federation_rate_limit_share)
+        self.refusals = refusals or RefusalLog(None, 0, 0)
+        self.committer = ExchangeCommitter(
+            app, settings.federation_commit_batch_max, settings.federation_commit_linger_s
+        )
         me = directory.me
         # Our public origin as partners address us (behind a proxy the Host header may differ): the
         # URL the signature is checked against, so @authority/@target-uri must name *us*.
@@ -88,7 +115,37 @@ class Responder:
         return [(key.key_id, key.public_key) for key in peer.keys_valid_at(moment)]
 
     def handle(self, path: str, headers: Headers, body: bytes, *, batch: bool) -> Reply:
-        """One POST to the household-status endpoints; never raises for a peer's mistake."""
+        """One POST to the household-status endpoints, stored in its own transaction."""
+        outcome = self.prepare(path, headers, body, batch=batch)
+        if isinstance(outcome, Reply):
+            return outcome
+        return self.finish(outcome, self.app.record_exchange(outcome.exchange))
+
+    async def handle_async(self, path: str, headers: Headers, body: bytes, *, batch: bool) -> Reply:
+        """The same, with the exchange stored by the group committer."""
+        outcome = self.prepare(path, headers, body, batch=batch)
+        if isinstance(outcome, Reply):
+            return outcome
+        return self.finish(outcome, await self.committer.submit(outcome.exchange))
+
+    def refuse(
+        self, refused: Refused, path: str, headers: Headers, body: bytes | None, peer: str | None = None
+    ) -> Reply:
+        kept = {name: headers.get(name) or "" for name in RECORDED_HEADERS if name in headers}
+        self.refusals.record(
+            peer=peer,
+            status=refused.status,
+            problem=refused.slug,
+            reason=refused.detail or refused.title,
+            path=path,
+            headers=kept,
+            body=body,
+        )
+        return problem(refused)
+
+    def prepare(self, path: str, headers: Headers, body: bytes, *, batch: bool) -> Reply | Pending:
+        """Everything but storing: a refusal's problem reply, or the signed answer to store first.
+        Never raises for a peer's mistake."""
         claimed: str | None = None
         try:
             if len(body) > self.settings.federation_max_body_bytes:
@@ -116,16 +173,17 @@ class Responder:
             claimed = verified.city
             return self._answer(verified, path, headers, body, batch)
         except Refused as refused:
-            metrics.REJECTIONS.labels(claimed or "unknown", str(refused.status)).inc()
-            self.app.record_rejection(
-                claimed,
-                refused.status,
-                refused.detail or refused.title,
-                _record(path, headers, body, keep_body=False),
-            )
-            return problem(refused)
+            return self.refuse(refused, path, headers, body, claimed)
 
-    def _answer(self, verified: Verified, path: str, headers: Headers, body: bytes, batch: bool) -> Reply:
+    def finish(self, pending: Pending, stored: bool) -> Reply:
+        if not stored:
+            refused = Refused(401, "replayed-nonce", "Replayed nonce", "this (keyid, nonce) was already used")
+            return self.refuse(refused, pending.path, pending.headers, pending.body, pending.peer)
+        metrics.INBOUND.labels(pending.peer).inc(pending.answers)
+        metrics.INBOUND_MATCHES.labels(pending.peer).inc(pending.matches)
+        return pending.reply
+
+    def _answer(self, verified: Verified, path: str, headers: Headers, body: bytes, batch: bool) -> Pending:
         peer = self.directory.get(verified.city)
         assert peer is not None
         wait = self.limiter.check(peer.code, peer.rate_limit.per_second, peer.rate_limit.burst)
@@ -199,11 +257,50 @@ class Responder:
             matches,
             now,
         )
-        if not self.app.record_exchange(exchange):
-            raise Refused(401, "replayed-nonce", "Replayed nonce", "this (keyid, nonce) was already used")
-        metrics.INBOUND.labels(peer.code).inc(len(answers))
-        metrics.INBOUND_MATCHES.labels(peer.code).inc(matches)
-        return Reply(200, response_headers.items(), response_body)
+        reply = Reply(200, response_headers.items(), response_body)
+        return Pending(exchange, reply, peer.code, path, headers, body, len(answers), matches)
+
+
+class ExchangeCommitter:
+    """Group commit: one transaction (one fsync) for every exchange that arrived meanwhile.
+
+    The first exchange after a quiet spell is committed at once (no added latency); while that
+    transaction is in a worker thread, the event loop keeps verifying and signing, and what it
+    queues goes into the next transaction (at most `batch_max`). A transaction that fails on a
+    duplicate nonce is retried one exchange at a time, so only the replay is refused."""
+
+    def __init__(self, app: FederationApp, batch_max: int, linger_s: float = 0.0) -> None:
+        self.app, self.batch_max, self.linger_s = app, batch_max, linger_s
+        self._queue: list[tuple[InboundExchange, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._busy = False
+
+    async def submit(self, exchange: InboundExchange) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((exchange, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            if self._busy and self.linger_s and len(self._queue) < self.batch_max:
+                # Under load (the last transaction held several exchanges), wait a moment for more:
+                # each transaction is an fsync, whose CPU cost is shared by what it holds.
+                await asyncio.sleep(self.linger_s)
+            batch, self._queue = self._queue[: self.batch_max], self._queue[self.batch_max :]
+            try:
+                stored = await asyncio.to_thread(self.app.record_exchanges, [e for e, _ in batch])
+            except Exception as exc:  # the store is down: every waiting request gets a 500
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            metrics.STORE_BATCH.observe(len(batch))
+            self._busy = len(batch) > 1
+            for (_, future), ok in zip(batch, stored, strict=True):
+                if not future.done():
+                    future.set_result(ok)
 
 
 def _record(path: str, headers: Headers, body: bytes, *, keep_body: bool = True) -> dict[str, Any]:

@@ -10,3 +10,11 @@ REJECTIONS = Counter("federation_rejections_total", "Inbound requests refused", 
 OUTBOUND = Counter("federation_outbound_queries_total", "Subjects asked of a peer", ["peer"])
 OUTBOUND_RESULTS = Counter("federation_outbound_results_total", "Results per peer", ["peer", "result"])
 PEER_SECONDS = Histogram("federation_peer_request_seconds", "Round trip of a request to a peer", ["peer"])
+REFUSALS = Counter(
+    "federation_refusals_total", "Inbound requests refused, by problem type", ["peer", "problem"]
+)
+STORE_BATCH = Histogram(
+    "federation_exchange_commit_size",
+    "Accepted exchanges stored per transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)

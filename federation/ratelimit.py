@@ -1,7 +1,12 @@
 """Per-city token buckets: a peer over its rate gets 429 with the seconds until its next token.
 
-Buckets live in the process (one answering process per city today; with replicas each gets the
-limit, which the directory's numbers should account for).
+Buckets live in the process. With several answering processes (replicas, or workers behind one
+port) each enforces `1/FEDERATION_RATE_LIMIT_SHARE` of the directory's rate and burst, so with the
+share set to the number of processes a peer never gets more than the directory's rate from the city
+as a whole; if the balancer spreads a peer unevenly, the peer meets 429 somewhat early (it retries
+after `Retry-After`). A shared counter (e.g. in JetStream KV) would be exact but would put a broker
+round trip in every answer and make answering depend on the broker: the limit protects us from a
+misbehaving peer, which the conservative split does without either.
 """
 
 from __future__ import annotations
@@ -32,13 +37,17 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self) -> None:
+    def __init__(self, share: int = 1) -> None:
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
+        self.share = share
 
     def check(self, city: str, rate: float, burst: int) -> int:
         """0 if allowed, else Retry-After in whole seconds (at least 1)."""
         with self._lock:
-            bucket = self._buckets.setdefault(city, Bucket(rate, burst))
+            bucket = self._buckets.get(city)
+            if bucket is None:
+                bucket = Bucket(rate / self.share, max(1, burst // self.share))
+                self._buckets[city] = bucket
             wait = bucket.take(time.monotonic())
         return 0 if wait == 0 else max(1, math.ceil(wait))

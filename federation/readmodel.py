@@ -5,8 +5,9 @@ Two sources. (1) Our own events (`federation.index.TenantIndex`): a member of a 
 eligibility registered, whose per-peer hash the intake gave us (`HouseholdSubjects`), holds subsidised
 housing here. Our events name people by member UUID only, never by ID number, so per-peer hashes cannot
 be derived from them (see contracts.federation). (2) A data file (`FEDERATION_DATA_FILE`, YAML:
-`subjects:` with `id_number` and the three categories) for what our events do not carry yet (subsidy,
-property): the numbers are hashed once per peer at start-up and dropped. The demo cities' files hold
+`subjects:` with `id_number` and the three categories, or `id_hashes: {<asking city>: <linkage hash>}`,
+already hashed) for what our events do not carry yet (subsidy, property): numbers are hashed once per
+peer at start-up and dropped. The demo cities' files hold
 fictitious numbers only. The file wins where both know a subject.
 """
 
@@ -60,5 +61,8 @@ def load_book(path: Path | None, directory: Directory) -> StatusBook:
     document: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
     for entry in document.get("subjects", []):
         status: Status = {name: entry.get(name) for name in CATEGORIES}
-        book.add(directory, str(entry["id_number"]), status)
+        if "id_number" in entry:
+            book.add(directory, str(entry["id_number"]), status)
+        for peer, hashed in (entry.get("id_hashes") or {}).items():
+            book.by_peer.setdefault(str(peer), {})[str(hashed)] = status
     return book

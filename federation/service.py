@@ -8,7 +8,7 @@ from typing import Protocol
 
 from fastapi import FastAPI
 
-from federation.api import operator_router, wire_router
+from federation.api import install_front_door, operator_router, wire_router
 from federation.application import FederationApp
 from federation.audit import AuditWriter
 from federation.handlers import HANDLERS, translate
@@ -18,9 +18,11 @@ from federation.keys import load_private_key
 from federation.outbound import PeerClient
 from federation.peers import load_directory
 from federation.readmodel import load_book
+from federation.refusals import RefusalLog
 from federation.settings import FederationSettings
 from federation.worker import OutboundWorker
 from services.kit.http import create_app
+from services.kit.lease import Lease, lease_bucket, run_leased
 from services.kit.runtime import Consumes, Runtime
 
 
@@ -30,14 +32,28 @@ class Loop(Protocol):
 
 @dataclass
 class FederationRuntime(Runtime):
-    """The kit's runtime plus federation's own loops: the outbound worker and the audit writer."""
+    """The kit's runtime plus federation's own loops.
+
+    `leased` loops (the outbound worker, the audit writer) run in one replica of the city at a time,
+    each under its own kit lease (`<service>.outbound`, `<service>.audit`): a standby takes a loop
+    over when the replica running it dies. `loops` (the tenant index, which every answering process
+    needs) run in every replica."""
 
     loops: list[Loop] = field(default_factory=list)
+    leased: dict[str, Loop] = field(default_factory=dict)
 
     async def start(self) -> None:
         await super().start()
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(loop.run(self._stop), name=type(loop).__name__))
+        if self.leased:
+            assert self.nc is not None
+            settings = self.app.settings
+            kv = await lease_bucket(self.nc.jetstream(), settings.lease_ttl_s, settings.stream_replicas)
+            for name, loop in self.leased.items():
+                lease = Lease(kv, f"{self.service}.{name}", self.instance, settings.lease_ttl_s)
+                task = run_leased(lease, loop.run, self._stop, service=self.service)
+                self._tasks.append(asyncio.create_task(task, name=name))
 
 
 @dataclass
@@ -56,7 +72,10 @@ def build(settings: FederationSettings, env: dict[str, str] | None = None) -> tu
     private_key = load_private_key(settings.federation_private_key_file)
     app = FederationApp(settings, env)
     book = load_book(settings.federation_data_file, directory)
-    responder = Responder(app, settings, directory, private_key, book)
+    refusals = RefusalLog(
+        settings.refusals_path(), settings.federation_refusals_max_bytes, settings.federation_refusals_backups
+    )
+    responder = Responder(app, settings, directory, private_key, book, refusals)
     index = TenantIndex(app, book)
     index.catch_up()
     client = PeerClient(settings, directory, private_key)
@@ -66,12 +85,14 @@ def build(settings: FederationSettings, env: dict[str, str] | None = None) -> tu
         app,
         translate=translate,
         consumes=((Consumes("ELIGIBILITY", HANDLERS),) if settings.federation_consume_checks else ()),
-        loops=[worker, audit, index],
+        loops=[index],
+        leased={"outbound": worker, "audit": audit},
     )
     api = create_app(
         runtime,
-        [wire_router(responder), operator_router(app)],
+        [wire_router(responder), operator_router(app, responder)],
         title=f"federation ({settings.federation_city})",
         description="Signed household-status queries between cities (wire protocol: federation/PROTOCOL.md).",
     )
+    install_front_door(api, responder)
     return api, Node(app, responder, client, worker, audit, index, runtime)

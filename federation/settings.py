@@ -39,11 +39,37 @@ class FederationSettings(ServiceSettings):
     federation_max_signature_age_s: int = Field(default=300, ge=1, le=300)
     federation_clock_skew_s: int = Field(default=5, ge=0, le=60)
 
+    federation_rate_limit_share: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Answering processes the directory's rate limits are shared by (each enforces 1/n).",
+    )
+    federation_commit_batch_max: int = Field(
+        default=256, ge=1, le=4096, description="Accepted exchanges stored per transaction, at most."
+    )
+    federation_commit_linger_s: float = Field(
+        default=0.002,
+        ge=0,
+        le=0.05,
+        description="Under load, wait this long for more exchanges before a transaction (0: never).",
+    )
+    federation_refusals_file: Path | None = Field(
+        default=None, description="Rotating log of refused requests; default var/<city>-refusals-<port>."
+    )
+    federation_refusals_max_bytes: int = Field(default=10 * 1024 * 1024, ge=4096)
+    federation_refusals_backups: int = Field(default=3, ge=1, le=100)
+
     federation_peer_timeout_s: float = Field(default=3.0, gt=0)
     federation_peer_attempts: int = Field(default=3, ge=1, le=10)
     federation_retry_base_s: float = Field(default=0.2, gt=0)
     federation_breaker_failures: int = Field(default=5, ge=1)
     federation_breaker_reset_s: float = Field(default=30.0, gt=0)
+
+    def refusals_path(self) -> Path:
+        if self.federation_refusals_file is not None:
+            return self.federation_refusals_file
+        return self.var_dir / f"federation-{self.federation_city}-refusals-{self.http_port}.jsonl"
 
     def audit_path(self) -> Path:
         if self.federation_audit_file is not None:

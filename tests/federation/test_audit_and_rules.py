@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -24,10 +25,10 @@ def audit(tmp_path: Path, persistence: dict[str, str]) -> Path:
     path = tmp_path / "audit.jsonl"
     writer = AuditWriter(app, path)
     for n in range(3):
-        app.record_rejection("CN-GZ", 401, f"reason {n}", {"path": "/x"})
-    assert writer.write_pending() == 3
-    app.record_rejection(None, 413, "too large", {})
-    assert writer.write_pending() == 1, "the writer resumes after the last line"
+        app.record_subjects(uuid4(), [{"member_id": str(uuid4()), "city": "CN-GZ", "id_hash": f"{n:064x}"}])
+    assert writer.write_pending() == 3 * 2  # each register: Registered, Recorded
+    app.record_subjects(uuid4(), [])
+    assert writer.write_pending() == 2, "the writer resumes after the last line"
     assert writer.write_pending() == 0
     app.close()
     return path
@@ -35,7 +36,7 @@ def audit(tmp_path: Path, persistence: dict[str, str]) -> Path:
 
 def test_an_untouched_log_verifies(audit: Path) -> None:
     report = verify_audit(audit)
-    assert (report.lines, report.first_broken) == (4, None)
+    assert (report.lines, report.first_broken) == (8, None)
 
 
 def test_an_edited_entry_is_the_first_broken_one(audit: Path) -> None:
@@ -172,3 +173,29 @@ def test_keygen_writes_a_usable_key_pair(tmp_path: Path) -> None:
     x = public_x(load_private_key(private).public_key())
     assert f"x: {x}" in done.stdout
     public_from_x(x).verify(load_private_key(private).sign(b"m"), b"m")
+
+
+def test_two_writers_extend_one_chain_from_its_true_tail(tmp_path: Path, persistence: dict[str, str]) -> None:
+    """A writer never trusts its memory of the tail: after another writer (a replica that took the
+    lease over, or a paused one waking up) appended, it continues after the file's last line."""
+    app = FederationApp(FederationSettings(var_dir=tmp_path), persistence)
+    path = tmp_path / "audit.jsonl"
+    first, second = AuditWriter(app, path), AuditWriter(app, path)
+    app.record_subjects(uuid4(), [])
+    assert first.write_pending() == 2
+    app.record_subjects(uuid4(), [])
+    assert second.write_pending() == 2
+    app.record_subjects(uuid4(), [])
+    assert first.write_pending() == 2 and second.write_pending() == 0
+    seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+    assert seqs == list(range(1, 7))
+    assert verify_audit(path).first_broken is None
+    app.close()
+
+
+def test_each_process_enforces_its_share_of_a_citys_rate() -> None:
+    from federation.ratelimit import RateLimiter
+
+    whole, half = RateLimiter(), RateLimiter(share=2)
+    assert [whole.check("CN-GZ", 0.001, 4) for _ in range(5)][:4] == [0, 0, 0, 0]
+    assert [half.check("CN-GZ", 0.001, 4) == 0 for _ in range(3)] == [True, True, False]

@@ -69,8 +69,10 @@ def test_a_check_becomes_one_result_per_city(demo: Demo, tmp_path: Path) -> None
             directory = load_directory(settings.federation_peers_file, "CN-FS")
             worker = OutboundWorker(app, PeerClient(settings, directory, demo.key("CN-FS"), http))
             opened = worker._open_checks()
-            assert opened == [CrossRegionCheck.create_id(request.check_id)]
-            await worker.process(opened[0])
+            assert [aggregate_id for _, aggregate_id in opened] == [
+                CrossRegionCheck.create_id(request.check_id)
+            ]
+            await worker.process(opened[0][1])
 
     asyncio.run(work())
     check = app.check(request.check_id)
@@ -90,3 +92,14 @@ def test_a_check_becomes_one_result_per_city(demo: Demo, tmp_path: Path) -> None
     assert results["CN-DG"].result == "unverified" and results["CN-DG"].reason == "no subject hash for CN-DG"
     assert isinstance(results["CN-DG"].check_id, UUID)
     app.close()
+
+
+def test_the_relay_passes_over_every_topic_but_concluded_verdicts() -> None:
+    """Answered exchanges are most of the log: the relay must not decode them to publish nothing."""
+    from eventsourcing.utils import get_topic
+
+    from federation.domain import InboundExchange
+
+    assert get_topic(CrossRegionCheck.PeerConcluded) not in translate.silent_topics
+    assert get_topic(InboundExchange.Answered) in translate.silent_topics
+    assert get_topic(CrossRegionCheck.Opened) in translate.silent_topics

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from contracts.federation import BatchAnswer, StatusAnswer
-from federation.domain import InboundRejection
 from federation.service import Node, build
 from federation.signing import Headers, signature_of, verify_response
 from tests.federation.conftest import BATCH, Demo, query, signed
@@ -36,6 +36,13 @@ def assert_problem(response: Response, status: int, slug: str) -> dict[str, Any]
     body: dict[str, Any] = response.json()
     assert body["type"] == PROBLEM + slug and body["status"] == status
     return body
+
+
+def metric(client: TestClient, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def verify_answer(demo: Demo, response: Response, request_headers: Headers) -> None:
@@ -293,21 +300,47 @@ def test_key_rotation_overlap_accepts_both_keys(demo: Demo, tmp_path: Path) -> N
     node.app.close()
 
 
-def test_every_rejection_is_recorded_and_counted(
+def test_refusals_are_counted_and_logged_but_never_stored(
     client: TestClient, foshan: tuple[FastAPI, Node], demo: Demo
 ) -> None:
+    """A flood of bad requests must not grow the event store: refusals are metrics, a capped rotating
+    log and a short in-memory list; only accepted exchanges are events."""
+    app = foshan[1].app
+    before = app.process_recorder.max_notification_id() or 0
+    purpose = 'federation_refusals_total{peer="CN-GZ",problem="purpose-not-allowed"}'
+    unsigned_metric = 'federation_refusals_total{peer="unknown",problem="invalid-signature"}'
+    counted = {name: metric(client, name) for name in (purpose, unsigned_metric)}
     raw, headers = signed(demo, query(demo, purpose="marketing"))
     post(client, raw, headers)
-    app = foshan[1].app
-    rejections = [
-        app.mapper.to_domain_event(n)
-        for n in app.notification_log.select(start=1, limit=100)
-        if n.topic.endswith("InboundRejection.Rejected")
-    ]
-    assert len(rejections) == 1
-    assert isinstance(rejections[0], InboundRejection.Rejected) and rejections[0].status == 403
-    metrics = client.get("/metrics").text
-    assert 'federation_rejections_total{peer="CN-GZ",status="403"}' in metrics
+    unsigned = json.dumps(query(demo, id_number="44060419850715123X")).encode()
+    for _ in range(20):
+        client.post("/federation/v1/household-status", content=unsigned)
+    assert (app.process_recorder.max_notification_id() or 0) == before, "a refusal reached the store"
+    assert 'federation_rejections_total{peer="CN-GZ",status="403"}' in client.get("/metrics").text
+    assert metric(client, purpose) == counted[purpose] + 1
+    assert metric(client, unsigned_metric) == counted[unsigned_metric] + 20
+    recent = client.get("/federation/v1/refusals?limit=100").json()
+    assert len(recent) == 21 and recent[-1]["problem"] == "purpose-not-allowed"
+    assert recent[-1]["peer"] == "CN-GZ" and recent[0]["peer"] is None
+    log = foshan[1].responder.settings.refusals_path().read_text()
+    assert len(log.splitlines()) == 21 and "44060419850715123X" not in log, "a body reached the log"
+    raw, headers = signed(demo, query(demo))
+    assert post(client, raw, headers).status_code == 200
+    assert (app.process_recorder.max_notification_id() or 0) == before + 1
+
+
+def test_the_refusal_log_rotates_within_its_cap(demo: Demo, tmp_path: Path) -> None:
+    settings = demo.settings(
+        "CN-FS", tmp_path, federation_refusals_max_bytes=4096, federation_refusals_backups=2
+    )
+    api, node = build(settings, demo.env("CN-FS", tmp_path))
+    client = TestClient(api, base_url=demo.base_url("CN-FS"))
+    for _ in range(200):
+        client.post("/federation/v1/household-status", content=b"{}", headers={"Signature-Input": "x" * 300})
+    files = sorted(settings.refusals_path().parent.glob(settings.refusals_path().name + "*"))
+    assert len(files) == 3, files  # the live file and two rotated ones
+    assert all(f.stat().st_size <= 4096 + 2048 for f in files)
+    node.app.close()
 
 
 def test_keys_endpoint_publishes_our_keys_with_windows(client: TestClient, demo: Demo) -> None:
@@ -316,3 +349,61 @@ def test_keys_endpoint_publishes_our_keys_with_windows(client: TestClient, demo:
     keys = client.get("/federation/v1/keys").json()["keys"]
     assert keys[0]["x"] == public_x(demo.key("CN-FS").public_key())
     assert keys[0]["kty"] == "OKP" and keys[0]["crv"] == "Ed25519" and keys[0]["nbf"] < keys[0]["exp"]
+
+
+def test_peer_queries_are_answered_by_the_front_door(
+    client: TestClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Peers' POSTs bypass the framework and tracing middleware (see `federation.api.FrontDoor`);
+    other routes still go through the app."""
+    from federation.api import FrontDoor
+
+    answered: list[str] = []
+    original = FrontDoor._answer
+
+    async def spy(self: FrontDoor, scope: Any, receive: Any) -> Any:
+        answered.append(scope["path"])
+        return await original(self, scope, receive)
+
+    monkeypatch.setattr(FrontDoor, "_answer", spy)
+    raw, headers = signed(demo, query(demo))
+    assert post(client, raw, headers).status_code == 200
+    assert client.get("/federation/v1/keys").status_code == 200
+    assert answered == ["/federation/v1/household-status"]
+    big = client.post("/federation/v1/household-status:batch", content=b"x" * 70_000)
+    assert_problem(big, 413, "too-large")
+
+
+def test_concurrent_queries_share_a_transaction_and_a_replay_among_them_is_refused(
+    foshan: tuple[FastAPI, Node], demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: the exchanges of queries answered meanwhile are stored in one transaction; when
+    that transaction fails on a duplicate nonce it is retried per exchange, so only the replay fails."""
+    import asyncio
+
+    node = foshan[1]
+    transactions: list[int] = []
+    original = node.app._store
+
+    def counting(events: Any) -> None:
+        transactions.append(len(events))
+        original(events)
+
+    monkeypatch.setattr(node.app, "_store", counting)
+    path = "/federation/v1/household-status"
+    requests = [signed(demo, query(demo)) for _ in range(12)]
+
+    async def answer(requests: list[tuple[bytes, Headers]]) -> list[int]:
+        replies = await asyncio.gather(
+            *(node.responder.handle_async(path, headers, raw, batch=False) for raw, headers in requests)
+        )
+        return [reply.status for reply in replies]
+
+    assert asyncio.run(answer(requests[:6])) == [200] * 6
+    assert transactions == [6], "six concurrent exchanges, one transaction"
+    transactions.clear()
+    statuses = asyncio.run(answer([*requests[6:], requests[6], requests[0]]))
+    assert statuses == [200] * 6 + [401, 401]
+    assert transactions[0] == 8 and len(transactions) == 1 + 8, "the failed batch, then one by one"
+    stored = node.app.notification_log.select(start=1, limit=100)
+    assert len([n for n in stored if n.topic.endswith("InboundExchange.Answered")]) == 12
