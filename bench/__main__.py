@@ -1,6 +1,6 @@
 """Run every benchmark and write docs/benchmarks.md (`make bench`).
 
-`python -m bench --only backbone,monitoring` runs a subset (the report then holds only those).
+`python -m bench --only backbone,monitoring` runs a subset and replaces only those sections of the report.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main() -> None:
     for name in chosen:
         print(f"== {name}")
         sections.append(asyncio.run(BENCHMARKS[name]()))
-    write_report(args.out, sections)
+    write_report(args.out, sections, merge=args.only is not None)
     print(f"wrote {args.out}")
 
 

@@ -59,11 +59,36 @@ def machine_section() -> str:
     return "\n".join(lines)
 
 
-def write_report(path: Path, sections: list[str]) -> None:
+def _split(text: str) -> list[str]:
+    """A report's `## ` sections, each with its heading (the title block before them is dropped)."""
+    parts: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            parts.append(line)
+        elif parts:
+            parts[-1] += "\n" + line
+    return [part.strip() for part in parts]
+
+
+def _dated(section: str, when: str) -> str:
+    heading, _, rest = section.partition("\n")
+    return f"{heading}\n\n_Measured {when}._\n{rest}" if heading.startswith("## ") else section
+
+
+def write_report(path: Path, sections: list[str], *, merge: bool = False) -> None:
+    """Write the report; with `merge` (a partial run), replace only the sections this run produced and
+    keep the others as they were, each with the date it was measured."""
     path.parent.mkdir(parents=True, exist_ok=True)
     header = (
         "# Benchmarks\n\nWritten by `make bench` (`python -m bench`); "
-        "figures from one run on the machine below. "
+        "each section says when it was measured, on the machine below. "
         "Benchmarks are not tests: nothing asserts a time.\n"
     )
-    path.write_text(header + "\n" + "\n\n".join(sections) + "\n")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    fresh = [sections[0], *(_dated(section, when) for section in sections[1:])]
+    if merge and path.exists():
+        kept = _split(path.read_text())
+        by_heading = {section.partition("\n")[0]: section for section in fresh}
+        merged = [by_heading.pop(section.partition("\n")[0], section) for section in kept]
+        fresh = merged + list(by_heading.values())
+    path.write_text(header + "\n" + "\n\n".join(fresh) + "\n")
