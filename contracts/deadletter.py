@@ -37,5 +37,8 @@ class DeadLetter(Contract):
     failed_at: AwareDatetime = Field(description="When the consumer gave up.")
     original_headers: dict[str, str] = Field(description="NATS headers of the original message.")
     original_data_b64: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]*={0,2}$")] = Field(
-        description="Original body, base64 (standard alphabet, padded)."
+        description=(
+            "Original body, base64 (standard alphabet, padded); empty when it was too large to carry, "
+            "it is then read from `stream` at `stream_sequence`."
+        )
     )

@@ -82,6 +82,10 @@ class EligibilityApp(ServiceApplication):
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.defaults = rules.load_table()
         self._table_cache: tuple[int, rules.ParameterTable] | None = None
+        self._in_force_cache: tuple[rules.ParameterTable | None, dict[tuple[str, date], rules.InForce]] = (
+            None,
+            {},
+        )
         self._write_lock = threading.RLock()
         self._books: weakref.WeakKeyDictionary[UnitOfWork, ParameterBook | None] = weakref.WeakKeyDictionary()
         super().__init__(settings, env)
@@ -228,13 +232,15 @@ class EligibilityApp(ServiceApplication):
             chunk = reports[start : start + INGEST_CHUNK]
 
             def work(uow: UnitOfWork, chunk: Sequence[DepartmentFactReported] = chunk) -> list[IntakeStatus]:
+                self.prefetch_receipts(uow, chunk)
                 return [self.intake_fact(uow, report) for report in chunk]
 
             statuses += self._in_uow(work)
         return statuses
 
     def intake_fact(self, uow: UnitOfWork, report: DepartmentFactReported) -> IntakeStatus:
-        """Record one fact on its household and re-evaluate it; ignore a fact already received.
+        """Record one fact on its household, which is re-evaluated when `uow` commits (once for all its
+        facts in the unit of work); ignore a fact already received.
 
         A fact about a person no household holds yet is `parked` (with its receipt) and recorded on
         the household that later takes them in. A fact naming only a household id we do not know is
@@ -254,8 +260,13 @@ class EligibilityApp(ServiceApplication):
         fact = report.fact.model_dump()
         scope = str(member["member_id"]) if member is not None and fact["kind"] != "income" else "household"
         household.record_fact(department, report.reference, report.described_on, fact, scope)
-        self.evaluate_household(uow, household)
+        self.evaluate_before_commit(uow, household.id)
         return "recorded"
+
+    def prefetch_receipts(self, uow: UnitOfWork, reports: Sequence[DepartmentFactReported]) -> None:
+        """One store query for the receipts of a batch of facts (new facts have none: without this,
+        each would cost a query that finds nothing)."""
+        uow.prefetch(FactReceipt.create_id(r.department.value, r.reference) for r in reports)
 
     def _park(self, uow: UnitOfWork, report: DepartmentFactReported, person_hash: str) -> None:
         parked = uow.find(ParkedFacts.create_id(person_hash), ParkedFacts)
@@ -278,7 +289,7 @@ class EligibilityApp(ServiceApplication):
         if household is None or household.check_id != check_id:
             return False
         household.cross_region_answered(check_id, city, result)
-        self.evaluate_household(uow, household)
+        self.evaluate_before_commit(uow, household.id)
         return True
 
     def _locate(
@@ -299,12 +310,22 @@ class EligibilityApp(ServiceApplication):
         member = household.member_of(report.person_hash) if report.person_hash else None
         return household, member
 
+    def evaluate_before_commit(self, uow: UnitOfWork, household_id: UUID) -> None:
+        """Decide on the household once, just before `uow` commits, on everything recorded in it.
+
+        Facts arrive in batches (an inbox batch, an HTTP chunk); a household with several facts in one
+        batch gets one decision that reflects all of them, rather than one per fact of which all but
+        the last were out of date before they were stored.
+        """
+        uow.defer(("evaluate", household_id), lambda u: self._evaluate_deferred(u, household_id))
+
+    def _evaluate_deferred(self, uow: UnitOfWork, household_id: UUID) -> None:
+        self.evaluate_household(uow, uow.get(household_id, Household))
+
     def evaluate_household(self, uow: UnitOfWork, household: Household) -> rules.Decision:
         """Automated first review; a household newly failing opens a review case."""
         table = self.parameter_table(self._book(uow))
-        decision = rules.evaluate(
-            household.snapshot(), rules.parameters_at(table, household.region, self.today())
-        )
+        decision = rules.evaluate(household.snapshot(), self._in_force(table, household.region, self.today()))
         previous = household.outcome
         review_id = uuid4()
         household.evaluated(review_id, rules.decision_record(decision), previous)
@@ -341,6 +362,18 @@ class EligibilityApp(ServiceApplication):
         table = self.defaults.with_values(book.parameter_values())
         self._table_cache = (book.version, table)
         return table
+
+    def _in_force(self, table: rules.ParameterTable, region: str, on: date) -> rules.InForce:
+        """`rules.parameters_at`, remembered for the current table (a batch decides many households of
+        a few regions on one date)."""
+        cached_table, values = self._in_force_cache
+        if cached_table is not table:
+            values = {}
+            self._in_force_cache = (table, values)
+        found = values.get((region, on))
+        if found is None:
+            found = values[(region, on)] = rules.parameters_at(table, region, on)
+        return found
 
     def current_table(self) -> rules.ParameterTable:
         book: Any

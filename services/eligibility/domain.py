@@ -14,6 +14,8 @@ dicts, lists) so that events and snapshots store without custom transcodings.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -52,6 +54,11 @@ class MemberRecord(dict[str, Any]):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> MemberRecord:
         return self
+
+
+_SHARED = (str, int, Decimal, date, UUID, type(None), Recorded, tuple)
+"""Attribute values a copy of a household may share: immutable (a tuple holds members, themselves
+never changed in place)."""
 
 
 class Household(Aggregate):
@@ -134,6 +141,24 @@ class Household(Aggregate):
         self.open_case: UUID | None = None
         self.check_id: UUID | None = None
         self.cross_region: dict[str, rules.CrossRegionResult] = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Household:
+        """The repository deep-copies every household it hands out (so a failed command cannot corrupt
+        its cache), once per fact. Only the containers a command changes in place are copied: `facts`
+        (two levels; observations are immutable), `cross_region` and the pending events; the rest is
+        immutable or replaced whole (members, the recorded decision). Anything else is deep-copied."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        state = dict(self.__dict__)
+        for key, value in state.items():
+            if key == "facts":
+                state[key] = {kind: dict(scopes) for kind, scopes in value.items()}
+            elif key in ("cross_region", "_pending_events"):
+                state[key] = copy.copy(value)
+            elif not isinstance(value, _SHARED):
+                state[key] = copy.deepcopy(value, memo)
+        clone.__dict__.update(state)
+        return clone
 
     @event(MembersChanged)
     def change_members(self, members: list[dict[str, Any]]) -> None:
@@ -247,6 +272,7 @@ class FactReceipt(Aggregate):
         household_id: UUID | None
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)  # asked three times per fact (batch look-up, intake, creation)
     def create_id(department: str, reference: str) -> UUID:
         return uuid5(NAMESPACE, f"fact/{department}/{reference}")
 

@@ -9,6 +9,7 @@ what any writer (HTTP, inbox, another process) has committed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -19,6 +20,7 @@ from services.eligibility.domain import Household, ReviewCase
 if TYPE_CHECKING:
     from services.kit.store import ServiceApplication
 
+log = logging.getLogger(__name__)
 BATCH = 2000
 _TRACKED = (Household, ReviewCase)
 
@@ -32,6 +34,7 @@ class Population:
         self._snapshots: dict[UUID, tuple[int, rules.Snapshot]] = {}
         self._outcomes: dict[UUID, tuple[int, rules.InForce, str]] = {}
         self._lock = threading.Lock()
+        self._changed: set[UUID] = set()
         self._topics = self._event_topics()
 
     def _event_topics(self) -> list[str]:
@@ -46,36 +49,59 @@ class Population:
         return sorted(set(topics))
 
     def catch_up(self) -> None:
+        """Apply what was stored since the last call; then bring the rule inputs of the households
+        that changed up to date, so that a query finds them ready."""
         with self._lock:
-            recorder = self.app.process_recorder
-            while True:
-                batch = recorder.select_notifications(
-                    start=self.position, limit=BATCH, topics=self._topics, inclusive_of_start=False
-                )
-                if not batch:
-                    # the topic filter skips other notifications; the next query starts after them
-                    break
-                for notification in batch:
-                    self._apply(self.app.mapper.to_domain_event(notification))
-                self.position = batch[-1].id
-                if len(batch) < BATCH:
-                    break
+            self._catch_up()
+            changed, self._changed = self._changed, set()
+            for household_id in changed:
+                self.snapshot(self.households[household_id])
+
+    def catch_up_in_background(self) -> threading.Thread:
+        """Catch up on a thread (at start: a fresh process's first query would wait for the whole log)."""
+        thread = threading.Thread(target=self._catch_up_logged, name="population-catch-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _catch_up_logged(self) -> None:
+        try:
+            self.catch_up()
+        except Exception:  # the next query catches up again, and reports what goes wrong
+            log.exception("population read model: background catch-up failed")
+
+    def _catch_up(self) -> None:
+        recorder = self.app.process_recorder
+        while True:
+            batch = recorder.select_notifications(
+                start=self.position, limit=BATCH, topics=self._topics, inclusive_of_start=False
+            )
+            if not batch:
+                # the topic filter skips other notifications; the next query starts after them
+                break
+            for notification in batch:
+                self._apply(self.app.mapper.to_domain_event(notification))
+            self.position = batch[-1].id
+            if len(batch) < BATCH:
+                break
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id
         if originator in self.households:
             domain_event.mutate(self.households[originator])
+            self._changed.add(originator)
         elif originator in self.cases:
             domain_event.mutate(self.cases[originator])
         else:
             aggregate = domain_event.mutate(None)
             if isinstance(aggregate, Household):
                 self.households[originator] = aggregate
+                self._changed.add(originator)
             elif isinstance(aggregate, ReviewCase):
                 self.cases[originator] = aggregate
 
     def snapshot(self, household: Household) -> rules.Snapshot:
-        """The household's rule inputs, built once per version (what-if evaluates them twice)."""
+        """The household's rule inputs, built once per version (what-if evaluates them twice; catch-up
+        builds those of changed households)."""
         cached = self._snapshots.get(household.id)
         if cached is not None and cached[0] == household.version:
             return cached[1]
@@ -89,6 +115,6 @@ class Population:
         cached = self._outcomes.get(household.id)
         if cached is not None and cached[0] == household.version and cached[1] == parameters:
             return cached[2]
-        outcome = rules.evaluate(snapshot, parameters).outcome
+        outcome = rules.outcome(snapshot, parameters)
         self._outcomes[household.id] = (household.version, parameters, outcome)
         return outcome

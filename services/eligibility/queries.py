@@ -58,7 +58,7 @@ def what_if(
         now_params, then_params = in_force[region]
         snapshot = app.population.snapshot(household)
         before = app.population.outcome(household, snapshot, now_params)
-        after = rules.evaluate(snapshot, then_params).outcome
+        after = rules.outcome(snapshot, then_params)
         if before == after:
             continue
         key = f"{before}->{after}"

@@ -272,6 +272,77 @@ def evaluate(snapshot: Snapshot, parameters: InForce) -> Decision:
     return Decision(outcome, parameters.on, snapshot.region, results)
 
 
+def outcome(snapshot: Snapshot, parameters: InForce) -> Outcome:
+    """`evaluate(snapshot, parameters).outcome` without building the explanation: what-if asks it of
+    every household twice. The same steps as `evaluate`, statuses only (a test holds them equal)."""
+    tolerance = parameters.get(STALENESS)
+    oldest = parameters.on - timedelta(days=int(tolerance.value)) if tolerance is not None else None
+    statuses = (
+        _single_status(INCOME, snapshot.scopes("income"), parameters, oldest),
+        _housing_status(snapshot.scopes("property"), parameters),
+        _assets_status(snapshot.scopes("financial_assets"), parameters, oldest),
+        _cross_region(snapshot.cross_region).status if snapshot.cross_region else "clear",
+    )
+    if "exit" in statuses:
+        return "exit_triggered"
+    if any(status != "clear" for status in statuses):
+        return "needs_manual"
+    return "qualifies"
+
+
+def _latest_status(observations: tuple[Observation, ...], on: date, oldest: date | None) -> Status | Decimal:
+    """`_latest` in short: the value to decide on, or the status saying why there is none."""
+    usable = _on_or_before(observations, on)
+    if not usable:
+        return "missing"
+    first = usable[0].value
+    if len(usable) > 1 and any(o.value != first for o in usable):
+        return "conflict"
+    if oldest is not None and usable[0].source.described_on < oldest:
+        return "stale"
+    return first
+
+
+def _compare_status(rule: str, observed: Decimal, parameters: InForce) -> Status:
+    value = parameters.get(rule)
+    if value is None:
+        return "no_parameter"
+    return "exit" if observed > value.value else "clear"
+
+
+def _single_status(
+    rule: str, scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce, oldest: date | None
+) -> Status:
+    found = _latest_status(scopes.get(HOUSEHOLD_SCOPE, ()), parameters.on, oldest)
+    return found if isinstance(found, str) else _compare_status(rule, found, parameters)
+
+
+def _housing_status(scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce) -> Status:
+    total = Decimal("0.00")
+    for ref in scopes:
+        found = _latest_status(scopes[ref], parameters.on, None)
+        if isinstance(found, str):
+            if found == "conflict":
+                return found
+            continue
+        total += found
+    return _compare_status(HOUSING, total, parameters)
+
+
+def _assets_status(
+    scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce, oldest: date | None
+) -> Status:
+    if HOUSEHOLD_SCOPE in scopes or not scopes:
+        return _single_status(ASSETS, scopes, parameters, oldest)
+    total = Decimal("0.00")
+    for scope in sorted(scopes):
+        found = _latest_status(scopes[scope], parameters.on, oldest)
+        if isinstance(found, str):
+            return found
+        total += found
+    return _compare_status(ASSETS, total, parameters)
+
+
 def _on_or_before(observations: tuple[Observation, ...], on: date) -> tuple[Observation, ...]:
     for observation in observations:
         if observation.source.described_on > on:

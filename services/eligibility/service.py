@@ -37,5 +37,8 @@ def main() -> None:
     observe(settings)
     if settings.person_hash_key == DEV_PERSON_HASH_KEY:
         log.warning("PERSON_HASH_KEY is the development default: set the key shared with the departments")
-    api, _ = build(settings)
+    api, app = build(settings)
+    # The read model behind what-if and the case lists follows the whole log; catching up now, while
+    # the service starts, spares the first query that wait.
+    app.population.catch_up_in_background()
     serve(api, settings)

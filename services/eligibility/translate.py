@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.utils import get_topic
 from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE, EventSpec
@@ -32,7 +33,14 @@ from contracts.eligibility import (
     ReviewReason,
     WarningRaised,
 )
-from services.eligibility.domain import Household, ReviewCase
+from services.eligibility.domain import (
+    FactReceipt,
+    Household,
+    ParameterBook,
+    ParkedFacts,
+    PersonIndex,
+    ReviewCase,
+)
 from services.eligibility.settings import EligibilitySettings
 from services.kit.codec import Outgoing
 
@@ -230,7 +238,25 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
             return approved(domain_event, catalogued)
         return []
 
-    return translate
+    return _Translator(translate)
+
+
+class _Translator:
+    """The translate function, with the topics it never publishes anything for (the relay passes
+    over those undecoded: a receipt per fact would otherwise be decoded to be dropped)."""
+
+    silent_topics = frozenset(
+        get_topic(cls)
+        for aggregate in (FactReceipt, PersonIndex, ParkedFacts, ParameterBook)
+        for cls in vars(aggregate).values()
+        if isinstance(cls, type) and issubclass(cls, Aggregate.Event)
+    )
+
+    def __init__(self, translate: Translator) -> None:
+        self._translate = translate
+
+    def __call__(self, domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
+        return self._translate(domain_event)
 
 
 def approved(domain_event: ReviewCase.Approved, emit: Emit) -> list[Outgoing]:

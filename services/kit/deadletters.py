@@ -57,9 +57,11 @@ async def replay(js: JetStreamContext, sequence: int) -> int:
     record = DeadLetter.model_validate_json(raw.data or b"")
     headers = {k: v for k, v in record.original_headers.items() if k not in HOP_HEADERS}
     headers[MSG_ID_HEADER] = f"replay:{STREAM}:{sequence}"
-    ack = await js.publish(
-        record.original_subject, base64.b64decode(record.original_data_b64), headers=headers
-    )
+    if record.original_data_b64:
+        data = base64.b64decode(record.original_data_b64)
+    else:  # too large to carry: the original is where it was published
+        data = (await js.get_msg(record.stream, seq=record.stream_sequence)).data or b""
+    ack = await js.publish(record.original_subject, data, headers=headers)
     return int(ack.seq)
 
 

@@ -5,7 +5,9 @@ For each fetched batch, in stream order:
 - a message that is not a valid contract event, or was delivered `max_deliver` times without being
   acknowledged (it keeps killing the process), goes to the dead-letter subject with its reason;
 - the others are handled together: handlers write through one unit of work, committed with the
-  tracking record of the batch's last sequence in one transaction, and only then acknowledged.
+  tracking record of the batch's last sequence in one transaction, and only then acknowledged
+  (a `BatchHandler` first sees all its messages of the batch; work the handlers deferred on the unit
+  of work runs just before the commit, in the same transaction).
 A handler that raises makes the batch fall back to one message at a time: the messages before it are
 committed, the failing one is retried with backoff up to `max_deliver` attempts and then dead-lettered.
 Order is kept because the library's tracking record is a high-water mark: nothing is handled past a
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import nats.js.errors
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -61,6 +63,16 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Incoming, UnitOfWork], None]
 T = TypeVar("T")
+
+
+class BatchHandler(Protocol):
+    """A handler that may also look at all its messages of a batch before handling them one by one
+    (e.g. to read in one query whether each was received before). `prepare` must not change state
+    that the commit stores: it is a head start, skipped when it fails."""
+
+    def __call__(self, incoming: Incoming, uow: UnitOfWork) -> None: ...
+
+    def prepare(self, batch: Sequence[Incoming], uow: UnitOfWork) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -182,11 +194,14 @@ class Inbox:
         batches: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=1)
         fetcher = asyncio.create_task(self._fetch_loop(stop, batches), name=f"fetch-{self.durable}")
         try:
-            while not (stop.is_set() and batches.empty()):
+            # At a stop the fetcher ends after the fetch in flight (at most a second) and hands over
+            # what it got: every message delivered to us is handled and acknowledged before we go,
+            # rather than left to come back after `ack_wait` behind later ones.
+            while not (stop.is_set() and fetcher.done() and batches.empty()):
                 try:
                     msgs = await asyncio.wait_for(batches.get(), timeout=0.5)
                 except TimeoutError:
-                    if fetcher.done():
+                    if fetcher.done() and batches.empty():
                         break
                     continue
                 started = time.perf_counter()
@@ -231,8 +246,26 @@ class Inbox:
                 backoff = 0.1
                 last_message = time.monotonic()
                 await batches.put(msgs)
+            if sub is not None:
+                await self._hand_over_leftovers(sub, batches)
         finally:
             await self._drop(sub)
+
+    async def _hand_over_leftovers(
+        self, sub: JetStreamContext.PullSubscription, batches: asyncio.Queue[list[Msg]]
+    ) -> None:
+        """At a stop: messages the server delivered after a fetch gave up waiting sit in the
+        subscription's buffer; handing them over gets them handled and acknowledged now, instead of
+        redelivered after `ack_wait` behind the next process's first batch."""
+        await asyncio.sleep(0.05)  # what is still on the wire
+        while sub.pending_msgs:
+            try:
+                leftover = await sub.fetch(sub.pending_msgs, timeout=0.05)
+            except Exception:
+                return
+            if not leftover:
+                return
+            await batches.put(leftover)
 
     async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
         """Long-poll for one message, then take what else is there within a few milliseconds.
@@ -367,6 +400,13 @@ class Inbox:
         A unit of work that reaches `inbox_max_events_per_commit` events is committed on the spot (one
         huge transaction stalls PostgreSQL's pipelined insert); the rest of the batch continues in a
         fresh one. On a handler's error, what was committed so far stays and the error is returned.
+
+        Before the handlers run, each handler with a `prepare` method (`BatchHandler`) sees its
+        messages of the batch at once (to read in one query what each message needs); work handlers
+        deferred on the unit of work (`UnitOfWork.defer`) runs before each commit. If that deferred
+        work fails, nobody knows which message caused it: the rest of the batch is handled again one
+        message per commit, so the failure lands on one message (retried, then dead-lettered) and
+        the others are committed.
         """
         position = self.app.position(self.tracking_name)
         committed = 0
@@ -375,7 +415,9 @@ class Inbox:
         if committed == len(items):
             return _Outcome(committed)
         uow = UnitOfWork(self.app)
+        self._prepare(items[committed:], uow)
         last = len(items) - 1
+        start = committed  # the first message of the current unit of work
         for index in range(committed, len(items)):
             item = items[index]
             if item.incoming is not None:
@@ -384,11 +426,54 @@ class Inbox:
                 except Exception as exc:
                     return _Outcome(committed, index, exc)
             if index < last and uow.pending_count() >= self.settings.inbox_max_events_per_commit:
+                if not self._flushed(uow):
+                    return self._apply_one_by_one(items, start, index + 1)
                 uow.commit(Tracking(self.tracking_name, item.sequence))
-                committed = index + 1
+                committed = start = index + 1
                 uow = UnitOfWork(self.app)
+                self._prepare(items[start:], uow)
+        if not self._flushed(uow):
+            return self._apply_one_by_one(items, start, len(items))
         uow.commit(Tracking(self.tracking_name, items[last].sequence))
         return _Outcome(len(items))
+
+    def _prepare(self, items: Sequence[_Item], uow: UnitOfWork) -> None:
+        """Show batch-aware handlers their messages; an error here only loses the head start."""
+        by_type: dict[str, list[Incoming]] = {}
+        for item in items:
+            if item.incoming is not None:
+                by_type.setdefault(item.incoming.spec.type, []).append(item.incoming)
+        for kind, incomings in by_type.items():
+            prepare = getattr(self.handlers[kind], "prepare", None)
+            if prepare is None:
+                continue
+            try:
+                prepare(incomings, uow)
+            except Exception as exc:
+                log.warning("inbox %s: prepare of %s failed (%r)", self.durable, kind, exc)
+
+    def _flushed(self, uow: UnitOfWork) -> bool:
+        """Run the unit of work's deferred work; False if it raised (the unit of work is then void)."""
+        try:
+            uow.flush()
+        except Exception as exc:
+            log.warning("inbox %s: deferred work of a batch failed (%r)", self.durable, exc)
+            return False
+        return True
+
+    def _apply_one_by_one(self, items: Sequence[_Item], start: int, end: int) -> _Outcome:
+        """Handle `items[start:end]` again, one message per commit; the first failure is returned."""
+        for index in range(start, end):
+            item = items[index]
+            uow = UnitOfWork(self.app)
+            if item.incoming is not None:
+                try:
+                    self._run_handler(item.incoming, uow)
+                    uow.flush()
+                except Exception as exc:
+                    return _Outcome(index, index, exc)
+            uow.commit(Tracking(self.tracking_name, item.sequence))
+        return self._apply(items) if end < len(items) else _Outcome(end)
 
     def _run_handler(self, incoming: Incoming, uow: UnitOfWork) -> None:
         handler = self.handlers[incoming.spec.type]
@@ -455,12 +540,20 @@ class Inbox:
             MSG_ID_HEADER: f"deadletter:{self.service}:{self.stream}:{item.sequence}",
             DEADLETTER_REASON_HEADER: reason[:200].replace("\n", " "),
         }
+        data = record.model_dump_json().encode()
+        if len(data) + 1024 > self.nc.max_payload:
+            # Too large to carry its original (base64 adds a third): the record points at it instead.
+            # Business streams keep their messages, so nothing is lost and replay reads it from there.
+            size, at = len(item.data), f"stream {self.stream} at sequence {item.sequence}"
+            kept = f" (original of {size} bytes kept in {at})"
+            record = record.model_copy(
+                update={"original_data_b64": "", "reason": (reason[: 2000 - len(kept)] + kept)}
+            )
+            data = record.model_dump_json().encode()
         delay = 0.1
         while True:
             try:
-                await self.js.publish(
-                    deadletter_subject(self.service), record.model_dump_json().encode(), headers=headers
-                )
+                await self.js.publish(deadletter_subject(self.service), data, headers=headers)
                 break
             except Exception as exc:  # the record must exist before the message is acknowledged
                 log.warning("dead-letter publish failed (%r), retrying", exc)

@@ -6,6 +6,8 @@ events, publishes them with `Nats-Msg-Id: <service>:<notification id>` (many in 
 after every PubAck up to a notification records that notification as its position. A crash
 anywhere means republishing from the recorded position; JetStream's duplicate window drops the
 copies. A failed publish stops the batch at the first failure: nothing is skipped, nothing reordered.
+A translator may name the topics it never publishes anything for (`Silent`): those notifications are
+passed over undecoded (their position still advances).
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
 from contracts.envelope import MSG_ID_HEADER
@@ -36,6 +41,16 @@ from services.kit.tracing import inject, span
 log = logging.getLogger(__name__)
 
 Translator = Callable[[DomainEventProtocol[UUID]], Sequence[Outgoing]]
+
+
+class Silent(Protocol):
+    """A translator that also names the stored event topics it never publishes anything for."""
+
+    silent_topics: frozenset[str]
+
+    def __call__(self, event: DomainEventProtocol[UUID]) -> Sequence[Outgoing]: ...
+
+
 POSITION = "outbox"
 MAX_IN_FLIGHT = 4
 
@@ -74,6 +89,8 @@ class OutboxRelay:
         self.acknowledged = 0  # confirmed by JetStream, recorded soon
         self._recorded_at = 0.0
         self._wakeup = asyncio.Event()  # set after each save: publish now, not at the next poll
+        silent = getattr(translate, "silent_topics", None)
+        self._silent: frozenset[str] = frozenset(silent) if silent else frozenset()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep up to `MAX_IN_FLIGHT` batches published and unconfirmed; confirm the oldest first.
@@ -159,7 +176,10 @@ class OutboxRelay:
         try:
             for notification_id, futures in sent.items:
                 for future in futures:
-                    ack = await asyncio.wait_for(future, self.settings.relay_publish_timeout_s)
+                    if future.done():  # the usual case by now: no timer for it
+                        ack = future.result()
+                    else:
+                        ack = await asyncio.wait_for(future, self.settings.relay_publish_timeout_s)
                     RELAY_PUBLISHED.labels(self.service).inc()
                     if ack.duplicate:
                         RELAY_DUPLICATES.labels(self.service).inc()
@@ -191,6 +211,8 @@ class OutboxRelay:
         RELAY_POSITION.labels(self.service).set(self.position)
 
     async def _send(self, notification: Notification) -> list[asyncio.Future[PubAck]]:
+        if notification.topic in self._silent:
+            return []  # the translator makes nothing of this type: not even decoded
         try:
             event, parent = decode_with_trace(self.app.mapper, notification)
             outgoing = self.translate(event)
@@ -199,8 +221,14 @@ class OutboxRelay:
             raise RelayError(f"notification {notification.id}: {exc!r}") from exc
         occurred = getattr(event, "timestamp", None) or datetime.now(UTC)
         futures = []
+        traced = bool(parent) or isinstance(trace.get_tracer_provider(), TracerProvider)
         for index, out in enumerate(outgoing):
             msg_id = f"{self.service}:{notification.id}" + (f":{index}" if index else "")
+            data = encode(out, event_id=msg_id, source=self.source, time=occurred)
+            if not traced:  # no tracer and no stored context: the span and its headers would be empty
+                headers = {MSG_ID_HEADER: msg_id}
+                futures.append(await self.js.publish_async(out.spec.subject, data, headers=headers))
+                continue
             with span(
                 f"{out.spec.subject} publish",
                 SpanKind.PRODUCER,
@@ -212,6 +240,5 @@ class OutboxRelay:
                 },
             ):
                 headers = inject({MSG_ID_HEADER: msg_id})
-                data = encode(out, event_id=msg_id, source=self.source, time=occurred)
                 futures.append(await self.js.publish_async(out.spec.subject, data, headers=headers))
         return futures

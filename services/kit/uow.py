@@ -4,11 +4,18 @@ An inbox commits many messages in one transaction (that is where its throughput 
 handler must see what earlier handlers of the same batch did to an aggregate before anything is
 stored. The unit of work is that view: loaded and new aggregates, kept until the batch commits with
 its tracking record, or discarded whole when a handler fails.
+
+Two batch-level tools, both optional:
+- `prefetch(ids)`: one store query for which of many aggregates exist; those that do not are then
+  known absent (no query each), e.g. the receipts of a batch of facts (`Inbox` calls a handler's
+  `prepare` with the whole batch, where a handler can do this);
+- `defer(key, work)`: work done once per key just before the commit (`flush`), whatever number of
+  messages asked for it, e.g. re-deciding a household once per batch rather than once per fact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -19,6 +26,7 @@ from services.kit.store import ServiceApplication, event_traces
 from services.kit.tracing import current_trace_headers
 
 A = TypeVar("A")
+PREFETCH_CHUNK = 500
 
 
 def project(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -29,20 +37,60 @@ def project(aggregate: Any, events: Iterable[Any]) -> Any:
     return aggregate
 
 
+def existing(app: ServiceApplication, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+    """Which of `aggregate_ids` have at least one stored event: one query per 500 ids on SQLite and
+    PostgreSQL (one per id on other recorders)."""
+    ids = list(dict.fromkeys(aggregate_ids))
+    recorder: Any = app.recorder
+    found: set[UUID] = set()
+    module = type(recorder).__module__
+    for start in range(0, len(ids), PREFETCH_CHUNK):
+        chunk = ids[start : start + PREFETCH_CHUNK]
+        if module == "eventsourcing.sqlite":
+            marks = ", ".join("?" for _ in chunk)
+            statement = (
+                f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                f"WHERE originator_id IN ({marks})"
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, [i.hex for i in chunk])
+                found.update(UUID(str(row["originator_id"])) for row in cursor.fetchall())
+        elif module == "eventsourcing.postgres":
+            from psycopg.sql import SQL, Identifier
+
+            query = SQL("SELECT DISTINCT originator_id FROM {}.{} WHERE originator_id = ANY(%s)").format(
+                Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+            )
+            text = recorder.datastore.originator_id_type == "text"
+            with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+                cursor.execute(query, [[str(i) for i in chunk] if text else chunk])
+                found.update(UUID(str(row["originator_id"])) for row in cursor.fetchall())
+        else:
+            found.update(i for i in chunk if recorder.select_events(i, limit=1))
+    return found
+
+
 class UnitOfWork:
     def __init__(self, app: ServiceApplication) -> None:
         self.app = app
         self._aggregates: dict[UUID, Any] = {}
         self._touched: dict[UUID, Any] = {}
         self._traces: dict[int, dict[str, str]] = {}
+        self._absent: set[UUID] = set()
+        self._counts: dict[UUID, int] = {}
+        self._uncounted: dict[UUID, Any] = {}
+        self._deferred: dict[Hashable, tuple[Callable[[UnitOfWork], None], dict[str, str]]] = {}
 
     def get(self, aggregate_id: UUID, kind: type[A]) -> A:
         """The aggregate as this batch left it; raises `AggregateNotFoundError`."""
         aggregate = self._aggregates.get(aggregate_id)
         if aggregate is None:
+            if aggregate_id in self._absent:
+                raise AggregateNotFoundError(aggregate_id)
             aggregate = self.app.repository.get(aggregate_id, projector_func=project)
             self._aggregates[aggregate_id] = aggregate
         self._touched[aggregate_id] = aggregate
+        self._uncounted[aggregate_id] = aggregate
         if not isinstance(aggregate, kind):
             raise TypeError(f"{aggregate_id} is a {type(aggregate).__name__}, not a {kind.__name__}")
         return aggregate
@@ -56,15 +104,49 @@ class UnitOfWork:
     def add(self, aggregate: Any) -> None:
         self._aggregates[aggregate.id] = aggregate
         self._touched[aggregate.id] = aggregate
+        self._uncounted[aggregate.id] = aggregate
+        self._absent.discard(aggregate.id)
+
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Ask the store once which of `aggregate_ids` exist; `get`/`find` of one that does not then
+        answers without a query. Those that exist are loaded as usual, on first `get`."""
+        unknown = [i for i in aggregate_ids if i not in self._aggregates]
+        if unknown:
+            self._absent.update(set(unknown) - existing(self.app, unknown))
 
     def pending_count(self) -> int:
-        """Events waiting to be committed."""
-        return sum(len(aggregate.pending_events) for aggregate in self._aggregates.values())
+        """Events waiting to be committed.
+
+        Counted again only for aggregates got or added since the last call (handlers reach their
+        aggregates through `get`/`add` for each message), so calling it after every message of a batch
+        stays linear in the batch.
+        """
+        uncounted, self._uncounted = self._uncounted, {}
+        for aggregate_id, aggregate in uncounted.items():
+            self._counts[aggregate_id] = len(aggregate.pending_events)
+        return sum(self._counts.values())
+
+    def defer(self, key: Hashable, work: Callable[[UnitOfWork], None]) -> None:
+        """Do `work(uow)` once at `flush` (before the commit), however often `key` is deferred. Events
+        the work creates carry the trace context of the first `defer` of `key`."""
+        if key not in self._deferred:
+            self._deferred[key] = (work, current_trace_headers())
+
+    def flush(self) -> None:
+        """Run the deferred work, in the order first asked for (work may defer more)."""
+        self.capture_traces()
+        while self._deferred:
+            key = next(iter(self._deferred))
+            work, headers = self._deferred.pop(key)
+            work(self)
+            self._capture(headers)
 
     def capture_traces(self) -> None:
         """Remember the current trace context for events created since the last call."""
+        self._capture(current_trace_headers())
+
+    def _capture(self, headers: dict[str, str]) -> None:
         touched, self._touched = self._touched, {}
-        headers = current_trace_headers()
         if not headers:
             return
         for aggregate in touched.values():
@@ -72,9 +154,13 @@ class UnitOfWork:
                 self._traces.setdefault(id(event), headers)
 
     def commit(self, tracking: Tracking | None) -> None:
-        """Store every pending event and the tracking record atomically."""
+        """Run the deferred work, then store every pending event and the tracking record atomically."""
+        self.flush()
         with event_traces(self._traces):
             self.app.commit(tracking, list(self._aggregates.values()))
         self._aggregates.clear()
         self._touched.clear()
         self._traces.clear()
+        self._absent.clear()
+        self._counts.clear()
+        self._uncounted.clear()

@@ -429,8 +429,8 @@ async def test_what_if_counts_flips_by_estate_and_region_without_writing(
         household = (await register(client, id_number, estate=estate))["household_id"]
         await facts(
             client,
-            fact(household, f"i-{id_number}", income(amount)),
-            fact(household, f"f-{id_number}", assets("1")),
+            fact(household, f"i-{household}", income(amount)),
+            fact(household, f"f-{household}", assets("1")),
         )
         households[amount] = household
     written = eligibility.recorder.max_notification_id()

@@ -227,3 +227,42 @@ def test_cross_region_answers_match_exits_and_unverified_is_never_clear() -> Non
     matched = with_answers(CN_GZ="match", CN_ZQ="unverified")
     assert matched.outcome == "exit_triggered"
     assert matched.result(rules.CROSS_REGION).legal_reference
+
+
+observations = st.lists(
+    st.builds(
+        lambda value, day, department: Observation(
+            value, Source(department, f"r{day}", TODAY - timedelta(days=day))
+        ),
+        st.sampled_from(
+            [Decimal("0.00"), Decimal("3960.00"), Decimal("3960.01"), Decimal("150.5"), Decimal("90")]
+        ),
+        st.integers(min_value=-3, max_value=500),  # a negative age: described after the decision date
+        st.sampled_from(["civil_affairs", "finance", "real_estate"]),
+    ),
+    min_size=1,
+    max_size=3,
+).map(lambda found: tuple(sorted(found, key=lambda o: o.source.described_on, reverse=True)))
+scopes = st.dictionaries(st.sampled_from(["household", "m1", "m2", "P1", "P2"]), observations, max_size=3)
+
+
+@settings(database=None, max_examples=400)
+@given(
+    facts=st.dictionaries(st.sampled_from(["income", "financial_assets", "property"]), scopes, max_size=3),
+    cross_region=st.dictionaries(
+        st.sampled_from(["CN-GZ", "CN-DG"]), st.sampled_from(["match", "no_match", "unverified"]), max_size=2
+    ),
+    region=st.sampled_from(["CN-FS", "CN-XX"]),  # CN-XX: no parameter in force
+    days_later=st.integers(min_value=0, max_value=800),
+)
+def test_the_outcome_alone_is_the_outcome_of_the_explained_decision(
+    facts: dict[str, dict[str, tuple[Observation, ...]]],
+    cross_region: dict[str, rules.CrossRegionResult],
+    region: str,
+    days_later: int,
+) -> None:
+    """What-if asks `rules.outcome` (no explanation built) of every household: it must agree with
+    `evaluate` on every input, including missing, stale, conflicting and not-yet-described facts."""
+    snapshot = Snapshot(region, facts, cross_region)
+    parameters = parameters_at(TABLE, region, TODAY + timedelta(days=days_later))
+    assert rules.outcome(snapshot, parameters) == evaluate(snapshot, parameters).outcome

@@ -219,16 +219,6 @@ async def test_near_the_size_limit_a_valid_message_is_handled_and_above_it_publi
         await bus.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/kit/inbox.py `_deadletter` publishes the whole original, base64-encoded (4/3 of its "
-        "size) inside the DeadLetter record; for an original above ~3/4 of max_payload (~780 KB at "
-        "1 MiB) that publish raises MaxPayloadError, and `_deadletter` retries it forever, so the "
-        "inbox never gets past the message: one large invalid message stops the consumer of its "
-        "stream. Fix described in the bus-fuzzing report (docs/reliability.md)."
-    ),
-)
 async def test_an_invalid_message_just_below_the_size_limit_is_deadlettered(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
