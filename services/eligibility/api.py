@@ -131,6 +131,7 @@ def household_view(household: Household) -> Any:
             "base_rent": f"{household.base_rent:.2f}",
             "tenancy_start": household.tenancy_start,
             "registered_by": household.registered_by,
+            "occupancy": [dict(o.data) for o in getattr(household, "occupancy", ())],
             "members": [
                 {
                     "member_id": m["member_id"],

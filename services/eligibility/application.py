@@ -277,6 +277,29 @@ class EligibilityApp(ServiceApplication):
         parked.park(department, report.reference, report.described_on, report.fact.model_dump())
         uow.add(FactReceipt(department, report.reference, None))
 
+    def note_occupancy(
+        self,
+        uow: UnitOfWork,
+        household_id: UUID | None,
+        warning_id: UUID,
+        step: str,
+        on: date,
+        detail: str,
+        by: str | None = None,
+    ) -> bool:
+        """Monitoring's warnings are facts for the review: kept on the household, shown to reviewers;
+        False for a household we do not know."""
+        if household_id is None:
+            return False
+        try:
+            household = uow.find(household_id, Household)
+        except TypeError:
+            household = None
+        if household is None:
+            return False
+        household.note_occupancy(warning_id, step, on, detail[:500], by)
+        return True
+
     def record_cross_region(
         self, uow: UnitOfWork, household_id: UUID, check_id: UUID, city: str, result: str
     ) -> bool:

@@ -115,6 +115,16 @@ class Household(Aggregate):
         city: str
         result: str
 
+    class OccupancyNoted(Aggregate.Event):
+        """A step of an occupancy warning monitoring raised on the household's flat: evidence for
+        the reviewers (the household page and timeline show it); no exit rule reads it."""
+
+        warning_id: UUID
+        step: str
+        on: date
+        detail: str
+        by: str | None
+
     @event(Registered)
     def __init__(
         self,
@@ -141,6 +151,7 @@ class Household(Aggregate):
         self.open_case: UUID | None = None
         self.check_id: UUID | None = None
         self.cross_region: dict[str, rules.CrossRegionResult] = {}
+        self.occupancy: tuple[Recorded, ...] = ()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Household:
         """The repository deep-copies every household it hands out (so a failed command cannot corrupt
@@ -221,6 +232,13 @@ class Household(Aggregate):
         self.open_case = case_id
         self.check_id = check_id
         self.cross_region = {}
+
+    @event(OccupancyNoted)
+    def note_occupancy(self, warning_id: UUID, step: str, on: date, detail: str, by: str | None) -> None:
+        """The warning's latest step replaces its earlier one (the events keep every step)."""
+        entry = Recorded({"warning_id": warning_id, "step": step, "on": on, "detail": detail, "by": by})
+        others = tuple(o for o in self.occupancy if o.data["warning_id"] != warning_id)
+        self.occupancy = (*others, entry)
 
     @event(CaseClosed)
     def case_closed(self, case_id: UUID, outcome: str) -> None:

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
 from contracts.federation import CrossRegionResultRecorded
+from contracts.monitoring import (
+    OccupancyWarningAssigned,
+    OccupancyWarningConfirmed,
+    OccupancyWarningDismissed,
+    OccupancyWarningRaised,
+    OccupancyWarningRectified,
+    OccupancyWarningWithdrawn,
+    ViolationConfirmed,
+)
 from services.eligibility.application import EligibilityApp
 from services.kit.codec import Incoming
 from services.kit.inbox import Handler
-from services.kit.runtime import Consumes
+from services.kit.runtime import Consumes, on
 from services.kit.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -65,9 +76,49 @@ def cross_region_handler(app: EligibilityApp) -> Handler:
     return handle
 
 
+def occupancy_handlers(app: EligibilityApp) -> dict[str, Handler]:
+    """Monitoring's warnings, each step a fact on the household for its reviewers."""
+
+    def note(uow: UnitOfWork, p: Any, step: str, on: date, detail: str, by: str | None = None) -> bool:
+        return app.note_occupancy(uow, p.household_id, p.warning_id, step, on, detail, by)
+
+    def raised(uow: UnitOfWork, p: OccupancyWarningRaised) -> bool:
+        detail = f"{p.condition} suspected (risk {p.risk_score}): {p.explanation}"
+        return note(uow, p, "raised", p.raised_on, detail)
+
+    def assigned(uow: UnitOfWork, p: OccupancyWarningAssigned) -> bool:
+        return note(uow, p, "assigned", p.assigned_on, "inspector assigned", p.inspector_id)
+
+    def confirmed(uow: UnitOfWork, p: OccupancyWarningConfirmed) -> bool:
+        return note(uow, p, "confirmed", p.confirmed_on, f"confirmed on site: {p.finding}", p.inspector_id)
+
+    def dismissed(uow: UnitOfWork, p: OccupancyWarningDismissed) -> bool:
+        return note(uow, p, "dismissed", p.dismissed_on, f"dismissed: {p.reason}", p.inspector_id)
+
+    def rectified(uow: UnitOfWork, p: OccupancyWarningRectified) -> bool:
+        return note(uow, p, "rectified", p.rectified_on, f"rectified: {p.note}", p.rectified_by)
+
+    def withdrawn(uow: UnitOfWork, p: OccupancyWarningWithdrawn) -> bool:
+        return note(uow, p, "withdrawn", p.withdrawn_on, f"withdrawn: {p.reason}")
+
+    def violation(uow: UnitOfWork, p: ViolationConfirmed) -> bool:
+        return note(uow, p, "violation", p.confirmed_on, f"{p.violation} confirmed", p.inspector_id)
+
+    return {
+        "housing.monitoring.warning-raised": on(OccupancyWarningRaised, raised, unknown="ignore"),
+        "housing.monitoring.warning-assigned": on(OccupancyWarningAssigned, assigned, unknown="ignore"),
+        "housing.monitoring.warning-confirmed": on(OccupancyWarningConfirmed, confirmed, unknown="ignore"),
+        "housing.monitoring.warning-dismissed": on(OccupancyWarningDismissed, dismissed, unknown="ignore"),
+        "housing.monitoring.warning-rectified": on(OccupancyWarningRectified, rectified, unknown="ignore"),
+        "housing.monitoring.warning-withdrawn": on(OccupancyWarningWithdrawn, withdrawn, unknown="ignore"),
+        "housing.monitoring.violation-confirmed": on(ViolationConfirmed, violation, unknown="ignore"),
+    }
+
+
 def consumes(app: EligibilityApp) -> tuple[Consumes, ...]:
-    """Department facts, and federation's answers to our cross-region checks."""
+    """Department facts, federation's answers to our cross-region checks, monitoring's warnings."""
     return (
         Consumes("DEPARTMENT", {FACT_REPORTED.type: fact_handler(app)}),
         Consumes("FEDERATION", {CROSS_REGION_RESULT[0]: cross_region_handler(app)}),
+        Consumes("MONITORING", occupancy_handlers(app)),
     )

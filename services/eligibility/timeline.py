@@ -45,6 +45,8 @@ def describe(event: DomainEventProtocol[UUID]) -> Step | None:
         return Step(f"Review case closed: {event.outcome}")
     if isinstance(event, Household.CaseReopened):
         return Step("Review case reopened", reason=event.reason)
+    if isinstance(event, Household.OccupancyNoted):
+        return Step(f"Occupancy warning {event.step} (monitoring)", event.by, event.detail)
     if isinstance(event, Household.CrossRegionAnswered):
         return Step(f"Cross-region answer from {event.city}: {event.result}")
     if isinstance(event, ReviewCase.Event) and not isinstance(event, ReviewCase.Opened):

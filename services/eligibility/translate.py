@@ -250,7 +250,7 @@ class _Translator:
         for aggregate in (FactReceipt, PersonIndex, ParkedFacts, ParameterBook)
         for cls in vars(aggregate).values()
         if isinstance(cls, type) and issubclass(cls, Aggregate.Event)
-    )
+    ) | {get_topic(Household.OccupancyNoted)}  # monitoring's own warnings, noted: nothing to tell
 
     def __init__(self, translate: Translator) -> None:
         self._translate = translate
