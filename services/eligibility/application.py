@@ -20,7 +20,6 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from contracts.department import DepartmentFactReported
 from services.eligibility import identity, rules
@@ -36,7 +35,7 @@ from services.eligibility.domain import (
 from services.eligibility.projection import Population
 from services.eligibility.settings import EligibilitySettings
 from services.kit.store import ServiceApplication
-from services.kit.uow import UnitOfWork
+from services.kit.uow import UnitOfWork, run_in_unit_of_work
 
 T = TypeVar("T")
 IntakeStatus = Literal["recorded", "duplicate", "parked", "unmatched"]
@@ -99,17 +98,7 @@ class EligibilityApp(ServiceApplication):
     def _in_uow(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run `work` in a unit of work and commit it; redo it from scratch on a write conflict."""
         with self._write_lock:
-            for attempt in range(CONFLICT_RETRIES):
-                uow = UnitOfWork(self)
-                result = work(uow)
-                try:
-                    uow.commit(None)
-                except IntegrityError:
-                    if attempt == CONFLICT_RETRIES - 1:
-                        raise
-                    continue
-                return result
-        raise AssertionError("unreachable")
+            return run_in_unit_of_work(self, work, attempts=CONFLICT_RETRIES)
 
     # -- households ------------------------------------------------------------------------------------
 

@@ -15,17 +15,20 @@ Two batch-level tools, both optional:
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.kit.store import ServiceApplication, event_traces
 from services.kit.tracing import current_trace_headers
 
 A = TypeVar("A")
+T = TypeVar("T")
 PREFETCH_CHUNK = 500
 
 
@@ -164,3 +167,33 @@ class UnitOfWork:
         self._absent.clear()
         self._counts.clear()
         self._uncounted.clear()
+
+
+def run_in_unit_of_work(
+    app: ServiceApplication,
+    work: Callable[[UnitOfWork], T],
+    *,
+    attempts: int = 5,
+    on_conflict: Callable[[], None] | None = None,
+) -> T:
+    """Run a command: `work` on a fresh unit of work, then commit; on a version conflict (another
+    writer saved one of its aggregates first, or created one with the same id; the stale copies are
+    evicted from the cache) run it again on fresh state, where it sees what the other writer did.
+
+    Only the store's version check decides who wins, so this holds across replicas; a short random
+    pause between attempts keeps two writers from colliding again in step.
+    """
+    for attempt in range(attempts):
+        uow = UnitOfWork(app)
+        result = work(uow)
+        try:
+            uow.commit(None)
+        except IntegrityError:
+            if on_conflict is not None:
+                on_conflict()
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311 (jitter, not crypto)
+            continue
+        return result
+    raise AssertionError("unreachable")

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
 from contracts.eligibility import (
     AppealLodged,
@@ -29,7 +28,7 @@ from contracts.eligibility import (
 )
 from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
 from services.kit.store import ServiceApplication
-from services.kit.uow import UnitOfWork
+from services.kit.uow import UnitOfWork, run_in_unit_of_work
 from services.penalties.domain import (
     ELIGIBILITY_APPEAL,
     VIOLATION_WORDS,
@@ -114,22 +113,14 @@ class PenaltiesApp(ServiceApplication):
     # -- running a command -----------------------------------------------------------------------------
 
     def run(self, command: Callable[[UnitOfWork], T], attempts: int = 5) -> T:
-        """Run `command` on a fresh unit of work and commit it; on a version conflict (someone saved
-        one of its aggregates first, or created an aggregate with the same id) run it again on fresh
-        state, where it sees what the other writer did."""
-        for attempt in range(attempts):
-            uow = UnitOfWork(self)
-            result = command(uow)
-            try:
-                uow.commit(None)
-            except IntegrityError:
-                self.conflicts += 1
-                if attempt == attempts - 1:
-                    raise
-                continue
-            self.catch_up()
-            return result
-        raise AssertionError("unreachable")
+        """Run `command` as one unit of work, again on fresh state after a version conflict (the kit's
+        `run_in_unit_of_work`), then bring the views up to date."""
+        result = run_in_unit_of_work(self, command, attempts=attempts, on_conflict=self._conflicted)
+        self.catch_up()
+        return result
+
+    def _conflicted(self) -> None:
+        self.conflicts += 1
 
     def tenancy(self, uow: UnitOfWork, household_id: UUID) -> Tenancy:
         tenancy = uow.find(Tenancy.create_id(household_id), Tenancy)

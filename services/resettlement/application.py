@@ -20,7 +20,6 @@ import csv
 import logging
 import os
 import random
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +29,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import yaml
-from eventsourcing.persistence import IntegrityError
 
 from contracts.eligibility import (
     AppealResolved,
@@ -41,7 +39,7 @@ from contracts.eligibility import (
 )
 from contracts.penalties import ExitCompleted
 from services.kit.store import ServiceApplication
-from services.kit.uow import UnitOfWork
+from services.kit.uow import UnitOfWork, run_in_unit_of_work
 from services.resettlement.domain import (
     ACTIVE_STATES,
     POOLS,
@@ -151,20 +149,12 @@ class ResettlementApp(ServiceApplication):
 
     def _in_uow(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run `work` in a unit of work and commit it; on a lost race, run it again on fresh state."""
-        retries = self.config.conflict_retries
-        for attempt in range(retries):
-            uow = UnitOfWork(self)
-            result = work(uow)
-            try:
-                uow.commit(None)
-            except IntegrityError:
-                self.conflicts += 1
-                if attempt == retries - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311 (jitter)
-                continue
-            return result
-        raise AssertionError("unreachable")
+        return run_in_unit_of_work(
+            self, work, attempts=self.config.conflict_retries, on_conflict=self._conflicted
+        )
+
+    def _conflicted(self) -> None:
+        self.conflicts += 1
 
     def _case(self, uow: UnitOfWork, case_id: UUID) -> PlacementCase:
         case = uow.find(case_id, PlacementCase)
