@@ -16,6 +16,7 @@ from uuid import UUID
 
 from services.eligibility import rules
 from services.eligibility.domain import Household, ReviewCase
+from services.kit.views import follow
 
 if TYPE_CHECKING:
     from services.kit.store import ServiceApplication
@@ -70,19 +71,7 @@ class Population:
             log.exception("population read model: background catch-up failed")
 
     def _catch_up(self) -> None:
-        recorder = self.app.process_recorder
-        while True:
-            batch = recorder.select_notifications(
-                start=self.position, limit=BATCH, topics=self._topics, inclusive_of_start=False
-            )
-            if not batch:
-                # the topic filter skips other notifications; the next query starts after them
-                break
-            for notification in batch:
-                self._apply(self.app.mapper.to_domain_event(notification))
-            self.position = batch[-1].id
-            if len(batch) < BATCH:
-                break
+        self.position = follow(self.app, self.position, self._apply, topics=self._topics, batch=BATCH)
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id

@@ -26,6 +26,7 @@ from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.penalties import ExitCompleted
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
+from services.kit.views import follow
 from services.monitoring.credentials import CredentialHasher, resolve_key
 from services.monitoring.detectors import (
     Assessment,
@@ -122,15 +123,7 @@ class MonitoringApp(ServiceApplication):
     def catch_up(self) -> None:
         """Fold what was stored since the last call into the register, warnings and watches."""
         with self.lock:
-            while True:
-                notifications = self.process_recorder.select_notifications(
-                    start=self._seen, limit=1000, inclusive_of_start=False
-                )
-                if not notifications:
-                    return
-                for notification in notifications:
-                    self._apply(self.mapper.to_domain_event(notification))
-                    self._seen = notification.id
+            self._seen = follow(self, self._seen, self._apply)
 
     def _apply(self, domain_event: Any) -> None:
         kind = type(domain_event).__qualname__

@@ -29,6 +29,7 @@ from contracts.eligibility import (
 from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
+from services.kit.views import follow
 from services.penalties.domain import (
     ELIGIBILITY_APPEAL,
     VIOLATION_WORDS,
@@ -868,15 +869,7 @@ class PenaltiesApp(ServiceApplication):
 
     def catch_up(self) -> None:
         with self.lock:
-            while True:
-                notifications = self.process_recorder.select_notifications(
-                    start=self._seen, limit=1000, inclusive_of_start=False
-                )
-                if not notifications:
-                    return
-                for notification in notifications:
-                    self._apply(self.mapper.to_domain_event(notification))
-                    self._seen = notification.id
+            self._seen = follow(self, self._seen, self._apply)
 
     def _apply(self, e: Any) -> None:
         kind = type(e).__qualname__

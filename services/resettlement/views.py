@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from services.kit.views import follow
 from services.resettlement.domain import POOLS, UNIT_STATES, PlacementCase, Unit
 
 if TYPE_CHECKING:
@@ -48,18 +49,7 @@ class Placements:
 
     def catch_up(self) -> None:
         with self.lock:
-            recorder = self.app.process_recorder
-            while True:
-                batch = recorder.select_notifications(
-                    start=self.position, limit=BATCH, topics=self._topics, inclusive_of_start=False
-                )
-                if not batch:
-                    break
-                for notification in batch:
-                    self._apply(self.app.mapper.to_domain_event(notification))
-                self.position = batch[-1].id
-                if len(batch) < BATCH:
-                    break
+            self.position = follow(self.app, self.position, self._apply, topics=self._topics, batch=BATCH)
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id

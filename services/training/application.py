@@ -27,6 +27,7 @@ from contracts.department import Department, DepartmentFactReported, EmploymentF
 from contracts.eligibility import AppealResolved, ExitDecided, HouseholdMembersChanged, HouseholdRegistered
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
+from services.kit.views import follow
 from services.training import rules
 from services.training.domain import (
     EMPLOYABLE_STATES,
@@ -90,15 +91,8 @@ class TrainingApp(ServiceApplication):
     def catch_up(self) -> Views:
         """Fold what any writer stored since the last call; returns the views (read under `lock`)."""
         with self.lock:
-            while True:
-                notifications = self.process_recorder.select_notifications(
-                    start=self._seen, limit=1000, inclusive_of_start=False
-                )
-                if not notifications:
-                    return self.views
-                for notification in notifications:
-                    self.views.apply(self.mapper.to_domain_event(notification))
-                    self._seen = notification.id
+            self._seen = follow(self, self._seen, self.views.apply)
+            return self.views
 
     # -- helpers ---------------------------------------------------------------------------------
 
