@@ -4,7 +4,9 @@ public intake, worked by the simulated people, and the report checked against th
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +25,9 @@ SCALE = Decimal("0.01")
 def test_a_small_city_through_the_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PERSISTENCE_MODULE", "SQLITE_DBNAME", "NATS_URL", "POSTGRES_SCHEMA"):
         monkeypatch.delenv(name, raising=False)
+    # as a bureau deploys it: every service's events encrypted at rest (the owning service's store is
+    # the one place an ID number lives, and there only encrypted)
+    monkeypatch.setenv("CIPHER_KEY", base64.b64encode(os.urandom(32)).decode())
     population = tmp_path / "population"
     write_population(population, scale=SCALE, seed=2026, as_of=datetime.now(FOSHAN).date())
     city = load_city(population)
@@ -89,3 +94,18 @@ def test_a_small_city_through_the_platform(tmp_path: Path, monkeypatch: pytest.M
         for m in json.loads(line)["members"]
     }
     assert not any(number in text for number in id_numbers)
+
+    # No ID number in clear anywhere the platform wrote: every log, the NATS store (every stream, so
+    # every message on the bus), every service's store and side file, the federation audit log.
+    assert id_numbers and any(
+        n.encode() in (population / "households.ndjson").read_bytes() for n in id_numbers
+    )
+    leaks = {
+        str(path.relative_to(var_dir)): number
+        for path in var_dir.rglob("*")
+        if path.is_file()
+        for data in [path.read_bytes()]
+        for number in id_numbers
+        if number.encode() in data
+    }
+    assert not leaks, leaks
