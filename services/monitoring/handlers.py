@@ -142,22 +142,6 @@ def consumes(app: MonitoringApp) -> tuple[Consumes, ...]:
     )
 
 
-def _spec(name: str) -> EventSpec:
-    """The published spec: from `EVENTS` once catalogued there, else from the pending list."""
-    pending = SPECS[name]
-    return EVENTS_BY_TYPE.get((pending.type, pending.version), pending)
-
-
-def catalogued(name: str) -> bool:
-    """Whether the platform's catalogue lists the event, so that every consumer can decode it.
-
-    `warning-withdrawn` is declared in `contracts.monitoring.EVENTS`; until `contracts.catalogue`
-    gathers that tuple, publishing it would only fill eligibility's dead letters (unknown dataschema),
-    so the withdrawal is stored and shown here but not published."""
-    spec = SPECS[name]
-    return (spec.type, spec.version) in EVENTS_BY_TYPE
-
-
 def withdrawn_payload(domain_event: DomainEventProtocol[UUID]) -> OccupancyWarningWithdrawn:
     values = vars(domain_event)
     return OccupancyWarningWithdrawn(
@@ -191,7 +175,7 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
             explanation=e.explanation[:2000],
             evidence=[EvidenceItem(label=label, value=value[:500]) for label, value in e.evidence],
         )
-        return [Outgoing(_spec("warning-raised"), subject, raised)]
+        return [Outgoing(SPECS["warning-raised"], subject, raised)]
     values = vars(e)
     if kind == "OccupancyWarning.Assigned":
         assigned = OccupancyWarningAssigned(
@@ -200,7 +184,7 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
             inspector_id=values["inspector_id"],
             assigned_on=values["on"],
         )
-        return [Outgoing(_spec("warning-assigned"), subject, assigned)]
+        return [Outgoing(SPECS["warning-assigned"], subject, assigned)]
     if kind == "OccupancyWarning.Confirmed":
         confirmed = OccupancyWarningConfirmed(
             household_id=household_id,
@@ -221,8 +205,8 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
             confirmed_on=values["on"],
         )
         return [
-            Outgoing(_spec("warning-confirmed"), subject, confirmed),
-            Outgoing(_spec("violation-confirmed"), subject, violation),
+            Outgoing(SPECS["warning-confirmed"], subject, confirmed),
+            Outgoing(SPECS["violation-confirmed"], subject, violation),
         ]
     if kind == "OccupancyWarning.Dismissed":
         dismissed = OccupancyWarningDismissed(
@@ -232,7 +216,7 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
             dismissed_on=values["on"],
             reason=values["reason"],
         )
-        return [Outgoing(_spec("warning-dismissed"), subject, dismissed)]
+        return [Outgoing(SPECS["warning-dismissed"], subject, dismissed)]
     if kind == "OccupancyWarning.Rectified":
         rectified = OccupancyWarningRectified(
             household_id=household_id,
@@ -241,7 +225,7 @@ def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
             rectified_on=values["on"],
             note=values["note"],
         )
-        return [Outgoing(_spec("warning-rectified"), subject, rectified)]
-    if kind == "OccupancyWarning.Withdrawn" and catalogued("warning-withdrawn"):
-        return [Outgoing(_spec("warning-withdrawn"), subject, withdrawn_payload(domain_event))]
+        return [Outgoing(SPECS["warning-rectified"], subject, rectified)]
+    if kind == "OccupancyWarning.Withdrawn":
+        return [Outgoing(SPECS["warning-withdrawn"], subject, withdrawn_payload(domain_event))]
     return []

@@ -19,7 +19,7 @@ from services.kit.timeline import timeline
 from services.kit.uow import UnitOfWork
 from services.monitoring.application import NotFound
 from services.monitoring.domain import TransitionError, UnitWatch
-from services.monitoring.handlers import catalogued, translate, withdrawn_payload
+from services.monitoring.handlers import translate, withdrawn_payload
 from services.monitoring.timeline import describe
 from tests.contracts.samples_monitoring import DECLARED
 from tests.monitoring.support import START, UNIT, days, door_signal, local
@@ -98,7 +98,7 @@ def test_an_exit_withdraws_open_warnings_and_leaves_the_flat_unlet(scene: Scene)
     with pytest.raises(NotFound):  # the old member's cards open no door of theirs any more
         scene.app.enrol_credential("card", "c-9", scene.members[0])
 
-    # What the relay makes of the withdrawal: the contract payload; published once catalogued.
+    # What the relay makes of the withdrawal: the contract payload, published.
     (event,) = [
         scene.app.mapper.to_domain_event(n)
         for n in scene.app.notification_log.select(start=before + 1, limit=100)
@@ -114,7 +114,7 @@ def test_an_exit_withdraws_open_warnings_and_leaves_the_flat_unlet(scene: Scene)
     )
     assert set(DECLARED["housing.monitoring.warning-withdrawn"]) == set(payload.model_dump())
     published = [o.spec.name for o in translate(event)]
-    assert published == (["warning-withdrawn"] if catalogued("warning-withdrawn") else [])
+    assert published == ["warning-withdrawn"]
 
 
 def test_a_flat_let_again_is_watched_for_its_new_household_only(scene: Scene) -> None:
