@@ -2,13 +2,16 @@
 
 Who acts is named by the gateway in `X-Operator-Id` and `X-Operator-Role`; every command requires them
 and is attributed to the operator. Amounts are decimal strings (never JSON floats). Problems are RFC 9457
-problem+json: 404 unknown, 409 a step that does not follow from the current state, 422 a sanction
-without a basis penalties has seen or an appeal outside its window.
+problem+json: 401 no operator named, 403 a role that may not take the step or a second step by the same
+person (four eyes on appeals: the domain's rule, so a caller that bypasses the gateway meets it too),
+404 unknown, 409 a step that does not follow from the current state, 422 a sanction without a basis
+penalties has seen or an appeal outside its window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -19,13 +22,14 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from contracts.identifiers import OperatorId
 from contracts.timeline import Timeline
-from services.kit.http import IsoDate, Problem
+from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.timeline import Step, timeline
 from services.penalties.application import MAX_STATEMENT_MONTHS, NotFound, OutsideWindow, PenaltiesApp
 from services.penalties.domain import (
     SANCTION_KINDS,
     VIOLATION_WORDS,
     BasisError,
+    NotPermitted,
     RuleError,
     months_between,
     parse_month,
@@ -35,7 +39,8 @@ from services.penalties.parameters import ParameterError
 T = TypeVar("T")
 
 WRITE_ROLES = ("reviewer", "supervisor", "inspector", "admin")
-"""Roles that may record sanctions' steps; resolving an appeal needs a supervisor (a second person)."""
+"""Roles that may record sanctions' steps. Who may lodge and decide an appeal is the domain's rule
+(`APPEAL_LODGERS`, `APPEAL_DECIDERS`, four eyes)."""
 
 _OPERATOR_ID: TypeAdapter[str] = TypeAdapter(OperatorId)
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
@@ -65,12 +70,6 @@ def officer(who: Annotated[Operator, Depends(operator)]) -> Operator:
     return who
 
 
-def supervisor(who: Annotated[Operator, Depends(operator)]) -> Operator:
-    if who.role not in ("supervisor", "admin"):
-        raise Problem(403, "Role not allowed", "appeals are decided by a supervisor")
-    return who
-
-
 class SanctionIn(BaseModel):
     kind: Literal["rent_surcharge", "credit_list", "repossession"]
     violation: Literal["sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"]
@@ -95,6 +94,22 @@ class DatedIn(BaseModel):
 class AppealIn(BaseModel):
     grounds: str = Field(min_length=1, max_length=2000)
     on: IsoDate | None = None
+
+
+class AppealOut(BaseModel):
+    """One appeal against a sanction; `estate` is the household's (the gateway's object-level check)."""
+
+    appeal_id: UUID
+    household_id: UUID
+    estate: str
+    sanction_id: UUID
+    state: Literal["open", "upheld", "dismissed"]
+    lodged_on: date
+    lodged_by: str = Field(description="The operator who recorded the appeal; never its decider.")
+    grounds: str
+    resolved_on: date | None
+    resolved_by: str | None = Field(description="The supervisor who decided it (four eyes).")
+    note: str
 
 
 class ResolveIn(BaseModel):
@@ -164,6 +179,8 @@ def router(app: PenaltiesApp) -> APIRouter:
             ) from None
         except OutsideWindow as exc:
             raise Problem(422, "Outside the appeal window", str(exc)) from None
+        except NotPermitted as exc:
+            raise Problem(403, exc.title, str(exc)) from None
         except RuleError as exc:
             raise Problem(409, "Not allowed in this state", str(exc)) from None
         except ParameterError as exc:  # a date before the first dated value of a policy parameter
@@ -232,6 +249,16 @@ def router(app: PenaltiesApp) -> APIRouter:
     @api.get("/appeals", tags=["appeals"])
     def appeals(state: Literal["open", "upheld", "dismissed"] | None = None) -> list[dict[str, Any]]:
         return app.list_appeals(state)
+
+    @api.get(
+        "/appeals/{appeal_id}",
+        tags=["appeals"],
+        summary="One appeal",
+        response_model=AppealOut,
+        responses={404: problem_doc("No appeal has this id")},
+    )
+    def get_appeal(appeal_id: UUID) -> dict[str, Any]:
+        return call(lambda: app.get_appeal(appeal_id))
 
     @api.get(
         "/figures",
@@ -329,20 +356,24 @@ def router(app: PenaltiesApp) -> APIRouter:
     def lodge(
         sanction_id: UUID, body: AppealIn, who: Annotated[Operator, Depends(operator)]
     ) -> dict[str, Any]:
-        """Lodge the household's appeal within the window; the sanction is suspended meanwhile."""
+        """Lodge the household's appeal within the window; the sanction is suspended meanwhile. The
+        household itself or an officer on its behalf records it (another role: 403)."""
         return call(
-            lambda: app.lodge_appeal(sanction_id, body.on or app.today(), body.grounds, who.operator_id)
+            lambda: app.lodge_appeal(
+                sanction_id, body.on or app.today(), body.grounds, who.operator_id, role=who.role
+            )
         )
 
     @api.post("/appeals/{appeal_id}/resolve", tags=["appeals"])
     def resolve(
-        appeal_id: UUID, body: ResolveIn, who: Annotated[Operator, Depends(supervisor)]
+        appeal_id: UUID, body: ResolveIn, who: Annotated[Operator, Depends(operator)]
     ) -> dict[str, Any]:
         """`upheld` withdraws the sanction from its start; `dismissed` lets it run again (suspended
-        months become due)."""
+        months become due). Decided by a supervisor (or admin) who neither recorded the appeal nor
+        imposed the sanction (403 otherwise)."""
         return call(
             lambda: app.resolve_appeal(
-                appeal_id, body.outcome, body.on or app.today(), who.operator_id, body.note
+                appeal_id, body.outcome, body.on or app.today(), who.operator_id, body.note, role=who.role
             )
         )
 

@@ -721,7 +721,9 @@ class PenaltiesApp(ServiceApplication):
 
     # -- appeals ---------------------------------------------------------------------------------------
 
-    def lodge_appeal(self, sanction_id: UUID, on: date, grounds: str, by: str) -> dict[str, Any]:
+    def lodge_appeal(
+        self, sanction_id: UUID, on: date, grounds: str, by: str, *, role: str
+    ) -> dict[str, Any]:
         def command(uow: UnitOfWork) -> dict[str, Any]:
             sanction = self.sanction(uow, sanction_id)
             tenancy = self.tenancy(uow, sanction.household_id)
@@ -730,7 +732,7 @@ class PenaltiesApp(ServiceApplication):
                     f"appeals against this sanction are accepted from {sanction.imposed_on} until "
                     f"{sanction.appeal_until}"
                 )
-            appeal = Appeal(sanction.household_id, sanction.id, on, grounds, by, tenancy.estate)
+            appeal = Appeal.lodge(sanction.household_id, sanction.id, on, grounds, by, role, tenancy.estate)
             sanction.suspend(appeal.id, on)
             uow.add(appeal)
             tenancy.link_appeal(appeal.id)
@@ -751,14 +753,19 @@ class PenaltiesApp(ServiceApplication):
 
         return self.run(command)
 
-    def resolve_appeal(self, appeal_id: UUID, outcome: str, on: date, by: str, note: str) -> dict[str, Any]:
+    def resolve_appeal(
+        self, appeal_id: UUID, outcome: str, on: date, by: str, note: str, *, role: str
+    ) -> dict[str, Any]:
+        """Decided by `by` acting as `role`: the appeal itself refuses the wrong role or a first pair
+        of eyes (who recorded it, who imposed the sanction)."""
+
         def command(uow: UnitOfWork) -> dict[str, Any]:
             appeal = uow.find(appeal_id, Appeal)
             if appeal is None:
                 raise NotFound(f"appeal {appeal_id} does not exist")
             sanction = self.sanction(uow, appeal.sanction_id)
             tenancy = self.tenancy(uow, appeal.household_id)
-            appeal.resolve(outcome, on, by, note)
+            appeal.resolve(outcome, on, by, role, note, sanction.imposed_by)
             tenancy.release_hold(appeal.id, on, outcome)
             if outcome == "upheld":
                 sanction.resume(on, f"appeal {appeal.id} upheld", by)
@@ -1038,6 +1045,7 @@ class PenaltiesApp(ServiceApplication):
             "sanction_id": str(appeal.sanction_id),
             "state": appeal.state,
             "lodged_on": appeal.lodged_on.isoformat(),
+            "lodged_by": appeal.lodged_by,
             "grounds": appeal.grounds,
             "resolved_on": None if appeal.resolved_on is None else appeal.resolved_on.isoformat(),
             "resolved_by": appeal.resolved_by,
@@ -1065,6 +1073,12 @@ class PenaltiesApp(ServiceApplication):
         if not isinstance(sanction, Sanction):
             raise NotFound(f"sanction {sanction_id} does not exist")
         return self.sanction_dict(sanction)
+
+    def get_appeal(self, appeal_id: UUID) -> dict[str, Any]:
+        appeal = self._get(appeal_id)
+        if not isinstance(appeal, Appeal):
+            raise NotFound(f"appeal {appeal_id} does not exist")
+        return self.appeal_dict(appeal)
 
     def household_sanctions(self, household_id: UUID) -> list[dict[str, Any]]:
         tenancy = self.load_tenancy(household_id)

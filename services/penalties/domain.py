@@ -50,6 +50,26 @@ class BasisError(ValueError):
     """A sanction without a basis this service has seen (HTTP 422)."""
 
 
+class NotPermitted(Exception):
+    """A step this operator may not take, whatever the state (HTTP 403); `title` names the rule."""
+
+    title = "Not allowed"
+
+
+class RoleRefused(NotPermitted):
+    title = "Role not allowed"
+
+
+class FourEyesViolation(NotPermitted):
+    title = "Four-eyes principle"
+
+
+APPEAL_LODGERS = frozenset({"household", "reviewer", "supervisor", "inspector", "admin"})
+"""Who records a household's appeal: the household at the desk, or an officer on its behalf."""
+APPEAL_DECIDERS = frozenset({"supervisor", "admin"})
+"""Who decides an appeal: a supervisor (or the bureau's administrator), never a first pair of eyes."""
+
+
 # -- months and money ------------------------------------------------------------------------------
 
 
@@ -650,7 +670,10 @@ class Sanction(Aggregate):
 
 
 class Appeal(Aggregate):
-    """A household's appeal against one sanction."""
+    """A household's appeal against one sanction.
+
+    Four eyes: whoever recorded the appeal, and whoever imposed the sanction, cannot decide it; the rule
+    lives here, not only in the gateway, so a call straight to the service meets it too."""
 
     class Lodged(Aggregate.Created):
         household_id: UUID
@@ -675,20 +698,53 @@ class Appeal(Aggregate):
         self.state = "open"
         self.resolved_on: date | None = None
         self.resolved_by: str | None = None
+        self.resolved_role: str | None = None
         self.note = ""
 
-    def resolve(self, outcome: str, on: date, by: str, note: str) -> None:
+    @classmethod
+    def lodge(
+        cls,
+        household_id: UUID,
+        sanction_id: UUID,
+        lodged_on: date,
+        grounds: str,
+        lodged_by: str,
+        role: str,
+        estate: str,
+    ) -> Appeal:
+        """A new appeal, if `role` may record one (checked before anything is recorded)."""
+        if role not in APPEAL_LODGERS:
+            raise RoleRefused(f"a {role} cannot lodge an appeal; the household or an officer can")
+        return cls(household_id, sanction_id, lodged_on, grounds, lodged_by, estate)
+
+    def resolve(self, outcome: str, on: date, by: str, role: str, note: str, imposed_by: str | None) -> None:
+        """`imposed_by`: who imposed the sanction appealed against (None when the system did)."""
+        if role not in APPEAL_DECIDERS:
+            raise RoleRefused(f"a {role} cannot decide an appeal; a supervisor can")
+        if by == self.lodged_by:
+            raise FourEyesViolation(f"{by} recorded this appeal and cannot also decide it")
+        if by == imposed_by:
+            raise FourEyesViolation(f"{by} imposed the sanction and cannot also decide the appeal")
         if self.state != "open":
             raise RuleError(f"the appeal is already {self.state}")
         if on < self.lodged_on:
             raise RuleError("an appeal is resolved after it was lodged")
-        self._resolved(outcome, on, by, note, self.household_id, self.sanction_id)
+        self._resolved(outcome, on, by, note, self.household_id, self.sanction_id, role)
 
     @event("Resolved")
     def _resolved(
-        self, outcome: str, on: date, by: str, note: str, household_id: UUID, sanction_id: UUID
+        self,
+        outcome: str,
+        on: date,
+        by: str,
+        note: str,
+        household_id: UUID,
+        sanction_id: UUID,
+        role: str = "",
     ) -> None:
+        """`role` defaults to "" for appeals decided before the role was recorded."""
         self.state, self.resolved_on, self.resolved_by, self.note = outcome, on, by, note
+        self.resolved_role = role
 
 
 class Notice(Aggregate):

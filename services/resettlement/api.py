@@ -4,11 +4,13 @@ Who acts is named by the gateway, which authenticates operators: `X-Operator-Id`
 are required on every step (accept, decline, move in, close, withdraw, unit changes) and recorded in
 the case's or unit's events. Reads need no header. Every list item about a household carries
 `household_id` and `estate` (the estate of the subsidised flat it leaves), so the gateway can filter
-by an operator's estates.
+by an operator's estates; one case or one unit is read by its id (`GET /cases/{id}`, `GET /units/{id}`)
+so that the gateway's check of a single object never fetches a whole city's list.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -19,7 +21,7 @@ from pydantic import BaseModel, Field
 from contracts.identifiers import Label, Text
 from contracts.money import SquareMetres
 from contracts.timeline import Timeline
-from services.kit.http import IsoDate, Problem
+from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.timeline import timeline
 from services.resettlement.application import NotFound, Refused, ResettlementApp, UnitSpec
 from services.resettlement.domain import CASE_STATES, UNIT_STATES, TransitionError
@@ -51,6 +53,48 @@ class ReasonIn(BaseModel):
 
 class UnitStepIn(BaseModel):
     reason: Text = ""
+
+
+class UnitOut(BaseModel):
+    """One pool unit; `estate` is the unit's own estate, `household_estate` that of the flat its
+    household leaves (when offered, held or occupied)."""
+
+    unit_id: UUID
+    pool: PoolName
+    estate: str
+    building: str
+    unit: str
+    area_m2: str | None = Field(description="Decimal string, square metres.")
+    state: str = Field(description=f"One of {', '.join(UNIT_STATES)}.")
+    household_id: UUID | None
+    household_estate: str | None
+    case_id: UUID | None
+    respond_by: date | None
+
+
+class CaseOut(BaseModel):
+    """One placement case; `estate` is that of the subsidised flat the household leaves."""
+
+    case_id: UUID
+    household_id: UUID
+    estate: str
+    placement_class: str
+    reasons: list[str]
+    pool: PoolName | None
+    state: str = Field(description=f"One of {', '.join(CASE_STATES)}.")
+    outcome: str | None
+    route: str
+    decided_on: date
+    classified_on: date
+    unit_id: UUID | None
+    unit: str | None
+    respond_by: date | None
+    waitlisted_on: date | None
+    priority: str | None
+    offers_lost: int
+    guidance: list[str]
+    loan_discount_pp: str | None = Field(description="Decimal string, percentage points.")
+    position: int | None = Field(default=None, description="Place on the pool's waitlist, when waiting.")
 
 
 def operator(operator_id: str | None, role: str | None) -> str:
@@ -98,6 +142,20 @@ def router(app: ResettlementApp) -> APIRouter:
         added = await run_in_threadpool(app.add_units, specs)
         return {"added": added, "already_present": len(specs) - added}
 
+    @api.get(
+        "/units/{unit_id}",
+        tags=["pools"],
+        summary="One unit",
+        response_model=UnitOut,
+        responses={404: problem_doc("No unit has this id")},
+    )
+    def one_unit(unit_id: UUID) -> dict[str, Any]:
+        found = app.view.unit(unit_id)
+        if found is None:
+            raise Problem(404, "Unknown unit", f"unit {unit_id} does not exist")
+        with app.view.lock:
+            return app.unit_view(found)
+
     @api.get("/units/{unit_id}/history", tags=["pools"], summary="Every event of a unit: its holders in turn")
     def unit_history(unit_id: UUID) -> list[dict[str, Any]]:
         try:
@@ -128,6 +186,22 @@ def router(app: ResettlementApp) -> APIRouter:
         if state is not None and state not in CASE_STATES:
             raise Problem(422, "Unknown state", f"one of {', '.join(CASE_STATES)}")
         return app.cases(state, pool)
+
+    @api.get(
+        "/cases/{case_id}",
+        tags=["cases"],
+        summary="One placement case (with its waitlist position when waiting)",
+        response_model=CaseOut,
+        responses={404: problem_doc("No placement case has this id")},
+    )
+    def one_case(case_id: UUID) -> dict[str, Any]:
+        found = app.view.case(case_id)
+        if found is None:
+            raise Problem(404, "Unknown case", f"placement case {case_id} does not exist")
+        try:
+            return app.placement(found.household_id)
+        except NotFound as exc:
+            raise Problem(404, "Unknown case", str(exc)) from None
 
     @api.get("/households/{household_id}/placement", tags=["cases"], summary="A household's placement case")
     def placement(household_id: UUID) -> dict[str, Any]:

@@ -89,6 +89,18 @@ class Placements:
                 if c.state == "offered" and c.respond_by is not None and c.respond_by < as_of
             ]
 
+    # -- one object by id (the gateway's object-level check; never a whole list) --------------------
+
+    def unit(self, unit_id: UUID) -> Unit | None:
+        self.catch_up()
+        with self.lock:
+            return self.units.get(unit_id)
+
+    def case(self, case_id: UUID) -> PlacementCase | None:
+        self.catch_up()
+        with self.lock:
+            return self.cases.get(case_id)
+
     # -- counts -------------------------------------------------------------------------------------
 
     def occupancy(self) -> dict[str, dict[str, int]]:

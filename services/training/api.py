@@ -3,7 +3,9 @@ unmatched employment evidence, a household's training, its timeline and the bure
 
 Who acts is named by the gateway: `X-Operator-Id` and `X-Operator-Role`; every command needs both, and
 the `household` and `auditor` roles may only read. Dates in bodies default to today. Lists about
-households carry `household_id` and `estate` so the gateway can filter by an operator's estates.
+households carry `household_id` and `estate` so the gateway can filter by an operator's estates; one
+referral, course or employment fact is read by its id, so the gateway checks one object without
+fetching a list.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.identifiers import Label, Text
 from contracts.timeline import Timeline
-from services.kit.http import IsoDate, Problem
+from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.timeline import Step, timeline
 from services.training.application import CourseSpec, NotFound, TrainingApp
 from services.training.domain import ReferralState, TrainingError
@@ -97,6 +99,23 @@ class AttributeIn(BaseModel):
 
 class DismissIn(BaseModel):
     reason: Text = Field(min_length=1)
+
+
+class EvidenceOut(BaseModel):
+    """An employment fact a department reported that matched no trainee by itself; `estate` is the
+    household's when the fact names one (None otherwise: only an every-estate operator sees it)."""
+
+    evidence_id: UUID
+    department: str
+    reference: str
+    household_id: UUID | None
+    estate: str | None
+    employer: str
+    start_date: date
+    described_on: date
+    reason: str = Field(description="Why it was not attributed automatically.")
+    state: Literal["unmatched", "attributed", "dismissed"]
+    referral_id: UUID | None = Field(description="The referral it was attributed to.")
 
 
 class Figures(BaseModel):
@@ -386,6 +405,21 @@ def router(app: TrainingApp) -> APIRouter:
                 for v in sorted(views.evidence.values(), key=lambda v: (v.described_on, v.reference))
                 if state is None or v.state == state
             ]
+
+    @api.get(
+        "/employment-evidence/{evidence_id}",
+        tags=["employment"],
+        summary="One employment fact",
+        response_model=EvidenceOut,
+        responses={404: problem_doc("No employment fact has this id")},
+    )
+    def get_evidence(evidence_id: UUID) -> dict[str, Any]:
+        views = app.catch_up()
+        with app.lock:
+            found = views.evidence.get(evidence_id)
+            if found is None:
+                raise Problem(404, "Not found", f"employment fact {evidence_id} is not known here")
+            return found.as_dict()
 
     @api.post(
         "/employment-evidence/{evidence_id}/attribute",

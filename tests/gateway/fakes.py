@@ -121,6 +121,25 @@ def appeal_view(appeal: str) -> dict[str, Any]:
     }
 
 
+def resettlement_case_view(case: str) -> dict[str, Any]:
+    household = HOUSE_IN if case == RCASE_IN else HOUSE_OUT
+    return {"case_id": case, "household_id": household, "estate": estate_of(household), "state": "offered"}
+
+
+def unit_view(unit: str, estate: str) -> dict[str, Any]:
+    return {"unit_id": unit, "pool": "transitional", "estate": estate, "unit": "A-1", "state": "free"}
+
+
+def evidence_view(evidence: str) -> dict[str, Any]:
+    household = HOUSE_IN if evidence == EVIDENCE_IN else HOUSE_OUT
+    return {
+        "evidence_id": evidence,
+        "household_id": household,
+        "estate": estate_of(household),
+        "state": "unmatched",
+    }
+
+
 def in_or_out(thing: str, inside: str, outside: str) -> tuple[str, str] | None:
     """(household, estate) of an object that is one of the pair, else None."""
     if thing not in (inside, outside):
@@ -244,6 +263,8 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
     if service == "penalties":
         if path == "/appeals":
             return 200, [appeal_view(a) for a in (APPEAL_IN, APPEAL_OUT, APPEAL_OWN)]
+        if parts[0] == "appeals" and len(parts) == 2:
+            return (200, appeal_view(parts[1])) if parts[1] in (APPEAL_IN, APPEAL_OUT, APPEAL_OWN) else None
         if parts[0] == "sanctions" and len(parts) == 2:
             return (
                 (200, sanction_view(parts[1]))
@@ -263,15 +284,13 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
         if path == "/pools":
             return 200, [{"pool": "transitional", "total": 13, "states": {"free": 3, "occupied": 10}}]
         if parts[0] == "pools":
-            return 200, [
-                {"unit_id": u, "pool": "transitional", "estate": estate_of(h), "unit": "A-1", "state": "free"}
-                for u, h in ((UNIT_IN, HOUSE_IN), (UNIT_OUT, HOUSE_OUT))
-            ]
+            return 200, [unit_view(u, estate_of(h)) for u, h in ((UNIT_IN, HOUSE_IN), (UNIT_OUT, HOUSE_OUT))]
         if path == "/cases":
-            return 200, [
-                {"case_id": c, "household_id": h, "estate": estate_of(h), "state": "offered"}
-                for c, h in ((RCASE_IN, HOUSE_IN), (RCASE_OUT, HOUSE_OUT))
-            ]
+            return 200, [resettlement_case_view(c) for c in (RCASE_IN, RCASE_OUT)]
+        if parts[0] == "cases" and len(parts) == 2:
+            return (200, resettlement_case_view(parts[1])) if parts[1] in (RCASE_IN, RCASE_OUT) else None
+        if parts[0] == "units" and len(parts) == 2 and (where := in_or_out(parts[1], UNIT_IN, UNIT_OUT)):
+            return 200, unit_view(parts[1], where[1])
         if parts[0] == "households":
             return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "state": "none"}
     if service == "training":
@@ -293,10 +312,9 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
                 "state": "open",
             }
         if path == "/employment-evidence":
-            return 200, [
-                {"evidence_id": e, "household_id": h, "estate": estate_of(h), "state": "unmatched"}
-                for e, h in ((EVIDENCE_IN, HOUSE_IN), (EVIDENCE_OUT, HOUSE_OUT))
-            ]
+            return 200, [evidence_view(e) for e in (EVIDENCE_IN, EVIDENCE_OUT)]
+        if parts[0] == "employment-evidence" and len(parts) == 2:
+            return (200, evidence_view(parts[1])) if parts[1] in (EVIDENCE_IN, EVIDENCE_OUT) else None
         if path == "/courses" or parts[0] == "courses":
             return 200, [
                 {"course_id": "c1", "title": "Electrician"},

@@ -186,12 +186,16 @@ def test_an_open_appeal_suspends_the_surcharge_and_its_outcome_decides(app: Pena
     (surcharge,) = app.household_sanctions(household_id)
     assert surcharge["appeal_until"] == "2027-04-09"
     with pytest.raises(OutsideWindow):
-        app.lodge_appeal(UUID(surcharge["sanction_id"]), date(2027, 4, 10), "too late", "household")
+        app.lodge_appeal(
+            UUID(surcharge["sanction_id"]), date(2027, 4, 10), "too late", "household", role="household"
+        )
     appeal = app.lodge_appeal(
-        UUID(surcharge["sanction_id"]), date(2027, 4, 2), "we were in hospital", "household"
+        UUID(surcharge["sanction_id"]), date(2027, 4, 2), "we were in hospital", "household", role="household"
     )
     with pytest.raises(RuleError):  # one open appeal per sanction
-        app.lodge_appeal(UUID(surcharge["sanction_id"]), date(2027, 4, 3), "again", "household")
+        app.lodge_appeal(
+            UUID(surcharge["sanction_id"]), date(2027, 4, 3), "again", "household", role="household"
+        )
     statement = app.ledger(household_id, date(2027, 4, 1), date(2027, 5, 1))["months"]
     assert [m["total_due"] for m in statement] == ["1000.00", "1000.00"]
     assert [m["adjustments"][0]["status"] for m in statement] == ["suspended", "suspended"]
@@ -200,10 +204,14 @@ def test_an_open_appeal_suspends_the_surcharge_and_its_outcome_decides(app: Pena
     assert [a["appeal_id"] for a in app.list_appeals("open")] == [appeal["appeal_id"]]
 
     # Dismissed: the surcharge runs again, the suspended months included.
-    app.resolve_appeal(UUID(appeal["appeal_id"]), "dismissed", date(2027, 5, 15), "supervisor.chen", "")
+    app.resolve_appeal(
+        UUID(appeal["appeal_id"]), "dismissed", date(2027, 5, 15), "supervisor.chen", "", role="supervisor"
+    )
     assert totals(app, household_id, date(2027, 4, 1), date(2027, 5, 1)) == ["1500.00", "1500.00"]
     with pytest.raises(RuleError):
-        app.resolve_appeal(UUID(appeal["appeal_id"]), "upheld", date(2027, 5, 16), "supervisor.chen", "")
+        app.resolve_appeal(
+            UUID(appeal["appeal_id"]), "upheld", date(2027, 5, 16), "supervisor.chen", "", role="supervisor"
+        )
     (resumed,) = app.household_sanctions(household_id)
     assert resumed["state"] == "active" and resumed["appeals"] == [appeal["appeal_id"]]
 
@@ -212,9 +220,16 @@ def test_an_open_appeal_suspends_the_surcharge_and_its_outcome_decides(app: Pena
     feed(app, "on_violation_confirmed", violation(other, "lend", date(2027, 3, 10)))
     (sanction,) = app.household_sanctions(other)
     lodged = app.lodge_appeal(
-        UUID(sanction["sanction_id"]), date(2027, 3, 20), "a relative cared for it", "hh"
+        UUID(sanction["sanction_id"]), date(2027, 3, 20), "a relative cared for it", "hh", role="household"
     )
-    app.resolve_appeal(UUID(lodged["appeal_id"]), "upheld", date(2027, 4, 20), "supervisor.chen", "evidence")
+    app.resolve_appeal(
+        UUID(lodged["appeal_id"]),
+        "upheld",
+        date(2027, 4, 20),
+        "supervisor.chen",
+        "evidence",
+        role="supervisor",
+    )
     assert totals(app, other, date(2027, 4, 1), date(2027, 5, 1)) == ["1000.00", "1000.00"]
     (withdrawn,) = app.household_sanctions(other)
     assert withdrawn["state"] == "withdrawn" and withdrawn["suspended_by_appeal"] is None
@@ -313,10 +328,12 @@ def test_repossession_executed_completes_the_exit(app: PenaltiesApp) -> None:
     )
     order_id = UUID(order["sanction_id"])
     app.serve_repossession(order_id, date(2027, 3, 12), OFFICER)
-    appeal = app.lodge_appeal(order_id, date(2027, 3, 20), "contested", "household")
+    appeal = app.lodge_appeal(order_id, date(2027, 3, 20), "contested", "household", role="household")
     with pytest.raises(RuleError):  # an open appeal blocks the execution
         app.execute_repossession(order_id, date(2027, 4, 20), OFFICER)
-    app.resolve_appeal(UUID(appeal["appeal_id"]), "dismissed", date(2027, 4, 1), "supervisor.chen", "")
+    app.resolve_appeal(
+        UUID(appeal["appeal_id"]), "dismissed", date(2027, 4, 1), "supervisor.chen", "", role="supervisor"
+    )
     executed = app.execute_repossession(order_id, date(2027, 4, 20), OFFICER)
     assert executed["state"] == "executed"
     assert app.ledger(household_id, None, None)["exited"] == {"on": "2027-04-20", "how": "repossessed"}
