@@ -14,7 +14,7 @@ Two kinds of message live here, on two streams:
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 from uuid import UUID
@@ -60,17 +60,51 @@ WithdrawalReason = Literal["household_exited"]
 """Why monitoring closed a warning without an inspector's finding: the household left the flat."""
 
 _MEASURE_TEXT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,3})?")
+_INSTANT_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _exact_measure(value: object) -> object:
-    """Meter readings are exact decimals, like money: refuse floats, which have already lost digits."""
-    if isinstance(value, bool | float):
-        raise ValueError('must be a decimal string such as "12.5", not a float or a bool')
-    if isinstance(value, str) and _MEASURE_TEXT.fullmatch(value) is None:
+    """Meter readings are exact decimals, like money: on the wire a decimal string (as documented), in
+    Python a Decimal. A float has already lost digits; a JSON number is not what the schema promises
+    (pydantic would take `12` as well as `"12"`, so the document and the code disagreed)."""
+    if isinstance(value, Decimal):
+        return value
+    if not isinstance(value, str):
+        raise ValueError('must be a decimal string such as "12.5" (not a number, a float or a bool)')
+    if _MEASURE_TEXT.fullmatch(value) is None:
         raise ValueError("must be a non-negative decimal string with at most 3 decimals")
-    if not isinstance(value, str | int | Decimal):
-        raise ValueError("must be a decimal string, an integer or a Decimal")
     return value
+
+
+def _iso_instant(value: object) -> object:
+    """A moment on the wire is an RFC 3339 / ISO 8601 string with its UTC offset (in Python an aware
+    datetime). Pydantic alone also reads numbers and digit strings as Unix seconds (`"at": 0` was 1970),
+    which the documented `date-time` format does not allow and no reader's clock meant."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _INSTANT_TEXT.fullmatch(value) is None:
+        raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-05T07:31:02+08:00")
+    return value
+
+
+def _iso_day(value: object) -> object:
+    """A day on the wire is an ISO 8601 `YYYY-MM-DD` string (in Python a date), never a number of days
+    or seconds since 1970."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _DAY_TEXT.fullmatch(value) is None:
+        raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
+"""A moment with its UTC offset: an ISO 8601 (RFC 3339) string on the wire, nothing else."""
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+"""A calendar day: `YYYY-MM-DD` on the wire, nothing else."""
 
 
 Measure = Annotated[
@@ -93,7 +127,7 @@ class DoorAccess(Contract):
     unit: Label = Field(description="Flat in the building.")
     credential_kind: CredentialKind
     credential_id: CredentialToken = Field(description="Card number or face-template id (opaque token).")
-    at: AwareDatetime = Field(description="When the door opened, with a UTC offset.")
+    at: Instant = Field(description="When the door opened, with a UTC offset.")
     direction: Literal["in", "out"]
 
 
@@ -126,8 +160,10 @@ class OccupancyWarningRaised(Contract):
     building: Label
     unit: Label
     condition: Condition
-    raised_on: date
-    risk_score: int = Field(ge=0, le=100, description="The unit's risk score when raised (0 = none).")
+    raised_on: Day
+    risk_score: int = Field(
+        ge=0, le=100, strict=True, description="The unit's risk score when raised (0 = none)."
+    )
     explanation: Text = Field(description="Why, in words, with the detector's parameters.")
     evidence: list[EvidenceItem] = Field(description="The observations the explanation rests on.")
 
@@ -138,7 +174,7 @@ class OccupancyWarningAssigned(Contract):
     household_id: UUID
     warning_id: UUID
     inspector_id: OperatorId
-    assigned_on: date
+    assigned_on: Day
 
 
 class OccupancyWarningConfirmed(Contract):
@@ -148,7 +184,7 @@ class OccupancyWarningConfirmed(Contract):
     warning_id: UUID
     inspector_id: OperatorId
     finding: ViolationKind
-    confirmed_on: date
+    confirmed_on: Day
     note: Text
 
 
@@ -158,7 +194,7 @@ class OccupancyWarningDismissed(Contract):
     household_id: UUID
     warning_id: UUID
     inspector_id: OperatorId
-    dismissed_on: date
+    dismissed_on: Day
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
@@ -168,7 +204,7 @@ class OccupancyWarningRectified(Contract):
     household_id: UUID
     warning_id: UUID
     rectified_by: OperatorId
-    rectified_on: date
+    rectified_on: Day
     note: Text
 
 
@@ -183,7 +219,7 @@ class ViolationConfirmed(Contract):
     building: Label
     unit: Label
     inspector_id: OperatorId
-    confirmed_on: date
+    confirmed_on: Day
 
 
 class OccupancyWarningWithdrawn(Contract):
@@ -192,7 +228,7 @@ class OccupancyWarningWithdrawn(Contract):
 
     household_id: UUID
     warning_id: UUID
-    withdrawn_on: date = Field(description="Day the household handed the flat back.")
+    withdrawn_on: Day = Field(description="Day the household handed the flat back.")
     reason: WithdrawalReason
     previous_status: Literal["raised", "assigned", "confirmed"] = Field(
         description="Where the warning's lifecycle stood when it was withdrawn."

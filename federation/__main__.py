@@ -20,8 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     keygen = sub.add_parser("keygen", help="write an Ed25519 key pair (PEM) and print its JWK x")
     keygen.add_argument("--out", type=Path, required=True, help="directory to write the key files to")
     keygen.add_argument("--key-id", required=True, help="e.g. CN-FS-2026a")
-    verify = sub.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify = sub.add_parser(
+        "verify-audit",
+        help="check the audit log's chain against federation's store (in the service's environment)",
+    )
     verify.add_argument("path", type=Path, nargs="?", help="default: the configured audit file")
+    verify.add_argument(
+        "--chain-only",
+        action="store_true",
+        help="check the chain without the store: entries cut off at the end then go unnoticed",
+    )
+    verify.add_argument(
+        "--grace",
+        type=float,
+        default=3.0,
+        help="seconds to wait for a running writer to append the store's newest events (default 3)",
+    )
     demo = sub.add_parser("demo-init", help="(re)write the demo cities' keys, directories and data")
     demo.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -37,15 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "verify-audit":
-        from federation.audit import verify_audit
-
-        path = args.path or FederationSettings().audit_path()
-        report = verify_audit(path)
-        if report.first_broken is None:
-            print(f"{path}: {report.lines} entries, chain intact")
-            return 0
-        print(f"{path}: first broken entry at line {report.first_broken}: {report.reason}")
-        return 1
+        return _verify_audit(args.path or FederationSettings().audit_path(), args.chain_only, args.grace)
     if args.command == "demo-init":
         from federation.demo import DEMO_CITIES, write_demo
         from federation.settings import DEMO_DIR
@@ -60,6 +66,44 @@ def main(argv: list[str] | None = None) -> int:
     observe(settings)
     api, _ = build(settings)
     serve(api, settings)
+    return 0
+
+
+def _verify_audit(path: Path, chain_only: bool, grace_s: float) -> int:
+    """Exit 0 intact, 1 broken (the first broken line named), 2 cannot verify. The store (opened as
+    `services.kit.integrity` opens it, from the service's environment: `SERVICE_NAME` names a city's
+    database or schema) is what anchors the log's end:
+    without it a log cut short still verifies, so it is needed unless `--chain-only` says otherwise."""
+    from federation.application import FederationApp
+    from federation.audit import verify_audit
+    from services.kit.integrity import VerifyError, open_store
+    from services.kit.store import ServiceApplication
+
+    if not path.is_file():
+        print(f"cannot verify: no audit log at {path}", file=sys.stderr)
+        return 2
+    store: ServiceApplication | None = None
+    if not chain_only:
+        try:
+            store = open_store(FederationSettings().service_name, app_class=FederationApp)
+        except VerifyError as exc:
+            print(f"cannot verify: {exc} (or --chain-only, which cannot see a cut-off end)", file=sys.stderr)
+            return 2
+    try:
+        report = verify_audit(path, store, grace_s)
+    finally:
+        if store is not None:
+            store.close()
+    if report.first_broken is not None:
+        print(f"{path}: first broken entry at line {report.first_broken}: {report.reason}")
+        return 1
+    if store is None:
+        print(f"{path}: {report.lines} entries, chain intact (end not checked: --chain-only)")
+    else:
+        last = report.store_last
+        print(f"{path}: {report.lines} entries, chain intact, up to the store's last notification {last}")
+        if report.lines == 0:
+            print("the store and the log are empty: is this the service's environment?", file=sys.stderr)
     return 0
 
 

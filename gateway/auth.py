@@ -8,7 +8,7 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +16,30 @@ from starlette.concurrency import run_in_threadpool
 from gateway.roles import Principal
 from gateway.tokens import InvalidToken, Tokens
 from gateway.users import Directory
-from services.kit.http import Problem, problem_response
+from services.kit.http import Problem, problem_doc, problem_response
+
+FORM = "application/x-www-form-urlencoded"
+TOKEN_FIELDS = ("grant_type", "username", "password", "client_id", "client_secret")
+FIELD_MAX = 512
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": FIELD_MAX, "description": description}
+
+
+TOKEN_FORM: dict[str, Any] = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["password", "client_credentials"]},
+        "username": _text("password grant"),
+        "password": _text("password grant"),
+        "client_id": _text("client credentials (or HTTP Basic)"),
+        "client_secret": _text("client credentials (or HTTP Basic)"),
+    },
+}
+"""The token request as documented: a form (RFC 6749 §4.3.2, §4.4.2); what it does not allow gets a
+400 problem with an OAuth `error`, never FastAPI's 422."""
 
 oauth2 = OAuth2PasswordBearer(
     tokenUrl="/auth/token",
@@ -68,17 +91,26 @@ def token_router() -> APIRouter:
     @router.post(
         "/auth/token",
         summary="OAuth2 token endpoint: password grant (operators), client credentials (departments)",
-        responses={400: {"description": "unsupported grant"}, 401: {"description": "wrong credentials"}},
+        responses={
+            400: problem_doc(
+                "RFC 6749 §5.2 `error` in the problem: `invalid_request` (a parameter missing, empty or "
+                "repeated), `unsupported_grant_type`"
+            ),
+            401: problem_doc("wrong credentials: `invalid_grant` (password), `invalid_client` (client)"),
+        },
+        openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": TOKEN_FORM}}}},
     )
-    async def token(
-        request: Request,
-        grant_type: Annotated[str, Form()],
-        username: Annotated[str | None, Form()] = None,
-        password: Annotated[str | None, Form()] = None,
-        client_id: Annotated[str | None, Form()] = None,
-        client_secret: Annotated[str | None, Form()] = None,
-    ) -> JSONResponse:
+    async def token(request: Request) -> JSONResponse:
+        # The form is read here rather than by FastAPI's validation, whose answer to a missing or
+        # empty field is a 422: RFC 6749 wants a 400 with its own `error` codes for every malformed
+        # token request, and a client library reads those.
+        fields = await _token_form(request)
+        grant_type = fields.get("grant_type")
+        username, password = fields.get("username"), fields.get("password")
+        client_id, client_secret = fields.get("client_id"), fields.get("client_secret")
         directory: Directory = request.app.state.directory
+        if not grant_type:
+            raise Problem(400, "Invalid request", "grant_type is required", error="invalid_request")
         if grant_type == "password":
             if not username or not password:
                 raise Problem(
@@ -118,6 +150,25 @@ def token_router() -> APIRouter:
         return tokens_of(request).jwks()
 
     return router
+
+
+async def _token_form(request: Request) -> dict[str, str]:
+    """The token request's parameters (RFC 6749 §3.2: form-encoded, none repeated); an empty value
+    counts as absent. Anything else is a 400 `invalid_request`."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != FORM:
+        raise Problem(400, "Invalid request", f"the body must be {FORM}", error="invalid_request")
+    form = await request.form()
+    fields: dict[str, str] = {}
+    for name in TOKEN_FIELDS:
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise Problem(400, "Invalid request", f"{name} is repeated", error="invalid_request")
+        if values and isinstance(values[0], str) and values[0]:
+            if len(values[0]) > FIELD_MAX:
+                raise Problem(400, "Invalid request", f"{name} is too long", error="invalid_request")
+            fields[name] = values[0]
+    return fields
 
 
 def _basic(header: str) -> tuple[str, str] | None:

@@ -3,22 +3,34 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from contracts.identifiers import no_id_number
 from gateway.auth import api_principal
 from gateway.operations import Forwarded, Operations
 from gateway.roles import Principal
+from services.kit.http import IsoDate
 
-Amount = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(max_length=2000)]
-Region = Annotated[str, StringConstraints(pattern=r"^CN-[A-Z]{2}$")]
+Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$")]
+# Free text is held to what the services' contracts take: no ID number inside (`no_id_number`), so the
+# gateway refuses it itself instead of relaying the service's refusal (and never forwards one).
+Short = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_id_number)]
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_id_number)]
+REGION = r"^CN-[A-Z]{2}$"
+Region = Annotated[str, StringConstraints(pattern=REGION)]
+RegionQuery = Annotated[str, Query(pattern=REGION)]
+# What the services behind take in their query and path parameters (tests/gateway/test_declarations.py
+# holds the two documents side by side): a value the gateway allows must not be refused behind it.
+SanctionState = Literal["active", "issued", "notice_served", "executed", "lifted", "withdrawn"]
+TransitionState = Literal["active", "overdue", "exited", "withdrawn"]
+AppealState = Literal["open", "upheld", "dismissed"]
+ReferralState = Literal["open", "enrolled", "wait_listed", "completed", "not_completed", "withdrawn"]
+Pool = Literal["transitional", "affordable"]
 # Names that become part of a service's path: letters, digits, `.`, `_`, `-`, never `..` alone.
 PathName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
 
@@ -37,13 +49,13 @@ class DecisionIn(BaseModel):
 
 class AssessmentRequestIn(BaseModel):
     assessor_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
-    deadline: date
+    deadline: IsoDate
     reason: Text = ""
 
 
 class ParameterValueIn(BaseModel):
     region: Region
-    effective_from: date
+    effective_from: IsoDate
     value: Amount
     legal_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     reason: Text = ""
@@ -56,14 +68,14 @@ class CandidateValue(BaseModel):
 
 
 class WhatIfIn(BaseModel):
-    on: date
+    on: IsoDate
     values: list[CandidateValue] = Field(min_length=1, max_length=50)
     list_households: bool = True
 
 
 class MemberIn(BaseModel):
     id_number: Annotated[str, StringConstraints(min_length=15, max_length=24)]
-    birth_date: date
+    birth_date: IsoDate
     disabled: bool = False
 
 
@@ -73,7 +85,7 @@ class HouseholdIn(BaseModel):
     building: Short
     unit: Short
     base_rent: Amount
-    tenancy_start: date
+    tenancy_start: IsoDate
     members: list[MemberIn] = Field(min_length=1, max_length=30)
 
 
@@ -81,14 +93,14 @@ class WarningStepIn(BaseModel):
     finding: Literal["vacant", "sublet", "lend"] | None = None
     reason: Text | None = None
     note: Text | None = None
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 # -- penalties, resettlement, training: what the services accept, checked here first ------------------
 
-Note = Annotated[str, StringConstraints(max_length=2000)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Note = Text
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(no_id_number)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_id_number)]
 
 
 class SanctionIn(BaseModel):
@@ -98,27 +110,27 @@ class SanctionIn(BaseModel):
         description="a confirmed violation's warning id, an exit decision's review id or an overdue plan's id"
     )
     note: Note = ""
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class DatedIn(BaseModel):
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class SanctionStepIn(BaseModel):
-    on: date | None = None
+    on: IsoDate | None = None
     reason: Note = Field(default="", description="required to withdraw; optional to lift")
 
 
 class AppealIn(BaseModel):
     grounds: Reason
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class ResolveIn(BaseModel):
     outcome: Literal["upheld", "dismissed"]
     note: Note = ""
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class DeclineIn(BaseModel):
@@ -134,19 +146,19 @@ class UnitStepIn(BaseModel):
 
 
 class ExpireIn(BaseModel):
-    as_of: date | None = Field(default=None, description="offers whose last day is before this day expire")
+    as_of: IsoDate | None = Field(default=None, description="offers whose last day is before this day expire")
 
 
 class SessionIn(BaseModel):
-    on: date
+    on: IsoDate
     topic: Note = ""
 
 
 class CourseIn(BaseModel):
     code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
-    title: Label
-    provider: Label
-    estate: Label = Field(description="Estate (or district venue) where the course is held")
+    title: Short
+    provider: Short
+    estate: Short = Field(description="Estate (or district venue) where the course is held")
     capacity: int = Field(ge=1, le=10_000)
     sessions: list[SessionIn] = Field(min_length=1, max_length=500)
 
@@ -155,26 +167,26 @@ class ReferIn(BaseModel):
     household_id: UUID
     member_id: UUID
     note: Note = ""
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class EnrolIn(BaseModel):
     referral_id: UUID
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class AttendanceIn(BaseModel):
-    held_on: date | None = Field(default=None, description="defaults to the scheduled day")
+    held_on: IsoDate | None = Field(default=None, description="defaults to the scheduled day")
     attendees: list[UUID] = Field(max_length=10_000, description="member ids of the trainees present")
 
 
 class EmploymentIn(BaseModel):
     employer: Label
-    start_date: date
+    start_date: IsoDate
 
 
 class StableIn(BaseModel):
-    on: date | None = None
+    on: IsoDate | None = None
     basis: Reason = Field(description="how it was checked (call to the employer, contract, ...)")
 
 
@@ -317,7 +329,12 @@ def api_router() -> APIRouter:
     # -- parameters ---------------------------------------------------------------------------------
 
     @api.get("/parameters", tags=["parameters"], summary="Values in force (parameters:read)")
-    async def parameters(p: Caller, ops: Ops, region: str = "CN-FS", on: date | None = None) -> Any:
+    async def parameters(
+        p: Caller,
+        ops: Ops,
+        region: Annotated[str, Query(pattern=REGION)] = "CN-FS",
+        on: IsoDate | None = None,
+    ) -> Any:
         return await ops.parameters(p, region, None if on is None else on.isoformat())
 
     @api.get("/parameters/history", tags=["parameters"], summary="Every dated value (parameters:read)")
@@ -390,12 +407,27 @@ def api_router() -> APIRouter:
         "/resettlement-cases": ("resettlement", "/cases", "placements:read", "Resettlement cases by state"),
         "/referrals": ("training", "/referrals", "training:read", "Training referrals by state"),
     }
+    states: dict[str, Any] = {
+        "/sanctions": SanctionState,
+        "/transitions": TransitionState,
+        "/appeals": AppealState,
+        "/resettlement-cases": str,  # resettlement takes any state (and finds none for an unknown one)
+        "/referrals": ReferralState,
+    }
     for path, (service, upstream_path, scope, summary) in lists.items():
 
-        def listing(service: str = service, upstream_path: str = upstream_path, scope: str = scope) -> Any:
+        def listing(
+            service: str = service,
+            upstream_path: str = upstream_path,
+            scope: str = scope,
+            kind: Any = states[path],
+        ) -> Any:
             async def handler(p: Caller, ops: Ops, state: str | None = None) -> list[Any]:
                 return await ops.listing(p, service, upstream_path, scope, {"state": state})
 
+            # Each list takes the states its service knows (so the document says what the service
+            # accepts): the annotation is set per route, as a closure's type cannot be written in it.
+            handler.__annotations__["state"] = kind | None
             return handler
 
         api.add_api_route(
@@ -416,7 +448,7 @@ def api_router() -> APIRouter:
         tags=["resettlement"],
         summary="Units of a pool, those in your estates (placements:read)",
     )
-    async def pool_units(p: Caller, ops: Ops, pool: PathName, state: str | None = None) -> Any:
+    async def pool_units(p: Caller, ops: Ops, pool: Pool, state: str | None = None) -> Any:
         return await ops.listing(
             p, "resettlement", f"/pools/{pool}/units", "placements:read", {"state": state}
         )
@@ -426,7 +458,7 @@ def api_router() -> APIRouter:
         return await ops.reference(p, "training", "/courses", "training:read")
 
     @api.get("/courses/{course_id}", tags=["training"], summary="A course (training:read)")
-    async def course(p: Caller, ops: Ops, course_id: PathName) -> Any:
+    async def course(p: Caller, ops: Ops, course_id: UUID) -> Any:
         return await ops.reference(p, "training", f"/courses/{course_id}", "training:read")
 
     # -- penalties: commands ----------------------------------------------------------------------

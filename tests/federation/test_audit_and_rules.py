@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from federation.application import FederationApp
-from federation.audit import AuditWriter, verify_audit
+from federation.audit import GENESIS, AuditWriter, _line_hash, verify_audit
 from federation.domain import combine
 from federation.linkage import id_hash, normalise_id_number
 from federation.outbound import CircuitBreaker
 from federation.settings import FederationSettings
+from services.kit.integrity import open_store
+from services.kit.store import ServiceApplication
 from tests.support.processes import REPO
 
 
@@ -34,9 +39,103 @@ def audit(tmp_path: Path, persistence: dict[str, str]) -> Path:
     return path
 
 
-def test_an_untouched_log_verifies(audit: Path) -> None:
+@pytest.fixture
+def store(tmp_path: Path, persistence: dict[str, str]) -> Iterator[ServiceApplication]:
+    """Federation's store opened as `verify-audit` opens it (a reader, from the service's environment)."""
+    reader = open_store("federation", {**persistence, "VAR_DIR": str(tmp_path)})
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def rechain(lines: list[str]) -> list[str]:
+    """The lines with every hash recomputed: what anyone can do to an unkeyed chain."""
+    prev, out = GENESIS, []
+    for line in lines:
+        entry = json.loads(line)
+        entry.pop("hash")
+        entry["prev"] = prev
+        prev = _line_hash(prev, entry)
+        out.append(json.dumps({**entry, "hash": prev}, sort_keys=True))
+    return out
+
+
+def test_an_untouched_log_verifies(audit: Path, store: ServiceApplication) -> None:
     report = verify_audit(audit)
-    assert (report.lines, report.first_broken) == (8, None)
+    assert (report.lines, report.first_broken, report.store_last) == (8, None, None)
+    report = verify_audit(audit, store)
+    assert (report.lines, report.first_broken, report.store_last) == (8, None, 8)
+
+
+def test_a_cut_off_end_is_named_only_against_the_store(audit: Path, store: ServiceApplication) -> None:
+    lines = audit.read_text().splitlines()
+    audit.write_text("\n".join(lines[:-2]) + "\n")
+    assert verify_audit(audit).first_broken is None, "the chain alone cannot see its end"
+    report = verify_audit(audit, store)
+    assert (report.first_broken, report.cut_off, report.last_seq, report.store_last) == (7, True, 6, 8)
+    assert "notifications 7 to 8" in report.reason
+
+
+def test_a_rewritten_chain_is_named_against_the_store(audit: Path, store: ServiceApplication) -> None:
+    """The chain is unkeyed: edited and rehashed throughout it is whole again, but no longer the store's."""
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    lines[3]["state_sha256"] = "0" * 64
+    audit.write_text("\n".join(rechain([json.dumps(e) for e in lines])) + "\n")
+    assert verify_audit(audit).first_broken is None
+    report = verify_audit(audit, store)
+    assert report.first_broken == 4 and "differs from the store's notification 4" in report.reason
+    lines = audit.read_text().splitlines()
+    audit.write_text("\n".join(rechain(lines[:2] + lines[3:])) + "\n")
+    report = verify_audit(audit, store)
+    assert report.first_broken == 3 and "notification 3 has no entry" in report.reason
+
+
+def test_after_a_crash_the_writer_catches_up_and_the_end_is_whole_again(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    """A crash leaves the log behind the store, perhaps with a torn last line: until federation runs
+    again that is indistinguishable from a cut (so named), and then the writer drops the torn line and
+    appends from the store, so it does not stay one."""
+    app = FederationApp(FederationSettings(var_dir=tmp_path), persistence)
+    store = open_store("federation", {**persistence, "VAR_DIR": str(tmp_path)})
+    path = tmp_path / "audit.jsonl"
+    writer = AuditWriter(app, path)
+    app.record_subjects(uuid4(), [])
+    assert writer.write_pending() == 2
+    app.record_subjects(uuid4(), [])  # saved, then the process dies before (or while) appending
+    with path.open("a") as f:
+        f.write('{"seq": 3, "topic": "fede')
+    report = verify_audit(path, store)
+    assert report.first_broken == 3 and "torn" in report.reason
+    restarted = AuditWriter(app, path)
+    assert restarted.write_pending() == 2
+    report = verify_audit(path, store)
+    assert (report.lines, report.first_broken, report.store_last) == (4, None, 4)
+    store.close()
+    app.close()
+
+
+def test_the_verifier_waits_for_a_live_writer_before_calling_the_end_cut_off(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    app = FederationApp(FederationSettings(var_dir=tmp_path), persistence)
+    store = open_store("federation", {**persistence, "VAR_DIR": str(tmp_path)})
+    path = tmp_path / "audit.jsonl"
+    writer = AuditWriter(app, path)
+    app.record_subjects(uuid4(), [])
+    writer.write_pending()
+    app.record_subjects(uuid4(), [])  # the writer has not appended this one yet
+    assert verify_audit(path, store).cut_off
+    late = threading.Timer(0.5, writer.write_pending)
+    late.start()
+    try:
+        report = verify_audit(path, store, grace_s=60)
+    finally:
+        late.join()
+    assert (report.lines, report.first_broken) == (4, None)
+    store.close()
+    app.close()
 
 
 def test_an_edited_entry_is_the_first_broken_one(audit: Path) -> None:
@@ -56,13 +155,17 @@ def test_a_removed_entry_breaks_the_next_one(audit: Path) -> None:
     assert verify_audit(audit).first_broken == 3
 
 
-def test_the_verifier_command_reports_the_first_broken_entry(audit: Path) -> None:
+def test_the_verifier_command_reports_the_first_broken_entry(
+    audit: Path, tmp_path: Path, persistence: dict[str, str]
+) -> None:
     command = [sys.executable, "-m", "federation", "verify-audit", str(audit)]
-    assert subprocess.run(command, cwd=REPO, capture_output=True, timeout=60).returncode == 0
+    env = {**os.environ, **persistence, "VAR_DIR": str(tmp_path)}  # the service's environment
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "up to the store's last notification 8" in done.stdout, done.stderr
     lines = audit.read_text().splitlines()
     lines[0], lines[1] = lines[1], lines[0]
     audit.write_text("\n".join(lines) + "\n")
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "line 1" in done.stdout
 
 

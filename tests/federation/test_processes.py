@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -164,7 +165,8 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
     audit = tmp_path / "CN-FS-audit.jsonl"
     wait_until(lambda: audit.exists() and "PeerConcluded" in audit.read_text(), message="audit lines")
     verify = [sys.executable, "-m", "federation", "verify-audit", str(audit)]
-    done = subprocess.run(verify, cwd=REPO, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, **cities["CN-FS"].env}  # Foshan's environment: its store anchors the log's end
+    done = subprocess.run(verify, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "chain intact" in done.stdout
     assert UUID(str(check))

@@ -19,8 +19,8 @@ from tests.monitoring.test_warnings import registration
 BATCH = (
     "a batch is taken signal by signal: the malformed ones are listed in `rejected` and the rest "
     "published (202), so a batch with one bad signal is not refused as a whole (only a batch with no "
-    "valid signal is: 422). Also, the contracts take `at: 0` (epoch) and integer quantities that their "
-    "documented schema does not allow (reported: contracts/monitoring.py)"
+    "valid signal is: 422). By design (docs/reliability.md); each signal itself is held to its documented "
+    "schema (tests/contracts/test_monitoring_strict.py: no `at: 0`, no numeric quantities)"
 )
 NARROWED: Narrowed = {
     "POST /signals/door-access": ([negative_data_rejection], BATCH),

@@ -136,10 +136,10 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/api/transitions", None, READERS),
     ("GET", "/api/appeals", None, READERS),
     ("GET", "/api/pools", None, CASE_READERS),
-    ("GET", "/api/pools/public_rental/units", None, CASE_READERS),
+    ("GET", "/api/pools/transitional/units", None, CASE_READERS),
     ("GET", "/api/resettlement-cases", None, CASE_READERS),
     ("GET", "/api/courses", None, CASE_READERS),
-    ("GET", "/api/courses/c1", None, CASE_READERS),
+    ("GET", f"/api/courses/{COURSE_IN}", None, CASE_READERS),
     ("GET", "/api/referrals", None, CASE_READERS),
     ("GET", "/api/federation/exchanges", None, {"auditor", "admin"}),
     ("GET", f"/api/federation/checks/{CHECK_OUT}", None, {"auditor", "admin"}),
@@ -246,7 +246,7 @@ async def test_openapi_documents_every_api_route(gateway: GatewayFactory) -> Non
         .replace(WARN_OUT, "{warning_id}")
         .replace(CHECK_OUT, "{check_id}")
         .replace("/reviewer.he/", "/{operator_id}/")
-        .replace("/public_rental/", "/{pool}/")
+        .replace("/transitional/", "/{pool}/")
         .replace("/c1", "/{course_id}")
         .replace("/income_per_capita/", "/{rule}/")
         .replace("/confirm", "/{step}")

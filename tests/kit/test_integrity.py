@@ -384,12 +384,17 @@ def test_the_reader_opens_each_service_store_by_its_tables(tmp_path: Path) -> No
 # -- federation's audit log (verified by `python -m federation verify-audit`) --------------------------
 
 
-def verify_audit(audit: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """`python -m federation verify-audit PATH` in this process."""
+def verify_audit(
+    audit: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    """`python -m federation verify-audit PATH` in this process, in the service's environment (which
+    opens its store: the log's end is checked against it)."""
     from federation.__main__ import main
 
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     capsys.readouterr()
-    code = main(["verify-audit", str(audit)])
+    code = main(["verify-audit", str(audit), "--grace", "0"])
     return code, capsys.readouterr().out
 
 
@@ -403,12 +408,13 @@ def verify_audit(audit: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 )
 def test_the_audit_verifier_names_the_first_broken_entry(
     federation_store: tuple[FederationApp, dict[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tamper: str,
     line: int,
 ) -> None:
-    _, _, audit = federation_store
-    assert verify_audit(audit, capsys)[0] == 0
+    _, env, audit = federation_store
+    assert verify_audit(audit, env, monkeypatch, capsys)[0] == 0
     lines = audit.read_text().splitlines()
     if tamper == "alter":
         entry = json.loads(lines[2])
@@ -419,27 +425,29 @@ def test_the_audit_verifier_names_the_first_broken_entry(
     else:
         lines[1], lines[2] = lines[2], lines[1]
     audit.write_text("\n".join(lines) + "\n")
-    code, out = verify_audit(audit, capsys)
+    code, out = verify_audit(audit, env, monkeypatch, capsys)
     assert code == 1 and f"first broken entry at line {line}:" in out, out
     if tamper == "reorder":  # and as an operator runs it
-        done = run(["federation", "verify-audit", str(audit)], {})
+        done = run(["federation", "verify-audit", str(audit)], env)
         assert done.returncode == 1 and f"first broken entry at line {line}:" in done.stdout, done.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "verify-audit checks the chain only from its genesis forward: nothing anchors its end, so the "
-        "last entries cut off leave a shorter chain that is still whole. Fix (federation): compare the "
-        "last line's seq with the store's notification log (the file is derived from it; the audit "
-        "writer would have appended up to max notification id), or keep the head hash out of the "
-        "file's reach (e.g. `services.kit.integrity seal` of the store)."
-    ),
-)
 def test_the_audit_verifier_notices_a_removed_last_entry(
-    federation_store: tuple[FederationApp, dict[str, str], Path], capsys: pytest.CaptureFixture[str]
+    federation_store: tuple[FederationApp, dict[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _, _, audit = federation_store
+    """The chain alone cannot see its end cut off; the store it is derived from can: the line the
+    first missing entry had is named. Without the store the verifier says it cannot tell (exit 2)."""
+    _, env, audit = federation_store
     lines = audit.read_text().splitlines()
     audit.write_text("\n".join(lines[:-1]) + "\n")
-    assert verify_audit(audit, capsys)[0] == 1
+    code, out = verify_audit(audit, env, monkeypatch, capsys)
+    assert code == 1 and f"first broken entry at line {len(lines)}:" in out, out
+    assert "ends at seq 5" in out and "notifications 6 to 6" in out, out
+    done = run(["federation", "verify-audit", str(audit), "--grace", "0"], env)  # as an operator runs it
+    assert done.returncode == 1 and f"line {len(lines)}:" in done.stdout, done.stdout + done.stderr
+    elsewhere = run(
+        ["federation", "verify-audit", str(audit)], {"SQLITE_DBNAME": str(audit.parent / "no.db")}
+    )
+    assert elsewhere.returncode == 2 and "cannot verify" in elsewhere.stderr, elsewhere.stderr
