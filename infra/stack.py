@@ -229,12 +229,19 @@ def _pump(stream: IO[bytes], log: IO[bytes], prefix: str | None) -> None:
 
 
 def spawn(
-    name: str, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, prefix: str | None
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    prefix: str | None,
+    append: bool = False,
 ) -> Child:
     """Start a child in its own session, so that the terminal's Ctrl-C reaches only the launcher and
-    the launcher decides the stopping order; no stdin, because CI has none."""
+    the launcher decides the stopping order; no stdin, because CI has none. `append` keeps the log of
+    an earlier run of the same process (a restart after a crash: the crash's last lines stay)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("wb")
+    log = log_path.open("ab" if append else "wb")
     try:
         process = subprocess.Popen(
             list(argv),
@@ -367,6 +374,8 @@ class NatsServer:
     port: int
     http_port: int
     store_dir: Path
+    log_path: Path = DEFAULT_VAR_DIR / "log" / "nats.log"
+    conf: Path = LOCAL_NATS_CONF
 
     @property
     def url(self) -> str:
@@ -391,24 +400,47 @@ def run_nats(
     yield it once JetStream is up, stop it on exit."""
     ensure_ports_usable({"nats-server": port, "nats-server monitoring": http_port})
     store_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "HOUSING_NATS_PORT": str(port),
-        "HOUSING_NATS_HTTP_PORT": str(http_port),
-        "HOUSING_NATS_STORE": str(store_dir),
-    }
-    child = spawn(
-        "nats", [str(nats_server_binary()), "-c", str(conf)], env=env, log_path=log_path, prefix=None
+    child = _spawn_nats(port, http_port, store_dir, log_path, conf, append=False)
+    server = NatsServer(
+        child=child, port=port, http_port=http_port, store_dir=store_dir, log_path=log_path, conf=conf
     )
-    server = NatsServer(child=child, port=port, http_port=http_port, store_dir=store_dir)
     try:
         _say(f"nats-server starting on {server.url} (log {log_path})", echo)
         health = f"{server.monitor_url}/healthz?js-enabled-only=true"
         wait_until_ok([(child, health)], timeout=NATS_READY_TIMEOUT_S, echo=echo)
         yield server
     finally:
-        stop(child, echo=echo)
+        stop(server.child, echo=echo)  # the current process: a test may have restarted it
         _say("nats-server stopped", echo)
+
+
+def _spawn_nats(
+    port: int, http_port: int, store_dir: Path, log_path: Path, conf: Path, *, append: bool
+) -> Child:
+    env = {
+        **os.environ,
+        "HOUSING_NATS_PORT": str(port),
+        "HOUSING_NATS_HTTP_PORT": str(http_port),
+        "HOUSING_NATS_STORE": str(store_dir),
+    }
+    argv = [str(nats_server_binary()), "-c", str(conf)]
+    return spawn("nats", argv, env=env, log_path=log_path, prefix=None, append=append)
+
+
+def restart_nats(server: NatsServer, *, timeout: float = NATS_READY_TIMEOUT_S, echo: bool = True) -> float:
+    """Start nats-server again on the same ports and store after it died (the fault tests kill it
+    with -9); return the seconds until JetStream answered. The log goes on after the crash's lines."""
+    if server.child.process.poll() is None:
+        raise StackError("nats-server is still running: kill it first")
+    started = time.monotonic()
+    server.child.pump.join(timeout=2.0)
+    server.child = _spawn_nats(
+        server.port, server.http_port, server.store_dir, server.log_path, server.conf, append=True
+    )
+    health = f"{server.monitor_url}/healthz?js-enabled-only=true"
+    wait_until_ok([(server.child, health)], timeout=timeout, echo=echo)
+    _say("nats-server restarted", echo)
+    return time.monotonic() - started
 
 
 # --------------------------------------------------------------------------------------------------
@@ -469,6 +501,8 @@ class ServiceProcess:
 
     spec: ProcessSpec
     child: Child
+    env: Mapping[str, str] = field(default_factory=dict)
+    """the environment it was started with (a restart gets the same)"""
 
     @property
     def base_url(self) -> str:
@@ -485,6 +519,9 @@ class Stack:
     skipped: list[ProcessSpec] = field(default_factory=list)
     # Why the streams were not created, or None when they were.
     streams_not_created: str | None = "not asked for"
+    # What the services were given as NATS_URL: the nats-server, or a proxy in front of it (tests).
+    services_nats_url: str = ""
+    echo: bool = True
 
     def base_url(self, name: str) -> str:
         """`http://127.0.0.1:<port>` of a running process; KeyError if it was skipped."""
@@ -507,12 +544,15 @@ def start_stack(
     create_streams_first: bool = True,
     ready_timeout: float = READY_TIMEOUT_S,
     echo: bool = True,
+    services_nats_url: str | None = None,
 ) -> Iterator[Stack]:
     """Start nats-server, the streams and every runnable Procfile process; yield once all are ready.
 
     On leaving the block (normally, by exception or by KeyboardInterrupt) the processes stop in
     reverse order, then nats-server. nats ports default to HOUSING_NATS_PORT / HOUSING_NATS_HTTP_PORT,
     else 14222 / 18222. Raises StackError with the failing process's log tail if anything fails.
+    `services_nats_url` gives the services another NATS_URL than the server's own (the fault tests
+    put a proxy in between, which must already listen); streams are created on the server directly.
     """
     env_port, env_http_port = nats_ports_from_env()
     nats_port = env_port if nats_port is None else nats_port
@@ -535,7 +575,13 @@ def start_stack(
                 echo=echo,
             )
         )
-        stack = Stack(nats=nats, var_dir=var_dir, skipped=plan.skipped)
+        stack = Stack(
+            nats=nats,
+            var_dir=var_dir,
+            skipped=plan.skipped,
+            services_nats_url=services_nats_url or nats.url,
+            echo=echo,
+        )
         if create_streams_first:
             created = create_streams(nats.url, log_dir=log_dir, echo=echo)
             stack.streams_not_created = None if created else f"{STREAMS_MODULE} has no code yet"
@@ -543,7 +589,12 @@ def start_stack(
         for spec in plan.runnable:
             extra = {"SERVICES": services} if spec.module == "gateway" and "SERVICES" not in spec.env else {}
             service = _start_service(
-                spec, nats_url=nats.url, var_dir=var_dir, prefix_width=width, echo=echo, extra_env=extra
+                spec,
+                nats_url=stack.services_nats_url,
+                var_dir=var_dir,
+                prefix_width=width,
+                echo=echo,
+                extra_env=extra,
             )
             stack.services[spec.name] = service
             cleanup.callback(_stop_service, service, echo)  # callbacks run last-in first-out
@@ -574,16 +625,40 @@ def _start_service(
     prefix_width: int,
     echo: bool,
     extra_env: Mapping[str, str] | None = None,
+    append: bool = False,
 ) -> ServiceProcess:
     _say(f"starting {spec.name}: python -m {spec.module} on port {spec.http_port}", echo)
+    env = {**service_env(spec, nats_url=nats_url, var_dir=var_dir), **(extra_env or {})}
     child = spawn(
         spec.name,
         [sys.executable, "-m", spec.module],
-        env={**service_env(spec, nats_url=nats_url, var_dir=var_dir), **(extra_env or {})},
+        env=env,
         log_path=var_dir / "log" / f"{spec.name}.log",
         prefix=f"{spec.name.ljust(prefix_width)} | " if echo else None,
+        append=append,
     )
-    return ServiceProcess(spec=spec, child=child)
+    return ServiceProcess(spec=spec, child=child, env=env)
+
+
+def restart_service(stack: Stack, name: str, *, timeout: float = READY_TIMEOUT_S) -> float:
+    """Start a process of the stack again, with the environment it had, after it died (the fault
+    tests kill it with -9); return the seconds until its /readyz answered. Its log goes on."""
+    service = stack.services[name]
+    if service.child.process.poll() is None:
+        raise StackError(f"{name} is still running: kill it first")
+    started = time.monotonic()
+    service.child.pump.join(timeout=2.0)
+    _say(f"restarting {name}", stack.echo)
+    service.child = spawn(
+        name,
+        [sys.executable, "-m", service.spec.module],
+        env=service.env,
+        log_path=stack.var_dir / "log" / f"{name}.log",
+        prefix=f"{name} | " if stack.echo else None,
+        append=True,
+    )
+    wait_until_ok([(service.child, f"{service.base_url}/readyz")], timeout=timeout, echo=stack.echo)
+    return time.monotonic() - started
 
 
 def _stop_service(service: ServiceProcess, echo: bool) -> None:

@@ -151,7 +151,8 @@ def persistence_env(
         # AGGREGATE_CACHE_FASTFORWARD=y when replicas must also *read* each other's latest writes.
         extra["AGGREGATE_CACHE_FASTFORWARD"] = "n"
     if module == "eventsourcing.postgres":
-        schema = lookup.get("POSTGRES_SCHEMA") or settings.service_name
+        # A PostgreSQL identifier takes no hyphen ("federation-cn-gz" is a service name in the stack).
+        schema = lookup.get("POSTGRES_SCHEMA") or settings.service_name.replace("-", "_")
         extra["POSTGRES_SCHEMA"] = schema
         ensure_postgres_schema(Environment(app_name, {**env, **extra}), schema)
     return {**(overrides or {}), **extra}

@@ -89,11 +89,13 @@ class NoticeDelivery:
             self._listening = True
         self.wake.set()
         while not stop.is_set():
+            # Cleared before the pass, not after it: a notice saved during the pass sets it again and
+            # is delivered at once instead of after `notice_retry_s`.
+            self.wake.clear()
             try:
                 await self.deliver_pending()
             except Exception:
                 log.exception("notice delivery failed; retrying")
-            self.wake.clear()
             waiter = asyncio.create_task(self.wake.wait())
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait(

@@ -1,0 +1,1 @@
+"""Fault injection for the local stack: a TCP proxy that drops, stalls or slows a connection."""

@@ -1,0 +1,85 @@
+"""The stack the fault tests run: every service but the gateway, one peer city, free ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from infra.city.procfile import write_directories, write_procfile
+from infra.stack import PROCFILE, REPO_ROOT, ProcessSpec, Stack, parse_procfile, start_stack
+from tests.faults.scenario import ELIGIBILITY_ENV, Endpoints
+from tests.support.nats import free_port
+
+SERVICES = (
+    "eligibility",
+    "penalties",
+    "resettlement",
+    "training",
+    "monitoring",
+    "federation",
+    "federation-gz",
+)
+"""`make run`'s processes without the gateway (not needed: the departments and operators here talk to
+the services, as the city loader does) and without Dongguan (eligibility asks Guangzhou only)."""
+
+
+STACK_ENV = {"INBOX_ACK_WAIT_S": "10"}
+"""A message delivered to a connection that a fault cut comes back after JetStream's ack wait (30 s by
+default); 10 s keeps the test short and is still far above a batch's handling time here."""
+
+
+def procfile(tmp: Path, var_dir: Path, extra_env: Mapping[str, str]) -> Path:
+    specs = [s for s in parse_procfile(PROCFILE) if s.name in SERVICES]
+    ports = {s.name: free_port() for s in specs}
+    city_ports = {
+        s.env.get("FEDERATION_CITY", "CN-FS"): ports[s.name] for s in specs if s.module == "federation"
+    }
+    directories = write_directories(city_ports, var_dir / "federation")
+    moved = []
+    for spec in specs:
+        env = {
+            **spec.env,
+            **STACK_ENV,
+            **extra_env,
+            "HTTP_PORT": str(ports[spec.name]),
+            "VAR_DIR": str(var_dir),
+        }
+        if spec.module == "federation":
+            city = spec.env.get("FEDERATION_CITY", "CN-FS")
+            env["FEDERATION_PEERS_FILE"] = directories[city]
+            env["FEDERATION_DATA_FILE"] = str(REPO_ROOT / spec.env["FEDERATION_DATA_FILE"])
+        service_name = env.get("SERVICE_NAME", spec.name)
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and "-" in service_name:
+            # services/kit/store.py names the schema after the service; eventsourcing cannot register
+            # its types in a schema named `federation-cn-gz` (reported; remove once the kit maps it)
+            env["POSTGRES_SCHEMA"] = service_name.replace("-", "_")
+        if spec.name == "eligibility":
+            env.update(ELIGIBILITY_ENV)
+        moved.append(ProcessSpec(name=spec.name, env=env, module=spec.module))
+    return write_procfile(moved, tmp / "Procfile")
+
+
+@contextmanager
+def fault_stack(
+    tmp: Path,
+    *,
+    extra_env: Mapping[str, str],
+    services_nats_url: str | None = None,
+    nats_port: int | None = None,
+) -> Iterator[tuple[Stack, Endpoints]]:
+    var_dir = tmp / "var"
+    with start_stack(
+        procfile=procfile(tmp, var_dir, extra_env),
+        var_dir=var_dir,
+        nats_port=nats_port or free_port(),
+        nats_http_port=free_port(),
+        echo=False,
+        services_nats_url=services_nats_url,
+    ) as stack:
+        endpoints = Endpoints(
+            services={name: s.base_url for name, s in stack.services.items()},
+            nats_url=stack.nats.url,
+            nats_monitor=stack.nats.monitor_url,
+        )
+        yield stack, endpoints
