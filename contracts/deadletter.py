@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from contracts.base import Contract
 from contracts.identifiers import ServiceName
+from contracts.times import Instant
 
 __all__ = ["DeadLetter"]
 
@@ -34,7 +35,7 @@ class DeadLetter(Contract):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
         description="Why it failed, as an operator reads it."
     )
-    failed_at: AwareDatetime = Field(description="When the consumer gave up.")
+    failed_at: Instant = Field(description="When the consumer gave up.")
     original_headers: dict[str, str] = Field(description="NATS headers of the original message.")
     original_data_b64: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]*={0,2}$")] = Field(
         description=(

@@ -8,7 +8,6 @@ named by an `IdHash`, never an ID number (see `contracts.identifiers`).
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 from uuid import UUID
@@ -18,6 +17,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from contracts.base import Contract
 from contracts.identifiers import CityCode, IdHash, no_id_number
 from contracts.money import SquareMetres, Yuan
+from contracts.times import Day
 
 __all__ = [
     "Department",
@@ -101,7 +101,7 @@ class EmploymentFact(Contract):
 
     kind: Literal["employment"] = "employment"
     employer: Employer = Field(description="Employer (an organisation, not a person).")
-    start_date: date = Field(description="First day of the employment.")
+    start_date: Day = Field(description="First day of the employment.")
 
 
 Fact = Annotated[
@@ -126,7 +126,7 @@ class DepartmentFactReported(Contract):
 
     department: Department = Field(description="Reporting department.")
     reference: Reference = Field(description="The department's own reference of this record.")
-    described_on: date = Field(description="The date the fact describes (not the date it was sent).")
+    described_on: Day = Field(description="The date the fact describes (not the date it was sent).")
     household_id: UUID | None = Field(default=None, description="Household the fact is about, if known.")
     person_hash: IdHash | None = Field(default=None, description="Person the fact is about, as an IdHash.")
     fact: Fact

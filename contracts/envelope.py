@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.times import Instant
 
 __all__ = [
     "DATASCHEMA_PATTERN",
@@ -73,7 +75,7 @@ class Envelope(BaseModel):
     subject: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
         description="The aggregate the event is about: the household id for household events."
     )
-    time: AwareDatetime = Field(description="When the fact happened, with a UTC offset (RFC 3339).")
+    time: Instant = Field(description="When the fact happened, with a UTC offset (RFC 3339).")
     datacontenttype: Literal["application/json"] = Field(
         default="application/json", description="Always JSON."
     )

@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from contracts.base import Contract
 from contracts.identifiers import CityCode, IdHash, OperatorId
+from contracts.times import Instant
 
 __all__ = [
     "BATCH_MAX",
@@ -55,7 +56,7 @@ class _Case(Contract):
     legal_basis: LegalBasis
     case_id: CaseId = Field(description="The requesting city's case reference.")
     officer_id: OperatorId = Field(description="Account of the officer responsible for the query.")
-    requested_at: AwareDatetime
+    requested_at: Instant
 
 
 class StatusQuery(_Case):
@@ -82,7 +83,7 @@ class StatusAnswer(Contract):
 
     query_id: UUID
     responding_city: CityCode
-    as_of: AwareDatetime
+    as_of: Instant
     holds_subsidised_housing: bool | None
     receives_housing_subsidy: bool | None
     owns_property_over_threshold: bool | None
@@ -92,7 +93,7 @@ class StatusAnswer(Contract):
 class BatchAnswer(Contract):
     batch_id: UUID
     responding_city: CityCode
-    as_of: AwareDatetime
+    as_of: Instant
     answers: list[StatusAnswer]
 
 
@@ -118,4 +119,4 @@ class CrossRegionResultRecorded(Contract):
         description="Why `unverified` (peer down, bad signature, ...); null otherwise."
     )
     query_ids: list[UUID] = Field(description="The wire queries behind this result (audit trail).")
-    concluded_at: AwareDatetime
+    concluded_at: Instant

@@ -14,16 +14,16 @@ Two kinds of message live here, on two streams:
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from contracts.base import Contract
 from contracts.identifiers import Label, OperatorId, Text
 from contracts.spec import EventSpec
+from contracts.times import Day, Instant
 
 __all__ = [
     "EVENTS",
@@ -60,10 +60,6 @@ WithdrawalReason = Literal["household_exited"]
 """Why monitoring closed a warning without an inspector's finding: the household left the flat."""
 
 _MEASURE_TEXT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,3})?")
-_INSTANT_TEXT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
-_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _exact_measure(value: object) -> object:
@@ -77,34 +73,6 @@ def _exact_measure(value: object) -> object:
     if _MEASURE_TEXT.fullmatch(value) is None:
         raise ValueError("must be a non-negative decimal string with at most 3 decimals")
     return value
-
-
-def _iso_instant(value: object) -> object:
-    """A moment on the wire is an RFC 3339 / ISO 8601 string with its UTC offset (in Python an aware
-    datetime). Pydantic alone also reads numbers and digit strings as Unix seconds (`"at": 0` was 1970),
-    which the documented `date-time` format does not allow and no reader's clock meant."""
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or _INSTANT_TEXT.fullmatch(value) is None:
-        raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-05T07:31:02+08:00")
-    return value
-
-
-def _iso_day(value: object) -> object:
-    """A day on the wire is an ISO 8601 `YYYY-MM-DD` string (in Python a date), never a number of days
-    or seconds since 1970."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or _DAY_TEXT.fullmatch(value) is None:
-        raise ValueError("must be an ISO 8601 date, YYYY-MM-DD")
-    return value
-
-
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
-"""A moment with its UTC offset: an ISO 8601 (RFC 3339) string on the wire, nothing else."""
-
-Day = Annotated[date, BeforeValidator(_iso_day)]
-"""A calendar day: `YYYY-MM-DD` on the wire, nothing else."""
 
 
 Measure = Annotated[

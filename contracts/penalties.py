@@ -6,7 +6,6 @@ code, only data.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 from uuid import UUID
@@ -17,6 +16,7 @@ from contracts.base import Contract
 from contracts.identifiers import Label, OperatorId, Text
 from contracts.money import Yuan
 from contracts.spec import EventSpec
+from contracts.times import Day
 
 __all__ = [
     "EVENTS",
@@ -59,7 +59,7 @@ class ExitCompleted(Contract):
     estate: Label = Field(description="Housing estate of the flat it left.")
     building: Label = Field(description="Building in the estate.")
     unit: Label = Field(description="Flat in the building.")
-    completed_on: date = Field(description="Day the flat was handed back.")
+    completed_on: Day = Field(description="Day the flat was handed back.")
     how: Label = Field(description="`keys_returned` or `repossessed`.")
     recorded_by: OperatorId = Field(description="Operator who recorded the hand-back.")
 
@@ -85,7 +85,7 @@ class TransitionStarted(Contract):
     monthly_rise: Rate = Field(description="Monthly rent rise as a fraction (0.10 = 10 %).")
     rule: Literal["compound", "simple"] = Field(description="Compounding, or simple rises on the base.")
     schedule: list[MonthlyRent] = Field(description="Rent due in each month of the plan.")
-    exit_due_on: date = Field(description="Last day in the flat; after it the household is overdue.")
+    exit_due_on: Day = Field(description="Last day in the flat; after it the household is overdue.")
 
 
 class TransitionClosed(Contract):
@@ -94,7 +94,7 @@ class TransitionClosed(Contract):
     household_id: UUID
     transition_id: UUID
     how: Literal["exited", "overdue", "withdrawn"]
-    closed_on: date
+    closed_on: Day
 
 
 class RentAdjusted(Contract):
@@ -116,7 +116,7 @@ class VoluntaryExitApplied(Contract):
 
     household_id: UUID
     estate: Label
-    applied_on: date
+    applied_on: Day
     low_income: bool = Field(description="As eligibility last decided; decides the one-time subsidy.")
     wants_to_buy: bool
 
@@ -128,7 +128,7 @@ class SubsidyAwarded(Contract):
     subsidy_id: UUID = Field(description="Derived from the household id: the same for every attempt.")
     estate: Label
     amount: Yuan
-    awarded_on: date
+    awarded_on: Day
 
 
 class PurchaseHelpFlagged(Contract):
@@ -136,7 +136,7 @@ class PurchaseHelpFlagged(Contract):
 
     household_id: UUID
     estate: Label
-    flagged_on: date
+    flagged_on: Day
     source: Literal["exit_decision", "voluntary_application"]
 
 
@@ -150,11 +150,11 @@ class SanctionImposed(Contract):
     basis_kind: BasisKind
     basis_id: UUID = Field(description="The warning, review or transition plan the sanction rests on.")
     estate: Label
-    imposed_on: date
-    effective_from: date
-    ends_on: date | None = Field(description="Credit-list entries end; other sanctions run until lifted.")
+    imposed_on: Day
+    effective_from: Day
+    ends_on: Day | None = Field(description="Credit-list entries end; other sanctions run until lifted.")
     surcharge_rate: Rate | None = Field(description="For `rent_surcharge`: the rate (0.50 = +50 %).")
-    appeal_until: date = Field(description="Last day to appeal.")
+    appeal_until: Day = Field(description="Last day to appeal.")
     imposed_by: OperatorId | None = Field(description="Operator, or null when imposed automatically.")
 
 
@@ -166,8 +166,8 @@ class SanctionChanged(Contract):
     sanction_id: UUID
     kind: SanctionKind
     state: Literal["suspended", "resumed", "lifted", "withdrawn", "notice_served", "executed"]
-    on: date
-    deadline: date | None = Field(description="For `notice_served`: the day the flat must be handed back.")
+    on: Day
+    deadline: Day | None = Field(description="For `notice_served`: the day the flat must be handed back.")
     reason: Text
     by: OperatorId | None
 
@@ -179,9 +179,9 @@ class NoticeIssued(Contract):
     notice_id: UUID
     estate: Label
     kind: Label
-    issued_on: date
-    deadline: date | None
-    appeal_until: date | None
+    issued_on: Day
+    deadline: Day | None
+    appeal_until: Day | None
 
 
 class NoticeDelivered(Contract):
@@ -190,7 +190,7 @@ class NoticeDelivered(Contract):
     household_id: UUID
     notice_id: UUID
     channel: Label
-    delivered_on: date
+    delivered_on: Day
 
 
 class PenaltyAppealLodged(Contract):
@@ -199,7 +199,7 @@ class PenaltyAppealLodged(Contract):
     household_id: UUID
     appeal_id: UUID
     sanction_id: UUID
-    lodged_on: date
+    lodged_on: Day
 
 
 class PenaltyAppealResolved(Contract):
@@ -209,7 +209,7 @@ class PenaltyAppealResolved(Contract):
     appeal_id: UUID
     sanction_id: UUID
     outcome: Literal["upheld", "dismissed"]
-    resolved_on: date
+    resolved_on: Day
     resolved_by: OperatorId
 
 

@@ -14,7 +14,6 @@ no ID numbers: households are opaque UUIDs.
 from __future__ import annotations
 
 import re
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 from uuid import UUID
@@ -24,6 +23,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 from contracts.base import Contract
 from contracts.identifiers import Label, OperatorId, Text
 from contracts.spec import EventSpec
+from contracts.times import Day
 
 __all__ = [
     "EVENTS",
@@ -92,29 +92,29 @@ class HouseholdClassified(_AboutACase):
 
     placement_class: PlacementClass
     reasons: list[Text] = Field(min_length=1, description="Every criterion applied, met or not.")
-    decided_on: date = Field(description="Date of the exit decision classified.")
-    classified_on: date = Field(description="Date of the classification.")
+    decided_on: Day = Field(description="Date of the exit decision classified.")
+    classified_on: Day = Field(description="Date of the classification.")
 
 
 class GuidanceGiven(_AboutACase):
     """Purchase guidance (able to buy) or market-rental guidance (others) was given and recorded."""
 
     kind: Literal["purchase", "market_rental"]
-    given_on: date
+    given_on: Day
 
 
 class LoanDiscountGranted(_AboutACase):
     """A housing provident fund loan-rate discount was granted to a household able to buy."""
 
     percentage_points: PercentagePoints = Field(description="Cut of the loan rate, in percentage points.")
-    granted_on: date
+    granted_on: Day
 
 
 class Waitlisted(_AboutACase):
     """No unit of the pool was free: the case waits, in the stated priority order."""
 
     pool: Pool
-    waitlisted_on: date
+    waitlisted_on: Day
     priority: Text = Field(description="The case's place in the priority rule, in words.")
 
 
@@ -129,21 +129,21 @@ class UnitOffered(_AboutAnOffer):
     unit_estate: Label = Field(description="Estate of the offered unit.")
     building: Label
     unit: Label
-    offered_on: date
-    respond_by: date = Field(description="Last day to accept; the offer expires after it.")
+    offered_on: Day
+    respond_by: Day = Field(description="Last day to accept; the offer expires after it.")
 
 
 class OfferAccepted(_AboutAnOffer):
     """The household accepted the offer: the unit is held for it."""
 
-    accepted_on: date
+    accepted_on: Day
     recorded_by: OperatorId
 
 
 class OfferDeclined(_AboutAnOffer):
     """The household declined the offer: the unit is free again."""
 
-    declined_on: date
+    declined_on: Day
     reason: Text = ""
     recorded_by: OperatorId
 
@@ -151,13 +151,13 @@ class OfferDeclined(_AboutAnOffer):
 class OfferExpired(_AboutAnOffer):
     """The offer's deadline passed without an answer: the unit is free again."""
 
-    expired_on: date
+    expired_on: Day
 
 
 class MovedIn(_AboutAnOffer):
     """The household moved into the transitional unit, or completed the purchase of the unit."""
 
-    moved_in_on: date
+    moved_in_on: Day
     recorded_by: OperatorId
 
 
@@ -165,14 +165,14 @@ class CaseClosed(_AboutACase):
     """The placement case ended: `placed`, `guided` (market rental) or `offers_exhausted`."""
 
     outcome: Label
-    closed_on: date
+    closed_on: Day
 
 
 class CaseWithdrawn(_AboutACase):
     """The case was withdrawn (e.g. an appeal overturned the exit); any offered or held unit is free."""
 
     reason: Text
-    withdrawn_on: date
+    withdrawn_on: Day
     released_unit_id: UUID | None = Field(default=None, description="The unit freed, if any.")
 
 

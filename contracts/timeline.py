@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from contracts.base import Contract
 from contracts.identifiers import Label, OperatorId, ServiceName, Text
+from contracts.times import Instant
 
 __all__ = ["Timeline", "TimelineEntry", "TraceId"]
 
@@ -27,7 +28,7 @@ TraceId = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{32}$
 class TimelineEntry(Contract):
     """One thing that happened to a household, in one service."""
 
-    at: AwareDatetime = Field(description="When the service recorded it.")
+    at: Instant = Field(description="When the service recorded it.")
     service: ServiceName = Field(description="The service that recorded it.")
     type: Label = Field(description="What kind of step, e.g. `TransitionPlan.Started`.")
     summary: Text = Field(description="What happened, in plain language.")

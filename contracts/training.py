@@ -12,7 +12,6 @@ code, only data.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
@@ -21,6 +20,7 @@ from pydantic import Field, StringConstraints
 from contracts.base import Contract
 from contracts.identifiers import Label, OperatorId, Text
 from contracts.spec import EventSpec
+from contracts.times import Day
 
 __all__ = [
     "EVENTS",
@@ -52,7 +52,7 @@ social-insurance contribution from the employer, or an operator."""
 class CourseSession(Contract):
     """One scheduled session of a course."""
 
-    on: date = Field(description="Day of the session.")
+    on: Day = Field(description="Day of the session.")
     topic: Text = Field(default="", description="What the session covers.")
 
 
@@ -76,7 +76,7 @@ class ReferralMade(Contract):
     referral_id: UUID = Field(description="The referral (one per member).")
     member_id: UUID = Field(description="Opaque member id issued by eligibility.")
     source: ReferralSource
-    referred_on: date = Field(description="Date of the referral (the exit decision's date when automatic).")
+    referred_on: Day = Field(description="Date of the referral (the exit decision's date when automatic).")
     referred_by: OperatorId | None = Field(
         default=None, description="Operator who referred; none if automatic."
     )
@@ -88,7 +88,7 @@ class ReferralWithdrawn(Contract):
     household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
     referral_id: UUID
     member_id: UUID
-    withdrawn_on: date
+    withdrawn_on: Day
     reason: Text = Field(description="Why, e.g. `exit decision overturned on appeal`.")
 
 
@@ -101,7 +101,7 @@ class TraineeEnrolled(Contract):
     member_id: UUID
     course_id: UUID
     course_code: Label
-    enrolled_on: date
+    enrolled_on: Day
     promoted: bool = Field(description="Whether the seat came from the waiting list.")
 
 
@@ -113,7 +113,7 @@ class TraineeWaitListed(Contract):
     member_id: UUID
     course_id: UUID
     course_code: Label
-    wait_listed_on: date
+    wait_listed_on: Day
     position: int = Field(ge=1, description="Place on the waiting list when added.")
 
 
@@ -124,7 +124,7 @@ class EnrolmentEnded(Contract):
     referral_id: UUID
     member_id: UUID
     course_id: UUID
-    ended_on: date
+    ended_on: Day
     reason: Text
 
 
@@ -135,7 +135,7 @@ class SessionHeld(Contract):
     course_code: Label
     estate: Label = Field(description="Where the course is held.")
     session: int = Field(ge=1, description="Number of the session in the schedule (1-based).")
-    held_on: date
+    held_on: Day
     attendees: list[UUID] = Field(description="Member ids of the enrolled trainees who attended.")
 
 
@@ -149,7 +149,7 @@ class TrainingFinished(Contract):
     course_id: UUID
     course_code: Label
     outcome: Literal["completed", "not_completed"]
-    finished_on: date
+    finished_on: Day
     sessions_attended: int = Field(ge=0)
     sessions_held: int = Field(ge=0)
 
@@ -162,7 +162,7 @@ class EmploymentRecorded(Contract):
     referral_id: UUID
     member_id: UUID
     employer: Employer = Field(description="Employer (an organisation, not a person).")
-    start_date: date
+    start_date: Day
     verified_by: Verifier
     reference: Annotated[str, StringConstraints(max_length=128)] = Field(
         default="", description="The department's reference of its record, when it verified."
@@ -180,8 +180,8 @@ class StableEmploymentConfirmed(Contract):
     referral_id: UUID
     member_id: UUID
     employer: Employer
-    start_date: date
-    confirmed_on: date = Field(description="The date the evidence describes (still employed then).")
+    start_date: Day
+    confirmed_on: Day = Field(description="The date the evidence describes (still employed then).")
     months: int = Field(ge=0, description="Whole months employed at `confirmed_on`.")
     verified_by: Verifier
     basis: Text = Field(description="The evidence: a department's record, or an operator's check.")
