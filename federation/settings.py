@@ -65,6 +65,17 @@ class FederationSettings(ServiceSettings):
     federation_retry_base_s: float = Field(default=0.2, gt=0)
     federation_breaker_failures: int = Field(default=5, ge=1)
     federation_breaker_reset_s: float = Field(default=30.0, gt=0)
+    federation_max_in_flight_queries: int = Field(
+        default=64,
+        ge=1,
+        le=100,
+        description=(
+            "Peer queries the outbound worker has in flight at once (one per check and city, retries "
+            "included); the rest wait their turn. Kept below the outbound connection pool (httpx's 100 "
+            "connections), so a burst of checks queues here instead of failing for want of a connection "
+            "(a pool timeout counts against the peer's circuit breaker and concludes `unverified`)."
+        ),
+    )
 
     def refusals_path(self) -> Path:
         if self.federation_refusals_file is not None:

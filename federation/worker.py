@@ -7,6 +7,13 @@ check once every city of it is concluded, so a replica taking over (or a restart
 first check still open, not from the start of the log. Concluded cities are skipped, so a resumed
 check never asks again a city it already has a verdict from, and a verdict is recorded once even if
 two replicas ever ask at the same time (`FederationApp.conclude`).
+
+Every open check is taken up at once, but at most `federation_max_in_flight_queries` of their queries
+are in flight (one per check and city, its retries and their backoff included); the others wait
+their turn. A burst of checks (a sweep, a backlog after a restart) would otherwise ask beyond the
+client's connection pool: the requests past it fail for want of a connection, count as the peer's
+failures, open its circuit breaker and conclude `unverified` (households sent to manual review) when
+the peer was never the problem.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class OutboundWorker:
         """Position last recorded in the store: every check opened up to here is concluded."""
         self._wakeup = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._queries = asyncio.Semaphore(client.settings.federation_max_in_flight_queries)
 
     def resume(self) -> None:
         """Start from the recorded position (at start, and when this replica wins the lease)."""
@@ -121,7 +129,8 @@ class OutboundWorker:
         async def one(city: str) -> None:
             subjects = [s["id_hash"] for s in check.subjects_for(city)]
             try:
-                outcome = await self.client.ask(city, case, subjects)
+                async with self._queries:
+                    outcome = await self.client.ask(city, case, subjects)
             except Exception as exc:  # a bug must not turn into silence
                 log.exception("outbound: asking %s failed", city)
                 outcome = unverified(f"internal error: {type(exc).__name__}")

@@ -4,17 +4,12 @@ periodic overdue check, HTTP API."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import FastAPI
 
 from services.kit.http import create_app, observe, serve
-from services.kit.lease import Lease, lease_bucket, run_leased
-from services.kit.runtime import Runtime
+from services.kit.periodic import Periodic, PeriodicRuntime
 from services.penalties.api import router
 from services.penalties.application import PenaltiesApp
 from services.penalties.handlers import consumes, translate
@@ -24,54 +19,36 @@ from services.penalties.settings import PenaltiesSettings
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class PenaltiesRuntime(Runtime):
-    """The kit's runtime plus notice delivery and the periodic overdue check, sharing its stop. Like
-    the relay and the inboxes, each runs under a lease, so replicas do not both deliver a notice."""
+def overdue_check(app: PenaltiesApp) -> Periodic:
+    """Plans whose exit date has passed become overstaying violations. Under its lease (like the relay
+    and the inboxes), so replicas do not both sanction the same plan."""
 
-    delivery: NoticeDelivery | None = field(default=None)
+    async def tick(stop: asyncio.Event) -> None:
+        sanctioned = await asyncio.to_thread(app.overdue_check, app.today())
+        if sanctioned:
+            log.info("overdue check: %d overstaying households sanctioned", len(sanctioned))
 
-    async def start(self) -> None:
-        await super().start()
-        assert self.nc is not None
-        settings = self.app.settings
-        kv = await lease_bucket(self.nc.jetstream(), settings.lease_ttl_s, settings.stream_replicas)
-        loops: list[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]]] = [
-            ("overdue-check", self._overdue_loop)
-        ]
-        if self.delivery is not None:
-            loops.append(("notices", self.delivery.run))
-        for name, loop in loops:
-            lease = Lease(kv, f"{self.service}.{name}", self.instance, settings.lease_ttl_s)
-            self._tasks.append(
-                asyncio.create_task(run_leased(lease, loop, self._stop, service=self.service), name=name)
-            )
+    return Periodic("overdue-check", app.config.overdue_check_interval_s, tick)
 
-    async def _overdue_loop(self, stop: asyncio.Event) -> None:
-        app = self.app
-        assert isinstance(app, PenaltiesApp)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=app.config.overdue_check_interval_s)
-            if stop.is_set():
-                return
-            try:
-                sanctioned = await asyncio.to_thread(app.overdue_check, app.today())
-                if sanctioned:
-                    log.info("overdue check: %d overstaying households sanctioned", len(sanctioned))
-            except Exception:
-                log.exception("overdue check failed; next attempt at the next interval")
+
+def notice_delivery(app: PenaltiesApp, delivery: NoticeDelivery) -> Periodic:
+    """Notice delivery under its lease, so replicas do not both deliver a notice. Its one tick lasts as
+    long as the lease: it starts at once, wakes on every saved notice and retries failures every
+    `notice_retry_s` itself, and returns when the lease is lost or the process stops. The interval only
+    spaces out restarts should the tick itself ever fail."""
+    return Periodic("notices", app.config.notice_retry_s, delivery.run, first_after_s=0.0)
 
 
 def build(
     settings: PenaltiesSettings, env: dict[str, str] | None = None, *, app: PenaltiesApp | None = None
-) -> tuple[FastAPI, PenaltiesRuntime]:
+) -> tuple[FastAPI, PeriodicRuntime]:
     app = app or PenaltiesApp(settings, env)
-    runtime = PenaltiesRuntime(
+    delivery = NoticeDelivery(app, make_notifier(settings))
+    runtime = PeriodicRuntime(
         app,
         translate=translate,
         consumes=consumes(app),
-        delivery=NoticeDelivery(app, make_notifier(settings)),
+        periodic=[overdue_check(app), notice_delivery(app, delivery)],
     )
     api = create_app(
         runtime,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from services.kit.http import create_app, observe, serve
-from services.kit.runtime import Runtime
+from services.kit.periodic import Periodic, PeriodicRuntime
 from services.resettlement.api import router
 from services.resettlement.application import ResettlementApp
 from services.resettlement.handlers import consumes
@@ -20,30 +19,28 @@ from services.resettlement.translate import make_translator
 log = logging.getLogger(__name__)
 
 
+def periodic_sweep(app: ResettlementApp) -> Periodic:
+    """Expire overdue offers, offer free units to waiting cases: under its lease, so replicas do not
+    race each other over the same offers (the commands would refuse the loser, but after the work)."""
+
+    async def tick(stop: asyncio.Event) -> None:
+        done = await asyncio.to_thread(app.sweep)
+        if any(done.values()):
+            log.info("sweep: %s", done)
+
+    return Periodic("sweep", app.config.expiry_sweep_s, tick)
+
+
 @dataclass
-class ResettlementRuntime(Runtime):
-    """The kit's runtime, plus: load the pools file when the pools are empty, and a periodic sweep
-    (expire overdue offers, offer free units to waiting cases)."""
+class ResettlementRuntime(PeriodicRuntime):
+    """The kit's runtime and its periodic tasks, after loading the pools file when the pools are empty
+    (before the inboxes start placing cases into them)."""
 
     async def start(self) -> None:
         app = self.app
         assert isinstance(app, ResettlementApp)
         await asyncio.to_thread(app.load_pools_if_empty, app.config.resettlement_pools_file)
         await super().start()
-        self._tasks.append(asyncio.create_task(self._sweep_loop(app), name="sweep"))
-
-    async def _sweep_loop(self, app: ResettlementApp) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=app.config.expiry_sweep_s)
-            if self._stop.is_set():
-                return
-            try:
-                done = await asyncio.to_thread(app.sweep)
-                if any(done.values()):
-                    log.info("sweep: %s", done)
-            except Exception:  # the store away: the next sweep tries again
-                log.exception("sweep failed")
 
 
 def build(
@@ -51,7 +48,9 @@ def build(
 ) -> tuple[FastAPI, ResettlementRuntime]:
     """The HTTP app and its runtime around `app` (or a new application on `env`)."""
     app = app or ResettlementApp(settings, env)
-    runtime = ResettlementRuntime(app, translate=make_translator(app), consumes=consumes(app))
+    runtime = ResettlementRuntime(
+        app, translate=make_translator(app), consumes=consumes(app), periodic=[periodic_sweep(app)]
+    )
     api = create_app(
         runtime,
         [router(app)],

@@ -1,0 +1,191 @@
+"""A burst of checks against a real peer process: the outbound worker keeps at most
+`federation_max_in_flight_queries` queries in flight, so the checks past that wait their turn instead of
+failing for want of a connection in the client's pool (which would count against the peer's circuit
+breaker and send households to manual review with `unverified`).
+
+The pool here is small (4 connections, a 20 ms pool timeout) so that a burst of 120 checks overruns it
+many times over; the same burst with the bound above the pool shows the pressure is real."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+from eventsourcing.utils import get_topic
+
+from contracts.eligibility import CrossRegionCheckRequested
+from contracts.federation import CrossRegionResultRecorded
+from federation.application import FederationApp
+from federation.domain import CrossRegionCheck
+from federation.handlers import translate
+from federation.outbound import PeerClient
+from federation.peers import load_directory
+from federation.worker import OutboundWorker
+from services.kit.bus import connect, ensure_streams
+from tests.federation.conftest import Demo
+from tests.federation.test_checks import deliver
+from tests.federation.test_processes import city_process
+from tests.support.nats import NatsServer
+from tests.support.processes import ServiceProcess
+
+CHECKS = 120
+POOL = 4
+HOUSED_IN_GZ = "DEMO-4406-0003"
+CONCLUDED = get_topic(CrossRegionCheck.PeerConcluded)
+
+
+class Tracked(httpx.AsyncByteStream):
+    """A response body that says when it is closed: the connection is the pool's again only then."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, closed: Callable[[], None]) -> None:
+        self.inner, self.closed = inner, closed
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            self.closed()
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """A real HTTP transport with a small pool, counting the requests in it at once (waiting for a
+    connection or holding one) and those that found no connection in time."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=POOL))
+        self.now = self.most = self.pool_timeouts = 0
+
+    def _done(self) -> None:
+        self.now -= 1
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException as exc:
+            self._done()
+            self.pool_timeouts += isinstance(exc, httpx.PoolTimeout)
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=Tracked(response.stream, self._done),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+def guangzhou(demo: Demo, tmp_path: Path, nats_server: NatsServer) -> Iterator[ServiceProcess]:
+    async def streams() -> None:
+        nc = await connect(nats_server.url, "test")
+        await ensure_streams(nc.jetstream())
+        await nc.close()
+
+    asyncio.run(streams())
+    process = city_process(demo, "CN-GZ", tmp_path, nats_server.url).start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+@dataclass
+class Burst:
+    most_in_pool: int
+    """The most requests in the client's pool at once (waiting for a connection or holding one)."""
+    pool_timeouts: int
+    results: dict[str, CrossRegionResultRecorded]
+    """The published verdict of every check, by check id."""
+
+
+def burst(demo: Demo, tmp_path: Path, name: str, max_in_flight: int) -> Burst:
+    """`CHECKS` checks opened at once in a Foshan store of their own, each asking Guangzhou about one
+    household housed there; the worker runs until every one is concluded."""
+    settings = demo.settings("CN-FS", tmp_path, federation_max_in_flight_queries=max_in_flight)
+    app = FederationApp(settings, {**demo.env("CN-FS", tmp_path), "SQLITE_DBNAME": str(tmp_path / name)})
+    subject = demo.hash_for("CN-FS", "CN-GZ", HOUSED_IN_GZ)
+    checks = []
+    for sequence in range(1, CHECKS + 1):
+        household = uuid4()
+        app.record_subjects(household, [{"member_id": str(uuid4()), "city": "CN-GZ", "id_hash": subject}])
+        request = CrossRegionCheckRequested(
+            household_id=household,
+            check_id=uuid4(),
+            cities=["CN-GZ"],
+            purpose="exit-review",
+            legal_basis="Foshan public rental housing measures, art. 27",
+        )
+        deliver(app, request, sequence)
+        checks.append(request.check_id)
+
+    def concluded() -> int:
+        return sum(1 for check_id in checks if (check := app.check(check_id)) and not check.pending_cities)
+
+    transport = Counting()
+
+    async def work() -> None:
+        timeout = httpx.Timeout(30.0, pool=0.02)  # generous for the peer, none to spare for the pool
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
+            directory = load_directory(settings.federation_peers_file, "CN-FS")
+            worker = OutboundWorker(app, PeerClient(settings, directory, demo.key("CN-FS"), http))
+            stop = asyncio.Event()
+            running = asyncio.create_task(worker.run(stop))
+            try:
+                for _ in range(1200):
+                    if await asyncio.to_thread(concluded) == CHECKS:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                stop.set()
+                await running
+
+    try:
+        asyncio.run(work())
+        assert concluded() == CHECKS, "every check concluded"
+        results = {
+            str(out.payload.check_id): out.payload
+            for n in app.notification_log.select(start=1, limit=1000, topics=[CONCLUDED])
+            for out in translate(app.mapper.to_domain_event(n))
+            if isinstance(out.payload, CrossRegionResultRecorded)
+        }
+        assert len(results) == CHECKS
+        return Burst(transport.most, transport.pool_timeouts, results)
+    finally:
+        app.close()
+
+
+def test_a_burst_of_checks_waits_its_turn_instead_of_exhausting_the_pool(
+    guangzhou: ServiceProcess, demo: Demo, tmp_path: Path
+) -> None:
+    # The bound above the pool (as if there were none): the burst overruns the pool, its timeouts
+    # count as Guangzhou's failures, its breaker opens, and households housed there come out
+    # `unverified`. This is what the bound is for, and shows the burst below is a real one.
+    unbounded = burst(demo, tmp_path, "unbounded.sqlite", max_in_flight=100)
+    assert unbounded.most_in_pool > POOL and unbounded.pool_timeouts > 0
+    assert any(r.result == "unverified" for r in unbounded.results.values())
+
+    # Bounded below the pool: every check asked once, answered and concluded on Guangzhou's verified
+    # answer; no request ever waited for a connection.
+    answered_before = guangzhou.metric('federation_inbound_queries_total{peer="CN-FS"}')
+    bounded = burst(demo, tmp_path, "bounded.sqlite", max_in_flight=POOL - 1)
+    assert bounded.most_in_pool <= POOL - 1 and bounded.pool_timeouts == 0
+    outcomes = {(r.result, r.reason) for r in bounded.results.values()}
+    assert outcomes == {("match", None)}, sorted(outcomes, key=str)
+    assert all(r.holds_subsidised_housing is True for r in bounded.results.values())
+    answered = guangzhou.metric('federation_inbound_queries_total{peer="CN-FS"}') - answered_before
+    assert answered == CHECKS, "one query per check: none failed and was asked again"
