@@ -29,6 +29,7 @@ from contracts.eligibility import (
     FindingRecorded,
     HouseholdMembersChanged,
     HouseholdRegistered,
+    RentSubsidyRegistered,
     ReviewConfirmed,
     ReviewDecided,
     ReviewOpened,
@@ -87,6 +88,15 @@ _CORE_EVENTS: Final[tuple[EventSpec, ...]] = (
         summary="A household holds a subsidised unit: unit, rent, tenancy start and members.",
         producer="eligibility",
         consumers=_HOUSEHOLD_FOLLOWERS,
+    ),
+    EventSpec(
+        context="eligibility",
+        name="rent-subsidy-registered",
+        version=1,
+        payload=RentSubsidyRegistered,
+        summary="A household receives a monthly rent subsidy instead of a unit: amount, start and members.",
+        producer="eligibility",
+        consumers=("penalties", "resettlement", "training"),
     ),
     EventSpec(
         context="eligibility",

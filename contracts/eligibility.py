@@ -11,7 +11,6 @@ other services act on is `ExitDecided`.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
@@ -21,6 +20,7 @@ from contracts.base import Contract
 from contracts.department import Department
 from contracts.identifiers import CityCode, Label, OperatorId, Text
 from contracts.money import Yuan
+from contracts.times import Day
 
 __all__ = [
     "AppealLodged",
@@ -36,6 +36,7 @@ __all__ = [
     "HouseholdRegistered",
     "Member",
     "ProposedOutcome",
+    "RentSubsidyRegistered",
     "ReviewConfirmed",
     "ReviewDecided",
     "ReviewDecision",
@@ -64,7 +65,7 @@ class Member(Contract):
     placement and priority. Deliberately no name and no ID number."""
 
     member_id: UUID = Field(description="Opaque member id issued by eligibility.")
-    birth_date: date = Field(description="For age-based rules (elderly placement).")
+    birth_date: Day = Field(description="For age-based rules (elderly placement).")
     disabled: bool = Field(description="For disability priority in resettlement.")
 
 
@@ -83,7 +84,28 @@ class HouseholdRegistered(Contract):
     building: Label = Field(description="Building in the estate.")
     unit: Label = Field(description="Flat in the building.")
     base_rent: Yuan = Field(description="Monthly rent before any surcharge or transition increase.")
-    tenancy_start: date = Field(description="First day of the tenancy.")
+    tenancy_start: Day = Field(description="First day of the tenancy.")
+    members: list[Member] = Field(min_length=1, description="Everyone in the household.")
+
+    @model_validator(mode="after")
+    def _unique_members(self) -> Self:
+        _members_unique(self.members)
+        return self
+
+
+class RentSubsidyRegistered(Contract):
+    """A household receives a monthly rent subsidy (租赁补贴) instead of a unit: it rents on the market,
+    so there is no estate, building, unit or rent ledger. The same exit rules apply; for such a household
+    exit means losing the subsidy. A fact of its own rather than a version of `HouseholdRegistered`, which
+    says "holds a subsidised unit" and stays the one event about units."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    region: CityCode = Field(description="City whose exit thresholds apply.")
+    district: Label | None = Field(
+        default=None, description="District of the city the household lives in, when known."
+    )
+    monthly_subsidy: Yuan = Field(description="Subsidy paid each month.")
+    subsidy_start: Day = Field(description="First day the subsidy is paid.")
     members: list[Member] = Field(min_length=1, description="Everyone in the household.")
 
     @model_validator(mode="after")
@@ -132,7 +154,7 @@ class ReviewDecided(Contract):
     household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
     review_id: UUID = Field(description="This review.")
     decision: ReviewDecision
-    decided_on: date = Field(description="Date of the decision.")
+    decided_on: Day = Field(description="Date of the decision.")
     reasons: list[ReviewReason] = Field(min_length=1, description="Every rule applied, triggered or not.")
 
 
@@ -145,7 +167,7 @@ class ReviewConfirmed(Contract):
     outcome: ReviewOutcome
     reviewer_id: OperatorId = Field(description="Operator who did the re-review.")
     approver_id: OperatorId = Field(description="Second operator who approved it; never the reviewer.")
-    decided_on: date = Field(description="Date of approval.")
+    decided_on: Day = Field(description="Date of approval.")
     comment: Text = Field(default="", description="Reviewer's explanation.")
 
     @model_validator(mode="after")
@@ -162,7 +184,7 @@ class ExitDecided(Contract):
     household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
     review_id: UUID = Field(description="The review that led to the exit.")
     route: ExitRoute
-    decided_on: date = Field(description="Date of the exit decision.")
+    decided_on: Day = Field(description="Date of the exit decision.")
     low_income: bool = Field(description="Low-income household: voluntary-exit subsidy, placement priority.")
     wants_to_buy: bool = Field(description="Wishes to buy: priority purchase, loan-rate help.")
 
@@ -203,7 +225,7 @@ class FactRecorded(Contract):
     department: Department = Field(description="Reporting department.")
     reference: Reference = Field(description="The department's own reference of the record.")
     kind: Label = Field(description="Kind of fact, e.g. `income`, `property`, `financial_assets`.")
-    described_on: date = Field(description="The date the fact describes.")
+    described_on: Day = Field(description="The date the fact describes.")
 
 
 class WarningRaised(Contract):
@@ -212,7 +234,7 @@ class WarningRaised(Contract):
     household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
     review_id: UUID = Field(description="The automated review that raised it.")
     rules: list[Label] = Field(min_length=1, description="Rules whose exit condition is met.")
-    raised_on: date = Field(description="Date of the warning.")
+    raised_on: Day = Field(description="Date of the warning.")
 
 
 class ReviewOpened(Contract):
@@ -222,7 +244,7 @@ class ReviewOpened(Contract):
     case_id: UUID = Field(description="The review case.")
     review_id: UUID = Field(description="The automated review that led to it.")
     reason: Text = Field(description="Why the case was opened.")
-    opened_on: date = Field(description="Date the case was opened.")
+    opened_on: Day = Field(description="Date the case was opened.")
 
 
 class FindingRecorded(Contract):
@@ -233,7 +255,7 @@ class FindingRecorded(Contract):
     reviewer_id: OperatorId = Field(description="Operator who recorded the findings.")
     proposed_outcome: ProposedOutcome
     reason_code: Label = Field(description="Reason code of the proposal.")
-    recorded_on: date = Field(description="Date of the findings.")
+    recorded_on: Day = Field(description="Date of the findings.")
 
 
 class AssessmentRequested(Contract):
@@ -243,7 +265,7 @@ class AssessmentRequested(Contract):
     case_id: UUID = Field(description="The review case.")
     requested_by: OperatorId = Field(description="Operator who asked for the assessment.")
     assessor_id: OperatorId = Field(description="The assessor's account.")
-    deadline: date = Field(description="Date the report is due.")
+    deadline: Day = Field(description="Date the report is due.")
 
 
 class AssessmentReceived(Contract):
@@ -253,7 +275,7 @@ class AssessmentReceived(Contract):
     case_id: UUID = Field(description="The review case.")
     assessor_id: OperatorId = Field(description="The assessor's account.")
     recommendation: ProposedOutcome
-    received_on: date = Field(description="Date the report arrived.")
+    received_on: Day = Field(description="Date the report arrived.")
 
 
 class AppealLodged(Contract):
@@ -261,7 +283,7 @@ class AppealLodged(Contract):
 
     household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
     case_id: UUID = Field(description="The review case.")
-    lodged_on: date = Field(description="Date of the appeal.")
+    lodged_on: Day = Field(description="Date of the appeal.")
 
 
 class AppealResolved(Contract):
@@ -271,4 +293,4 @@ class AppealResolved(Contract):
     case_id: UUID = Field(description="The review case.")
     outcome: ProposedOutcome
     overturned: bool = Field(description="Whether the appeal changed the earlier final outcome.")
-    resolved_on: date = Field(description="Date of the approval that resolved the appeal.")
+    resolved_on: Day = Field(description="Date of the approval that resolved the appeal.")

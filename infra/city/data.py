@@ -1,11 +1,11 @@
 """The generated population as the city demo reads it: files streamed line by line, the ground truth
-kept per household in units (the only ones the platform can register today)."""
+kept per household, in units (`households`) and on a rent subsidy (`subsidised`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -39,11 +39,12 @@ def raw_lines(path: Path) -> Iterator[bytes]:
 
 @dataclass(frozen=True)
 class Truth:
-    """What one household in a unit really is (truth.json), and the decision the truth calls right."""
+    """What one household really is (truth.json), and the decision the truth calls right. A household
+    on a rent subsidy has no estate (None); its `line` is in `subsidy/households.ndjson`."""
 
     ref: str
     line: int
-    estate: str
+    estate: str | None
     members: tuple[str, ...]
     kind: str
     violating: bool
@@ -71,6 +72,8 @@ class City:
     households: list[Truth]
     """Households in units, in the order of households.ndjson (line 1 first)."""
     subsidy_households: int
+    subsidised: list[Truth] = field(default_factory=list)
+    """Households on a rent subsidy, in the order of subsidy/households.ndjson."""
 
     @property
     def as_of(self) -> date:
@@ -81,12 +84,9 @@ def load_city(folder: Path) -> City:
     document = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     units: list[Truth] = []
-    subsidy = 0
+    subsidised: list[Truth] = []
     for h in document["households"]:
-        if h["group"] != "unit":
-            subsidy += 1
-            continue
-        units.append(
+        (units if h["group"] == "unit" else subsidised).append(
             Truth(
                 ref=h["ref"],
                 line=h["line"],
@@ -105,4 +105,5 @@ def load_city(folder: Path) -> City:
             )
         )
     units.sort(key=lambda t: t.line)
-    return City(folder, document["meta"], summary, units, subsidy)
+    subsidised.sort(key=lambda t: t.line)
+    return City(folder, document["meta"], summary, units, len(subsidised), subsidised)

@@ -1,13 +1,15 @@
 """Loading the city as its departments would, through the public intake only.
 
-- the housing bureau's clerk: registrations (`households.ndjson`), one eligibility `POST /households`
-  each;
+- the housing bureau's clerk: registrations, households in units (`households.ndjson`) and on a rent
+  subsidy (`subsidy/households.ndjson`), as NDJSON batches to eligibility's `POST /registrations`, each
+  line with the household's ref (`H000001`, `R000001`) as its reference, so a batch sent again after a
+  lost answer registers nobody twice;
 - the bureau's intake: per-peer subject hashes (`federation_subjects.ndjson`), federation
   `PUT /federation/v1/households/{id}/subjects`;
 - the estates' management: door credentials (`credentials.ndjson`), monitoring `POST /credentials`
   (the member id from eligibility's registration answer);
-- civil affairs, real estate, finance, tax: their facts (`facts.ndjson`) as NDJSON batches to
-  eligibility's `POST /facts`;
+- civil affairs, real estate, finance, tax: their facts (`facts.ndjson`, `subsidy/facts.ndjson`) as
+  NDJSON batches to eligibility's `POST /facts`;
 - public security, social insurance, human resources: their facts as CloudEvents on NATS
   `housing.department.fact-reported`;
 - the estates' door readers and utility meters: `door_access.ndjson`, `utility.ndjson` as JSON arrays on
@@ -44,6 +46,10 @@ UTILITY_SUBJECT = "housing.signals.utility-reading"
 HTTP_DEPARTMENTS = frozenset({"civil_affairs", "real_estate", "finance", "tax"})
 """Departments that post batches to eligibility; the others publish on NATS."""
 FACTS_PER_REQUEST = 5000
+REGISTRATIONS_PER_REQUEST = 1000
+REGISTRATION_CONCURRENCY = 2
+"""Eligibility writes one transaction at a time; two requests in flight keep it busy while the next
+batch travels and the last answer is read."""
 SIGNALS_PER_MESSAGE = 500
 CONCURRENCY = 6
 CLERK = {"X-Operator-Id": "clerk-intake-01", "X-Operator-Role": "admin"}
@@ -65,7 +71,8 @@ class Urls:
 
 @dataclass
 class Registered:
-    """What eligibility answered for each household in a unit, by ref (H000001, ...)."""
+    """What eligibility answered for each household, by ref (H000001, ... in units; R000001, ... on a
+    rent subsidy)."""
 
     household_ids: dict[str, str] = field(default_factory=dict)
     member_ids: dict[str, str] = field(default_factory=dict)
@@ -80,6 +87,7 @@ class Registered:
 @dataclass
 class Counts:
     registered: int = 0
+    registered_subsidy: int = 0
     subjects: int = 0
     credentials: int = 0
     facts_http: int = 0
@@ -125,28 +133,63 @@ async def checked(response: Awaitable[httpx.Response]) -> httpx.Response:
     return answer
 
 
-async def register_households(client: httpx.AsyncClient, urls: Urls, city: City) -> Registered:
+async def post_registrations(
+    client: httpx.AsyncClient, urls: Urls, lines: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """One batch of (ref, body) as NDJSON; (ref, answer line) for each. A refused or invalid line is an
+    error of the population files, not something to go on without."""
+    content = "".join(
+        json.dumps({**body, "reference": ref}, separators=(",", ":")) + "\n" for ref, body in lines
+    )
+    answer = await checked(
+        client.post(
+            f"{urls['eligibility']}/registrations",
+            content=content.encode(),
+            headers={"content-type": "application/x-ndjson", **CLERK},
+            timeout=600.0,
+        )
+    )
+    data = answer.json()
+    if data["problems"]:
+        raise RuntimeError(f"registrations refused: {json.dumps(data['problems'][:5])}")
+    return [(lines[result["line"] - 1][0], result) for result in data["results"]]
+
+
+async def register_households(
+    client: httpx.AsyncClient, urls: Urls, city: City, *, subsidy: bool = True
+) -> tuple[Registered, int]:
+    """Households in units, then (with `subsidy`) those on a rent subsidy, in NDJSON batches; returns
+    what eligibility answered and how many of them were on a rent subsidy."""
     registered = Registered()
-    bodies = list(ndjson(city.folder / "households.ndjson"))
     ref_at = {truth.line: truth.ref for truth in city.households}
+    units = [(ref_at[n], body) for n, body in enumerate(ndjson(city.folder / "households.ndjson"), start=1)]
+    subsidised: list[tuple[str, dict[str, Any]]] = []
+    if subsidy:
+        subsidy_ref_at = {truth.line: truth.ref for truth in city.subsidised}
+        path = city.folder / "subsidy" / "households.ndjson"
+        subsidised = [(subsidy_ref_at[n], body) for n, body in enumerate(ndjson(path), start=1)]
 
-    def call(number: int, body: dict[str, Any]) -> Callable[[], Awaitable[httpx.Response]]:
-        return lambda: checked(client.post(f"{urls['eligibility']}/households", json=body, headers=CLERK))
+    def call(
+        batch: list[tuple[str, dict[str, Any]]],
+    ) -> Callable[[], Awaitable[list[tuple[str, dict[str, Any]]]]]:
+        return lambda: post_registrations(client, urls, batch)
 
-    answers = await bounded(call(n, b) for n, b in enumerate(bodies))
-    for number, answer in enumerate(answers, start=1):
-        data = answer.json()
-        registered.household_ids[ref_at[number]] = data["household_id"]
+    batches = list(chunks([*units, *subsidised], REGISTRATIONS_PER_REQUEST))
+    answers = await bounded((call(b) for b in batches), REGISTRATION_CONCURRENCY)
+    for ref, data in (line for batch in answers for line in batch):
+        registered.household_ids[ref] = data["household_id"]
         registered.members_of[data["household_id"]] = data["members"]
         for member in data["members"]:
             registered.member_ids[member["person_hash"]] = member["member_id"]
-    return registered
+    return registered, len(subsidised)
 
 
 async def put_subjects(client: httpx.AsyncClient, urls: Urls, folder: Path, registered: Registered) -> int:
     calls = []
     for line in ndjson(folder / "federation_subjects.ndjson"):
-        household_id = registered.household_ids[line["household_ref"]]
+        household_id = registered.household_ids.get(line["household_ref"])
+        if household_id is None:  # a household on a subsidy, when the load leaves them out
+            continue
         subjects = [
             {"member_id": registered.member_ids[s["person_hash"]], "city": s["city"], "id_hash": s["id_hash"]}
             for s in line["subjects"]
@@ -251,9 +294,10 @@ async def monitoring_knows(client: httpx.AsyncClient, urls: Urls, households: in
 
 
 async def load_city(
-    city: City, urls: Urls, *, say: Callable[[str], None], run_id: str
+    city: City, urls: Urls, *, say: Callable[[str], None], run_id: str, subsidy: bool = True
 ) -> tuple[Registered, Counts]:
-    """Every file of the population into the platform, in the order the intake needs."""
+    """Every file of the population into the platform, in the order the intake needs; `subsidy=False`
+    leaves the households on a rent subsidy (and their facts) out."""
     counts = Counts()
     folder = city.folder
     limits = httpx.Limits(max_connections=CONCURRENCY * 2)
@@ -261,12 +305,14 @@ async def load_city(
         nc = await nats.connect(urls.nats, name="city-departments")
         try:
             started = time.monotonic()
-            registered = await register_households(client, urls, city)
-            counts.registered = len(registered.household_ids)
+            registered, counts.registered_subsidy = await register_households(
+                client, urls, city, subsidy=subsidy
+            )
+            counts.registered = len(registered.household_ids) - counts.registered_subsidy
             counts.seconds["registrations"] = time.monotonic() - started
             say(
-                f"registered {counts.registered} households in units "
-                f"({counts.seconds['registrations']:.1f} s)"
+                f"registered {counts.registered} households in units and {counts.registered_subsidy} on a "
+                f"rent subsidy ({counts.seconds['registrations']:.1f} s)"
             )
 
             step = time.monotonic()
@@ -275,6 +321,8 @@ async def load_city(
 
             step = time.monotonic()
             await send_facts(client, nc, urls, raw_lines(folder / "facts.ndjson"), counts)
+            if subsidy:
+                await send_facts(client, nc, urls, raw_lines(folder / "subsidy" / "facts.ndjson"), counts)
             counts.seconds["facts"] = time.monotonic() - step
             say(
                 f"department facts: {counts.facts_http} posted to eligibility, {counts.facts_bus} published "

@@ -129,7 +129,7 @@ class Operators:
         self.models = models or Models()
         self.person_of = {member: person for person, member in registered.member_ids.items()}
         refs = registered.ref_of()
-        by_ref = {t.ref: t for t in city.households}
+        by_ref = {t.ref: t for t in (*city.households, *city.subsidised)}
         self.truth: dict[str, Truth] = {hid: by_ref[ref] for hid, ref in refs.items()}
         self.work = Work()
 
@@ -328,8 +328,8 @@ class Operators:
 
     async def households_leave(self) -> None:
         for household_id, outcome in sorted(self.work.final.items()):
-            if outcome != "exit_required":
-                continue
+            if outcome != "exit_required" or self.truth[household_id].estate is None:
+                continue  # (no estate: on a rent subsidy, no flat to leave; the subsidy stops)
             rng = self.draw(self.truth[household_id].ref, "leave")
             voluntary = rng.random() < self.models.voluntary_share
             if voluntary:

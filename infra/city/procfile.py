@@ -78,6 +78,10 @@ def city_specs(
         # VAR_DIR: the services' own files (monitoring's checkpoint, penalties' notices, federation's
         # audit log) beside the event stores of this run, not in the repository's var/.
         changes: dict[str, str] = {"HTTP_PORT": str(moved[spec.name]), "VAR_DIR": str(var_dir)}
+        if moved[spec.name] != spec.http_port:
+            # Moved to a port chosen for this run: its derived health port (+1000) could be another
+            # process's chosen port, so the run goes without health listeners.
+            changes["HEALTH_PORT"] = "0"
         if spec.module == "federation":
             city = spec.env.get("FEDERATION_CITY") or "CN-FS"
             if city in PEERS:

@@ -17,7 +17,7 @@ from infra.city.report import (
     Report,
     all_figures,
     automated_accuracy,
-    cross_region_households,
+    cross_region_status,
     final_accuracy,
     gateway_figures,
     outcomes,
@@ -90,10 +90,7 @@ async def run_city(
         latest = await outcomes(client, urls, city)
         figures = await all_figures(client, urls)
         console = await gateway_figures(client, urls)
-        opened = [hid for hid, outcome in latest.items() if outcome == "exit_triggered"] + list(
-            ops.work.final
-        )
-        matched = await cross_region_households(client, urls, sorted(set(opened)))
+        cross_region = await cross_region_status(client, urls)
         state = await backlog(client, urls)
 
     ids = registered.household_ids
@@ -110,7 +107,8 @@ async def run_city(
         final=final_accuracy(city, ids, latest, ops.work.final),
         work=ops.work,
         models=models,
-        cross_region_households=matched,
+        cross_region_households=cross_region.get("matched", 0),
+        cross_region=cross_region,
         seconds={**counts.seconds, **seconds},
         warnings_expected=warnings_expected,
         warned_as_expected=len(expected_pairs & {(h, CONDITION.get(c, c)) for h, c in warned}),

@@ -3,9 +3,10 @@
 Two sources, both public: JetStream's monitoring endpoint (`/jsz?consumers=true`: each durable
 consumer's pending and unacknowledged messages, each stream's last sequence) and every process's
 `/metrics` (`housing_relay_lag`, notifications stored but not yet published). The state is steady when
-every consumer is at its stream's end with nothing unacknowledged, every relay's lag is 0, and no
-stream grew during `quiet_s` (a peer city's answer or a periodic sweep may still be on its way
-when the queues look empty for a moment).
+every consumer is at its stream's end with nothing unacknowledged, every relay's lag is 0, no
+household is due for eligibility's cross-region sweep and no check waits for a peer's answer
+(`GET /cross-region/status`), and no stream grew during `quiet_s` (a peer city's answer or a periodic
+sweep may still be on its way when the queues look empty for a moment).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ async def backlog(client: httpx.AsyncClient, urls: Urls) -> Backlog:
                 deadletters = stream["state"]["messages"]
             for consumer in stream.get("consumer_detail", []):
                 pending[consumer["name"]] = consumer["num_pending"] + consumer["num_ack_pending"]
+    if "eligibility" in urls.services:
+        pending.update(await cross_region_backlog(client, urls.services["eligibility"]))
     lags: dict[str, int] = {}
     for name, url in urls.services.items():
         try:
@@ -64,6 +67,22 @@ async def backlog(client: httpx.AsyncClient, urls: Urls) -> Backlog:
         for service, value in _LAG.findall(text):
             lags[f"{name}/{service} relay"] = int(float(value))
     return Backlog(pending, lags, ends, deadletters)
+
+
+async def cross_region_backlog(client: httpx.AsyncClient, eligibility: str) -> dict[str, int]:
+    """Eligibility's cross-region sweep as work still to do: households due for a check (the sweep asks
+    them in paced batches) and checks still waiting for a peer city's answer."""
+    try:
+        answer = await client.get(f"{eligibility}/cross-region/status")
+    except httpx.HTTPError:
+        return {}
+    if answer.status_code != 200:
+        return {}
+    status: dict[str, Any] = answer.json()
+    return {
+        "eligibility cross-region due": int(status.get("due", 0)),
+        "eligibility cross-region awaiting answers": int(status.get("awaiting_answers", 0)),
+    }
 
 
 async def settle(urls: Urls, *, quiet_s: float = 3.0, within_s: float = 600.0, poll_s: float = 0.5) -> float:

@@ -91,10 +91,11 @@ def build_peers(
 
 
 def subject_lines(population: Population, linkage_dir: Path) -> Iterator[str]:
-    """Per household in a unit, every member's hash for every peer: what Foshan's federation needs
-    (`PUT /households/{household_id}/subjects`) to ask the peers about the household."""
+    """Per household (in a unit or on a rent subsidy), every member's hash for every peer: what Foshan's
+    federation needs (`PUT /households/{household_id}/subjects`) to ask the peers about the household;
+    without it every peer's answer is `unverified` and the household waits in manual review."""
     keys = [(city, load_linkage_key(linkage_file(linkage_dir, city))) for city in P.PEER_CITIES]
-    for household in population.housed:
+    for household in population.households:
         subjects = [
             {
                 "member_index": index,

@@ -10,6 +10,7 @@ by the registration endpoints and never returned: answers show the member's `per
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -21,41 +22,140 @@ from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from contracts.department import DepartmentFactReported
 from contracts.identifiers import CityCode, OperatorId
-from contracts.money import Yuan
 from contracts.timeline import Timeline
 from services.eligibility import identity, rules
-from services.eligibility.application import Actor, EligibilityApp, MemberInput, NotFound, Refused
-from services.eligibility.domain import CaseError, Household, ReviewCase
+from services.eligibility.application import (
+    Actor,
+    EligibilityApp,
+    MemberInput,
+    NotFound,
+    Refused,
+    Registration,
+    RegistrationStatus,
+    TenancyInput,
+)
+from services.eligibility.domain import CaseError, Household, RentSubsidy, ReviewCase
 from services.eligibility.queries import figures, reviewer_report, what_if
 from services.eligibility.timeline import household_timeline
-from services.kit.http import PROBLEM_JSON, Problem
+from services.kit.http import PROBLEM_JSON, IsoDate, Problem
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Role = Literal["reviewer", "supervisor", "assessor", "household"]
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+
+_AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+
+
+def _amount_text(value: object) -> object:
+    """Only what the documented pattern says: a decimal string (a JSON number would be a float)."""
+    if not isinstance(value, str) or _AMOUNT_TEXT.fullmatch(value) is None:
+        raise ValueError('must be a decimal string such as "3960.00" (at most 12 digits and 2 decimals)')
+    return value
+
+
+DecimalText = Annotated[
+    Decimal,
+    BeforeValidator(_amount_text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
+            "description": "A non-negative decimal string, at most 12 digits and 2 decimals.",
+            "examples": ["3960.00"],
+        }
+    ),
+]
+"""A parameter value (yuan or m², the rule's unit): documented as the string pattern it must match, so
+a client (or a fuzzer) knows from the OpenAPI document alone what is accepted (`contracts.money.Yuan`
+also takes a JSON integer its schema does not mention)."""
+
+Money = Annotated[DecimalText, AfterValidator(lambda amount: amount.quantize(Decimal("0.01")))]
+"""Yuan in a request: a decimal string, kept to the fen."""
 
 
 class MemberIn(BaseModel):
     id_number: Annotated[str, StringConstraints(min_length=15, max_length=24)] = Field(
         description="Resident ID number; hashed and kept only in eligibility's store, never returned."
     )
-    birth_date: date
-    disabled: bool = False
+    birth_date: IsoDate
+    disabled: StrictBool = False
 
 
-class HouseholdIn(BaseModel):
+class TenancyHouseholdIn(BaseModel):
+    """A household in a unit of a subsidised estate."""
+
+    model_config = ConfigDict(extra="forbid", title="HouseholdInUnit")
+
+    reference: Reference | None = Field(
+        default=None,
+        description="The registering office's own number: a registration sent again is a duplicate.",
+    )
     region: CityCode
     estate: Label
     building: Label
     unit: Label
-    base_rent: Yuan
-    tenancy_start: date
+    base_rent: Money
+    tenancy_start: IsoDate
     members: list[MemberIn] = Field(min_length=1)
+
+
+class RentSubsidyHouseholdIn(BaseModel):
+    """A household renting on the market with a monthly rent subsidy: no estate, building or unit."""
+
+    model_config = ConfigDict(extra="forbid", title="HouseholdOnRentSubsidy")
+
+    reference: Reference | None = Field(
+        default=None,
+        description="The registering office's own number: a registration sent again is a duplicate.",
+    )
+    region: CityCode
+    district: Label | None = Field(default=None, description="District the household lives in, when known.")
+    monthly_subsidy: Money
+    subsidy_start: IsoDate
+    members: list[MemberIn] = Field(min_length=1)
+
+
+def _housing_of(body: Any) -> str:
+    """Which kind of household a body describes: one naming a subsidy is on a rent subsidy (and is
+    then refused if it also names a unit), any other is in a unit. Errors name one kind's fields."""
+    if isinstance(body, dict):
+        return "rent_subsidy" if {"monthly_subsidy", "subsidy_start"} & body.keys() else "tenancy"
+    return "rent_subsidy" if isinstance(body, RentSubsidyHouseholdIn) else "tenancy"
+
+
+HouseholdIn = Annotated[
+    Annotated[TenancyHouseholdIn, Tag("tenancy")] | Annotated[RentSubsidyHouseholdIn, Tag("rent_subsidy")],
+    Discriminator(_housing_of),
+]
+HOUSEHOLD_IN: TypeAdapter[TenancyHouseholdIn | RentSubsidyHouseholdIn] = TypeAdapter(HouseholdIn)  # type: ignore[arg-type]
+
+
+def registration(body: TenancyHouseholdIn | RentSubsidyHouseholdIn) -> Registration:
+    members = [MemberInput(m.id_number, m.birth_date, m.disabled) for m in body.members]
+    if isinstance(body, RentSubsidyHouseholdIn):
+        subsidy = RentSubsidy(body.monthly_subsidy, body.subsidy_start, body.district)
+        return Registration(body.region, subsidy, members, body.reference)
+    tenancy = TenancyInput(body.estate, body.building, body.unit, body.base_rent, body.tenancy_start)
+    return Registration(body.region, tenancy, members, body.reference)
 
 
 class MembersIn(BaseModel):
@@ -64,8 +164,8 @@ class MembersIn(BaseModel):
 
 class ParameterValueIn(BaseModel):
     region: CityCode
-    effective_from: date
-    value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    effective_from: IsoDate
+    value: DecimalText
     legal_reference: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     reason: Text = ""
 
@@ -84,7 +184,7 @@ class DecisionIn(BaseModel):
 
 class AssessmentRequestIn(BaseModel):
     assessor_id: OperatorId
-    deadline: date
+    deadline: IsoDate
     reason: Text = ""
 
 
@@ -96,11 +196,17 @@ class AssessmentReportIn(BaseModel):
 class CandidateValue(BaseModel):
     rule: Label
     region: CityCode
-    value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    value: DecimalText
+
+
+class SweepOrderIn(BaseModel):
+    region: CityCode | None = None
+    estate: Label | None = None
+    reason: Text = ""
 
 
 class WhatIfIn(BaseModel):
-    on: date = Field(description="Date the candidate parameters would be in force.")
+    on: IsoDate = Field(description="Date the candidate parameters would be in force.")
     values: list[CandidateValue] = Field(min_length=1)
     list_households: bool = Field(default=True, description="List the ids of the households that flip.")
 
@@ -121,15 +227,27 @@ def plain(value: Any) -> Any:
 
 
 def household_view(household: Household) -> Any:
+    """`estate` is None for a household on a rent subsidy, which the gateway then shows only to
+    operators whose scope is the whole city (an estate-scoped operator sees only named estates)."""
+    subsidy = household.rent_subsidy
     return plain(
         {
             "household_id": household.id,
+            "reference": household.reference,
             "region": household.region,
+            "housing": household.housing,
             "estate": household.estate,
             "building": household.building,
             "unit": household.unit,
-            "base_rent": f"{household.base_rent:.2f}",
+            "base_rent": None if household.base_rent is None else f"{household.base_rent:.2f}",
             "tenancy_start": household.tenancy_start,
+            "rent_subsidy": None
+            if subsidy is None
+            else {
+                "monthly_subsidy": f"{subsidy.monthly_subsidy:.2f}",
+                "start": subsidy.start,
+                "district": subsidy.district,
+            },
             "registered_by": household.registered_by,
             "occupancy": [dict(o.data) for o in getattr(household, "occupancy", ())],
             "members": [
@@ -162,6 +280,8 @@ def household_view(household: Household) -> Any:
             "open_case": household.open_case,
             "cross_region_check": household.check_id,
             "cross_region": household.cross_region,
+            "cross_region_checked_at": household.checked_at,
+            "cross_region_awaiting": sorted(set(household.check_cities) - set(household.check_answered)),
             "version": household.version,
         }
     )
@@ -240,7 +360,9 @@ RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
 # -- intake parsing -----------------------------------------------------------------------------------
 
 
-def parse_batch(body: bytes, content_type: str) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
+def parse_batch(
+    body: bytes, content_type: str, title: str = "Invalid fact"
+) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
     """Lines of a JSON array or NDJSON body as (line number, decoded object), and the lines that are
     not JSON at all. Line numbers are 1-based: the array index + 1, or the NDJSON line."""
     problems_: list[dict[str, Any]] = []
@@ -253,7 +375,7 @@ def parse_batch(body: bytes, content_type: str) -> tuple[list[tuple[int, Any]], 
             try:
                 lines.append((number, json.loads(raw)))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                problems_.append(line_problem(number, "(line)", f"not JSON: {exc}"))
+                problems_.append(line_problem(number, "(line)", f"not JSON: {exc}", title))
         return lines, problems_
     try:
         decoded = json.loads(body)
@@ -263,15 +385,22 @@ def parse_batch(body: bytes, content_type: str) -> tuple[list[tuple[int, Any]], 
     return list(enumerate(items, start=1)), problems_
 
 
-def line_problem(line: int, field: str, detail: str) -> dict[str, Any]:
+def line_problem(line: int, field: str, detail: str, title: str = "Invalid fact") -> dict[str, Any]:
     return {
         "type": "about:blank",
-        "title": "Invalid fact",
+        "title": title,
         "status": 422,
         "line": line,
         "field": field,
         "detail": detail,
     }
+
+
+def _line_errors(number: int, exc: ValidationError, title: str = "Invalid fact") -> list[dict[str, Any]]:
+    return [
+        line_problem(number, ".".join(str(p) for p in error["loc"]) or "(root)", error["msg"], title)
+        for error in exc.errors()
+    ]
 
 
 def validate_lines(
@@ -283,10 +412,65 @@ def validate_lines(
         try:
             valid.append((number, DepartmentFactReported.model_validate(item)))
         except ValidationError as exc:
-            for error in exc.errors():
-                field = ".".join(str(p) for p in error["loc"]) or "(root)"
-                invalid.append(line_problem(number, field, error["msg"]))
+            invalid += _line_errors(number, exc)
     return valid, invalid
+
+
+def no_valid_line(entries: list[dict[str, Any]], title: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": "about:blank",
+            "title": title,
+            "status": 422,
+            "detail": "every line was rejected",
+            "problems": sorted(entries, key=lambda p: p["line"]),
+        },
+        status_code=422,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def registered_line(
+    number: int, reference: str | None, status: RegistrationStatus, household: Household
+) -> dict[str, Any]:
+    """A batch line's answer: enough to go on (members' ids by person hash) without asking again."""
+    line: dict[str, Any] = plain(
+        {
+            "line": number,
+            "status": status,
+            "reference": reference,
+            "household_id": household.id,
+            "housing": household.housing,
+            "members": [
+                {"member_id": m["member_id"], "person_hash": m["person_hash"], "birth_date": m["birth_date"]}
+                for m in household.members
+            ],
+        }
+    )
+    return line
+
+
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema with its `$defs` written in place: a requestBody given through `openapi_extra` is
+    not part of FastAPI's components, and `#/$defs/...` would point at the OpenAPI document's root."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return resolve({**definitions[ref.removeprefix("#/$defs/")], **rest})
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+FACT_SCHEMA = inline_schema(DepartmentFactReported.model_json_schema())
 
 
 # -- routes --------------------------------------------------------------------------------------------
@@ -295,21 +479,83 @@ def validate_lines(
 def router(app: EligibilityApp) -> APIRouter:
     api = APIRouter()
 
-    @api.post("/households", status_code=201, tags=["households"], summary="Register a household")
+    @api.post(
+        "/households",
+        status_code=201,
+        tags=["households"],
+        summary="Register a household: in a unit, or on a rent subsidy",
+        responses={200: {"description": "The reference was registered before: that household."}},
+    )
     def register(body: HouseholdIn, operator: OperatorHeader = None) -> JSONResponse:
-        """The operator the gateway names (`X-Operator-Id`) is recorded as the one who registered."""
+        """The operator the gateway names (`X-Operator-Id`) is recorded as the one who registered.
+        A household on a rent subsidy has no estate: only city-wide operators see it in the gateway."""
         with problems():
-            household = app.register_household(
-                region=body.region,
-                estate=body.estate,
-                building=body.building,
-                unit=body.unit,
-                base_rent=body.base_rent,
-                tenancy_start=body.tenancy_start,
-                members=[MemberInput(m.id_number, m.birth_date, m.disabled) for m in body.members],
-                registered_by=operator,
-            )
-        return JSONResponse(household_view(household), status_code=201)
+            status, household = app.register(registration(body), registered_by=operator)
+        return JSONResponse(household_view(household), status_code=201 if status == "registered" else 200)
+
+    @api.post(
+        "/registrations",
+        tags=["households"],
+        summary="Register many households: a JSON array or NDJSON, thousands per request",
+        description=(
+            "Each line is a `POST /households` body (in a unit, or on a rent subsidy). Valid lines are "
+            "registered, a few dozen per transaction; a line whose `reference` was registered before is "
+            "answered `duplicate` with that household; an invalid line gets a problem entry naming its "
+            "line and field, and a refused one (an ID number already in another household) a 409 entry, "
+            "without costing the others. 422 when no line is valid."
+        ),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "array",
+                            "items": inline_schema(HOUSEHOLD_IN.json_schema()),
+                            "minItems": 1,
+                        }
+                    },
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def register_batch(request: Request, operator: OperatorHeader = None) -> JSONResponse:
+        body = await request.body()
+        lines, not_json = parse_batch(
+            body, request.headers.get("content-type", "application/json"), "Invalid registration"
+        )
+        if len(lines) + len(not_json) > app.config.intake_max_lines:
+            raise Problem(413, "Too many households", f"at most {app.config.intake_max_lines} per request")
+        valid: list[tuple[int, TenancyHouseholdIn | RentSubsidyHouseholdIn]] = []
+        invalid: list[dict[str, Any]] = []
+        for number, item in lines:
+            try:
+                valid.append((number, HOUSEHOLD_IN.validate_python(item)))
+            except ValidationError as exc:
+                invalid += _line_errors(number, exc, "Invalid registration")
+        if not valid:
+            return no_valid_line([*not_json, *invalid], "No valid registration")
+        answers = await run_in_threadpool(app.register_batch, [registration(b) for _, b in valid], operator)
+        results: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        for (number, item), answer in zip(valid, answers, strict=True):
+            if isinstance(answer, Refused):
+                refused.append({**line_problem(number, "members", str(answer), "Refused"), "status": 409})
+            else:
+                results.append(registered_line(number, item.reference, *answer))
+        entries = sorted([*not_json, *invalid, *refused], key=lambda p: p["line"])
+        statuses = [r["status"] for r in results]
+        return JSONResponse(
+            {
+                "received": len(lines) + len(not_json),
+                "registered": statuses.count("registered"),
+                "duplicates": statuses.count("duplicate"),
+                "rejected": len({p["line"] for p in entries}),
+                "results": results,
+                "problems": entries,
+            }
+        )
 
     @api.get("/households", tags=["households"], summary="Households by latest automated decision")
     def list_households(
@@ -382,6 +628,22 @@ def router(app: EligibilityApp) -> APIRouter:
             "`duplicate`; an invalid line gets a problem entry naming its line and field. 422 when no "
             "line is valid."
         ),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"type": "array", "items": FACT_SCHEMA, "minItems": 1},
+                                FACT_SCHEMA,
+                            ]
+                        }
+                    },
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
     )
     async def post_facts(request: Request) -> JSONResponse:
         body = await request.body()
@@ -391,17 +653,7 @@ def router(app: EligibilityApp) -> APIRouter:
         valid, invalid = validate_lines(lines)
         entries = sorted([*not_json, *invalid], key=lambda p: p["line"])
         if not valid:
-            return JSONResponse(
-                {
-                    "type": "about:blank",
-                    "title": "No valid fact",
-                    "status": 422,
-                    "detail": "every line was rejected",
-                    "problems": entries,
-                },
-                status_code=422,
-                media_type=PROBLEM_JSON,
-            )
+            return no_valid_line(entries, "No valid fact")
         statuses = await run_in_threadpool(app.ingest, [report for _, report in valid])
         results = [
             {"line": number, "department": r.department.value, "reference": r.reference, "status": status}
@@ -421,7 +673,7 @@ def router(app: EligibilityApp) -> APIRouter:
         )
 
     @api.get("/parameters", tags=["parameters"], summary="Values in force in a region on a date")
-    def in_force(region: CityCode = "CN-FS", on: date | None = None) -> JSONResponse:
+    def in_force(region: CityCode = "CN-FS", on: IsoDate | None = None) -> JSONResponse:
         day = on or app.today()
         values = rules.parameters_at(app.current_table(), region, day)
         return JSONResponse(
@@ -556,5 +808,35 @@ def router(app: EligibilityApp) -> APIRouter:
         candidate = [(v.rule, v.region, v.value) for v in body.values]
         result = what_if(app, body.on, candidate, list_households=body.list_households)
         return JSONResponse(plain(result))
+
+    @api.post(
+        "/cross-region/sweeps",
+        status_code=202,
+        tags=["cross-region"],
+        summary="Order a cross-region check of every household of a region and/or estate (supervisors)",
+    )
+    def order_sweep(
+        body: SweepOrderIn, operator: OperatorHeader = None, role: RoleHeader = None
+    ) -> JSONResponse:
+        """Recorded, then asked by the periodic sweep at its pace (the peers' rate limits): `requested`
+        is how many households the order covers."""
+        who = actor(operator, role)
+        with problems():
+            requested = app.order_cross_region_sweep(body.region, body.estate, who, body.reason)
+        config = app.config
+        return JSONResponse(
+            {
+                "region": body.region,
+                "estate": body.estate,
+                "requested": requested,
+                "per_second": config.cross_region_sweep_batch / max(config.cross_region_sweep_pause_s, 1e-3),
+            },
+            status_code=202,
+        )
+
+    @api.get("/cross-region/status", tags=["cross-region"], summary="How far the cross-region checks are")
+    def sweep_status() -> JSONResponse:
+        """Households never checked, waiting for a peer's answer, due now; matched and unverified."""
+        return JSONResponse(app.cross_region_status())
 
     return api

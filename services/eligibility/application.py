@@ -10,11 +10,12 @@ inbox (optimistic concurrency: the store refuses a second writer of the same agg
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -22,23 +23,31 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from contracts.department import DepartmentFactReported
-from services.eligibility import identity, rules
+from services.eligibility import identity, queries, rules
 from services.eligibility.domain import (
     FactReceipt,
     Household,
     ParameterBook,
     ParkedFacts,
     PersonIndex,
+    RegistrationReceipt,
+    RentSubsidy,
     ReviewCase,
     RoleRefused,
 )
 from services.eligibility.projection import Population
 from services.eligibility.settings import EligibilitySettings
+from services.eligibility.sweeps import SweepOrders
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 
 T = TypeVar("T")
 IntakeStatus = Literal["recorded", "duplicate", "parked", "unmatched"]
+RegistrationStatus = Literal["registered", "duplicate"]
+REGISTER_CHUNK = 100
+"""Registrations per transaction in a batch (each is ~4-5 events: the household, a person index per
+member, its receipt), as many as HTTP fact batches commit at once (`INGEST_CHUNK`): larger chunks were
+measured no cheaper (CPU per household) on SQLite, and a write conflict redoes only its chunk."""
 CONFLICT_RETRIES = 5
 INGEST_CHUNK = 100
 
@@ -58,6 +67,29 @@ class MemberInput:
     id_number: str
     birth_date: date
     disabled: bool
+
+
+@dataclass(frozen=True)
+class TenancyInput:
+    """A unit the household rents from the bureau."""
+
+    estate: str
+    building: str
+    unit: str
+    base_rent: Decimal
+    start: date
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One household to register: its housing is a tenancy or a rent subsidy. `reference` is the
+    registering office's own number for the household, if it has one: sent again, the registration
+    is answered with the household it made."""
+
+    region: str
+    housing: TenancyInput | RentSubsidy
+    members: Sequence[MemberInput]
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,28 +149,109 @@ class EligibilityApp(ServiceApplication):
         self,
         *,
         region: str,
-        estate: str,
-        building: str,
-        unit: str,
-        base_rent: Decimal,
-        tenancy_start: date,
+        estate: str | None = None,
+        building: str | None = None,
+        unit: str | None = None,
+        base_rent: Decimal | None = None,
+        tenancy_start: date | None = None,
         members: Sequence[MemberInput],
         registered_by: str | None = None,
+        rent_subsidy: RentSubsidy | None = None,
+        reference: str | None = None,
     ) -> Household:
-        records = [self._member_record(m) for m in members]
+        """A household in a unit (estate ... tenancy_start) or on a rent subsidy (`rent_subsidy`)."""
+        housing: TenancyInput | RentSubsidy
+        if rent_subsidy is not None:
+            housing = rent_subsidy
+        elif estate and building and unit and base_rent is not None and tenancy_start is not None:
+            housing = TenancyInput(estate, building, unit, base_rent, tenancy_start)
+        else:
+            raise Refused("a household has a tenancy (estate, building, unit, rent, start) or a rent subsidy")
+        return self.register(Registration(region, housing, members, reference), registered_by)[1]
+
+    def register(
+        self, registration: Registration, registered_by: str | None = None
+    ) -> tuple[RegistrationStatus, Household]:
+        """One registration; `duplicate` (with the household made before) for a reference already taken."""
+        return self._in_uow(lambda uow: self._register(uow, registration, registered_by))
+
+    def register_batch(
+        self, registrations: Sequence[Registration], registered_by: str | None = None
+    ) -> list[tuple[RegistrationStatus, Household] | Refused]:
+        """Many registrations, `REGISTER_CHUNK` per transaction; one refused (an invalid ID number, a
+        member of another household) is answered as such and does not cost the others theirs."""
+        answers: list[tuple[RegistrationStatus, Household] | Refused] = []
+        for start in range(0, len(registrations), REGISTER_CHUNK):
+            chunk = registrations[start : start + REGISTER_CHUNK]
+
+            def work(
+                uow: UnitOfWork, chunk: Sequence[Registration] = chunk
+            ) -> list[tuple[RegistrationStatus, Household] | Refused]:
+                self._prefetch_registrations(uow, chunk)
+                out: list[tuple[RegistrationStatus, Household] | Refused] = []
+                for registration in chunk:
+                    try:
+                        out.append(self._register(uow, registration, registered_by))
+                    except Refused as exc:
+                        out.append(exc)
+                return out
+
+            answers += self._in_uow(work)
+        return answers
+
+    def _prefetch_registrations(self, uow: UnitOfWork, registrations: Sequence[Registration]) -> None:
+        """One store query for what a chunk of new households would otherwise each ask (its receipt,
+        and every member's person index and parked facts, which mostly do not exist)."""
+        key = self.config.person_hash_key
+        ids: list[UUID] = []
+        for registration in registrations:
+            if registration.reference is not None:
+                ids.append(RegistrationReceipt.create_id(registration.reference))
+            for member in registration.members:
+                person = identity.person_hash(member.id_number, key)
+                ids += (PersonIndex.create_id(person), ParkedFacts.create_id(person))
+        uow.prefetch(ids)
+
+    def _register(
+        self, uow: UnitOfWork, registration: Registration, registered_by: str | None
+    ) -> tuple[RegistrationStatus, Household]:
+        """Everything that can refuse the registration is checked before anything is written to `uow`,
+        so a refused one leaves the batch's unit of work as it was."""
+        if registration.reference is not None:
+            receipt = uow.find(RegistrationReceipt.create_id(registration.reference), RegistrationReceipt)
+            if receipt is not None:
+                return "duplicate", self._household(uow, receipt.household_id)
+        records = [self._member_record(m) for m in registration.members]
         _no_repeats(records)
-
-        def work(uow: UnitOfWork) -> Household:
-            household = Household(
-                region, estate, building, unit, base_rent, tenancy_start, records, registered_by
+        for record in records:
+            index = uow.find(PersonIndex.create_id(record["person_hash"]), PersonIndex)
+            if index is not None and index.household_id is not None:
+                raise Refused(f"a member already belongs to household {index.household_id}")
+        housing = registration.housing
+        household: Household
+        if isinstance(housing, RentSubsidy):
+            household = Household.on_rent_subsidy(
+                registration.region, housing, records, registered_by, registration.reference
             )
-            uow.add(household)
-            released = sum(self._link(uow, record, household) for record in records)
-            if released:
-                self.evaluate_household(uow, household)
-            return household
-
-        return self._in_uow(work)
+        else:
+            household = Household(
+                registration.region,
+                housing.estate,
+                housing.building,
+                housing.unit,
+                housing.base_rent,
+                housing.start,
+                records,
+                registered_by,
+                reference=registration.reference,
+            )
+        uow.add(household)
+        if registration.reference is not None:
+            uow.add(RegistrationReceipt(registration.reference, household.id))
+        released = sum(self._link(uow, record, household) for record in records)
+        if released:
+            self.evaluate_household(uow, household)
+        return "registered", household
 
     def _link(self, uow: UnitOfWork, record: dict[str, Any], household: Household) -> int:
         """Point the person's index at `household` and record the facts parked for them there;
@@ -304,6 +417,114 @@ class EligibilityApp(ServiceApplication):
         self.evaluate_before_commit(uow, household.id)
         return True
 
+    # -- cross-region checks: the periodic sweep and operators' orders --------------------------------
+
+    def sweep_policy(self, orders: SweepOrders | None) -> queries.SweepPolicy:
+        table = self.current_table()
+        today = self.today()
+        days: dict[str, int] = {}
+
+        def recheck_days(region: str) -> int:
+            if region not in days:
+                value = table.value_at("cross_region_recheck_days", region, today)
+                days[region] = self.config.cross_region_recheck_days if value is None else int(value.value)
+            return days[region]
+
+        return queries.SweepPolicy(
+            now=self.clock(),
+            recheck_days=recheck_days,
+            first_after=timedelta(seconds=self.config.cross_region_first_check_after_s),
+            retry=timedelta(seconds=self.config.cross_region_retry_s),
+            orders=orders.orders if orders is not None else (),
+        )
+
+    def _sweep_orders(self) -> SweepOrders | None:
+        """The orders as stored (not as cached: another replica may have taken one since)."""
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(SweepOrders.create_id(), evict=True)
+        orders: Any
+        try:
+            orders = self.repository.get(SweepOrders.create_id())
+        except AggregateNotFoundError:
+            return None
+        return orders if isinstance(orders, SweepOrders) else None
+
+    def cross_region_due(self) -> list[tuple[UUID, str]]:
+        """Households due for a cross-region check (and why), from the read model: it may lag the
+        store, so `request_cross_region_checks` decides again on each household's current state."""
+        self.population.catch_up()
+        policy = self.sweep_policy(self._sweep_orders())
+        return queries.cross_region_due(list(self.population.households.values()), policy)
+
+    def cross_region_in_flight(self) -> int:
+        self.population.catch_up()
+        policy = self.sweep_policy(None)
+        return queries.cross_region_in_flight(list(self.population.households.values()), policy)
+
+    def cross_region_status(self) -> dict[str, Any]:
+        self.population.catch_up()
+        policy = self.sweep_policy(self._sweep_orders())
+        return queries.cross_region_status(list(self.population.households.values()), policy)
+
+    def request_cross_region_checks(self, household_ids: Sequence[UUID]) -> int:
+        """Ask federation about the households of one sweep batch (one transaction); returns how many
+        were asked. A household is asked only if still due on its stored state, so two processes
+        sweeping at once (a lease lost mid-batch) ask it once: the second one's write conflicts, is
+        redone, and finds it no longer due."""
+
+        orders = self._sweep_orders()
+
+        def work(uow: UnitOfWork) -> int:
+            policy = self.sweep_policy(orders)
+            uow.prefetch(household_ids)
+            asked = 0
+            for household_id in household_ids:
+                try:
+                    household = uow.find(household_id, Household)
+                except TypeError:
+                    household = None
+                if household is None:
+                    continue
+                reason = queries.cross_region_reason(household, policy)
+                if reason is None:
+                    continue
+                household.cross_region_requested(
+                    uuid4(),
+                    list(self.config.cross_region_cities),
+                    self.config.cross_region_sweep_purpose,
+                    policy.now,
+                    reason,
+                )
+                asked += 1
+            return asked
+
+        return self._in_uow(work)
+
+    def order_cross_region_sweep(
+        self, region: str | None, estate: str | None, actor: Actor, reason: str
+    ) -> int:
+        """An operator's order to ask again about every household of a region and/or estate; the
+        periodic sweep asks them at its pace. Returns how many households it covers."""
+        if actor.role != "supervisor":
+            raise RoleRefused("only a supervisor orders a cross-region sweep")
+
+        def work(uow: UnitOfWork) -> None:
+            orders = uow.find(SweepOrders.create_id(), SweepOrders)
+            if orders is None:
+                orders = SweepOrders()
+                uow.add(orders)
+            orders.order(region, estate, self.clock(), actor.operator_id, reason[:500])
+
+        self._in_uow(work)
+        self.population.catch_up()
+        return sum(
+            1
+            for h in list(self.population.households.values())
+            if (region is None or h.region == region) and (estate is None or h.estate == estate)
+        )
+
     def _locate(
         self, uow: UnitOfWork, report: DepartmentFactReported
     ) -> tuple[Household | None, dict[str, Any] | None]:
@@ -352,7 +573,15 @@ class EligibilityApp(ServiceApplication):
                 household.id, review_id, reason, self.clock(), household.region, household.estate
             )
             uow.add(case)
-            household.case_opened(case.id, review_id, uuid4(), reason, triggered)
+            check_id = uuid4()
+            household.case_opened(case.id, review_id, check_id, reason, triggered)
+            household.cross_region_requested(
+                check_id,
+                list(self.config.cross_region_cities),
+                self.config.cross_region_purpose,
+                self.clock(),
+                "review case opened",
+            )
         return decision
 
     # -- parameters ------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """Eligibility's aggregates. State is kept as plain JSON-friendly values (str, Decimal, date, UUID,
 dicts, lists) so that events and snapshots store without custom transcodings.
 
-- `Household`: tenancy, members (with ID numbers: only this service holds them), the department facts
-  that still matter (latest described date per kind and scope), the latest decision, the open case.
+- `Household`: tenancy or rent subsidy, members (with ID numbers: only this service holds them), the
+  department facts that still matter (latest described date per kind and scope), the latest decision,
+  the open case.
 - `PersonIndex`: person hash → household, so a fact naming a person finds its household.
 - `FactReceipt`: one per (department, reference): a fact already received is acknowledged and ignored.
+- `RegistrationReceipt`: one per external registration reference: a registration sent again is
+  answered with the household it made.
 - `ParkedFacts`: facts about a person no household holds yet, kept until one does (nothing is lost
   because a department reported before the housing authority registered).
 - `ParameterBook`: dated parameter values supervisors added (the files hold the defaults).
@@ -61,23 +64,53 @@ _SHARED = (str, int, Decimal, date, UUID, type(None), Recorded, tuple)
 never changed in place)."""
 
 
+@dataclass(frozen=True)
+class RentSubsidy:
+    """A household's housing when it rents on the market with a monthly subsidy (租赁补贴): no estate,
+    building or unit, no rent the bureau collects. `district` is where it lives, when known."""
+
+    monthly_subsidy: Decimal
+    start: date
+    district: str | None = None
+
+
+HOUSING_KINDS = ("tenancy", "rent_subsidy")
+
+
 class Household(Aggregate):
+    """A household and its housing: a tenancy of a unit (estate, building, unit, base rent, start) or a
+    rent subsidy (monthly amount, start, district; `estate`, `building`, `unit`, `base_rent` and
+    `tenancy_start` are None). The exit rules are the same for both."""
+
     class Registered(Aggregate.Created):
         region: str
-        estate: str
-        building: str
-        unit: str
-        base_rent: Decimal
-        tenancy_start: date
+        estate: str | None
+        building: str | None
+        unit: str | None
+        base_rent: Decimal | None
+        tenancy_start: date | None
         members: list[dict[str, Any]]
         registered_by: str | None
+        housing: str
+        monthly_subsidy: Decimal | None
+        subsidy_start: date | None
+        district: str | None
+        reference: str | None
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Registrations stored before operators were recorded: nobody on record."""
             state["registered_by"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Registrations stored before rent-subsidy households: all tenancies, with no external
+            reference."""
+            state.update(
+                housing="tenancy", monthly_subsidy=None, subsidy_start=None, district=None, reference=None
+            )
 
     class MembersChanged(Aggregate.Event):
         members: list[dict[str, Any]]
@@ -115,6 +148,16 @@ class Household(Aggregate):
         city: str
         result: str
 
+    class CrossRegionRequested(Aggregate.Event):
+        """A cross-region check asked of federation: by the periodic sweep (`eligibility-review`) or
+        because a review case opened (`exit-review`). Published as `cross-region-check-requested`."""
+
+        check_id: UUID
+        cities: list[str]
+        purpose: str
+        requested_at: datetime
+        reason: str
+
     class OccupancyNoted(Aggregate.Event):
         """A step of an occupancy warning monitoring raised on the household's flat: evidence for
         the reviewers (the household page and timeline show it); no exit rule reads it."""
@@ -129,16 +172,26 @@ class Household(Aggregate):
     def __init__(
         self,
         region: str,
-        estate: str,
-        building: str,
-        unit: str,
-        base_rent: Decimal,
-        tenancy_start: date,
+        estate: str | None,
+        building: str | None,
+        unit: str | None,
+        base_rent: Decimal | None,
+        tenancy_start: date | None,
         members: list[dict[str, Any]],
         registered_by: str | None = None,
+        housing: str = "tenancy",
+        monthly_subsidy: Decimal | None = None,
+        subsidy_start: date | None = None,
+        district: str | None = None,
+        reference: str | None = None,
     ) -> None:
         self.region = region
         self.registered_by = registered_by
+        self.housing = housing
+        self.monthly_subsidy = monthly_subsidy
+        self.subsidy_start = subsidy_start
+        self.district = district
+        self.reference = reference
         self.estate = estate
         self.building = building
         self.unit = unit
@@ -152,6 +205,18 @@ class Household(Aggregate):
         self.check_id: UUID | None = None
         self.cross_region: dict[str, rules.CrossRegionResult] = {}
         self.occupancy: tuple[Recorded, ...] = ()
+
+    checked_at: datetime | None = None
+    """When the current cross-region check was requested (None: never asked, or only by a case
+    opened before checks were recorded; class defaults also serve histories from before)."""
+    check_cities: tuple[str, ...] = ()
+    check_answered: tuple[str, ...] = ()
+    """Peer cities asked in the current check, and those that answered it."""
+
+    @property
+    def check_awaiting(self) -> bool:
+        """The current check still waits for a peer city's answer."""
+        return bool(set(self.check_cities) - set(self.check_answered))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Household:
         """The repository deep-copies every household it hands out (so a failed command cannot corrupt
@@ -170,6 +235,38 @@ class Household(Aggregate):
                 state[key] = copy.deepcopy(value, memo)
         clone.__dict__.update(state)
         return clone
+
+    @classmethod
+    def on_rent_subsidy(
+        cls,
+        region: str,
+        subsidy: RentSubsidy,
+        members: list[dict[str, Any]],
+        registered_by: str | None = None,
+        reference: str | None = None,
+    ) -> Household:
+        """A household without a unit: estate-scoped views and operators do not see it (no estate)."""
+        return cls(
+            region,
+            None,
+            None,
+            None,
+            None,
+            None,
+            members,
+            registered_by,
+            "rent_subsidy",
+            subsidy.monthly_subsidy,
+            subsidy.start,
+            subsidy.district,
+            reference,
+        )
+
+    @property
+    def rent_subsidy(self) -> RentSubsidy | None:
+        if self.housing != "rent_subsidy" or self.monthly_subsidy is None or self.subsidy_start is None:
+            return None
+        return RentSubsidy(self.monthly_subsidy, self.subsidy_start, self.district)
 
     @event(MembersChanged)
     def change_members(self, members: list[dict[str, Any]]) -> None:
@@ -213,8 +310,21 @@ class Household(Aggregate):
 
     @event(CrossRegionAnswered)
     def cross_region_answered(self, check_id: UUID, city: str, result: str) -> None:
+        """A city's answer replaces its earlier one; the others stay until they answer again (a new
+        check does not forget a match while it is being asked again)."""
         if check_id == self.check_id and result in ("match", "no_match", "unverified"):
             self.cross_region[city] = result  # type: ignore[assignment]
+            if city not in self.check_answered:
+                self.check_answered = (*self.check_answered, city)
+
+    @event(CrossRegionRequested)
+    def cross_region_requested(
+        self, check_id: UUID, cities: list[str], purpose: str, requested_at: datetime, reason: str
+    ) -> None:
+        self.check_id = check_id
+        self.check_cities = tuple(cities)
+        self.check_answered = ()
+        self.checked_at = requested_at
 
     @property
     def outcome(self) -> str | None:
@@ -231,7 +341,6 @@ class Household(Aggregate):
     ) -> None:
         self.open_case = case_id
         self.check_id = check_id
-        self.cross_region = {}
 
     @event(OccupancyNoted)
     def note_occupancy(self, warning_id: UUID, step: str, on: date, detail: str, by: str | None) -> None:
@@ -297,6 +406,25 @@ class FactReceipt(Aggregate):
     @event(Received)
     def __init__(self, department: str, reference: str, household_id: UUID | None) -> None:
         self.department = department
+        self.reference = reference
+        self.household_id = household_id
+
+
+class RegistrationReceipt(Aggregate):
+    """Proof that a registration with this external reference (the registering office's own number
+    for the household, e.g. `H000001`) was taken: a registration sent again is answered with the
+    household it created, not a second household or a refusal."""
+
+    class Received(Aggregate.Created):
+        reference: str
+        household_id: UUID
+
+    @staticmethod
+    def create_id(reference: str) -> UUID:
+        return uuid5(NAMESPACE, f"registration/{reference}")
+
+    @event(Received)
+    def __init__(self, reference: str, household_id: UUID) -> None:
         self.reference = reference
         self.household_id = household_id
 
@@ -449,7 +577,7 @@ class ReviewCase(Aggregate):
         reason: str
         opened_at: datetime
         region: str
-        estate: str
+        estate: str | None
 
     class FindingRecorded(Aggregate.Event):
         household_id: UUID
@@ -510,8 +638,15 @@ class ReviewCase(Aggregate):
 
     @event(Opened)
     def __init__(
-        self, household_id: UUID, review_id: UUID, reason: str, opened_at: datetime, region: str, estate: str
+        self,
+        household_id: UUID,
+        review_id: UUID,
+        reason: str,
+        opened_at: datetime,
+        region: str,
+        estate: str | None,
     ) -> None:
+        """`estate` is None for a household on a rent subsidy (see `Household`)."""
         self.household_id = household_id
         self.review_id = review_id
         self.reason = reason

@@ -26,6 +26,7 @@ from contracts.monitoring import (
     ViolationConfirmed,
 )
 from services.eligibility.application import EligibilityApp
+from services.kit import faults
 from services.kit.codec import Incoming
 from services.kit.inbox import Handler
 from services.kit.runtime import Consumes, on
@@ -49,6 +50,7 @@ class FactHandler:
         self.app.prefetch_receipts(uow, reports)
 
     def __call__(self, incoming: Incoming, uow: UnitOfWork) -> None:
+        faults.hit("eligibility.fact")  # `eligibility.fact~SECONDS`: a slow consumer (tests/floods)
         report = incoming.payload
         assert isinstance(report, DepartmentFactReported)
         status = self.app.intake_fact(uow, report)

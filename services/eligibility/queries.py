@@ -7,10 +7,12 @@ parameters) on the same date with the same pure `evaluate` that decides for real
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from services.eligibility import rules
 from services.eligibility.domain import Household, ReviewCase
@@ -67,7 +69,8 @@ def what_if(
         )
         entry["count"] += 1
         entry["by_region"][region] += 1
-        entry["by_estate"][household.estate] += 1
+        # no estate: a household on a rent subsidy (the gateway shows this key to city-wide roles only)
+        entry["by_estate"][household.estate or "(rent subsidy)"] += 1
         if list_households:
             entry["households"].append(household.id)
     for entry in flips.values():
@@ -178,3 +181,90 @@ def figures(households: Iterable[Household], cases: Iterable[ReviewCase]) -> dic
         "appeals": appeals,
         "appeals_overturned": overturned,
     }
+
+
+# -- the cross-region sweep -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPolicy:
+    """When a household is due for a cross-region check, as of `now`."""
+
+    now: datetime
+    recheck_days: Callable[[str], int]
+    """Days a check holds in a region (the dated parameter in force today, else the setting)."""
+    first_after: timedelta
+    retry: timedelta
+    orders: Sequence[Mapping[str, Any]] = ()
+    """Operators' sweep orders (`SweepOrders`): region and/or estate, and when."""
+
+
+def cross_region_reason(household: Household, policy: SweepPolicy) -> str | None:
+    """Why `household` is due for a check now, or None.
+
+    - never checked: at its first decision, or `first_after` after its registration without one;
+    - a check still waiting for answers is left alone until `retry` has passed (federation answers
+      every city, `unverified` when it cannot tell, so this is only a lost request);
+    - an `unverified` city is asked again after `retry` (never left unverified for a year);
+    - an operator's order covering the household, newer than its check;
+    - the check is older than the region's `cross_region_recheck_days` (the annual review).
+    """
+    now = policy.now
+    checked = household.checked_at
+    ordered = any(
+        (o["region"] is None or o["region"] == household.region)
+        and (o["estate"] is None or o["estate"] == household.estate)
+        and (checked is None or o["ordered_at"] > checked)
+        for o in policy.orders
+    )
+    if checked is None:
+        if household.decision is not None:
+            return "first check"
+        if household.created_on is not None and household.created_on <= now - policy.first_after:
+            return "first check"
+        return "operator's sweep order" if ordered else None
+    stale = checked <= now - policy.retry
+    if household.check_awaiting:
+        return "answers missing" if stale else None
+    if ordered:
+        return "operator's sweep order"
+    if stale and "unverified" in household.cross_region.values():
+        return "a city unverified"
+    if checked.date() <= now.date() - timedelta(days=policy.recheck_days(household.region)):
+        return "annual recheck"
+    return None
+
+
+def cross_region_due(households: Iterable[Household], policy: SweepPolicy) -> list[tuple[UUID, str]]:
+    """Households due for a check with the reason, the longest unchecked first."""
+    due: list[tuple[datetime, UUID, str]] = []
+    floor = datetime.min.replace(tzinfo=UTC)
+    for household in households:
+        reason = cross_region_reason(household, policy)
+        if reason is not None:
+            due.append((household.checked_at or floor, household.id, reason))
+    due.sort(key=lambda d: d[0])
+    return [(household_id, reason) for _, household_id, reason in due]
+
+
+def cross_region_in_flight(households: Iterable[Household], policy: SweepPolicy) -> int:
+    """Checks waiting for answers and not yet given up on (younger than `retry`)."""
+    since = policy.now - policy.retry
+    return sum(
+        1 for h in households if h.check_awaiting and h.checked_at is not None and h.checked_at > since
+    )
+
+
+def cross_region_status(households: Iterable[Household], policy: SweepPolicy) -> dict[str, Any]:
+    """How far the checks are: never asked, waiting for answers, due now, and the answers' state."""
+    counts: Counter[str] = Counter()
+    for household in households:
+        counts["households"] += 1
+        counts["never_checked"] += household.checked_at is None
+        counts["awaiting_answers"] += household.check_awaiting
+        counts["due"] += cross_region_reason(household, policy) is not None
+        answers = household.cross_region.values()
+        counts["matched"] += "match" in answers
+        counts["unverified"] += "match" not in answers and "unverified" in answers
+    keys = ("households", "never_checked", "awaiting_answers", "due", "matched", "unverified")
+    return {key: counts[key] for key in keys}

@@ -10,9 +10,10 @@ from services.eligibility.api import router
 from services.eligibility.application import EligibilityApp
 from services.eligibility.handlers import consumes
 from services.eligibility.settings import DEV_PERSON_HASH_KEY, EligibilitySettings
+from services.eligibility.sweeper import periodic_sweep
 from services.eligibility.translate import make_translator
 from services.kit.http import create_app, observe, serve
-from services.kit.runtime import Runtime
+from services.kit.periodic import PeriodicRuntime
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,12 @@ def build(
 ) -> tuple[FastAPI, EligibilityApp]:
     """The HTTP app and its runtime around `app` (or a new application on `env`)."""
     app = app or EligibilityApp(settings, env)
-    runtime = Runtime(app, translate=make_translator(settings), consumes=consumes(app))
+    runtime = PeriodicRuntime(
+        app,
+        translate=make_translator(settings),
+        consumes=consumes(app),
+        periodic=[periodic_sweep(app)] if settings.cross_region_sweep else [],
+    )
     api = create_app(
         runtime,
         [router(app)],

@@ -26,8 +26,70 @@ class EligibilitySettings(ServiceSettings):
         default_factory=lambda: ["CN-GZ", "CN-DG", "CN-ZS", "CN-ZQ"],
         description="Peer cities asked when a review case opens.",
     )
-    cross_region_purpose: str = "exit-review"
+    cross_region_purpose: str = Field(
+        default="exit-review", description="Purpose declared by the check a review case opens."
+    )
     cross_region_legal_basis: str = "Guangdong cross-region housing security cooperation agreement"
+    cross_region_sweep: bool = Field(
+        default=True, description="Run the periodic cross-region sweep (under the lease `eligibility.sweep`)."
+    )
+    cross_region_sweep_purpose: str = Field(
+        default="eligibility-review", description="Purpose declared by the sweep's checks (no case open)."
+    )
+    cross_region_sweep_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between two looks for households due (an in-memory scan: cheap).",
+    )
+    cross_region_sweep_batch: int = Field(
+        default=10,
+        ge=1,
+        le=1_000,
+        description=(
+            "Checks requested per batch. Federation asks every city of a check at once, one request "
+            "per city, so batch / pause is the most each peer gets from the sweep per second: keep it "
+            "well under the directory's `rate_limit` (the demo directories: 200 per second, burst 400)."
+        ),
+    )
+    cross_region_sweep_pause_s: float = Field(
+        default=0.5, ge=0, description="Seconds between two batches of one sweep (the pace, see the batch)."
+    )
+    cross_region_sweep_max_in_flight: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Checks the sweep lets wait for answers at once: the next batch waits until fewer are open, "
+            "so the sweep goes no faster than the peers answer. Federation asks every open check at "
+            "once (one request per city on a pool of 100 connections): 30 checks of 4 cities stay "
+            "within it; many more time out waiting for a connection and open its circuit breakers "
+            "(seen in the demo: every answer `unverified`)."
+        ),
+    )
+    cross_region_recheck_days: int = Field(
+        default=365,
+        ge=1,
+        description=(
+            "Age of a check after which it is asked again, for a region without a dated value of the "
+            "parameter `cross_region_recheck_days` (parameters/)."
+        ),
+    )
+    cross_region_first_check_after_s: float = Field(
+        default=600.0,
+        ge=0,
+        description=(
+            "A household never checked is due at its first decision, or this long after its "
+            "registration if no department fact has decided it yet (the intake's per-peer subject "
+            "hashes come after the registration: asking at once would find none)."
+        ),
+    )
+    cross_region_retry_s: float = Field(
+        default=3_600.0,
+        gt=0,
+        description=(
+            "A check with an `unverified` city, or still without every answer after this long, is "
+            "asked again after this many seconds (never left as it is for a year)."
+        ),
+    )
     inbox_batch_size: int = Field(
         default=500,
         ge=1,

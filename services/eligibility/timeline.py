@@ -24,8 +24,17 @@ _CASE_ACTORS = ("approver", "supervisor", "requested_by", "assessor_id", "lodged
 def describe(event: DomainEventProtocol[UUID]) -> Step | None:
     """Words for eligibility's domain events; None for those that say nothing to an operator."""
     if isinstance(event, Household.Registered):
+        count = len(event.members)
+        if event.monthly_subsidy is not None:
+            where = f" in {event.district}" if event.district else ""
+            subsidy = f"{event.monthly_subsidy:.2f} yuan a month from {event.subsidy_start}"
+            return Step(
+                f"Household registered on a rent subsidy{where} ({count} members)",
+                event.registered_by,
+                subsidy,
+            )
         where = f"{event.estate}, building {event.building}, unit {event.unit}"
-        return Step(f"Household registered at {where} ({len(event.members)} members)", event.registered_by)
+        return Step(f"Household registered at {where} ({count} members)", event.registered_by)
     if isinstance(event, Household.MembersChanged):
         return Step(f"Members changed ({len(event.members)} now)")
     if isinstance(event, Household.FactRecorded):

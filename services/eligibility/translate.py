@@ -27,10 +27,10 @@ from contracts.eligibility import (
     HouseholdMembersChanged,
     HouseholdRegistered,
     Member,
+    RentSubsidyRegistered,
     ReviewConfirmed,
     ReviewDecided,
     ReviewOpened,
-    ReviewReason,
     WarningRaised,
 )
 from services.eligibility.domain import (
@@ -60,8 +60,10 @@ def members(records: list[dict[str, Any]]) -> list[Member]:
     ]
 
 
-def reasons(decision: dict[str, Any]) -> list[ReviewReason]:
-    """Every rule applied, with its source facts and parameter in the note."""
+def reasons(decision: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every rule applied, with its source facts and parameter in the note: `ReviewReason`s as the
+    fields `ReviewDecided` validates them from (one validation for the whole payload, rather than one
+    per reason and then the payload: the relay translates a decision for every fact)."""
     out = []
     for rule in decision["rules"]:
         sources = "; ".join(
@@ -73,15 +75,15 @@ def reasons(decision: dict[str, Any]) -> list[ReviewReason]:
         if sources:
             note += f"; source: {sources}"
         out.append(
-            ReviewReason(
-                rule=rule["rule"],
-                observed=rule["observed"],
-                threshold=rule["threshold"],
-                unit=rule["unit"][:32],
-                legal_reference=rule["legal_reference"][:200],
-                triggered=rule["status"] == "exit",
-                note=note[:2000],
-            )
+            {
+                "rule": rule["rule"],
+                "observed": rule["observed"],
+                "threshold": rule["threshold"],
+                "unit": rule["unit"][:32],
+                "legal_reference": rule["legal_reference"][:200],
+                "triggered": rule["status"] == "exit",
+                "note": note[:2000],
+            }
         )
     return out
 
@@ -199,17 +201,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
         """Household, decision and case-opening events."""
         household = domain_event.originator_id
         if isinstance(domain_event, Household.Registered):
-            registered = HouseholdRegistered(
-                household_id=domain_event.originator_id,
-                region=domain_event.region,
-                estate=domain_event.estate,
-                building=domain_event.building,
-                unit=domain_event.unit,
-                base_rent=domain_event.base_rent,
-                tenancy_start=domain_event.tenancy_start,
-                members=members(domain_event.members),
-            )
-            return catalogued("household-registered", household, registered)
+            return registered(domain_event, catalogued)
         if isinstance(domain_event, Household.MembersChanged):
             changed = HouseholdMembersChanged(
                 household_id=domain_event.originator_id, members=members(domain_event.members)
@@ -217,20 +209,24 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
             return catalogued("household-members-changed", household, changed)
         if isinstance(domain_event, Household.Evaluated):
             decision = domain_event.decision
-            decided = ReviewDecided(
-                household_id=domain_event.originator_id,
-                review_id=domain_event.review_id,
-                decision=decision["outcome"],
-                decided_on=decision["decided_on"],
-                reasons=reasons(decision),
+            decided = ReviewDecided.model_validate(
+                {
+                    "household_id": domain_event.originator_id,
+                    "review_id": domain_event.review_id,
+                    "decision": decision["outcome"],
+                    "decided_on": decision["decided_on"],
+                    "reasons": reasons(decision),
+                }
             )
             return catalogued("review-decided", household, decided)
-        if isinstance(domain_event, Household.CaseOpened):
+        if isinstance(domain_event, Household.CrossRegionRequested):
+            # by the periodic sweep or a case opening (`CaseOpened` names the same check); v1: federation
+            # holds the per-peer subject hashes (services/eligibility/README.md, "Cross-region checks")
             check = CrossRegionCheckRequested(
                 household_id=domain_event.originator_id,
                 check_id=domain_event.check_id,
-                cities=settings.cross_region_cities,
-                purpose=settings.cross_region_purpose,
+                cities=domain_event.cities,
+                purpose=domain_event.purpose,
                 legal_basis=settings.cross_region_legal_basis,
             )
             return catalogued("cross-region-check-requested", household, check)
@@ -257,6 +253,35 @@ class _Translator:
 
     def __call__(self, domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
         return self._translate(domain_event)
+
+
+def registered(domain_event: Household.Registered, emit: Emit) -> list[Outgoing]:
+    """A household in a unit is `household-registered` (unchanged since version 1, which every
+    follower reads); one on a rent subsidy is `rent-subsidy-registered`: no estate, unit or rent."""
+    household = domain_event.originator_id
+    if domain_event.monthly_subsidy is not None and domain_event.subsidy_start is not None:
+        subsidised = RentSubsidyRegistered(
+            household_id=household,
+            region=domain_event.region,
+            district=domain_event.district,
+            monthly_subsidy=domain_event.monthly_subsidy,
+            subsidy_start=domain_event.subsidy_start,
+            members=members(domain_event.members),
+        )
+        return emit("rent-subsidy-registered", household, subsidised)
+    assert domain_event.estate and domain_event.building and domain_event.unit
+    assert domain_event.base_rent is not None and domain_event.tenancy_start is not None
+    tenancy = HouseholdRegistered(
+        household_id=household,
+        region=domain_event.region,
+        estate=domain_event.estate,
+        building=domain_event.building,
+        unit=domain_event.unit,
+        base_rent=domain_event.base_rent,
+        tenancy_start=domain_event.tenancy_start,
+        members=members(domain_event.members),
+    )
+    return emit("household-registered", household, tenancy)
 
 
 def approved(domain_event: ReviewCase.Approved, emit: Emit) -> list[Outgoing]:

@@ -14,13 +14,19 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEventProtocol, event
 from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE, EventSpec
-from contracts.eligibility import AppealLodged, AppealResolved, ExitDecided, HouseholdRegistered
+from contracts.eligibility import (
+    AppealLodged,
+    AppealResolved,
+    ExitDecided,
+    HouseholdRegistered,
+    RentSubsidyRegistered,
+)
 from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
 from contracts.penalties import (
     ExitCompleted,
@@ -38,13 +44,15 @@ from contracts.penalties import (
     TransitionStarted,
     VoluntaryExitApplied,
 )
-from services.kit.codec import Outgoing
+from services.kit.codec import Incoming, Outgoing
 from services.kit.inbox import Handler
 from services.kit.runtime import Consumes, on
+from services.kit.uow import UnitOfWork
 from services.penalties.application import PenaltiesApp
 from services.penalties.domain import label, transition_schedule
 
 REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.household-registered", 1)]
+RENT_SUBSIDY_REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.rent-subsidy-registered", 1)]
 EXIT_DECIDED = EVENTS_BY_TYPE[("housing.eligibility.exit-decided", 1)]
 APPEAL_LODGED = EVENTS_BY_TYPE[("housing.eligibility.appeal-lodged", 1)]
 APPEAL_RESOLVED = EVENTS_BY_TYPE[("housing.eligibility.appeal-resolved", 1)]
@@ -56,12 +64,49 @@ def _spec(name: str) -> EventSpec:
     return EVENTS_BY_TYPE[(f"housing.penalties.{name}", 1)]
 
 
+class RentSubsidyHousehold(Aggregate):
+    """A household on a rent subsidy (eligibility's `rent-subsidy-registered`): it rents on the market,
+    so penalties keeps no rent ledger, transition rent or voluntary-exit subsidy for it (exit means the
+    subsidy stops, which eligibility's exit decision says). Kept only so that its exit decision is
+    acknowledged as "nothing to do here" rather than retried as a tenancy not yet registered.
+    (Belongs in services/penalties/domain.py; kept here to edit the handlers only.)"""
+
+    class Registered(Aggregate.Created):
+        household_id: UUID
+        region: str
+
+    @staticmethod
+    def create_id(household_id: UUID) -> UUID:
+        return uuid5(household_id, "penalties/rent-subsidy")
+
+    @event(Registered)
+    def __init__(self, household_id: UUID, region: str) -> None:
+        self.household_id = household_id
+        self.region = region
+
+
+def on_rent_subsidy_registered(uow: UnitOfWork, payload: RentSubsidyRegistered) -> None:
+    if uow.find(RentSubsidyHousehold.create_id(payload.household_id), RentSubsidyHousehold) is None:
+        uow.add(RentSubsidyHousehold(payload.household_id, payload.region))
+
+
 def consumes(app: PenaltiesApp) -> tuple[Consumes, ...]:
     # A decision or violation can overtake the registration it follows (two streams, read
     # independently): `retry` lets the inbox try again once the registration has arrived.
+    retried = on(ExitDecided, app.on_exit_decided, unknown="retry")
+
+    def exit_decided(incoming: Incoming, uow: UnitOfWork) -> None:
+        payload = incoming.payload
+        if isinstance(payload, ExitDecided):
+            marker = uow.find(RentSubsidyHousehold.create_id(payload.household_id), RentSubsidyHousehold)
+            if marker is not None:
+                return  # no tenancy to plan an exit for: the subsidy stops, which is eligibility's
+        retried(incoming, uow)
+
     eligibility: dict[str, Handler] = {
         REGISTERED.type: on(HouseholdRegistered, app.on_household_registered),
-        EXIT_DECIDED.type: on(ExitDecided, app.on_exit_decided, unknown="retry"),
+        RENT_SUBSIDY_REGISTERED.type: on(RentSubsidyRegistered, on_rent_subsidy_registered),
+        EXIT_DECIDED.type: exit_decided,
         APPEAL_LODGED.type: on(AppealLodged, app.on_eligibility_appeal_lodged),
         APPEAL_RESOLVED.type: on(AppealResolved, app.on_eligibility_appeal_resolved),
     }

@@ -529,3 +529,128 @@ async def test_figures_count_households_cases_and_overturns(client: httpx.AsyncC
     figures = (await client.get("/figures")).json()
     assert figures["final_outcomes"] == {"exit_required": 1}
     assert (figures["exit_decisions"], figures["households_under_review"]) == (1, 0)
+
+
+# -- batch registration ---------------------------------------------------------------------------------
+
+
+def subsidy_body(*ids: str, reference: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "region": "CN-FS",
+        "district": "Nanhai",
+        "monthly_subsidy": "650.00",
+        "subsidy_start": "2021-03-01",
+        "members": [{"id_number": i, "birth_date": "1985-07-15", "disabled": False} for i in ids],
+    }
+    if reference is not None:
+        body["reference"] = reference
+    return body
+
+
+def id_number(n: int) -> str:
+    """A distinct, well-formed ID number per `n`."""
+    return f"44060419850715{n:04d}"
+
+
+async def test_a_registration_batch_keeps_valid_lines_and_answers_each(client: httpx.AsyncClient) -> None:
+    lines = [
+        {**household_body(ID_1), "reference": "H000001"},
+        {**household_body(ID_2), "estate": ""},  # invalid: an empty estate
+        subsidy_body(id_number(3), reference="R000001"),
+        {**household_body(id_number(4)), "monthly_subsidy": "10.00"},  # invalid: both kinds of housing
+        subsidy_body(ID_1, reference="R000002"),  # refused: that person is in H000001's household
+        subsidy_body(id_number(6)),  # no reference: registered, not idempotent
+    ]
+    response = await client.post("/registrations", json=lines)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["received"], body["registered"], body["duplicates"], body["rejected"]) == (6, 3, 0, 3)
+    assert [(r["line"], r["status"], r["housing"]) for r in body["results"]] == [
+        (1, "registered", "tenancy"),
+        (3, "registered", "rent_subsidy"),
+        (6, "registered", "rent_subsidy"),
+    ]
+    first = body["results"][0]
+    assert first["reference"] == "H000001"
+    assert first["members"][0]["person_hash"] == identity.person_hash(ID_1, DEV_PERSON_HASH_KEY)
+    assert ID_1 not in response.text
+    problems = {p["line"]: p for p in body["problems"]}
+    assert set(problems) == {2, 4, 5}
+    assert problems[2]["status"] == 422 and "estate" in problems[2]["field"]
+    assert problems[4]["status"] == 422
+    assert problems[5]["status"] == 409 and problems[5]["title"] == "Refused"
+    assert first["household_id"] in problems[5]["detail"]
+    # every household answered is in the store, with what its line said
+    subsidised = (await client.get(f"/households/{body['results'][1]['household_id']}")).json()
+    assert subsidised["reference"] == "R000001" and subsidised["estate"] is None
+    assert subsidised["rent_subsidy"] == {
+        "monthly_subsidy": "650.00",
+        "start": "2021-03-01",
+        "district": "Nanhai",
+    }
+
+
+async def test_a_registration_sent_again_with_its_reference_is_a_duplicate(client: httpx.AsyncClient) -> None:
+    lines = [{**household_body(ID_1), "reference": "H000001"}, subsidy_body(ID_2, reference="R000001")]
+    first = (await client.post("/registrations", json=lines)).json()
+    assert first["registered"] == 2
+    # the whole batch again (a client that lost the answer), and one of them once more in the same batch
+    again = await client.post("/registrations", json=[*lines, lines[1]])
+    assert again.status_code == 200
+    body = again.json()
+    assert (body["registered"], body["duplicates"], body["rejected"]) == (0, 3, 0)
+    assert [r["household_id"] for r in body["results"]] == [
+        *(r["household_id"] for r in first["results"]),
+        first["results"][1]["household_id"],
+    ]
+    assert [r["members"] for r in body["results"][:2]] == [r["members"] for r in first["results"]]
+    # the single registration with the same reference answers 200 with the household it made
+    single = await client.post("/households", json={**household_body(ID_1), "reference": "H000001"})
+    assert single.status_code == 200 and single.json()["household_id"] == first["results"][0]["household_id"]
+    listed = (await client.get("/households", params={"limit": 1000})).json()
+    assert len(listed) == 2
+
+
+async def test_registration_batches_in_ndjson_with_lines_that_are_not_json(client: httpx.AsyncClient) -> None:
+    lines = [json.dumps(subsidy_body(id_number(n), reference=f"R{n:06d}")) for n in range(150)]
+    lines.insert(10, "{not json")
+    response = await client.post(
+        "/registrations",
+        content="\n".join(lines) + "\n",
+        headers={"content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["received"], body["registered"], body["rejected"]) == (151, 150, 1)
+    assert body["problems"][0]["line"] == 11 and body["problems"][0]["field"] == "(line)"
+    assert len({r["household_id"] for r in body["results"]}) == 150  # over several transactions
+    figures = (await client.get("/figures")).json()
+    assert "households" in json.dumps(figures)
+
+
+async def test_a_registration_batch_with_no_valid_line_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post("/registrations", json=[{"region": "CN-FS"}, 3])
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert {p["line"] for p in response.json()["problems"]} == {1, 2}
+    assert (
+        await client.post("/registrations", content=b"[", headers={"content-type": "application/json"})
+    ).status_code == 400
+
+
+async def test_facts_parked_for_people_registered_in_a_batch_are_recorded_there(
+    client: httpx.AsyncClient,
+) -> None:
+    person = identity.person_hash(id_number(7), DEV_PERSON_HASH_KEY)
+    parked = {
+        "department": "civil_affairs",
+        "reference": "MZ-early",
+        "described_on": TODAY,
+        "person_hash": person,
+        "fact": income("9000.00"),
+    }
+    assert (await facts(client, parked))["parked"] == 1
+    body = (await client.post("/registrations", json=[subsidy_body(id_number(7), reference="R7")])).json()
+    household = (await client.get(f"/households/{body['results'][0]['household_id']}")).json()
+    assert household["facts"]["income"]["household"][0]["reference"] == "MZ-early"
+    assert household["decision"]["outcome"] == "exit_triggered" and household["open_case"] is not None

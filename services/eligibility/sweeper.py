@@ -1,0 +1,48 @@
+"""The periodic cross-region sweep: every household asked about in the neighbour cities at its first
+decision and again when its check is due (`queries.cross_region_reason`), in paced batches.
+
+Federation asks every city of every open check at once, one signed request per city, and the peers'
+directory entries limit how fast we may ask (`rate_limit`, answered 429 above it, then `unverified`
+after the retries). So the sweep requests at most `cross_region_sweep_batch` checks per
+`cross_region_sweep_pause_s` (20 a second at the defaults: a whole city of 38,600 households in about
+half an hour, once a year), and never lets more than `cross_region_sweep_max_in_flight` of its checks
+wait for answers: a slow peer slows the sweep down instead of being queued up against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from services.eligibility.application import EligibilityApp
+from services.kit.periodic import Periodic, pause
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "sweep"
+
+
+async def sweep(app: EligibilityApp, stop: asyncio.Event) -> int:
+    """One sweep: the households due now, asked batch by batch at the configured pace; returns how
+    many were asked. Stops between batches when `stop` is set (the rest are due at the next sweep)."""
+    config = app.config
+    due = await asyncio.to_thread(app.cross_region_due)
+    asked = 0
+    for start in range(0, len(due), config.cross_region_sweep_batch):
+        if start and await pause(stop, config.cross_region_sweep_pause_s):
+            break
+        batch = [household_id for household_id, _ in due[start : start + config.cross_region_sweep_batch]]
+        room = max(0, config.cross_region_sweep_max_in_flight - len(batch))
+        while await asyncio.to_thread(app.cross_region_in_flight) > room:
+            if await pause(stop, config.cross_region_sweep_pause_s):
+                return asked
+        asked += await asyncio.to_thread(app.request_cross_region_checks, batch)
+    if asked:
+        log.info("cross-region sweep: %d of %d households due asked", asked, len(due))
+    return asked
+
+
+def periodic_sweep(app: EligibilityApp) -> Periodic:
+    async def tick(stop: asyncio.Event) -> None:
+        await sweep(app, stop)
+
+    return Periodic(LEASE_NAME, app.config.cross_region_sweep_interval_s, tick)
