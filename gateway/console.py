@@ -31,7 +31,16 @@ from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.i18n import LANGS, label
 from gateway.operations import Operations
 from gateway.roles import Principal
-from gateway.routes import AttendanceIn, DatedIn, DeclineIn, EnrolIn, ResolveIn, SanctionIn, SanctionStepIn
+from gateway.routes import (
+    AttendanceIn,
+    DatedIn,
+    DeclineIn,
+    EnrolIn,
+    ResolveIn,
+    SanctionIn,
+    SanctionStepIn,
+    SweepOrderIn,
+)
 from gateway.security import SESSION_COOKIE
 from gateway.settings import GatewaySettings
 from gateway.tokens import InvalidToken, Tokens
@@ -554,11 +563,26 @@ def console_router(console: Console) -> APIRouter:
     # -- parameters and what-if ---------------------------------------------------------------------
 
     async def parameters_page(
-        request: Request, p: Principal, result: Any = None, asked: Any = None
+        request: Request, p: Principal, result: Any = None, asked: Any = None, ordered: Any = None
     ) -> Response:
         values, error = await section(ops(request).parameters(p, "CN-FS", None))
+        # The cross-region checks beside the parameters: the supervisor who sets the rules orders the
+        # neighbour cities asked again (eligibility's sweep), and everyone who reads the figures sees
+        # how far the checks are.
+        checks, checks_error = (
+            await section(ops(request).cross_region_status(p)) if p.may("figures:read") else (None, None)
+        )
         return console.render(
-            request, "parameters.html", p, values=values, error=error, result=result, asked=asked or {}
+            request,
+            "parameters.html",
+            p,
+            values=values,
+            error=error,
+            result=result,
+            asked=asked or {},
+            checks=checks if isinstance(checks, dict) else None,
+            checks_error=checks_error,
+            ordered=ordered,
         )
 
     @router.get("/console/parameters")
@@ -578,6 +602,17 @@ def console_router(console: Console) -> APIRouter:
             }
             result = await ops(request).what_if(p, body)
             return await parameters_page(request, p, result=result, asked=asked)
+
+        return await page(request, build)
+
+    @router.post("/console/cross-region/sweeps")
+    async def order_sweep(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            body = valid(SweepOrderIn, filled(form, "region", "estate", "reason"))
+            ordered = await ops(request).order_cross_region_sweep(p, body)
+            return await parameters_page(request, p, ordered=ordered.body)
 
         return await page(request, build)
 

@@ -131,6 +131,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "attendance": ("记录考勤", "Record attendance"),
     "enrol": ("报名课程", "Enrol"),
     "employment": ("就业情况", "Employment"),
+    "cross_region": ("跨市核查", "Cross-region checks"),
+    "households": ("住户总数", "Households"),
+    "never_checked": ("从未核查", "Never checked"),
+    "awaiting_answers": ("等待外市答复", "Awaiting answers"),
+    "due": ("待核查", "Due now"),
+    "matched": ("外市有记录", "Matched elsewhere"),
+    "unverified": ("无法核实", "Unverified"),
+    "order_sweep": ("重新发起核查", "Order the check again"),
+    "requested": ("涉及住户", "Households covered"),
+    "whole_city": ("全部城市", "every region"),
+    "every_estate": ("全部小区", "every estate"),
 }
 
 

@@ -324,6 +324,26 @@ class Operations:
             await self._household(p, UUID(str(found["household_id"])))
         return found
 
+    # -- cross-region checks (eligibility asks federation) ------------------------------------------
+
+    async def order_cross_region_sweep(self, p: Principal, body: dict[str, Any]) -> Forwarded:
+        """A supervisor's order to ask the neighbour cities again about a region's and/or an estate's
+        households (eligibility records it; its periodic sweep asks at the peers' pace). An
+        estate-scoped account orders one for an estate of its own, never for the whole city or a
+        region: a sweep without an estate spans every estate of it."""
+        self.require(p, "cross-region:order")
+        if p.estates is not None:
+            if body.get("estate") is None:
+                raise forbidden("without an estate a sweep spans every estate; name one of yours")
+            self.check_estate(p, body["estate"])
+        return await self._command(p, "eligibility", "/cross-region/sweeps", body)
+
+    async def cross_region_status(self, p: Principal) -> Any:
+        """Counts over the whole city that name no household: read as the dashboard's figures are
+        (figures:read, estate-scoped accounts included)."""
+        self.require(p, "figures:read")
+        return await self.up.json("eligibility", "GET", "/cross-region/status", p)
+
     async def warning_step(self, p: Principal, warning_id: UUID, step: str, body: dict[str, Any]) -> Any:
         """assign, confirm, dismiss, rectify: the acting inspector is the caller, whatever the body said."""
         self.require(p, "warnings:write")

@@ -35,6 +35,7 @@ SCOPES: dict[str, str] = {
     "training:read": "courses, referrals, a household's training",
     "training:write": "courses, referrals, enrolment, attendance, completion, employment",
     "federation:read": "cross-region exchanges and checks",
+    "cross-region:order": "order the cross-region check of a region's or an estate's households again",
     "figures:read": "the bureau's dashboard",
     "facts:write": "push department facts (own department and fact kinds only)",
 }
@@ -64,6 +65,7 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             "cases:review",
             "cases:approve",
             "parameters:write",
+            "cross-region:order",
             *_PENALTY_STEPS,
             "appeals:decide",
             *_CASEWORK,

@@ -89,6 +89,14 @@ class HouseholdIn(BaseModel):
     members: list[MemberIn] = Field(min_length=1, max_length=30)
 
 
+class SweepOrderIn(BaseModel):
+    """Neither: the whole city (an account scoped to estates must name one of its estates)."""
+
+    region: Region | None = None
+    estate: Short | None = None
+    reason: Text = ""
+
+
 class WarningStepIn(BaseModel):
     finding: Literal["vacant", "sublet", "lend"] | None = None
     reason: Text | None = None
@@ -705,6 +713,30 @@ def api_router() -> APIRouter:
     @api.get("/federation/checks/{check_id}", tags=["federation"], summary="A cross-region check")
     async def check(p: Caller, ops: Ops, check_id: UUID) -> Any:
         return await ops.federation_check(p, check_id)
+
+    # -- cross-region checks (eligibility's sweep) ------------------------------------------------
+
+    @api.post(
+        "/cross-region/sweeps",
+        tags=["cross-region"],
+        status_code=202,
+        summary=(
+            "Order a cross-region check of every household of a region and/or estate (cross-region:order; "
+            "an estate-scoped account: one of its estates)"
+        ),
+    )
+    async def order_sweep(p: Caller, ops: Ops, body: SweepOrderIn) -> Any:
+        """Recorded, then asked by eligibility's periodic sweep at the peers' pace: `requested` is how
+        many households the order covers."""
+        return answered(await ops.order_cross_region_sweep(p, sent(body)))
+
+    @api.get(
+        "/cross-region/status",
+        tags=["cross-region"],
+        summary="How far the cross-region checks are: counts over the whole city (figures:read)",
+    )
+    async def cross_region_status(p: Caller, ops: Ops) -> Any:
+        return await ops.cross_region_status(p)
 
     # -- the bureau's figures -------------------------------------------------------------------
 

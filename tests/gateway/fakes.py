@@ -255,6 +255,9 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
             return 200, {"region": "CN-FS", "on": "2026-11-27", "values": {"income_per_capita": value}}
         if parts[0] == "reviewers":
             return 200, {"cases_handled": 1}
+        if path == "/cross-region/status":
+            counts = ("households", "never_checked", "awaiting_answers", "due", "matched", "unverified")
+            return 200, dict(zip(counts, (40, 3, 5, 2, 1, 4), strict=True))
     if service == "monitoring":
         if path == "/warnings":
             return 200, [warning_view(WARN_IN), warning_view(WARN_OUT)]

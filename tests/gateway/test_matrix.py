@@ -144,6 +144,13 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/api/federation/exchanges", None, {"auditor", "admin"}),
     ("GET", f"/api/federation/checks/{CHECK_OUT}", None, {"auditor", "admin"}),
     ("GET", "/api/figures", None, READERS),
+    ("GET", "/api/cross-region/status", None, READERS),
+    (
+        "POST",
+        "/api/cross-region/sweeps",
+        {"region": "CN-FS", "reason": "annual"},
+        {"supervisor", "supervisor2"},
+    ),
     # -- penalties: commands
     ("POST", f"/api/households/{HOUSE_IN}/sanctions", SANCTION, OFFICERS),
     ("POST", f"/api/households/{HOUSE_OUT}/sanctions", SANCTION, UNSCOPED(OFFICERS)),
