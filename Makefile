@@ -39,9 +39,11 @@ test: $(VENV)/.synced ## run every test (real nats-server, real PostgreSQL)
 	if [ $$status -eq 5 ]; then echo "make test: no test ran (pytest exit code 5)" >&2; exit 1; fi; \
 	exit $$status
 
-soak: $(VENV)/.synced ## fuzz every HTTP API at length (FUZZ_EXAMPLES=200; FUZZ_SEED=n for other requests)
+soak: $(VENV)/.synced ## fuzz every HTTP API at length (FUZZ_EXAMPLES=200; FUZZ_SEED=n), then the full fault run (15 faults), floods at full size
 	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) FUZZ_SEED=$(or $(FUZZ_SEED),20261127) \
 		$(PY) -m pytest -p no:cacheprovider --timeout=0 tests/fuzz $(PYTEST_ARGS)
+	FAULTS_FULL=1 $(PY) -m pytest -p no:cacheprovider --timeout=0 tests/faults $(PYTEST_ARGS)
+	FLOOD_SCALE=1 $(PY) -m pytest -p no:cacheprovider --timeout=0 tests/floods $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced ## ruff check, ruff format --check, mypy --strict
 	@status=0; \

@@ -1,8 +1,14 @@
 """Eligibility: department facts in over NATS → decisions recorded → events out; what-if over Foshan.
 
-Set-up, as deployed: one eligibility process (its Application, inbox and relay) in this process, a
-fresh nats-server, a department publishing `housing.department.fact-reported` from another connection.
-Households are seeded first (not timed) straight into the store.
+Set-up: a fresh nats-server, a department publishing `housing.department.fact-reported` from this
+process, households seeded first (not timed) straight into the store, and eligibility run three ways:
+- *in the bench's process*: its Application, inbox and relay as one `Runtime` in this process, without
+  the OpenTelemetry SDK (the figure earlier reports gave);
+- *one service process*: `python -m services.eligibility` as deployed (HTTP, inboxes and relay in one
+  process, tracing set up by `observe` with no exporter);
+- *split*: the same service as two processes on the one store (`SERVICE_LOOPS`): HTTP and the inboxes
+  in one, the relay alone in the other (polling the store every 50 ms when idle, as a relay without
+  the writers in its process must). The cross-region sweep is off in the service processes.
 
 Figures:
 - end to end: N facts published as fast as the department can; time from the first publish until the
@@ -16,8 +22,9 @@ Figures:
   is shown separately; it builds each household's rule inputs as it applies their events (the service
   runs it in the background at start), so the first call evaluates only (outcome under the parameters
   in force, remembered, and under the candidate);
-- CPU: the process's CPU time (every thread) per fact over the end-to-end window, a figure that other
-  work on the machine disturbs less than the rate.
+- CPU: CPU time (user + system, every thread) per fact over the end-to-end window, a figure that
+  other work on the machine disturbs less than the rate: the bench's own process for the first set-up
+  (which includes the department's publishing), the service processes' (from /proc) for the others.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 import resource
 import statistics
@@ -38,7 +46,7 @@ from typing import Any
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from bench.support import percentile, postgres_env, running_nats
+from bench.support import free_port, percentile, postgres_env, running_nats
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
 from services.eligibility import identity
@@ -54,6 +62,7 @@ from services.kit.relay import POSITION
 from services.kit.runtime import Runtime
 from services.kit.uow import UnitOfWork
 from tests.support.nats import NatsServer
+from tests.support.processes import ServiceProcess
 
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
 POPULATION = 38_600
@@ -73,6 +82,12 @@ def _cpu_seconds() -> float:
     """CPU time of this process (every thread: event loop, inbox and store threads), user + system."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """CPU time of another process (every thread), user + system, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _synthetic_id(n: int) -> str:
@@ -142,13 +157,39 @@ def _message(report: DepartmentFactReported) -> bytes:
 
 
 class _Service:
-    """Eligibility as deployed (application, inbox, relay) on a fresh store and nats-server."""
+    """Eligibility (application, inbox, relay) in this process on a fresh store and nats-server; with
+    `loops`, as `python -m services.eligibility` processes instead, one per `SERVICE_LOOPS` value (the
+    application here then only seeds and watches the store)."""
 
-    def __init__(self, backend: str, directory: Path, server: NatsServer) -> None:
+    def __init__(
+        self, backend: str, directory: Path, server: NatsServer, loops: tuple[str, ...] | None = None
+    ) -> None:
         settings = EligibilitySettings(nats_url=server.url, var_dir=directory, log_level="WARNING")
-        self.app = EligibilityApp(settings, _store(backend, directory))
+        store = _store(backend, directory)
+        self.app = EligibilityApp(settings, store)
         self.runtime = Runtime(self.app, translate=make_translator(settings), consumes=consumes(self.app))
         self.server = server
+        self.processes = [
+            ServiceProcess(
+                "services.eligibility", [], self._env(store, each, directory), directory / f"p{n}.log"
+            )
+            for n, each in enumerate(loops or ())
+        ]
+
+    def _env(self, store: dict[str, str], loops: str, directory: Path) -> dict[str, str]:
+        env = {
+            **store,
+            "NATS_URL": self.server.url,
+            "VAR_DIR": str(directory),
+            "HTTP_PORT": str(free_port()),
+            "SERVICE_LOOPS": loops,
+            "LOG_LEVEL": "WARNING",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+            "CROSS_REGION_SWEEP": "false",
+        }
+        if "http" not in loops.split(","):
+            env["RELAY_IDLE_POLL_S"] = "0.05"
+        return env
 
     async def __aenter__(self) -> _Service:
         nc = await connect(self.server.url, "bench-streams")
@@ -157,7 +198,28 @@ class _Service:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self.runtime.stop()
+        if self.processes:
+            for process in self.processes:
+                await asyncio.to_thread(process.stop)
+            self.app.close()
+        else:
+            await self.runtime.stop()
+
+    async def start(self) -> None:
+        if not self.processes:
+            await self.runtime.start()
+            return
+        for process in self.processes:
+            process.start()
+        for process in self.processes:
+            if "http" in process.env["SERVICE_LOOPS"].split(","):
+                await asyncio.to_thread(process.wait_ready)
+
+    def cpu_seconds(self) -> list[float]:
+        """CPU time of eligibility so far: each service process's, else this process's."""
+        if not self.processes:
+            return [_cpu_seconds()]
+        return [_process_cpu_seconds(p.process.pid) for p in self.processes if p.process is not None]
 
     async def drained(self, facts: int, limit_s: float = 600) -> None:
         """Every fact committed and every resulting event published."""
@@ -173,10 +235,12 @@ class _Service:
             await asyncio.sleep(0.01)
 
 
-async def end_to_end(backend: str, directory: Path, facts: int, households: int) -> dict[str, float]:
+async def end_to_end(
+    backend: str, directory: Path, facts: int, households: int, loops: tuple[str, ...] | None = None
+) -> dict[str, float]:
     rng = random.Random(7)
     with running_nats(directory / "nats") as server:
-        async with _Service(backend, directory, server) as service:
+        async with _Service(backend, directory, server, loops) as service:
             ids = await asyncio.to_thread(seed, service.app, households, facts=False, rng=rng)
             before = await asyncio.to_thread(service.app.recorder.max_notification_id) or 0
             messages = []
@@ -186,11 +250,11 @@ async def end_to_end(backend: str, directory: Path, facts: int, households: int)
                 amount = Decimal(rng.randint(150_000, 450_000)) / 100
                 fact = {"kind": "income", "monthly_income": str(amount)}
                 messages.append(_message(_report(household, f"E-{i}", fact, today)))
-            await service.runtime.start()
+            await service.start()
             await service.drained(0)  # registrations published before the clock starts
             nc = await connect(server.url, "bench-department")
             js = nc.jetstream(publish_async_max_pending=4000)
-            cpu_before = _cpu_seconds()
+            cpu_before = service.cpu_seconds()
             started = time.perf_counter()
             futures = [
                 await js.publish_async(FACT_REPORTED.subject, data, headers={"Nats-Msg-Id": f"E-{i}"})
@@ -200,7 +264,7 @@ async def end_to_end(backend: str, directory: Path, facts: int, households: int)
             published = time.perf_counter()
             await service.drained(facts)
             elapsed = time.perf_counter() - started
-            cpu = _cpu_seconds() - cpu_before
+            cpu = [after - before for after, before in zip(service.cpu_seconds(), cpu_before, strict=True)]
             await nc.close()
             service.app.population.catch_up()
             cases = len(service.app.population.cases)
@@ -210,22 +274,25 @@ async def end_to_end(backend: str, directory: Path, facts: int, households: int)
         "publish_rate": facts / (published - started),
         "cases": cases,
         "events": events,
-        "cpu_ms_per_fact": cpu * 1000 / facts,
+        "cpu_ms_per_fact": sum(cpu) * 1000 / facts,
+        **{f"cpu_ms_per_fact_{n}": each * 1000 / facts for n, each in enumerate(cpu)},
     }
 
 
-async def paced_latency(backend: str, directory: Path, rate: int, seconds: int) -> list[float]:
+async def paced_latency(
+    backend: str, directory: Path, rate: int, seconds: int, loops: tuple[str, ...] | None = None
+) -> list[float]:
     rng = random.Random(11)
     total = rate * seconds
     with running_nats(directory / "nats") as server:
-        async with _Service(backend, directory, server) as service:
+        async with _Service(backend, directory, server, loops) as service:
             ids = await asyncio.to_thread(seed, service.app, total, facts=False, rng=rng)
             today = service.app.today()
             messages = [
                 _message(_report(h, f"L-{i}", {"kind": "income", "monthly_income": "3000.00"}, today))
                 for i, h in enumerate(ids)
             ]
-            await service.runtime.start()
+            await service.start()
             await service.drained(0)  # registrations published before the clock starts
             nc = await connect(server.url, "bench-department")
             js = nc.jetstream()
@@ -296,21 +363,29 @@ def what_if_over_population(directory: Path, population: int) -> dict[str, float
     }
 
 
+SETUPS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("in the bench's process, no tracing", None),
+    ("one service process", ("http,inbox,relay",)),
+    ("split: http + inboxes │ relay", ("http,inbox", "relay")),
+)
+
+
 async def run(facts: int = 20_000, households: int = 2_000, population: int = POPULATION) -> str:
     backends = ["SQLite"] + (["PostgreSQL"] if postgres_env("bench") else [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="housing-bench-eligibility-") as tmp:
         root = Path(tmp)
         for backend in backends:
-            work = root / backend
-            (work / "e2e").mkdir(parents=True)
-            e2e = await end_to_end(backend, work / "e2e", facts, households)
-            print(f"eligibility {backend}: {e2e['rate']:,.0f} facts/s end to end")
-            (work / "lat").mkdir()
-            latencies = await paced_latency(backend, work / "lat", rate=LATENCY_RATE, seconds=8)
-            p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-            print(f"eligibility {backend}: p50 {p50:.1f} ms p99 {p99:.1f} ms")
-            rows.append((backend, e2e, p50, p99, len(latencies)))
+            for n, (setup, loops) in enumerate(SETUPS):
+                work = root / backend / str(n)
+                (work / "e2e").mkdir(parents=True)
+                e2e = await end_to_end(backend, work / "e2e", facts, households, loops)
+                print(f"eligibility {backend}, {setup}: {e2e['rate']:,.0f} facts/s end to end")
+                (work / "lat").mkdir()
+                latencies = await paced_latency(backend, work / "lat", LATENCY_RATE, 8, loops)
+                p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+                print(f"eligibility {backend}, {setup}: p50 {p50:.1f} ms p99 {p99:.1f} ms")
+                rows.append((backend, setup, e2e, p50, p99))
         (root / "whatif").mkdir()
         wi = await asyncio.to_thread(what_if_over_population, root / "whatif", population)
         print(f"eligibility what-if: first {wi['first_s']:.2f} s, later {wi['later_s']:.2f} s")
@@ -320,13 +395,16 @@ async def run(facts: int = 20_000, households: int = 2_000, population: int = PO
         "",
         __doc__.strip() if __doc__ else "",
         "",
-        "| backend | facts/s end to end | CPU per fact | department publish rate | events stored "
+        "| backend | eligibility runs | facts/s end to end | CPU per fact (per process) "
+        "| department publish rate | events stored "
         f"| review cases opened | p50 fact → ReviewDecided at {LATENCY_RATE}/s | p99 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for backend, e2e, p50, p99, _count in rows:
+    for backend, setup, e2e, p50, p99 in rows:
+        shares = [v for k, v in e2e.items() if k.startswith("cpu_ms_per_fact_")]
+        each = f" ({' + '.join(f'{v:.2f}' for v in shares)})" if len(shares) > 1 else ""
         lines.append(
-            f"| {backend} | **{e2e['rate']:,.0f}** | {e2e['cpu_ms_per_fact']:.2f} ms "
+            f"| {backend} | {setup} | **{e2e['rate']:,.0f}** | {e2e['cpu_ms_per_fact']:.2f} ms{each} "
             f"| {e2e['publish_rate']:,.0f}/s | {e2e['events']:,.0f} "
             f"| {e2e['cases']:,.0f} | {p50:.1f} ms | {p99:.1f} ms |"
         )

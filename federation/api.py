@@ -23,7 +23,7 @@ from federation.application import FederationApp
 from federation.inbound import Refused, Reply, Responder
 from federation.keys import public_x
 from federation.signing import Headers
-from services.kit.http import Problem
+from services.kit.http import BodyTooLarge, Gate, Problem, declared_length
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,27 @@ class FrontDoor:
     per-peer counters. Everything else (operator routes, health, metrics, lifespan) goes to the app.
     The FastAPI routes of the wire protocol stay for the OpenAPI document and behave the same."""
 
-    def __init__(self, inner: ASGIApp, responder: Responder) -> None:
-        self.inner, self.responder = inner, responder
+    def __init__(self, inner: ASGIApp, responder: Responder, gate: Gate | None = None) -> None:
+        self.inner, self.responder, self.gate = inner, responder, gate
         self.limit = responder.settings.federation_max_body_bytes
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in WIRE_PATHS:
             await self.inner(scope, receive, send)
             return
+        declared = declared_length(scope)
+        if self.gate is None or (declared is not None and declared > self.limit):
+            # Refused on its Content-Length (our own 413, recorded) before it takes a place in flight.
+            await self._wire(scope, receive, send)
+            return
+        await self.gate.handle(scope, receive, send, self._wire)
+
+    async def _wire(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         try:
             reply = await self._answer(scope, receive)
+        except BodyTooLarge:
+            refused = Refused(413, "too-large", "Request too large", f"at most {self.limit} bytes")
+            reply = self.responder.refuse(refused, scope["path"], Headers(), None)
         except Exception:
             log.exception("federation: answering a peer failed")
             reply = Reply(500, [("Content-Type", "application/problem+json")], INTERNAL_ERROR)
@@ -130,11 +141,17 @@ async def _receive(receive: Receive, headers: Headers, limit: int) -> bytes | No
 
 def install_front_door(api: FastAPI, responder: Responder) -> None:
     """Put `FrontDoor` outside the app's middleware stack (OpenTelemetry's included), which Starlette
-    builds on the first request."""
+    builds on the first request. Peers' POSTs pass the kit's admission gate (`api.state.gate`, in
+    flight and body bytes: 503 when full) with our body limit, so that a body streamed without a
+    Content-Length reserves 64 KiB of the byte budget, not the kit's general limit."""
     build_stack = api.build_middleware_stack
+    gate: Gate | None = getattr(api.state, "gate", None)
+    if gate is not None:
+        general, limit = gate.body_limit, responder.settings.federation_max_body_bytes
+        gate.body_limit = lambda path: limit if path in WIRE_PATHS else general(path)
 
     def build() -> ASGIApp:
-        return FrontDoor(build_stack(), responder)
+        return FrontDoor(build_stack(), responder, gate)
 
     api.build_middleware_stack = build  # type: ignore[method-assign]
 

@@ -1,5 +1,13 @@
-"""What every public route gets before any handler runs: a request-body limit (413), a rate limit
-(429 with Retry-After) and security headers on every answer.
+"""What every public route gets before any handler runs: a rate limit (429 with Retry-After), then
+the kit's admission gate (`services.kit.http.Gate`: at most `HTTP_MAX_IN_FLIGHT` requests and
+`HTTP_MAX_BODY_BYTES_IN_FLIGHT` body bytes handled at once, else 503 with Retry-After; a request-body
+limit, 413, on Content-Length and while the body streams: `FACTS_MAX_BODY_BYTES` for department
+batches, `MAX_BODY_BYTES` elsewhere), and security headers on every answer. Department batches have
+their own, smaller number in flight (`FACTS_MAX_IN_FLIGHT`): each is parsed in the event loop, and a
+flood of them would otherwise keep `/healthz` waiting behind seconds of parsing.
+
+The rate limit comes first: it costs a dictionary look-up, and a client over its rate should not take
+a place in flight. `/healthz`, `/readyz` and `/metrics` pass both, so they answer during a flood.
 
 The rate limit is a token bucket per client (its bearer token or session cookie, else its address, with a
 five-times larger ceiling per address), kept in this process's memory: with several gateway
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.settings import GatewaySettings
-from services.kit.http import PROBLEM_JSON
+from services.kit.http import HTTP_SHED, OPERATIONS_PATHS, PROBLEM_JSON, Gate, declared_length
 
 SESSION_COOKIE = "hx_session"
 
@@ -98,12 +106,18 @@ CSP = (
 DOCS_PATHS = ("/docs", "/redoc")
 
 
+FACTS_PATH = "/api/facts"
+
+
 class Guard:
-    """ASGI middleware: rate limit, body limit, security headers."""
+    """ASGI middleware: rate limit, admission (in flight, body limit), security headers."""
 
     def __init__(self, app: ASGIApp, settings: GatewaySettings) -> None:
         self.app = app
         self.settings = settings
+        self.gate = Gate(settings, settings.service_name, body_limit=self.body_limit)
+        self.facts_in_flight = 0
+        self.retry_after = [(b"retry-after", str(settings.http_retry_after_s).encode())]
         self.requests = TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst)
         # a ceiling per address too, so that a client cannot escape its bucket by inventing tokens
         self.addresses = TokenBuckets(settings.rate_limit_per_s * 5, settings.rate_limit_burst * 5)
@@ -132,7 +146,7 @@ class Guard:
         client = scope.get("client")
         if path == "/auth/token" or (path == "/login" and scope["method"] == "POST"):
             wait = self.logins.take("a:" + (client[0] if client else "unknown"))
-        elif path in ("/healthz", "/readyz", "/metrics"):
+        elif path in OPERATIONS_PATHS:
             wait = 0.0
         else:
             key = self.client_key(scope)
@@ -141,39 +155,12 @@ class Guard:
                 wait = max(wait, self.addresses.take("a:" + (client[0] if client else "unknown")))
         if wait > 0:
             retry = str(max(1, math.ceil(wait))).encode()
+            HTTP_SHED.labels(self.settings.service_name, "429").inc()
             await send_problem(send, 429, "Too many requests", "slow down", [(b"retry-after", retry)])
             return
 
-        limit = self.settings.facts_max_body_bytes if path == "/api/facts" else self.settings.max_body_bytes
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_problem(send, 413, "Request body too large", f"at most {limit} bytes")
-            return
-
-        received = 0
-        too_large = False
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    too_large = True
-                    raise BodyTooLarge
-            return message
-
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if too_large:  # the app's own answer to a body cut short is replaced by the 413
-                if message["type"] == "http.response.start" and not started:
-                    started = True
-                    await send_problem(send, 413, "Request body too large", f"at most {limit} bytes")
-                return
             if message["type"] == "http.response.start":
-                started = True
                 extra = list(SECURITY_HEADERS)
                 if not path.startswith(DOCS_PATHS):
                     extra.append((b"content-security-policy", CSP))
@@ -188,14 +175,27 @@ class Guard:
                 }
             await send(message)
 
+        if path != FACTS_PATH:
+            await self.gate.handle(scope, receive, send_with_headers, self.app)
+            return
+        declared = declared_length(scope)
+        if self.facts_in_flight >= self.settings.facts_max_in_flight and not (
+            declared is not None and declared > self.settings.facts_max_body_bytes  # the gate's 413
+        ):
+            HTTP_SHED.labels(self.settings.service_name, "503").inc()
+            await send_problem(
+                send,
+                503,
+                "Overloaded",
+                "too many department batches in flight; retry later",
+                self.retry_after,
+            )
+            return
+        self.facts_in_flight += 1
         try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except Exception:
-            if not too_large:
-                raise
-        if too_large and not started:
-            await send_problem(send, 413, "Request body too large", f"at most {limit} bytes")
+            await self.gate.handle(scope, receive, send_with_headers, self.app)
+        finally:
+            self.facts_in_flight -= 1
 
-
-class BodyTooLarge(Exception):
-    pass
+    def body_limit(self, path: str) -> int:
+        return self.settings.facts_max_body_bytes if path == FACTS_PATH else self.settings.max_body_bytes

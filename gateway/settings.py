@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from services.kit.http import AdmissionSettings
 from services.kit.settings import REPO_ROOT, ServiceSettings
 
 LOCAL_SERVICES = {
@@ -21,7 +22,11 @@ LOCAL_SERVICES = {
 DEMO_USERS_FILE = REPO_ROOT / "infra" / "gateway" / "users.yaml"
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, AdmissionSettings):
+    """`HTTP_MAX_IN_FLIGHT`, `HTTP_MAX_BODY_BYTES_IN_FLIGHT` and `HTTP_RETRY_AFTER_S` come from the
+    kit's admission settings; the body limits are the gateway's own, per route (`MAX_BODY_BYTES`,
+    `FACTS_MAX_BODY_BYTES`), and `HTTP_MAX_BODY_BYTES` does not apply here."""
+
     service_name: str = "gateway"
     http_port: int = 8000
     services: dict[str, str] = Field(
@@ -70,6 +75,12 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
     facts_max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest department fact batch."
+    )
+    facts_max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        description="Department batches handled at once (each is parsed in the event loop, which "
+        "answers /healthz meanwhile); more are answered 503 with Retry-After.",
     )
 
     @property

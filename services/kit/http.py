@@ -1,15 +1,33 @@
-"""The FastAPI app every service starts from: health, readiness, metrics, problem+json, tracing.
+"""The FastAPI app every service starts from: health, readiness, metrics, problem+json, tracing,
+admission control.
 
 Operators and the gateway must get the same shape of error from every service (RFC 9457
 problem+json), and an SRE the same three endpoints: `/healthz` (the process answers), `/readyz`
 (store and NATS reachable, loops alive) and `/metrics` (Prometheus text).
+
+Admission (`Gate`): a flood must cost a process a bounded amount of memory and leave it able to say
+that it is alive. So every request but those three is admitted only while fewer than
+`HTTP_MAX_IN_FLIGHT` requests are being handled and the bodies being handled (their declared
+`Content-Length`, or the body limit for one streamed without it) fit in `HTTP_MAX_BODY_BYTES_IN_FLIGHT`;
+otherwise it is answered 503 with `Retry-After` at once, before its body is read: nothing waits in a
+queue of ours. A body over the limit is answered 413 on its `Content-Length`, or as soon as the bytes
+received pass the limit. Memory for request bodies is then at most the in-flight byte budget, whatever
+the number of clients. Such a refusal on a connection the client asked to close is followed by a short
+lingering read of the body (`HTTP_LINGER_S`), so that a client still writing reads the answer instead
+of a reset.
+
+`serve()` also starts the health listener (`services.kit.health`, `HEALTH_PORT`): the same three
+endpoints answered by a thread from what the event loop last showed, on a port no flood shares.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
@@ -21,13 +39,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BeforeValidator
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.kit.health import watching
 from services.kit.logs import setup_logging
-from services.kit.runtime import Runtime
+from services.kit.runtime import Runtime, run_without_http
 from services.kit.settings import ServiceSettings
 from services.kit.tracing import setup_tracing, trace_id_of
 
@@ -145,6 +166,9 @@ def document_problems(api: FastAPI) -> None:
                 if invalid.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                     del responses["422"]
                 responses.setdefault("4XX", problem_doc("A problem with the request (RFC 9457)"))
+                responses.setdefault(
+                    "503", problem_doc("Overloaded: too many requests in flight (see Retry-After)")
+                )
         schemas = document.get("components", {}).get("schemas", {})
         for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's, now referenced by nothing
             others = [document.get("paths"), {k: v for k, v in schemas.items() if k != unused}]
@@ -170,11 +194,292 @@ IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 also takes `0` or `"0"` (the Unix epoch) and `"2026-01-01T00:00:00"`, which no client means as a day."""
 
 
+# -- admission control -----------------------------------------------------------------------------
+
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Answered whatever the load: an orchestrator that sees no answer restarts a process that was busy."""
+
+ADMITTED = "housing.admitted"
+"""Scope key set by the gate that admitted a request, so that a second gate around the same app (a
+front door placed outside the middleware stack) does not count it twice."""
+
+HTTP_IN_FLIGHT = Gauge("housing_http_in_flight", "Requests being handled (admitted)", ["service"])
+HTTP_SHED = Counter(
+    "housing_http_shed_total",
+    "Requests answered by admission control without being handled",
+    ["service", "status"],
+)
+
+
+class AdmissionSettings(BaseSettings):
+    """Admission control of a process's HTTP app (every service's and the gateway's)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="")
+
+    http_max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Requests handled at once; more are answered 503 with Retry-After, never queued.",
+    )
+    http_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body of any route (routes may have smaller limits): 413 beyond.",
+    )
+    http_max_body_bytes_in_flight: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024,
+        description="Request body bytes handled at once (declared Content-Length, or the body limit for "
+        "a body streamed without it); more are answered 503.",
+    )
+    http_retry_after_s: int = Field(default=1, ge=1, le=3600, description="Retry-After of a 503.")
+    http_linger_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="After a 413/503 sent before the body was read, to a client that asked to close the "
+        "connection: read and discard its body this long at most before closing (0: close at once, "
+        "and a client still sending gets a reset that may discard the answer).",
+    )
+    http_max_lingering: int = Field(
+        default=32,
+        ge=0,
+        description="Connections lingering at once (`HTTP_LINGER_S`); beyond, a refused connection is "
+        "closed at once: under a flood, lingering would keep every refused upload open and buffered.",
+    )
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when the bytes received pass the limit; an app that does not catch it
+    answers 413 through the problem handlers, and the gate answers 413 in its place either way."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "Request body too large")
+        self.limit = limit
+
+
+def _problem_message(
+    status: int, title: str, detail: str, headers: Sequence[tuple[bytes, bytes]]
+) -> tuple[Message, Message]:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The request's Content-Length, or None (absent or not a number)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _streamed(scope: Scope) -> bool:
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers") or ())
+
+
+def _closes(scope: Scope) -> bool:
+    """Whether the connection ends with this request (HTTP/1.0, or `Connection: close`)."""
+    if scope.get("http_version") == "1.0":
+        return True
+    return any(
+        name == b"connection" and b"close" in value.lower() for name, value in scope.get("headers") or ()
+    )
+
+
+class Gate:
+    """The in-flight counters of one process and the decision for each request (module docstring).
+
+    Single event loop: the counters need no lock. `body_limit` gives a path its own limit (the
+    gateway's department batches); by default every path has `HTTP_MAX_BODY_BYTES`."""
+
+    def __init__(
+        self,
+        settings: AdmissionSettings,
+        service: str,
+        *,
+        body_limit: Callable[[str], int] | None = None,
+        exempt: frozenset[str] = OPERATIONS_PATHS,
+    ) -> None:
+        self.settings, self.service, self.exempt = settings, service, exempt
+        self.body_limit = body_limit or (lambda _path: settings.http_max_body_bytes)
+        self.in_flight = 0
+        self.bytes_in_flight = 0
+        self.lingering = 0
+        self.retry_after = [(b"retry-after", str(settings.http_retry_after_s).encode())]
+        self._gauge = HTTP_IN_FLIGHT.labels(service)
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """`app` behind this gate (an ASGI app)."""
+
+        async def admitted(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.handle(scope, receive, send, app)
+
+        return admitted
+
+    async def _shed(
+        self,
+        send: Send,
+        status: int,
+        title: str,
+        detail: str,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        *,
+        linger: Receive | None = None,
+    ) -> None:
+        """Answer without handling. With `linger` (the request's body is unread and the connection
+        closes after this answer), the whole answer is sent, then the body read and discarded for at
+        most `HTTP_LINGER_S` (while fewer than `HTTP_MAX_LINGERING` connections do) before the answer
+        is marked complete and uvicorn closes: closing a socket with unread bytes sends a reset, and a
+        reset can make the client's system discard the answer before the client reads it. (On a
+        keep-alive connection uvicorn itself reads and discards the rest of the body after the answer.)"""
+        HTTP_SHED.labels(self.service, str(status)).inc()
+        start, body = _problem_message(status, title, detail, headers)
+        await send(start)
+        if (
+            linger is None
+            or not self.settings.http_linger_s
+            or self.lingering >= self.settings.http_max_lingering
+        ):
+            await send(body)
+            return
+        await send({**body, "more_body": True})
+        self.lingering += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.http_linger_s):
+                    while True:
+                        message = await linger()
+                        if message["type"] != "http.request" or not message.get("more_body", False):
+                            break
+        finally:
+            self.lingering -= 1
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    def _lingers(scope: Scope, receive: Receive) -> Receive | None:
+        has_body = _streamed(scope) or bool(declared_length(scope))
+        return receive if has_body and _closes(scope) else None
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        if scope["type"] != "http" or scope.get(ADMITTED) or scope["path"] in self.exempt:
+            await app(scope, receive, send)
+            return
+        scope[ADMITTED] = True
+        limit = self.body_limit(scope["path"])
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            await self._shed(
+                send,
+                413,
+                "Request body too large",
+                f"at most {limit} bytes",
+                linger=self._lingers(scope, receive),
+            )
+            return
+        budget = self.settings.http_max_body_bytes_in_flight
+        reserve = min(budget, declared if declared is not None else (limit if _streamed(scope) else 0))
+        if self.in_flight >= self.settings.http_max_in_flight or (
+            self.in_flight and self.bytes_in_flight + reserve > budget
+        ):
+            await self._shed(
+                send,
+                503,
+                "Overloaded",
+                "too many requests in flight; retry later",
+                self.retry_after,
+                linger=self._lingers(scope, receive),
+            )
+            return
+        self.in_flight += 1
+        self.bytes_in_flight += reserve
+        self._gauge.set(self.in_flight)
+        try:
+            await self._limited(scope, receive, send, app, limit)
+        finally:
+            self.in_flight -= 1
+            self.bytes_in_flight -= reserve
+            self._gauge.set(self.in_flight)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, limit: int) -> None:
+        """The app, with a body cut off at `limit` bytes: whatever the app then answers, the client
+        gets a 413 (the app's own, when it answers one)."""
+        received = 0
+        too_large = False
+        linger = self._lingers(scope, receive)
+        started = False
+        own_413 = False  # the app answered the cut-off body with a 413 of its own: kept
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large = True
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started, own_413
+            if too_large and not own_413:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    if message.get("status") == 413:
+                        own_413 = True
+                        await send(message)
+                        return
+                    await self._shed(
+                        send, 413, "Request body too large", f"at most {limit} bytes", linger=linger
+                    )
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._shed(send, 413, "Request body too large", f"at most {limit} bytes", linger=linger)
+
+
+def admission_settings(settings: object) -> AdmissionSettings:
+    """The process's settings when they carry the admission fields, else the environment's."""
+    return settings if isinstance(settings, AdmissionSettings) else AdmissionSettings()
+
+
+def install_gate(api: FastAPI, gate: Gate) -> None:
+    """Put `gate` outside the whole middleware stack (OpenTelemetry's and the error middleware
+    included: a shed request costs neither), which Starlette builds on the first request. A front
+    door installed later (`federation.api`) goes outside it and puts itself behind `api.state.gate`."""
+    api.state.gate = gate
+    build_stack = api.build_middleware_stack
+
+    def build() -> ASGIApp:
+        return gate.wrap(build_stack())
+
+    api.build_middleware_stack = build  # type: ignore[method-assign]
+
+
 Readiness = Callable[[], Awaitable[dict[str, bool]]]
 
 
 def add_operations(api: FastAPI, service_name: str, readiness: Readiness) -> None:
-    """`/healthz`, `/readyz`, `/metrics`, the same in every process (the gateway included)."""
+    """`/healthz`, `/readyz`, `/metrics`, the same in every process (the gateway included).
+    `readiness` is kept on `api.state` for the health listener (`services.kit.health`)."""
+    api.state.readiness = readiness
 
     @api.get("/healthz", tags=["operations"], summary="The process answers")
     async def healthz() -> dict[str, str]:
@@ -204,9 +509,15 @@ def instrument(api: FastAPI) -> None:
 
 
 def create_app(
-    runtime: Runtime, routers: Sequence[APIRouter] = (), *, title: str, description: str = ""
+    runtime: Runtime,
+    routers: Sequence[APIRouter] = (),
+    *,
+    title: str,
+    description: str = "",
+    admission: AdmissionSettings | None = None,
 ) -> FastAPI:
-    """A service's HTTP app; the runtime starts and stops with it."""
+    """A service's HTTP app behind its admission gate; the runtime starts and stops with it.
+    `admission`: default the service's settings if they carry the fields, else the environment."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -223,6 +534,7 @@ def create_app(
     for router in routers:
         api.include_router(router)
     instrument(api)
+    install_gate(api, Gate(admission or admission_settings(runtime.app.settings), runtime.service))
     return api
 
 
@@ -233,8 +545,37 @@ def observe(settings: ServiceSettings) -> None:
     HTTPXClientInstrumentor().instrument()  # calls to other services and peer cities carry the trace
 
 
+class _WatchedServer(uvicorn.Server):
+    """Uvicorn's server with the health listener's heartbeat and readiness tasks on its loop."""
+
+    def __init__(self, config: uvicorn.Config, settings: ServiceSettings, readiness: Readiness) -> None:
+        super().__init__(config)
+        self.settings, self.readiness = settings, readiness
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        async with watching(self.settings, self.readiness):
+            await super().serve(sockets)
+
+
+async def _watched_without_http(runtime: Runtime, settings: ServiceSettings) -> None:
+    async with watching(settings, runtime.readiness):
+        await run_without_http(runtime)
+
+
 def serve(api: FastAPI, settings: ServiceSettings) -> None:
-    """Run under uvicorn; SIGTERM/SIGINT run the lifespan shutdown (graceful stop)."""
-    uvicorn.run(
+    """Run under uvicorn; SIGTERM/SIGINT run the lifespan shutdown (graceful stop). Without `http` in
+    `SERVICE_LOOPS`, run only the service's loops (`services.kit.runtime.run_without_http`). Either
+    way the health listener (`services.kit.health`, `HEALTH_PORT`) answers from a thread of its own."""
+    if not settings.runs("http"):
+        runtime = getattr(api.state, "runtime", None)
+        if not isinstance(runtime, Runtime):
+            raise SystemExit(f"{settings.service_name}: SERVICE_LOOPS without http leaves nothing to run")
+        asyncio.run(_watched_without_http(runtime, settings))
+        return
+    readiness = getattr(api.state, "readiness", None)
+    if readiness is None:
+        raise SystemExit(f"{settings.service_name}: the app has no operations endpoints (add_operations)")
+    config = uvicorn.Config(
         api, host=settings.http_host, port=settings.http_port, log_config=None, timeout_graceful_shutdown=20
     )
+    _WatchedServer(config, settings, readiness).run()

@@ -4,6 +4,11 @@ Start and stop are the only lifecycle the HTTP app needs: start connects and lau
 loops; stop lets in-flight batches finish (their commits and acks), then drains the connection so
 nothing acknowledged is left unsent. Each loop runs under a lease (`services.kit.lease`), so replicas
 of a service on one store share the loops between them and take over those of a replica that dies.
+
+`SERVICE_LOOPS` chooses which loops a process bids for at all (`ServiceSettings.runs`): one service
+can run as several processes on one store, e.g. HTTP and the inboxes in one and the relay in another,
+each on its own core instead of all of them sharing one interpreter lock. A process without `http`
+runs headless (`run_without_http`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -105,26 +111,29 @@ class Runtime:
         return settings.instance_id or f"{socket.gethostname()}:{settings.http_port}"
 
     async def start(self) -> None:
-        self.nc = await connect(self.app.settings.nats_url, f"housing-{self.service}")
+        settings = self.app.settings
+        self.nc = await connect(settings.nats_url, f"housing-{self.service}")
         loops: list[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]]] = []
-        if self.translate is not None:
-            self.relay = OutboxRelay(self.app, self.nc.jetstream(), self.translate)
+        if self.translate is not None and settings.runs("relay"):
+            self.relay = OutboxRelay(self.app, self.nc, self.translate)
             loops.append(("relay", self.relay.run))
         for consumes in self.consumes:
+            if not settings.runs(f"inbox.{consumes.stream}"):
+                continue
             inbox = Inbox(self.app, self.nc, consumes.stream, consumes.handlers, subjects=consumes.subjects())
             self.inboxes.append(inbox)
             loops.append((f"inbox.{consumes.stream}", inbox.run))
         if loops:
-            settings = self.app.settings
             kv = await lease_bucket(self.nc.jetstream(), settings.lease_ttl_s, settings.stream_replicas)
             for name, loop in loops:
                 lease = Lease(kv, f"{self.service}.{name}", self.instance, settings.lease_ttl_s)
                 task = run_leased(lease, loop, self._stop, service=self.service)
                 self._tasks.append(asyncio.create_task(task, name=name))
         log.info(
-            "%s started as %s: relay=%s inboxes=%s",
+            "%s started as %s (%s): relay=%s inboxes=%s",
             self.service,
             self.instance,
+            settings.service_loops,
             bool(self.relay),
             len(self.inboxes),
         )
@@ -154,3 +163,17 @@ class Runtime:
         bus = self.nc is not None and self.nc.is_connected
         loops = all(not task.done() for task in self._tasks)
         return {"store": store, "nats": bus, "loops": loops}
+
+
+async def run_without_http(runtime: Runtime) -> None:
+    """A process that serves no HTTP (`SERVICE_LOOPS` without `http`): its loops, until SIGTERM or
+    SIGINT, then the same graceful stop as the HTTP app's shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await runtime.start()
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()

@@ -8,12 +8,14 @@ passes through untouched so that switching SQLite for PostgreSQL is a deployment
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_LOOP_NAME = re.compile(r"[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)?")
 
 
 class ServiceSettings(BaseSettings):
@@ -28,6 +30,19 @@ class ServiceSettings(BaseSettings):
     var_dir: Path = REPO_ROOT / "var"
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
+    health_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the health listener (`services.kit.health`): `/healthz`, `/readyz`, "
+        "`/metrics` answered by a thread of their own; unset: HTTP_PORT + 1000; 0: off.",
+    )
+    health_stall_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="The health port's /healthz is 503 once the event loop has shown no heartbeat "
+        "for this long, and its /readyz once the readiness snapshot is this old.",
+    )
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_publish_timeout_s: float = Field(default=5.0, gt=0)
@@ -56,3 +71,32 @@ class ServiceSettings(BaseSettings):
     instance_id: str | None = Field(
         default=None, description="This replica's identity for leases; default host:HTTP port."
     )
+
+    service_loops: str = Field(
+        default="http,relay,inbox",
+        description=(
+            "What this process runs, comma-separated: `http` (the API), `relay` (the outbox), `inbox` "
+            "(every stream's) or `inbox.<STREAM>` (one). Processes of one service on one store may "
+            "split them, e.g. `http,inbox` in one and `relay` in another; each still bids for the "
+            "leases of what it runs. A relay without the service's writers in its process learns of "
+            "new events by polling (`RELAY_IDLE_POLL_S`). Loops a service adds itself (a sweep, notice "
+            "delivery) follow this only where its runtime asks `runs(<name>)`."
+        ),
+    )
+
+    @field_validator("service_loops")
+    @classmethod
+    def _known_shape(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        if not names:
+            raise ValueError("name at least one of http, relay, inbox, inbox.<STREAM>")
+        bad = [name for name in names if not _LOOP_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not loop names: {', '.join(bad)}")
+        return ",".join(names)
+
+    def runs(self, loop: str) -> bool:
+        """Whether this process runs `loop` (`http`, `relay`, `inbox.<STREAM>`, a service's own):
+        named itself, or by the part before its dot (`inbox` names every `inbox.<STREAM>`)."""
+        chosen = self.service_loops.split(",")
+        return loop in chosen or loop.partition(".")[0] in chosen

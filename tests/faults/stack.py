@@ -43,6 +43,7 @@ def procfile(tmp: Path, var_dir: Path, extra_env: Mapping[str, str]) -> Path:
             **STACK_ENV,
             **extra_env,
             "HTTP_PORT": str(ports[spec.name]),
+            "HEALTH_PORT": "0",  # its derived port (+1000) could be another process's free port
             "VAR_DIR": str(var_dir),
         }
         if spec.module == "federation":

@@ -24,7 +24,9 @@ class ServiceProcess:
         return int(self.env["HTTP_PORT"])
 
     def start(self, extra_env: dict[str, str] | None = None) -> ServiceProcess:
-        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO)}
+        # No health listener unless the test asks for one: its derived port (HTTP_PORT + 1000) could be
+        # the free port another process of the test was given.
+        env = {**os.environ, "HEALTH_PORT": "0", **self.env, "PYTHONPATH": str(REPO)}
         env.pop("HOUSING_FAILPOINTS", None)
         env.update(extra_env or {})
         out = open(self.log, "ab")  # noqa: SIM115
