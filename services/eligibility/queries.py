@@ -16,6 +16,7 @@ from uuid import UUID
 
 from services.eligibility import rules
 from services.eligibility.domain import Household, ReviewCase
+from services.kit.households import RENT_SUBSIDY_ESTATE
 
 if TYPE_CHECKING:
     from services.eligibility.application import EligibilityApp
@@ -70,7 +71,7 @@ def what_if(
         entry["count"] += 1
         entry["by_region"][region] += 1
         # no estate: a household on a rent subsidy (the gateway shows this key to city-wide roles only)
-        entry["by_estate"][household.estate or "(rent subsidy)"] += 1
+        entry["by_estate"][household.estate or RENT_SUBSIDY_ESTATE] += 1
         if list_households:
             entry["households"].append(household.id)
     for entry in flips.values():

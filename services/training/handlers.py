@@ -24,9 +24,9 @@ from contracts.eligibility import (
     ExitDecided,
     HouseholdMembersChanged,
     HouseholdRegistered,
-    RentSubsidyRegistered,
 )
 from services.kit.codec import Incoming, Outgoing
+from services.kit.households import follow_rent_subsidy
 from services.kit.inbox import Handler
 from services.kit.runtime import Consumes, on
 from services.kit.uow import UnitOfWork
@@ -37,30 +37,11 @@ log = logging.getLogger(__name__)
 
 REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.household-registered", 1)]
 RENT_SUBSIDY_REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.rent-subsidy-registered", 1)]
-RENT_SUBSIDY_ESTATE = "(rent subsidy)"
-"""Where a household on a rent subsidy is kept here: it has no estate (the gateway shows what carries
-this name to city-wide operators only, as it does eligibility's households without an estate)."""
 MEMBERS_CHANGED = EVENTS_BY_TYPE[("housing.eligibility.household-members-changed", 1)]
 EXIT_DECIDED = EVENTS_BY_TYPE[("housing.eligibility.exit-decided", 1)]
 APPEAL_RESOLVED = EVENTS_BY_TYPE[("housing.eligibility.appeal-resolved", 1)]
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
 OUT: dict[str, EventSpec] = {spec.name: spec for spec in contract.EVENTS}
-
-
-def on_rent_subsidy(app: TrainingApp) -> Handler:
-    """A household on a rent subsidy is followed like one in a unit (its members, its exit decision)
-    under `RENT_SUBSIDY_ESTATE`; the registration handler reads only the household, estate and members."""
-
-    def registered(uow: UnitOfWork, payload: RentSubsidyRegistered) -> None:
-        as_tenancy = HouseholdRegistered.model_construct(
-            household_id=payload.household_id,
-            region=payload.region,
-            estate=RENT_SUBSIDY_ESTATE,
-            members=payload.members,
-        )
-        app.on_household_registered(uow, as_tenancy)
-
-    return on(RentSubsidyRegistered, registered)
 
 
 def consumes(app: TrainingApp) -> tuple[Consumes, ...]:
@@ -74,7 +55,7 @@ def consumes(app: TrainingApp) -> tuple[Consumes, ...]:
 
     eligibility: dict[str, Handler] = {
         REGISTERED.type: on(HouseholdRegistered, app.on_household_registered),
-        RENT_SUBSIDY_REGISTERED.type: on_rent_subsidy(app),
+        RENT_SUBSIDY_REGISTERED.type: follow_rent_subsidy(app.on_household_registered),
         MEMBERS_CHANGED.type: on(HouseholdMembersChanged, app.on_members_changed, unknown="ignore"),
         EXIT_DECIDED.type: on(ExitDecided, app.on_exit_decided, unknown="ignore"),
         APPEAL_RESOLVED.type: on(AppealResolved, app.on_appeal_resolved, unknown="ignore"),

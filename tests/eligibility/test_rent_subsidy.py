@@ -21,6 +21,7 @@ from services.eligibility.domain import Household, RentSubsidy, ReviewCase
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
 from services.kit.bus import connect, ensure_streams
+from services.kit.households import RENT_SUBSIDY_ESTATE
 from services.kit.runtime import Runtime
 from services.penalties.application import PenaltiesApp
 from services.penalties.domain import Tenancy
@@ -30,7 +31,6 @@ from services.penalties.settings import PenaltiesSettings
 from services.resettlement.application import ResettlementApp
 from services.resettlement.domain import Household as ResettlementHousehold
 from services.resettlement.domain import PlacementCase
-from services.resettlement.handlers import RENT_SUBSIDY_ESTATE
 from services.resettlement.service import build as build_resettlement
 from services.resettlement.settings import ResettlementSettings
 from services.training.application import TrainingApp
