@@ -345,14 +345,19 @@ class Gate:
         HTTP_SHED.labels(self.service, str(status)).inc()
         start, body = _problem_message(status, title, detail, headers)
         await send(start)
+        await self._finish(send, body, linger)
+
+    async def _finish(self, send: Send, last: Message, linger: Receive | None) -> None:
+        """Send the answer's last body message; with `linger`, first read and discard what is left of
+        the request's body (see `_shed`), within `HTTP_LINGER_S` and `HTTP_MAX_LINGERING`."""
         if (
             linger is None
             or not self.settings.http_linger_s
             or self.lingering >= self.settings.http_max_lingering
         ):
-            await send(body)
+            await send(last)
             return
-        await send({**body, "more_body": True})
+        await send({**last, "more_body": True})
         self.lingering += 1
         try:
             with contextlib.suppress(TimeoutError):
@@ -415,35 +420,43 @@ class Gate:
         gets a 413 (the app's own, when it answers one)."""
         received = 0
         too_large = False
+        body_done = False  # the request's last body message has been read
         linger = self._lingers(scope, receive)
         started = False
         own_413 = False  # the app answered the cut-off body with a 413 of its own: kept
 
         async def limited_receive() -> Message:
-            nonlocal received, too_large
+            nonlocal received, too_large, body_done
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body_done = True
                 if received > limit:
                     too_large = True
                     raise BodyTooLarge(limit)
             return message
 
         async def guarded_send(message: Message) -> None:
+            # Past the limit, the app's own answer is swallowed (unless it is a 413) and the gate
+            # answers once the app has returned. An answer the app completes while the request's body
+            # is still coming (its own 413, or any early answer) lingers like the gate's own: closing
+            # on unread bytes would reset the connection under the answer.
             nonlocal started, own_413
             if too_large and not own_413:
-                if message["type"] == "http.response.start" and not started:
-                    started = True
-                    if message.get("status") == 413:
-                        own_413 = True
-                        await send(message)
-                        return
-                    await self._shed(
-                        send, 413, "Request body too large", f"at most {limit} bytes", linger=linger
-                    )
+                if message["type"] == "http.response.start" and not started and message.get("status") == 413:
+                    started = own_413 = True
+                    await send(message)
                 return
             if message["type"] == "http.response.start":
                 started = True
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+                and not body_done
+            ):
+                await self._finish(send, message, linger)
+                return
             await send(message)
 
         try:
