@@ -26,12 +26,10 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
@@ -40,12 +38,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.times import Day
 from services.kit.health import watching
 from services.kit.logs import setup_logging
 from services.kit.runtime import Runtime, run_without_http
@@ -180,18 +179,10 @@ def document_problems(api: FastAPI) -> None:
     api.openapi = openapi  # type: ignore[method-assign]
 
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_day(value: object) -> object:
-    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
-        return value
-    raise ValueError("must be a date written YYYY-MM-DD")
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+IsoDate = Day
 """A day in a request (body, query): only `YYYY-MM-DD`, as the OpenAPI `format: date` says. Plain `date`
-also takes `0` or `"0"` (the Unix epoch) and `"2026-01-01T00:00:00"`, which no client means as a day."""
+also takes `0` or `"0"` (the Unix epoch) and `"2026-01-01T00:00:00"`, which no client means as a day.
+The contracts' own `Day`, so that a request and an event refuse the same texts."""
 
 
 # -- admission control -----------------------------------------------------------------------------
