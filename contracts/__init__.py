@@ -4,7 +4,7 @@ every service depends on this package and this package depends on none of them."
 
 from contracts.catalogue import EVENTS, EVENTS_BY_TYPE, STREAMS, EventSpec, StreamSpec
 from contracts.deadletter import DeadLetter
-from contracts.department import Department, DepartmentFactReported
+from contracts.department import Department, DepartmentFactReported, DepartmentFactsReported
 from contracts.eligibility import (
     CrossRegionCheckRequested,
     ExitDecided,
@@ -39,6 +39,7 @@ __all__ = [
     "DeadLetter",
     "Department",
     "DepartmentFactReported",
+    "DepartmentFactsReported",
     "Envelope",
     "EventSpec",
     "ExitDecided",

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from contracts import monitoring, penalties, resettlement, training
 from contracts.deadletter import DeadLetter
-from contracts.department import DepartmentFactReported
+from contracts.department import DepartmentFactReported, DepartmentFactsReported
 from contracts.eligibility import (
     AppealLodged,
     AppealResolved,
@@ -70,15 +70,28 @@ STREAMS: Final[tuple[StreamSpec, ...]] = (
 
 _HOUSEHOLD_FOLLOWERS: Final = ("monitoring", "penalties", "resettlement", "training")
 
+_FACT_REPORTED: Final = EventSpec(
+    context="department",
+    name="fact-reported",
+    version=1,
+    payload=DepartmentFactReported,
+    summary="A department reported one fact (income, property, assets, registration, ...).",
+    producer="departments",
+    consumers=("eligibility", "monitoring", "training"),
+)
+
 _CORE_EVENTS: Final[tuple[EventSpec, ...]] = (
+    _FACT_REPORTED,
     EventSpec(
         context="department",
-        name="fact-reported",
+        name="facts-reported",
         version=1,
-        payload=DepartmentFactReported,
-        summary="A department reported one fact (income, property, assets, registration, ...).",
+        payload=DepartmentFactsReported,
+        summary="A department reported many facts in one message (an export); each is a fact-reported.",
         producer="departments",
-        consumers=("eligibility", "monitoring", "training"),
+        consumers=_FACT_REPORTED.consumers,
+        batch_of=_FACT_REPORTED,
+        batch_field="facts",
     ),
     EventSpec(
         context="eligibility",

@@ -48,6 +48,10 @@ class EventSpec:
     consumers: tuple[str, ...]
     subject_pattern: str | None = None
     enveloped: bool = True
+    batch_of: EventSpec | None = None
+    """For a batch event: the event each entry of the payload's `batch_field` list is a payload of.
+    Consumers take each entry as that event; an invalid entry is set aside alone (`services.kit.codec`)."""
+    batch_field: str | None = None
 
     @property
     def type(self) -> str:
@@ -73,6 +77,12 @@ class EventSpec:
     def subject_filter(self) -> str:
         """NATS filter matching every concrete subject of this event (`{placeholder}` becomes `*`)."""
         return _PARAMETER.sub("*", self.subject)
+
+    def __post_init__(self) -> None:
+        if (self.batch_of is None) != (self.batch_field is None):
+            raise ValueError(f"{self.type}: batch_of and batch_field go together")
+        if self.batch_field is not None and self.batch_field not in self.payload.model_fields:
+            raise ValueError(f"{self.type}: payload has no field {self.batch_field!r}")
 
     def subject_for(self, **values: str) -> str:
         """The concrete subject, e.g. `subject_for(service="penalties")` for dead letters."""

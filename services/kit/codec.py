@@ -6,11 +6,13 @@ as a `ContractError` whose message is the dead-letter reason an operator reads.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from contracts.catalogue import EVENTS, EventSpec
 from contracts.envelope import Envelope
@@ -96,7 +98,39 @@ def decode(data: bytes) -> tuple[Envelope, EventSpec, BaseModel]:
     if spec.type != envelope.type:
         raise ContractError(f"type {envelope.type!r} does not match dataschema {envelope.dataschema!r}")
     try:
-        payload = spec.payload.model_validate(envelope.data)
+        payload = (_shell(spec) if spec.batch_of else spec.payload).model_validate(envelope.data)
     except ValidationError as exc:
         raise ContractError(f"invalid {spec.type} v{spec.version} payload: {_describe(exc)}") from None
     return envelope, spec, payload
+
+
+@functools.cache
+def _shell(spec: EventSpec) -> type[BaseModel]:
+    """A batch event's payload model with its entries left unvalidated (`entries` validates each)."""
+    assert spec.batch_field is not None
+    info = spec.payload.model_fields[spec.batch_field]
+    fields: Any = {spec.batch_field: (list[Any], info)}
+    return create_model(f"{spec.payload.__name__}Entries", __base__=spec.payload, **fields)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An entry of a batch event that is not a valid payload of the event it stands for."""
+
+    index: int
+    reason: str
+
+
+def entries(spec: EventSpec, payload: BaseModel) -> list[BaseModel | Rejected]:
+    """Each entry of a decoded batch event validated as its own event's payload, in order; an invalid
+    one becomes a `Rejected` naming its index and fields (ID numbers masked), and the others stand."""
+    assert spec.batch_of is not None and spec.batch_field is not None
+    model = spec.batch_of.payload
+    out: list[BaseModel | Rejected] = []
+    for index, entry in enumerate(getattr(payload, spec.batch_field)):
+        try:
+            out.append(model.model_validate(entry))
+        except ValidationError as exc:
+            reason = f"{spec.batch_field}[{index}]: invalid {spec.batch_of.type} v{spec.batch_of.version}: "
+            out.append(Rejected(index, str(ContractError(reason + _describe(exc)))))
+    return out

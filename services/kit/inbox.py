@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
@@ -46,7 +46,7 @@ from opentelemetry.trace import SpanKind
 from contracts.deadletter import DeadLetter
 from contracts.envelope import DEADLETTER_REASON_HEADER, MSG_ID_HEADER
 from services.kit import faults
-from services.kit.codec import ContractError, Incoming, decode
+from services.kit.codec import ContractError, Incoming, Rejected, decode, entries
 from services.kit.metrics import (
     INBOX_BATCH_SECONDS,
     INBOX_DEADLETTERED,
@@ -99,9 +99,17 @@ class _Item:
     deliveries: int
     msg: Msg | None = None
     incoming: Incoming | None = None
+    parts: list[Incoming] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
     reason: str | None = None
     cause: str = ""
+    classified: bool = False
     deadlettered: bool = False
+
+    @property
+    def work(self) -> list[Incoming]:
+        """What handlers take from this message: itself, or each valid entry of a batch event."""
+        return [self.incoming] if self.incoming is not None else self.parts
 
     @classmethod
     def delivered(cls, msg: Msg) -> _Item:
@@ -305,7 +313,7 @@ class Inbox:
             items.append(item)
             expected = item.sequence + 1
         for item in items:
-            if item.incoming is None and item.reason is None:
+            if not item.classified:
                 self._classify(item)
         if items:
             await self._handle(items)
@@ -333,7 +341,9 @@ class Inbox:
         return items
 
     def _classify(self, item: _Item) -> None:
-        """Decide: handle (sets `incoming`), skip (neither set), or dead-letter (sets `reason`)."""
+        """Decide: handle (sets `incoming`, or `parts` for a batch event's valid entries and `rejected`
+        for its invalid ones), skip (none set), or dead-letter (sets `reason`)."""
+        item.classified = True
         if item.deliveries > self.settings.inbox_max_deliver:
             item.reason = f"delivered {item.deliveries} times without being acknowledged"
             item.cause = "redelivered"
@@ -348,11 +358,23 @@ class Inbox:
             return
         if spec.type in self.handlers:
             item.incoming = Incoming(spec, envelope, payload, self.stream, item.sequence, item.headers)
+        elif spec.batch_of is not None and spec.batch_of.type in self.handlers:
+            for entry in entries(spec, payload):
+                if isinstance(entry, Rejected):
+                    item.rejected.append(entry)
+                else:
+                    part = Incoming(spec.batch_of, envelope, entry, self.stream, item.sequence, item.headers)
+                    item.parts.append(part)
 
     async def _handle(self, items: list[_Item]) -> None:
         for item in items:
             if item.reason is not None and not item.deadlettered:
                 await self._deadletter(item, item.reason, item.cause)
+            elif item.rejected and not item.deadlettered:  # the valid entries are handled below
+                reasons = "; ".join(r.reason for r in item.rejected)
+                total = len(item.rejected) + len(item.parts)
+                await self._deadletter(item, f"{len(item.rejected)} of {total} entries: {reasons}", "entry")
+                item.reason = None
         while items:
             outcome = await self._apply_retrying(items)
             if outcome.committed:
@@ -420,9 +442,9 @@ class Inbox:
         start = committed  # the first message of the current unit of work
         for index in range(committed, len(items)):
             item = items[index]
-            if item.incoming is not None:
+            if item.work:
                 try:
-                    self._run_handler(item.incoming, uow)
+                    self._run_handler(item, uow)
                 except Exception as exc:
                     return _Outcome(committed, index, exc)
             if index < last and uow.pending_count() >= self.settings.inbox_max_events_per_commit:
@@ -441,8 +463,8 @@ class Inbox:
         """Show batch-aware handlers their messages; an error here only loses the head start."""
         by_type: dict[str, list[Incoming]] = {}
         for item in items:
-            if item.incoming is not None:
-                by_type.setdefault(item.incoming.spec.type, []).append(item.incoming)
+            for incoming in item.work:
+                by_type.setdefault(incoming.spec.type, []).append(incoming)
         for kind, incomings in by_type.items():
             prepare = getattr(self.handlers[kind], "prepare", None)
             if prepare is None:
@@ -466,29 +488,35 @@ class Inbox:
         for index in range(start, end):
             item = items[index]
             uow = UnitOfWork(self.app)
-            if item.incoming is not None:
+            if item.work:
                 try:
-                    self._run_handler(item.incoming, uow)
+                    self._run_handler(item, uow)
                     uow.flush()
                 except Exception as exc:
                     return _Outcome(index, index, exc)
             uow.commit(Tracking(self.tracking_name, item.sequence))
         return self._apply(items) if end < len(items) else _Outcome(end)
 
-    def _run_handler(self, incoming: Incoming, uow: UnitOfWork) -> None:
+    def _run_handler(self, item: _Item, uow: UnitOfWork) -> None:
+        """One span per message, a batch event's entries included: one message, one delivery."""
+        work = item.work
+        incoming = work[0]
         handler = self.handlers[incoming.spec.type]
+        batch = {"messaging.batch.message_count": len(work)} if item.incoming is None else {}
         with span(
-            f"{incoming.spec.subject} process",
+            f"{item.subject} process",
             SpanKind.CONSUMER,
             parent=incoming.headers,
+            **batch,
             **{
                 "messaging.system": "nats",
-                "messaging.destination.name": incoming.spec.subject,
+                "messaging.destination.name": item.subject,
                 "messaging.message.id": incoming.envelope.id,
                 "messaging.consumer.group.name": self.durable,
             },
         ):
-            handler(incoming, uow)
+            for each in work:
+                handler(each, uow)
             uow.capture_traces()
 
     async def _retry(self, item: _Item, error: BaseException | None) -> None:
@@ -517,7 +545,7 @@ class Inbox:
     async def _ack(self, items: Sequence[_Item]) -> None:
         self.position = max(self.position, items[-1].sequence)
         faults.hit("inbox.after_commit")
-        handled = sum(1 for item in items if item.incoming is not None and item.reason is None)
+        handled = sum(len(item.work) for item in items if item.reason is None)
         if handled:
             INBOX_PROCESSED.labels(*self._labels).inc(handled)
         for item in items:
@@ -537,7 +565,9 @@ class Inbox:
             original_data_b64=base64.b64encode(item.data).decode(),
         )
         headers = {
-            MSG_ID_HEADER: f"deadletter:{self.service}:{self.stream}:{item.sequence}",
+            # An entry's record has its own id: the whole message may still be dead-lettered later.
+            MSG_ID_HEADER: f"deadletter:{self.service}:{self.stream}:{item.sequence}"
+            + (":entries" if cause == "entry" else ""),
             DEADLETTER_REASON_HEADER: reason[:200].replace("\n", " "),
         }
         data = record.model_dump_json().encode()

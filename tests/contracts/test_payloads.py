@@ -291,6 +291,19 @@ SAMPLES.update(samples_monitoring.SAMPLES)
 SAMPLES.update(samples_penalties.SAMPLES)
 SAMPLES.update(samples_resettlement.SAMPLES)
 SAMPLES.update(samples_training.SAMPLES)
+SAMPLES["housing.department.facts-reported"] = {  # a department's export: the facts as fact-reported
+    "facts": [
+        SAMPLES["housing.department.fact-reported"],
+        {
+            "department": "finance",
+            "reference": "CZ-2026-000456",
+            "described_on": "2026-10-31",
+            "household_id": None,
+            "person_hash": HASH,
+            "fact": {"kind": "financial_assets", "amount": "200000.00"},
+        },
+    ]
+}
 
 
 def test_every_event_has_a_sample() -> None:

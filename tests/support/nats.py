@@ -22,9 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_nats(directory: Path) -> Iterator[NatsServer]:
-    """A fresh nats-server on free ports with its store in `directory`, stopped on exit."""
-    server = NatsServer(directory, port=free_port(), http_port=free_port())
+def running_nats(directory: Path, *, sync_always: bool = True) -> Iterator[NatsServer]:
+    """A fresh nats-server on free ports with its store in `directory`, stopped on exit.
+
+    `sync_always=False` leaves JetStream's default (writes synced every 2 minutes), for benchmarks
+    that show what the platform's per-write sync costs; the platform's own configs never do.
+    """
+    server = NatsServer(directory, port=free_port(), http_port=free_port(), sync_always=sync_always)
     server.start()
     try:
         yield server
@@ -33,7 +37,7 @@ def running_nats(directory: Path) -> Iterator[NatsServer]:
 
 
 class NatsServer:
-    def __init__(self, directory: Path, port: int, http_port: int) -> None:
+    def __init__(self, directory: Path, port: int, http_port: int, *, sync_always: bool = True) -> None:
         self.directory = directory
         self.port = port
         self.http_port = http_port
@@ -48,7 +52,7 @@ server_name: test_{port}
 max_payload: 1MB
 jetstream {{
   store_dir: "{directory / "store"}"
-  sync_interval: always
+  {"sync_interval: always" if sync_always else ""}
 }}
 """
         )
