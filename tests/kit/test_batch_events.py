@@ -93,10 +93,10 @@ def test_an_id_number_in_an_entry_is_masked_in_its_reason() -> None:
     misplaced = fact("A")
     misplaced["fact"]["kind"] = "440604198507151234"  # pydantic quotes a wrong tag in its message
     _, spec, payload = decode(message({"facts": [fact("440604198507151234"), misplaced]}))
-    for rejected in entries(spec, payload):
-        assert isinstance(rejected, Rejected)
-        assert "440604198507151234" not in rejected.reason
-    assert "[id-number]" in rejected.reason
+    rejected = [e for e in entries(spec, payload) if isinstance(e, Rejected)]
+    assert len(rejected) == 2
+    assert all("440604198507151234" not in r.reason for r in rejected)
+    assert "[id-number]" in rejected[1].reason
 
 
 @pytest.mark.parametrize(
