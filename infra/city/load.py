@@ -10,8 +10,9 @@
   (the member id from eligibility's registration answer);
 - civil affairs, real estate, finance, tax: their facts (`facts.ndjson`, `subsidy/facts.ndjson`) as
   NDJSON batches to eligibility's `POST /facts`;
-- public security, social insurance, human resources: their facts as CloudEvents on NATS
-  `housing.department.fact-reported`;
+- public security, social insurance, human resources: their facts as exports on NATS,
+  `housing.department.facts-reported` CloudEvents of up to `FACTS_PER_EXPORT` facts each (eligibility,
+  monitoring and training take each fact of an export as a `fact-reported`);
 - the estates' door readers and utility meters: `door_access.ndjson`, `utility.ndjson` as JSON arrays on
   NATS `housing.signals.door-access` / `housing.signals.utility-reading`.
 
@@ -36,11 +37,12 @@ import nats
 from nats.aio.client import Client as NATS
 
 from contracts.catalogue import EVENTS_BY_TYPE
-from contracts.department import DepartmentFactReported
+from contracts.department import DepartmentFactReported, DepartmentFactsReported
 from infra.city.data import City, ndjson, raw_lines
 from services.kit.codec import Outgoing, encode
 
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
+FACTS_REPORTED = EVENTS_BY_TYPE[("housing.department.facts-reported", 1)]
 DOOR_SUBJECT = "housing.signals.door-access"
 UTILITY_SUBJECT = "housing.signals.utility-reading"
 HTTP_DEPARTMENTS = frozenset({"civil_affairs", "real_estate", "finance", "tax"})
@@ -51,6 +53,7 @@ REGISTRATION_CONCURRENCY = 2
 """Eligibility writes one transaction at a time; two requests in flight keep it busy while the next
 batch travels and the last answer is read."""
 SIGNALS_PER_MESSAGE = 500
+FACTS_PER_EXPORT = 500
 CONCURRENCY = 6
 CLERK = {"X-Operator-Id": "clerk-intake-01", "X-Operator-Role": "admin"}
 
@@ -229,6 +232,21 @@ def fact_message(report: DepartmentFactReported) -> tuple[bytes, str]:
     return data, event_id
 
 
+def export_messages(reports: list[DepartmentFactReported]) -> Iterator[tuple[str, bytes, str]]:
+    """One department's facts as exports of `FACTS_PER_EXPORT`, each identified by the department and
+    its first and last references (the same export sent again is a duplicate JetStream drops)."""
+    for batch in chunks(reports, FACTS_PER_EXPORT):
+        department = batch[0].department.value
+        event_id = f"{department}:export:{batch[0].reference}..{batch[-1].reference}"
+        data = encode(
+            Outgoing(FACTS_REPORTED, f"{department}-export", DepartmentFactsReported(facts=batch)),
+            event_id=event_id,
+            source=f"/departments/{department.replace('_', '-')}",
+            time=datetime.now(UTC),
+        )
+        yield FACTS_REPORTED.subject, data, event_id
+
+
 async def publish_all(nc: NATS, messages: Iterable[tuple[str, bytes, str]]) -> int:
     """Publish (subject, data, msg id) with many acks in flight; raise if JetStream refused one."""
     js = nc.jetstream()
@@ -260,17 +278,18 @@ async def post_facts(client: httpx.AsyncClient, urls: Urls, lines: list[bytes], 
 async def send_facts(
     client: httpx.AsyncClient, nc: NATS, urls: Urls, lines: Iterable[bytes], counts: Counts
 ) -> None:
-    """Each department on its own road: batches to eligibility, or envelopes on NATS."""
+    """Each department on its own road: batches to eligibility, or exports on NATS."""
     http: list[bytes] = []
-    bus: list[tuple[str, bytes, str]] = []
+    bus: dict[str, list[DepartmentFactReported]] = {}
     for line in lines:
         department = json.loads(line)["department"]
         if department in HTTP_DEPARTMENTS:
             http.append(line)
         else:
-            data, event_id = fact_message(DepartmentFactReported.model_validate_json(line))
-            bus.append((FACT_REPORTED.subject, data, event_id))
-    counts.facts_bus += await publish_all(nc, bus)
+            bus.setdefault(department, []).append(DepartmentFactReported.model_validate_json(line))
+    for reports in bus.values():
+        await publish_all(nc, export_messages(reports))
+        counts.facts_bus += len(reports)
     for batch in chunks(http, FACTS_PER_REQUEST):
         await post_facts(client, urls, batch, counts)
         counts.facts_http += len(batch)

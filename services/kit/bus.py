@@ -75,6 +75,7 @@ def stream_config(
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
         num_replicas=replicas,
         max_age=max_age_days * 86_400.0 if max_age_days else None,
+        allow_atomic=True,  # the relay's atomic batches (nats-server 2.12+)
     )
 
 

@@ -8,6 +8,16 @@ anywhere means republishing from the recorded position; JetStream's duplicate wi
 copies. A failed publish stops the batch at the first failure: nothing is skipped, nothing reordered.
 A translator may name the topics it never publishes anything for (`Silent`): those notifications are
 passed over undecoded (their position still advances).
+
+The messages of a batch go to JetStream as *atomic batches* (nats-server 2.12+, up to 1,000 messages,
+one PubAck for the commit), because the broker syncs every write to disk (`sync_interval: always`)
+and an atomic batch is synced once: measured here, 15-23 µs of server CPU a message instead of 73-91.
+All of a batch is stored or none of it. Its one weakness is a republish: a message stored before makes
+the server refuse the whole batch (error 10201) where a single publish would answer "duplicate". So
+after any failure of an atomic batch, the relay republishes from its position a message at a time up
+to what it had sent (the duplicate window drops the copies), then goes on in atomic batches. A server
+or stream that does not take atomic batches turns them off for the process (`RELAY_ATOMIC_BATCHES`
+does it for good).
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import itertools
 import json
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,24 +68,45 @@ class Silent(Protocol):
 
 POSITION = "outbox"
 MAX_IN_FLIGHT = 4
+ATOMIC_MAX = 1_000
+"""Messages in one atomic batch: nats-server's limit."""
+DUPLICATE_IN_BATCH = 10201
+"""JetStream's error code for an atomic batch holding a message it stored before."""
+
+Message = tuple[str, bytes, dict[str, str]]
+"""Subject, data, headers."""
+
+
+@dataclass
+class _Step:
+    """Publishes that confirm every notification up to `notification_id` once their PubAcks arrive:
+    one notification's messages, or an atomic batch of `atomic` messages (one PubAck for all)."""
+
+    notification_id: int
+    futures: list[asyncio.Future[PubAck]]
+    atomic: int = 0
 
 
 @dataclass
 class _Sent:
-    """One batch's publishes: per notification, the PubAck futures of its messages."""
+    """One batch's publishes, in notification order."""
 
-    items: list[tuple[int, list[asyncio.Future[PubAck]]]] = field(default_factory=list)
+    items: list[_Step] = field(default_factory=list)
     failure: BaseException | None = None
 
     @property
     def last_id(self) -> int:
-        return self.items[-1][0] if self.items else 0
+        return self.items[-1].notification_id if self.items else 0
 
     def cancel(self) -> None:
-        for _, futures in self.items:
-            for future in futures:
+        for step in self.items:
+            for future in step.futures:
                 if not future.done():
                     future.cancel()
+
+
+class AtomicRefused(Exception):
+    """The server did not take an atomic batch as one (no atomic batches on this server or stream)."""
 
 
 class RelayError(Exception):
@@ -159,6 +191,9 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()  # set after each save: publish now, not at the next poll
         silent = getattr(translate, "silent_topics", None)
         self._silent: frozenset[str] = frozenset(silent) if silent else frozenset()
+        self._atomic = app.settings.relay_atomic_batches
+        self._sent_up_to = 0  # the last notification sent, confirmed or not
+        self._one_by_one_until = 0  # after a failed atomic batch: republish up to here one by one
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep up to `MAX_IN_FLIGHT` batches published and unconfirmed; confirm the oldest first.
@@ -235,30 +270,67 @@ class OutboxRelay:
 
     async def _send_batch(self, batch: Sequence[Notification]) -> _Sent:
         sent = _Sent()
-        for notification in batch:
-            try:
-                sent.items.append((notification.id, await self._send(notification)))
-            except Exception as exc:  # closed connection, stalled client, untranslatable event
-                sent.failure = exc
-                break
+        atomic = self._atomic and batch[0].id > self._one_by_one_until
+        chunk: list[Message] = []
+        try:
+            for notification in batch:
+                messages = self._messages(notification)
+                if not atomic:
+                    futures = [await self.acks.publish(*message) for message in messages]
+                    sent.items.append(_Step(notification.id, futures))
+                    continue
+                if chunk and len(chunk) + len(messages) > ATOMIC_MAX:
+                    sent.items.append(await self._commit(chunk, self._sent_up_to))
+                    chunk = []
+                chunk += messages
+                self._sent_up_to = notification.id
+            if atomic:
+                sent.items.append(await self._commit(chunk, batch[-1].id))
+        except Exception as exc:  # closed connection, stalled client, untranslatable event
+            sent.failure = exc
+        if sent.items:
+            self._sent_up_to = max(self._sent_up_to, sent.last_id)
         return sent
+
+    async def _commit(self, chunk: list[Message], notification_id: int) -> _Step:
+        """Publish `chunk` as one atomic batch (a single message as a plain publish, which a republish
+        answers with "duplicate" rather than an error)."""
+        if not chunk:  # only notifications that publish nothing
+            return _Step(notification_id, [])
+        if len(chunk) == 1:
+            return _Step(notification_id, [await self.acks.publish(*chunk[0])])
+        batch_id = uuid.uuid4().hex
+        for sequence, (subject, data, headers) in enumerate(chunk[:-1], 1):
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(sequence)
+            await self.acks.nc.publish(subject, data, headers=headers)
+        subject, data, headers = chunk[-1]
+        headers["Nats-Batch-Id"] = batch_id
+        headers["Nats-Batch-Sequence"] = str(len(chunk))
+        headers["Nats-Batch-Commit"] = "1"
+        return _Step(notification_id, [await self.acks.publish(subject, data, headers)], atomic=len(chunk))
 
     async def _confirm(self, sent: _Sent) -> None:
         """Wait for the PubAcks; the last notification whose messages all arrived is acknowledged."""
         failure: BaseException | None = None
+        step: _Step | None = None
         try:
-            for notification_id, futures in sent.items:
-                for future in futures:
+            for step in sent.items:
+                for future in step.futures:
                     if future.done():  # the usual case by now: no timer for it
                         ack = future.result()
                     else:
                         ack = await asyncio.wait_for(future, self.settings.relay_publish_timeout_s)
-                    self._published.inc()
+                    if step.atomic and ack.batch_size != step.atomic:
+                        raise AtomicRefused(f"{step.atomic} messages sent as a batch, PubAck {ack}")
+                    self._published.inc(step.atomic or 1)
                     if ack.duplicate:
                         self._duplicates.inc()
-                self.acknowledged = max(self.acknowledged, notification_id)
+                self.acknowledged = max(self.acknowledged, step.notification_id)
         except Exception as exc:  # timeout, no stream, connection lost while waiting
             failure = exc
+            if step is not None and step.atomic:
+                self._atomic_failed(exc)
         finally:
             sent.cancel()
         await self._record(force=failure is not None)
@@ -283,7 +355,21 @@ class OutboxRelay:
         self._recorded_at = now
         RELAY_POSITION.labels(self.service).set(self.position)
 
-    async def _send(self, notification: Notification) -> list[asyncio.Future[PubAck]]:
+    def _atomic_failed(self, exc: BaseException) -> None:
+        """Republish what was sent a message at a time; stop atomic batches if the server refused one."""
+        self._one_by_one_until = max(self._one_by_one_until, self._sent_up_to)
+        duplicate = isinstance(exc, nats.js.errors.APIError) and exc.err_code == DUPLICATE_IN_BATCH
+        if duplicate or isinstance(exc, TimeoutError | asyncio.CancelledError | ConnectionError):
+            log.info(
+                "relay: atomic batch not stored (%r); republishing up to %s one by one", exc, self._sent_up_to
+            )
+            return
+        if isinstance(exc, nats.js.errors.APIError | AtomicRefused):
+            log.warning("relay: the server refused an atomic batch (%r); publishing a message at a time", exc)
+            self._atomic = False
+
+    def _messages(self, notification: Notification) -> list[Message]:
+        """The notification's contract events, encoded, each with its id and trace context."""
         if notification.topic in self._silent:
             return []  # the translator makes nothing of this type: not even decoded
         try:
@@ -293,15 +379,16 @@ class OutboxRelay:
             log.exception("cannot translate notification %s", notification.id)
             raise RelayError(f"notification {notification.id}: {exc!r}") from exc
         occurred = getattr(event, "timestamp", None) or datetime.now(UTC)
-        futures = []
+        messages = []
         traced = bool(parent) or isinstance(trace.get_tracer_provider(), TracerProvider)
         for index, out in enumerate(outgoing):
             msg_id = f"{self.service}:{notification.id}" + (f":{index}" if index else "")
             data = encode(out, event_id=msg_id, source=self.source, time=occurred)
             if not traced:  # no tracer and no stored context: the span and its headers would be empty
-                headers = {MSG_ID_HEADER: msg_id}
-                futures.append(await self.acks.publish(out.spec.subject, data, headers))
+                messages.append((out.spec.subject, data, {MSG_ID_HEADER: msg_id}))
                 continue
+            # The producer span is the message's creation: its context travels in the headers, and
+            # the consumer's span is its child. The bytes leave with the batch, just after.
             with span(
                 f"{out.spec.subject} publish",
                 SpanKind.PRODUCER,
@@ -312,6 +399,5 @@ class OutboxRelay:
                     "messaging.message.id": msg_id,
                 },
             ):
-                headers = inject({MSG_ID_HEADER: msg_id})
-                futures.append(await self.acks.publish(out.spec.subject, data, headers))
-        return futures
+                messages.append((out.spec.subject, data, inject({MSG_ID_HEADER: msg_id})))
+        return messages

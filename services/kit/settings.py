@@ -53,6 +53,11 @@ class ServiceSettings(BaseSettings):
     relay_linger_s: float = Field(
         default=0.0, ge=0, description="Wait after a wake-up to batch more (measured: no gain at 2 cores)."
     )
+    relay_atomic_batches: bool = Field(
+        default=True,
+        description="Publish each batch as JetStream atomic batches (nats-server 2.12+): one sync per "
+        "batch instead of one per message. Off, or on a server without them, a message at a time.",
+    )
 
     inbox_batch_size: int = Field(default=256, ge=1, le=10_000)
     inbox_max_deliver: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")

@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts.deadletter import DeadLetter
+from contracts.envelope import MSG_ID_HEADER
 from services.kit.bus import connect, ensure_streams
 from services.kit.runtime import Consumes, Runtime
 from services.kit.store import ServiceApplication
@@ -129,6 +130,9 @@ class Bus:
     js: JetStreamContext
     services: list[Service]
     deadletters: dict[tuple[str, str, int], DeadLetter] = field(default_factory=dict)
+    entry_deadletters: dict[tuple[str, str, int], DeadLetter] = field(default_factory=dict)
+    """The record of a batch event's invalid entries (its valid ones are handled): apart, as a whole
+    message of the same sequence may still be dead-lettered on its own."""
     deadletter_headers: dict[tuple[str, str, int], dict[str, str]] = field(default_factory=dict)
     _deadletter_cursor: int = 1
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -203,9 +207,15 @@ class Bus:
             assert raw.seq is not None
             record = DeadLetter.model_validate_json(raw.data or b"")
             key = (record.service, record.stream, record.stream_sequence)
-            assert key not in self.deadletters, f"dead-lettered twice: {key}"
-            self.deadletters[key] = record
-            self.deadletter_headers[key] = dict(raw.headers or {})
+            headers = dict(raw.headers or {})
+            kept = (
+                self.entry_deadletters
+                if headers.get(MSG_ID_HEADER, "").endswith(":entries")
+                else self.deadletters
+            )
+            assert key not in kept, f"dead-lettered twice: {key}"
+            kept[key] = record
+            self.deadletter_headers[key] = headers
             self._deadletter_cursor = raw.seq + 1
 
     async def witnessed(self, service: Service, stream: str) -> dict[int, int]:

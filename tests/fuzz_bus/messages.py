@@ -267,6 +267,10 @@ class Expected:
     valid: bool
     type: str | None
     why: str
+    entries: int = 1
+    """Effects a consumer of `type` commits: one, or a batch event's valid entries."""
+    rejected: int = 0
+    """A batch event's invalid entries, all named by one dead letter."""
 
 
 def expect(subject: str, data: bytes) -> Expected:
@@ -286,8 +290,32 @@ def expect(subject: str, data: bytes) -> Expected:
         return Expected(False, None, "unknown type or version")
     if spec.subject != subject:
         return Expected(False, None, "published on another subject")
+    if spec.batch_of is not None:
+        return expect_batch(spec, document["data"])
     try:
         spec.payload.model_validate_json(json.dumps(document["data"]))
     except ValidationError:
         return Expected(False, None, "payload")
     return Expected(True, spec.type, "valid")
+
+
+def expect_batch(spec: EventSpec, data: Any) -> Expected:
+    """A batch event is refused whole when its shape is wrong (not an object holding exactly its list
+    field, the list empty or over the limit); otherwise each entry stands or falls alone and a
+    consumer of the entries' event handles the valid ones."""
+    assert spec.batch_of is not None and spec.batch_field is not None
+    bounds = spec.payload.model_json_schema()["properties"][spec.batch_field]
+    if not isinstance(data, dict) or set(data) != {spec.batch_field}:
+        return Expected(False, None, "payload")
+    items = data[spec.batch_field]
+    if not isinstance(items, list) or not bounds["minItems"] <= len(items) <= bounds["maxItems"]:
+        return Expected(False, None, "payload")
+    good = 0
+    for item in items:
+        try:
+            spec.batch_of.payload.model_validate_json(json.dumps(item))
+            good += 1
+        except ValidationError:
+            pass
+    why = "valid" if good == len(items) else f"{len(items) - good} of {len(items)} entries invalid"
+    return Expected(True, spec.batch_of.type, why, entries=good, rejected=len(items) - good)

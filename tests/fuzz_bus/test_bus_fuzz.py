@@ -95,8 +95,17 @@ async def check(
                     outcomes["invalid: dead-lettered"] += 1
             elif expected.type in service.handles[p.stream]:
                 covered.add((service.name, expected.type))
-                if effects == 1 and dead is None:
-                    outcomes["valid: handled once"] += 1
+                entries_dead = bus.entry_deadletters.get((service.name, p.stream, p.sequence))
+                if expected.rejected and (
+                    entries_dead is None or not entries_dead.reason.startswith(f"{expected.rejected} of ")
+                ):
+                    problems.append(f"invalid entries not dead-lettered as such: {where}: {entries_dead}")
+                elif not expected.rejected and entries_dead is not None:
+                    problems.append(f"valid entries dead-lettered: {where}: {entries_dead.reason}")
+                elif effects == expected.entries and dead is None:
+                    outcomes[
+                        "valid: handled once" if expected.rejected == 0 else "batch: bad entries apart"
+                    ] += 1
                 elif effects == 0 and dead is not None and dead.reason.startswith("handler failed"):
                     if any(r in dead.reason for r in REFUSALS.get(service.name, ())):
                         outcomes["valid: refused by design, dead-lettered"] += 1
