@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 import math
 import os
 import threading
@@ -44,6 +45,8 @@ from eventsourcing.utils import Environment
 
 from services.kit.settings import ServiceSettings
 from services.kit.tracing import current_trace_headers
+
+log = logging.getLogger(__name__)
 
 TRACE_KEY = "__trace__"
 
@@ -274,20 +277,63 @@ def persistence_env(
     return {**(overrides or {}), **extra}
 
 
-def ensure_postgres_schema(env: Environment, schema: str) -> None:
-    """Create the service's schema; the library creates tables but expects the schema to exist."""
+def _postgres(env: Environment) -> Any:
+    """A connection of its own (autocommit) to the store's database, for what precedes the library's."""
     import psycopg
-    from psycopg import sql
 
-    with psycopg.connect(
+    return psycopg.connect(
         dbname=env.get("POSTGRES_DBNAME"),
         host=env.get("POSTGRES_HOST"),
         port=env.get("POSTGRES_PORT") or "5432",
         user=env.get("POSTGRES_USER"),
         password=env.get("POSTGRES_PASSWORD") or None,
         autocommit=True,
-    ) as conn:
+    )
+
+
+def ensure_postgres_schema(env: Environment, schema: str) -> None:
+    """Create the service's schema; the library creates tables but expects the schema to exist."""
+    import psycopg
+    from psycopg import sql
+
+    # Another process of the service creating it at the same moment makes PostgreSQL refuse this
+    # one with a duplicate `pg_namespace` row, despite IF NOT EXISTS: it exists, as wanted.
+    with _postgres(env) as conn, contextlib.suppress(psycopg.errors.UniqueViolation):
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def _creation_lock(env: Environment) -> Iterator[None]:
+    """Held while a process creates its store's tables: a PostgreSQL advisory lock on the schema, or
+    an exclusive lock on a file beside the SQLite database (none for an in-memory one)."""
+    module = env.get("PERSISTENCE_MODULE")
+    if module == "eventsourcing.postgres":
+        with postgres_lock(env, f"housing:create-tables:{env.get('POSTGRES_SCHEMA')}"):
+            yield
+        return
+    database = env.get("SQLITE_DBNAME") or ""
+    if module != "eventsourcing.sqlite" or not database or "memory" in database:
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.create-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def postgres_lock(env: Environment, name: str) -> Iterator[None]:
+    """A PostgreSQL advisory lock on `name`, held by a connection of its own while the block runs."""
+    with _postgres(env) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
 
 
 class ServiceApplication(Application[UUID]):
@@ -307,7 +353,16 @@ class ServiceApplication(Application[UUID]):
         return self.recorder
 
     def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
+        """The recorder, its tables created (and the library's table migrations recorded) if missing.
+
+        Two processes of one service starting together on one new store (replicas, or a service
+        split with `SERVICE_LOOPS`) would race in that creation: PostgreSQL refuses the loser
+        ("tuple concurrently updated", "relation already exists"), and on either backend both may
+        record the same migration ("Failed to record tracking for __migration__ 1"). This once
+        stopped a split eligibility from starting. A lock per store makes them take turns.
+        """
+        with _creation_lock(Environment(self.name, self.env)):
+            return self.factory.process_recorder()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=TracingMapper)

@@ -141,3 +141,34 @@ def test_a_stale_cached_aggregate_fails_its_save_and_is_reloaded(
     assert second.references(household) == ["from-second"]
     first.close()
     second.close()
+
+
+def test_processes_starting_together_on_one_new_store_all_start(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    """Replicas, or a service split with `SERVICE_LOOPS`, create the same tables at the same moment;
+    PostgreSQL can refuse the loser of that race ("tuple concurrently updated"), which once stopped a
+    split eligibility from starting. Eight at once, each with its own connections, all start."""
+    import threading
+
+    barrier = threading.Barrier(8)
+    started: list[Feed] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            started.append(Feed(settings(tmp_path), persistence))
+        except BaseException as exc:  # reported below, with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(started) == 8
+    started[0].report("ref-1", uuid4())
+    for feed in started:
+        feed.close()
