@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 IN_ESTATE, OUT_ESTATE = "Chancheng Garden", "Nanhai Homes"
 HOUSE_IN = "11111111-1111-4111-8111-111111111111"
 HOUSE_OUT = "22222222-2222-4222-8222-222222222222"
+HOUSE_SUBSIDY = "33333333-3333-4333-8333-333333333333"
+"""On a rent subsidy: no estate, building or unit."""
 CASE_IN = "33333333-3333-4333-8333-333333333333"
 CASE_OUT = "44444444-4444-4444-8444-444444444444"
 WARN_IN = "55555555-5555-4555-8555-555555555555"
@@ -55,12 +57,13 @@ def estate_of(household: str) -> str:
 
 
 def household_view(household: str) -> dict[str, Any]:
+    subsidy = household == HOUSE_SUBSIDY
     return {
         "household_id": household,
         "region": "CN-FS",
-        "estate": estate_of(household),
-        "building": "3",
-        "unit": "1204",
+        "estate": None if subsidy else estate_of(household),
+        "building": None if subsidy else "3",
+        "unit": None if subsidy else "1204",
         "members": [
             {
                 "member_id": "m1",
@@ -237,7 +240,9 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
                 for h in (HOUSE_IN, HOUSE_OUT)
             ]
         if parts[0] == "households" and len(parts) == 2:
-            return (200, household_view(parts[1])) if parts[1] in (HOUSE_IN, HOUSE_OUT) else None
+            return (
+                (200, household_view(parts[1])) if parts[1] in (HOUSE_IN, HOUSE_OUT, HOUSE_SUBSIDY) else None
+            )
         if path == "/cases":
             status = request.query_params.get("status")
             return 200, [

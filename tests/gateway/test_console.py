@@ -15,6 +15,7 @@ from tests.gateway.fakes import (
     CASE_IN,
     COURSE_IN,
     HOUSE_IN,
+    HOUSE_SUBSIDY,
     INCOME,
     MEMBER_OUT,
     RCASE_IN,
@@ -355,3 +356,16 @@ async def test_no_action_forms_for_a_reader_and_her_posts_are_refused(
         )
     assert refused.status_code == 403 and "sanctions:write" in refused.text
     assert not fakes.writes()
+
+
+async def test_a_household_on_a_rent_subsidy_shows_as_such_not_as_an_empty_unit(
+    gateway: GatewayFactory,
+) -> None:
+    async with gateway() as client:
+        await log_in(client, "supervisor.chen")
+        page = await client.get(f"/console/households/{HOUSE_SUBSIDY}", params={"lang": "en"})
+        assert page.status_code == 200, page.text[:300]
+        assert 'id="rent-subsidy">On a rent subsidy (no subsidised unit)' in page.text
+        assert "None" not in page.text
+        housed = await client.get(f"/console/households/{HOUSE_IN}")
+        assert 'id="rent-subsidy"' not in housed.text and "1204" in housed.text
