@@ -276,15 +276,19 @@ class Inbox:
             await batches.put(leftover)
 
     async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
-        """Long-poll for one message, then take what else is there within a few milliseconds.
+        """Long-poll for one message, then take what else is there within a few milliseconds, up to
+        `inbox_batch_size` messages and about `inbox_batch_bytes`.
 
         A single `fetch(batch)` holds a lingering pull open until the batch is full or the timeout
         ends, which adds up to the whole timeout to a trickle's latency.
         """
         msgs = await sub.fetch(1, timeout=1.0)
-        if self.settings.inbox_batch_size > 1:
+        # As many more as fit `inbox_batch_bytes` at the first one's size: exports are large.
+        fit = self.settings.inbox_batch_bytes // max(len(msgs[0].data), 1)
+        more = min(self.settings.inbox_batch_size, fit) - 1
+        if more > 0:
             with contextlib.suppress(TimeoutError):
-                msgs += await sub.fetch(self.settings.inbox_batch_size - 1, timeout=0.005)
+                msgs += await sub.fetch(more, timeout=0.005)
         return msgs
 
     async def _drop(self, sub: JetStreamContext.PullSubscription | None) -> None:

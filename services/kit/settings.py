@@ -60,6 +60,12 @@ class ServiceSettings(BaseSettings):
     )
 
     inbox_batch_size: int = Field(default=256, ge=1, le=10_000)
+    inbox_batch_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="About this many bytes of messages in a batch: a batch of departments' exports "
+        "(~0.25 MB each) takes fewer messages than one of single facts.",
+    )
     inbox_max_deliver: int = Field(default=5, ge=1, description="Attempts before a message is dead-lettered.")
     inbox_ack_wait_s: float = Field(default=30.0, gt=0)
     inbox_max_events_per_commit: int = Field(
