@@ -26,7 +26,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "what_if": ("政策模拟", "What-if simulator"),
     "status": ("服务状态", "Service status"),
     "estate": ("小区", "Estate"),
-    "rent_subsidy": ("租赁补贴（无实物配租房屋）", "On a rent subsidy (no subsidised unit)"),
+    "rent_subsidy": ("租赁补贴家庭 - 无实物配租房屋", "On a rent subsidy (no subsidised unit)"),
     "region": ("城市", "Region"),
     "state": ("状态", "State"),
     "opened": ("立案时间", "Opened"),

@@ -123,7 +123,8 @@ class EligibilityApp(ServiceApplication):
         self.population = Population(self)
 
     def today(self) -> date:
-        return self.clock().date()
+        """Today in the city's local time (`UTC_OFFSET_HOURS`), as the other services date things."""
+        return self.config.local_date(self.clock())
 
     # -- unit-of-work plumbing for HTTP commands ---------------------------------------------------------
 

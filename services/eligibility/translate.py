@@ -110,7 +110,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 ),
             )
         elif isinstance(domain_event, Household.CaseOpened):
-            on = domain_event.timestamp.date()
+            on = settings.local_date(domain_event.timestamp)
             household = domain_event.originator_id
             out = [
                 *catalogued(

@@ -9,6 +9,7 @@ passes through untouched so that switching SQLite for PostgreSQL is a deployment
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -29,6 +30,13 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     var_dir: Path = REPO_ROOT / "var"
     log_level: str = "INFO"
+    utc_offset_hours: int = Field(
+        default=8,
+        ge=-12,
+        le=14,
+        description="The city's local time (Foshan: +8). Business dates (today, a step's date) are "
+        "local: from 00:00 to 08:00 in Foshan the UTC date is still yesterday's.",
+    )
     otel_exporter_otlp_endpoint: str | None = None
     health_port: int | None = Field(
         default=None,
@@ -105,6 +113,10 @@ class ServiceSettings(BaseSettings):
         if bad:
             raise ValueError(f"not loop names: {', '.join(bad)}")
         return ",".join(names)
+
+    def local_date(self, instant: datetime) -> date:
+        """The city's date at `instant` (an aware datetime)."""
+        return (instant.astimezone(UTC) + timedelta(hours=self.utc_offset_hours)).date()
 
     def runs(self, loop: str) -> bool:
         """Whether this process runs `loop` (`http`, `relay`, `inbox.<STREAM>`, a service's own):

@@ -18,7 +18,6 @@ class MonitoringSettings(ServiceSettings):
     service_name: str = "monitoring"
     http_port: int = 8005
 
-    utc_offset_hours: int = Field(default=8, ge=-12, le=14, description="Estates' local time (Foshan: +8).")
     retention_days: int = Field(default=120, ge=7, description="Days of per-unit counters kept in memory.")
 
     vacancy_days: int = Field(default=30, ge=1, description="Days without member access before a warning.")

@@ -105,7 +105,7 @@ class PenaltiesApp(ServiceApplication):
     # -- time and policy -------------------------------------------------------------------------------
 
     def today(self) -> date:
-        return (datetime.now(UTC) + timedelta(hours=self.config.utc_offset_hours)).date()
+        return self.config.local_date(datetime.now(UTC))
 
     def policy(self, tenancy: Tenancy | None, on: date) -> Policy:
         region = tenancy.region if tenancy is not None else self.config.default_region

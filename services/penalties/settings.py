@@ -12,9 +12,6 @@ class PenaltiesSettings(ServiceSettings):
     service_name: str = "penalties"
     http_port: int = 8002
 
-    utc_offset_hours: int = Field(
-        default=8, ge=-12, le=14, description="Local time of the city (Foshan: +8)."
-    )
     default_region: str = Field(
         default="CN-FS", pattern=r"^CN-[A-Z]{2}$", description="Region of parameters when none is known."
     )

@@ -22,7 +22,7 @@ import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,7 +143,7 @@ class ResettlementApp(ServiceApplication):
 
     def today(self) -> date:
         """Today in the city's local time."""
-        return (self.clock() + timedelta(hours=self.config.utc_offset_hours)).date()
+        return self.config.local_date(self.clock())
 
     # -- running commands ----------------------------------------------------------------------------
 

@@ -31,9 +31,6 @@ class ResettlementSettings(ServiceSettings):
     resettlement_parameters_file: Path = Field(
         default=PARAMETERS_FILE, description="Dated placement policy (elderly age, discount, offer days)."
     )
-    utc_offset_hours: int = Field(
-        default=8, ge=-12, le=14, description="Local time of the city (Foshan: +8)."
-    )
     expiry_sweep_s: float = Field(
         default=300.0,
         gt=0,

@@ -84,7 +84,8 @@ class TrainingApp(ServiceApplication):
         self._attempt = threading.local()  # aggregates a command read, to refresh before a refusal
 
     def today(self) -> date:
-        return self.clock().date()
+        """Today in the city's local time (`UTC_OFFSET_HOURS`), as the other services date things."""
+        return self.config.local_date(self.clock())
 
     # -- read model ------------------------------------------------------------------------------
 

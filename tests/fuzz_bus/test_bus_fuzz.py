@@ -50,10 +50,11 @@ SENTINELS = {
 }
 REFUSALS = {
     # service: what its handlers refuse by design (README of the service), as it appears in the reason
-    "penalties": ("NotYetKnown",),
+    "penalties": ("NotYetKnown", "ParameterError('no value of "),
 }
 """Contract-valid messages a handler may refuse (retried, then dead-lettered): a fact about a household
-the service has not seen registered. Any other handler failure on a valid message is a finding."""
+the service has not seen registered, or dated before any value of a parameter it needs (penalties'
+README). Any other handler failure on a valid message is a finding."""
 
 
 def sentinel(stream: str) -> Message:
