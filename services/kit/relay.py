@@ -72,6 +72,9 @@ ATOMIC_MAX = 1_000
 """Messages in one atomic batch: nats-server's limit."""
 DUPLICATE_IN_BATCH = 10201
 """JetStream's error code for an atomic batch holding a message it stored before."""
+NOT_THIS_TIME = frozenset({DUPLICATE_IN_BATCH, 10175, 10176, 10210})
+"""Error codes that refuse one atomic batch, not atomic batches: a duplicate, a sequence missing or a
+batch incomplete (a message lost on the wire), too many batches in flight."""
 
 Message = tuple[str, bytes, dict[str, str]]
 """Subject, data, headers."""
@@ -358,15 +361,17 @@ class OutboxRelay:
     def _atomic_failed(self, exc: BaseException) -> None:
         """Republish what was sent a message at a time; stop atomic batches if the server refused one."""
         self._one_by_one_until = max(self._one_by_one_until, self._sent_up_to)
-        duplicate = isinstance(exc, nats.js.errors.APIError) and exc.err_code == DUPLICATE_IN_BATCH
-        if duplicate or isinstance(exc, TimeoutError | asyncio.CancelledError | ConnectionError):
+        api = isinstance(exc, nats.js.errors.APIError)
+        transient = isinstance(exc, nats.js.errors.ServiceUnavailableError) or (
+            api and exc.err_code in NOT_THIS_TIME  # type: ignore[attr-defined]
+        )
+        if transient or not isinstance(exc, nats.js.errors.APIError | AtomicRefused):
             log.info(
                 "relay: atomic batch not stored (%r); republishing up to %s one by one", exc, self._sent_up_to
             )
             return
-        if isinstance(exc, nats.js.errors.APIError | AtomicRefused):
-            log.warning("relay: the server refused an atomic batch (%r); publishing a message at a time", exc)
-            self._atomic = False
+        log.warning("relay: the server refused an atomic batch (%r); publishing a message at a time", exc)
+        self._atomic = False
 
     def _messages(self, notification: Notification) -> list[Message]:
         """The notification's contract events, encoded, each with its id and trace context."""
