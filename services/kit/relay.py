@@ -361,11 +361,11 @@ class OutboxRelay:
     def _atomic_failed(self, exc: BaseException) -> None:
         """Republish what was sent a message at a time; stop atomic batches if the server refused one."""
         self._one_by_one_until = max(self._one_by_one_until, self._sent_up_to)
-        api = isinstance(exc, nats.js.errors.APIError)
+        refused = isinstance(exc, nats.js.errors.APIError | AtomicRefused)
         transient = isinstance(exc, nats.js.errors.ServiceUnavailableError) or (
-            api and exc.err_code in NOT_THIS_TIME  # type: ignore[attr-defined]
+            getattr(exc, "err_code", None) in NOT_THIS_TIME
         )
-        if transient or not isinstance(exc, nats.js.errors.APIError | AtomicRefused):
+        if transient or not refused:
             log.info(
                 "relay: atomic batch not stored (%r); republishing up to %s one by one", exc, self._sent_up_to
             )

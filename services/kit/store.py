@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import logging
 import math
 import os
 import threading
@@ -45,8 +44,6 @@ from eventsourcing.utils import Environment
 
 from services.kit.settings import ServiceSettings
 from services.kit.tracing import current_trace_headers
-
-log = logging.getLogger(__name__)
 
 TRACE_KEY = "__trace__"
 
