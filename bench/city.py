@@ -31,7 +31,6 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,8 @@ from infra.city.load import load_city as load_into
 from infra.city.procfile import city_specs, write_procfile
 from infra.city.settle import settle
 from infra.demo import FOSHAN, urls_of
-from infra.stack import Stack, start_stack
+from infra.stack import Stack, demo_federation, start_stack
+from services.kit import clock
 from tests.support.nats import free_port
 
 SCALE = Decimal(os.environ.get("CITY_BENCH_SCALE", "1.0"))
@@ -112,7 +112,7 @@ async def probe(
     client: httpx.AsyncClient, nc: Any, urls: Urls, probes: Probes, household: str, head: str, income: str
 ) -> dict[str, float]:
     """One household from a department fact to penalties and resettlement, reviewed without delay."""
-    today = datetime.now(FOSHAN).date()
+    today = clock.local_today(FOSHAN)
     report = DepartmentFactReported.model_validate(
         {
             "department": "civil_affairs",
@@ -197,10 +197,13 @@ async def run() -> str:
         root = Path(tmp)
         population = root / "population"
         generated = time.monotonic()
-        write_population(population, scale=SCALE, seed=2026, as_of=datetime.now(FOSHAN).date())
+        var_dir = root / "var"
+        linkage = demo_federation(var_dir, echo=False) / "linkage"  # the keys the subject hashes use
+        write_population(
+            population, scale=SCALE, seed=2026, as_of=clock.local_today(FOSHAN), linkage_dir=linkage
+        )
         generated = time.monotonic() - generated
         city = load_city(population)
-        var_dir = root / "var"
         specs = city_specs(population, var_dir=var_dir, port_of=lambda name, port: free_port())
         specs = [s for s in specs if s.module != "gateway"]  # the operators' front door is not on the path
         procfile = write_procfile(specs, root / "Procfile")

@@ -59,7 +59,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ from services.eligibility.handlers import consumes
 from services.eligibility.queries import what_if
 from services.eligibility.settings import EligibilitySettings
 from services.eligibility.translate import make_translator
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.kit.relay import POSITION
@@ -174,13 +175,13 @@ def _report(household: uuid.UUID, reference: str, fact: dict[str, str], on: date
 
 def _message(report: DepartmentFactReported) -> bytes:
     out = Outgoing(FACT_REPORTED, str(report.household_id), report)
-    return encode(out, event_id=report.reference, source="/departments/bench", time=datetime.now(UTC))
+    return encode(out, event_id=report.reference, source="/departments/bench", time=clock.now())
 
 
 def _batch_message(reports: list[DepartmentFactReported], name: str) -> bytes:
     """A department's export: many facts in one `facts-reported` message."""
     out = Outgoing(FACTS_REPORTED, name, DepartmentFactsReported(facts=reports))
-    return encode(out, event_id=name, source="/departments/bench", time=datetime.now(UTC))
+    return encode(out, event_id=name, source="/departments/bench", time=clock.now())
 
 
 class _Service:

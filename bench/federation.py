@@ -28,7 +28,6 @@ import socket
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -38,6 +37,7 @@ from federation.demo import SIGNING_KEY, linkage_name, write_demo
 from federation.keys import load_private_key
 from federation.linkage import id_hash, load_linkage_key
 from federation.signing import sign_request
+from services.kit import clock
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -69,7 +69,7 @@ def _requests(root: Path, port: int, count: int, batch: int = 0) -> list[tuple[b
             "legal_basis": "Guangdong public rental housing regulations, art. 30",
             "case_id": f"GZ-BENCH-{n}",
             "officer_id": "bench",
-            "requested_at": datetime.now(UTC).isoformat(),
+            "requested_at": clock.now().isoformat(),
         }
         subjects = [
             {"query_id": str(uuid4()), "id_hash": id_hash(linkage, f"DEMO-4406-{(n + i) % 10:04d}")}

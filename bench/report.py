@@ -6,9 +6,10 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+
+from services.kit import clock
 
 
 def _cpu_model() -> str:
@@ -48,7 +49,7 @@ def machine_section() -> str:
         "",
         "| what | value |",
         "| --- | --- |",
-        f"| date | {datetime.now(UTC):%Y-%m-%d %H:%M} UTC |",
+        f"| date | {clock.now():%Y-%m-%d %H:%M} UTC |",
         f"| CPU | {_cpu_model()}, {os.cpu_count()} cores |",
         f"| memory | {_memory()} |",
         f"| OS | {platform.platform()} |",
@@ -84,7 +85,7 @@ def write_report(path: Path, sections: list[str], *, merge: bool = False) -> Non
         "each section says when it was measured, on the machine below. "
         "Benchmarks are not tests: nothing asserts a time.\n"
     )
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = clock.now().strftime("%Y-%m-%d %H:%M UTC")
     fresh = [sections[0], *(_dated(section, when) for section in sections[1:])]
     if merge and path.exists():
         kept = _split(path.read_text())

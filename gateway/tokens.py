@@ -9,7 +9,6 @@ import base64
 import hashlib
 import json
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,23 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.types import Options
 
 from gateway.roles import ROLES, Principal, Role, scopes_for
 from gateway.settings import GatewaySettings
 from gateway.users import Account
+from services.kit.clock import Clock, epoch_seconds, now
 
 BUILTIN_ALGORITHMS = ["EdDSA"]
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+LEEWAY_S = 5
+# PyJWT reads the wall clock for exp/nbf/iat: it checks presence, `_check_times` checks them by our clock.
+DECODE_OPTIONS: Options = {
+    "require": REQUIRED_CLAIMS,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+}
 
 
 class InvalidToken(Exception):
@@ -63,8 +72,11 @@ def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
 class Tokens:
     """Issues our tokens and verifies ours and the external issuer's."""
 
-    def __init__(self, settings: GatewaySettings, key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(
+        self, settings: GatewaySettings, key: Ed25519PrivateKey | None = None, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or now
         self.key = key or load_or_create_key(settings.key_file)
         self.jwk = public_jwk(self.key.public_key())
         # Token ids logged out before they expire (this process's memory: a restart or another replica
@@ -81,7 +93,7 @@ class Tokens:
         self, account: Account, *, now: float | None = None, ttl_s: int | None = None
     ) -> dict[str, Any]:
         """An OAuth2 token response for an authenticated account."""
-        issued = int(now if now is not None else time.time())
+        issued = int(now if now is not None else epoch_seconds(self.clock))
         ttl = ttl_s or self.settings.token_ttl_s
         scopes = sorted(scopes_for(account.role))
         claims: dict[str, Any] = {
@@ -117,9 +129,9 @@ class Tokens:
                     algorithms=BUILTIN_ALGORITHMS,
                     audience=self.settings.token_audience,
                     issuer=self.settings.token_issuer,
-                    options={"require": REQUIRED_CLAIMS},
-                    leeway=5,
+                    options=DECODE_OPTIONS,
                 )
+                self._check_times(claims)
                 return self._principal(claims, role_claim="role", estates_claim="estates")
             if self._oidc is not None and issuer == self.settings.oidc_issuer:
                 signing_key = self._oidc.get_signing_key_from_jwt(token)
@@ -129,9 +141,9 @@ class Tokens:
                     algorithms=self.settings.oidc_algorithms,
                     audience=self.settings.oidc_audience or self.settings.token_audience,
                     issuer=self.settings.oidc_issuer,
-                    options={"require": REQUIRED_CLAIMS},
-                    leeway=5,
+                    options=DECODE_OPTIONS,
                 )
+                self._check_times(claims)
                 return self._principal(
                     claims,
                     role_claim=self.settings.oidc_role_claim,
@@ -147,8 +159,22 @@ class Tokens:
             raise InvalidToken(f"invalid token: {type(exc).__name__}") from None
         raise InvalidToken("unknown issuer")
 
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """`exp`, `nbf` and `iat` against our clock, with the leeway the library would allow
+        (PyJWT reads the wall clock itself, so its own checks are turned off)."""
+        at = epoch_seconds(self.clock)
+        try:
+            expires, not_before = float(claims["exp"]), float(claims.get("nbf", claims["iat"]))
+            issued = float(claims["iat"])
+        except (TypeError, ValueError):
+            raise InvalidToken("invalid token: times are not numbers") from None
+        if expires <= at - LEEWAY_S:
+            raise InvalidToken("token expired")
+        if not_before > at + LEEWAY_S or issued > at + LEEWAY_S:
+            raise InvalidToken("invalid token: ImmatureSignatureError")
+
     def revoke(self, principal: Principal) -> None:
-        now = time.time()
+        now = epoch_seconds(self.clock)
         self.revoked = {jti: exp for jti, exp in self.revoked.items() if exp > now}
         if principal.token_id:
             self.revoked[principal.token_id] = principal.expires_at

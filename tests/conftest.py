@@ -18,8 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from services.kit import clock
 from tests.support.nats import NatsServer
 from tests.support.nats import free_port as free_port  # re-exported: tests import it from here
+
+
+@pytest.fixture(autouse=True)
+def _system_clock_again() -> Iterator[None]:
+    """A test that gave an application its own clock made it the process's clock (it stamps events):
+    the next test starts on the system's clock again."""
+    yield
+    clock.install(clock.system_clock)
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +38,7 @@ from nats.aio.client import Client as NATS
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported, DepartmentFactsReported
 from infra.city.data import City, ndjson, raw_lines
+from services.kit import clock
 from services.kit.codec import Outgoing, encode
 
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
@@ -227,7 +227,7 @@ def fact_message(report: DepartmentFactReported) -> tuple[bytes, str]:
         Outgoing(FACT_REPORTED, subject, report),
         event_id=event_id,
         source=f"/departments/{report.department.value.replace('_', '-')}",
-        time=datetime.now(UTC),
+        time=clock.now(),
     )
     return data, event_id
 
@@ -242,7 +242,7 @@ def export_messages(reports: list[DepartmentFactReported]) -> Iterator[tuple[str
             Outgoing(FACTS_REPORTED, f"{department}-export", DepartmentFactsReported(facts=batch)),
             event_id=event_id,
             source=f"/departments/{department.replace('_', '-')}",
-            time=datetime.now(UTC),
+            time=clock.now(),
         )
         yield FACTS_REPORTED.subject, data, event_id
 

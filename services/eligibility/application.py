@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -38,6 +38,7 @@ from services.eligibility.domain import (
 from services.eligibility.projection import Population
 from services.eligibility.settings import EligibilitySettings
 from services.eligibility.sweeps import SweepOrders
+from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 
@@ -107,10 +108,9 @@ class EligibilityApp(ServiceApplication):
         self,
         settings: EligibilitySettings,
         env: dict[str, str] | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = settings
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.defaults = rules.load_table()
         self._table_cache: tuple[int, rules.ParameterTable] | None = None
         self._in_force_cache: tuple[rules.ParameterTable | None, dict[tuple[str, date], rules.InForce]] = (
@@ -119,12 +119,8 @@ class EligibilityApp(ServiceApplication):
         )
         self._write_lock = threading.RLock()
         self._books: weakref.WeakKeyDictionary[UnitOfWork, ParameterBook | None] = weakref.WeakKeyDictionary()
-        super().__init__(settings, env)
+        super().__init__(settings, env, clock)
         self.population = Population(self)
-
-    def today(self) -> date:
-        """Today in the city's local time (`UTC_OFFSET_HOURS`), as the other services date things."""
-        return self.config.local_date(self.clock())
 
     # -- unit-of-work plumbing for HTTP commands ---------------------------------------------------------
 

@@ -26,9 +26,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from services.eligibility import rules
+from services.kit.clock import Aggregate
 
 NAMESPACE = UUID("5d0f3f5e-3c4b-4b7e-9a51-2f0d6c1e8a10")
 

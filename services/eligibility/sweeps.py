@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from services.kit.clock import Aggregate
 
 NAMESPACE = UUID("8a1b6f3e-2c7d-4e59-b0a4-6d3f1e9c2b75")
 

@@ -32,7 +32,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 import nats.js.errors
@@ -564,7 +563,7 @@ class Inbox:
             stream_sequence=item.sequence,
             deliveries=item.deliveries,
             reason=reason[:2000],
-            failed_at=datetime.now(UTC),
+            failed_at=self.app.clock(),
             original_headers=item.headers,
             original_data_b64=base64.b64encode(item.data).decode(),
         )

@@ -32,7 +32,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -383,7 +382,7 @@ class OutboxRelay:
         except Exception as exc:  # a bug, not bad luck: stay at this notification, loudly
             log.exception("cannot translate notification %s", notification.id)
             raise RelayError(f"notification {notification.id}: {exc!r}") from exc
-        occurred = getattr(event, "timestamp", None) or datetime.now(UTC)
+        occurred = getattr(event, "timestamp", None) or self.app.clock()
         messages = []
         traced = bool(parent) or isinstance(trace.get_tracer_provider(), TracerProvider)
         for index, out in enumerate(outgoing):

@@ -42,6 +42,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from services.kit.clock import Clock, install, now
 from services.kit.settings import ServiceSettings
 from services.kit.tracing import current_trace_headers
 
@@ -338,11 +339,22 @@ class ServiceApplication(Application[UUID]):
 
     log_section_size = 1000
 
-    def __init__(self, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, settings: ServiceSettings, env: Mapping[str, str] | None = None, clock: Clock | None = None
+    ) -> None:
+        """`clock`, when given, becomes the process's clock (`services.kit.clock.install`), which also
+        stamps the events; without one the application follows whatever clock the process has."""
+        if clock is not None:
+            install(clock)
+        self.clock: Clock = clock or now
         self.settings = settings
         self._listeners: list[Callable[[], None]] = []
         self._listeners_lock = threading.Lock()
         super().__init__(env=persistence_env(settings, self.name, env))
+
+    def today(self) -> date:
+        """Today in the city's local time (`UTC_OFFSET_HOURS`): every service dates things alike."""
+        return self.settings.local_date(self.clock())
 
     @property
     def process_recorder(self) -> ProcessRecorder:

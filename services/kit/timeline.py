@@ -51,7 +51,7 @@ def timeline(
             if step is None:
                 continue
             stamp = getattr(event, "timestamp", None)
-            at = stamp if isinstance(stamp, datetime) else datetime.now(UTC)
+            at = stamp if isinstance(stamp, datetime) else app.clock()
             entries.append(
                 TimelineEntry(
                     at=at if at.tzinfo else at.replace(tzinfo=UTC),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -129,7 +129,7 @@ def parse_batch(
 
 def today(app: MonitoringApp) -> date:
     """Today in the estates' local time (a step taken at 07:00 in Foshan is dated that day)."""
-    return app.config.local_date(datetime.now(UTC))
+    return app.today()
 
 
 def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.penalties import ExitCompleted
+from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 from services.kit.views import follow
@@ -103,8 +104,10 @@ _STATUS = {
 
 
 class MonitoringApp(ServiceApplication):
-    def __init__(self, settings: MonitoringSettings, env: dict[str, str] | None = None) -> None:
-        super().__init__(settings, env)
+    def __init__(
+        self, settings: MonitoringSettings, env: dict[str, str] | None = None, clock: Clock | None = None
+    ) -> None:
+        super().__init__(settings, env, clock)
         self.config = settings
         self.params = settings.detector_params()
         self.lock = threading.RLock()

@@ -23,7 +23,9 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from services.kit.clock import Aggregate
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://housing.foshan.example/monitoring")
 

@@ -44,7 +44,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ class SignalIntake:
         touched: set[UnitRef] = set()
         register, book = self.app.register, self.app.book
         by_unit, hasher = register.by_unit, self.app.hasher
-        latest = datetime.now(UTC) + timedelta(seconds=self.settings.signals_max_clock_skew_s)
+        latest = self.app.clock() + timedelta(seconds=self.settings.signals_max_clock_skew_s)
         unlet = 0
         for index, signal in enumerate(signals):
             unit = UnitRef(signal.estate, signal.building, signal.unit)
@@ -411,7 +411,7 @@ class SignalIntake:
                 stream_sequence=item.sequence,
                 deliveries=1,
                 reason=item.reason[:2000],
-                failed_at=datetime.now(UTC),
+                failed_at=self.app.clock(),
                 original_headers={},
                 original_data_b64=base64.b64encode(item.data).decode(),
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -27,6 +27,7 @@ from contracts.eligibility import (
     HouseholdRegistered,
 )
 from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
+from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 from services.kit.views import follow
@@ -84,8 +85,9 @@ class PenaltiesApp(ServiceApplication):
         settings: PenaltiesSettings,
         env: dict[str, str] | None = None,
         table: ParameterTable | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(settings, env)
+        super().__init__(settings, env, clock)
         self.config = settings
         self.table = table or load()
         self.lock = threading.RLock()
@@ -103,9 +105,6 @@ class PenaltiesApp(ServiceApplication):
         self.exits: dict[str, int] = {}
 
     # -- time and policy -------------------------------------------------------------------------------
-
-    def today(self) -> date:
-        return self.config.local_date(datetime.now(UTC))
 
     def policy(self, tenancy: Tenancy | None, on: date) -> Policy:
         region = tenancy.region if tenancy is not None else self.config.default_region

@@ -25,7 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from services.kit.clock import Aggregate
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://housing.foshan.example/penalties")
 CENT = Decimal("0.01")

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, DomainEventProtocol, event
+from eventsourcing.domain import DomainEventProtocol, event
 from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE, EventSpec
@@ -44,6 +44,7 @@ from contracts.penalties import (
     TransitionStarted,
     VoluntaryExitApplied,
 )
+from services.kit.clock import Aggregate
 from services.kit.codec import Incoming, Outgoing
 from services.kit.inbox import Handler
 from services.kit.runtime import Consumes, on

@@ -22,7 +22,7 @@ import os
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from contracts.eligibility import (
     Member,
 )
 from contracts.penalties import ExitCompleted
+from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 from services.resettlement.domain import (
@@ -131,19 +132,14 @@ class ResettlementApp(ServiceApplication):
         self,
         settings: ResettlementSettings,
         env: dict[str, str] | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = settings
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.policies: PolicyBook = load_policy(settings.resettlement_parameters_file)
-        super().__init__(settings, with_fastforward(env))
+        super().__init__(settings, with_fastforward(env), clock)
         self.view = Placements(self)
         self.conflicts = 0
         """Commits refused by the store's version check (a race lost to another writer), then redone."""
-
-    def today(self) -> date:
-        """Today in the city's local time."""
-        return self.config.local_date(self.clock())
 
     # -- running commands ----------------------------------------------------------------------------
 

@@ -31,7 +31,9 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import yaml
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from services.kit.clock import Aggregate
 
 NAMESPACE = UUID("3b8f0c6e-9d4a-4e27-8a41-6c5d2e1f0a93")
 PARAMETERS_FILE = Path(__file__).with_name("parameters") / "placement.yaml"

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.department import Department, DepartmentFactReported, EmploymentFact, SocialInsuranceFact
 from contracts.eligibility import AppealResolved, ExitDecided, HouseholdMembersChanged, HouseholdRegistered
+from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 from services.kit.views import follow
@@ -72,20 +73,15 @@ class TrainingApp(ServiceApplication):
         settings: TrainingSettings,
         env: dict[str, str] | None = None,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(settings, env)
+        super().__init__(settings, env, clock)
         self.config = settings
         self.params = rules.load(settings.training_parameters_dir)
-        self.clock = clock or (lambda: datetime.now(UTC))
         self.lock = threading.RLock()
         self.views = Views()
         self._seen = 0
         self._attempt = threading.local()  # aggregates a command read, to refresh before a refusal
-
-    def today(self) -> date:
-        """Today in the city's local time (`UTC_OFFSET_HOURS`), as the other services date things."""
-        return self.config.local_date(self.clock())
 
     # -- read model ------------------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from datetime import date
 from typing import Any, Literal
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from services.kit.clock import Aggregate
 
 NAMESPACE = UUID("6f1c0b7e-3d2a-4c5b-9e8f-7a6b5c4d3e21")
 

@@ -4,7 +4,6 @@ test sets, and its HTTP API through an in-process ASGI transport (no server, no 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,14 +13,7 @@ import pytest
 from services.eligibility.application import EligibilityApp
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
+from services.kit.clock import ManualClock as Clock
 
 
 @pytest.fixture

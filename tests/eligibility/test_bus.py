@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from contracts.department import DepartmentFactReported
 from services.eligibility.application import Actor, EligibilityApp, MemberInput
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.kit.runtime import Runtime
@@ -30,15 +31,13 @@ def fact_message(reference: str, household: UUID, fact: dict[str, Any]) -> bytes
         {
             "department": "civil_affairs",
             "reference": reference,
-            "described_on": datetime.now(UTC).date().isoformat(),
+            "described_on": clock.now().date().isoformat(),
             "household_id": str(household),
             "fact": fact,
         }
     )
     out = Outgoing(FACT_REPORTED, str(household), payload)
-    return encode(
-        out, event_id=f"dept:{reference}", source="/departments/civil-affairs", time=datetime.now(UTC)
-    )
+    return encode(out, event_id=f"dept:{reference}", source="/departments/civil-affairs", time=clock.now())
 
 
 async def read_stream(url: str, stream: str, subject: str, until: int, timeout: float = 30.0) -> list[Any]:

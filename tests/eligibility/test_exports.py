@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from contracts.catalogue import EVENTS_BY_TYPE
 from services.eligibility.application import EligibilityApp, MemberInput
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.runtime import Runtime
 from tests.eligibility.test_bus import read_stream, wait_for
@@ -29,7 +30,7 @@ def entry(reference: str, household: UUID, fact: dict[str, Any], department: str
     return {
         "department": department,
         "reference": reference,
-        "described_on": datetime.now(UTC).date().isoformat(),
+        "described_on": clock.now().date().isoformat(),
         "household_id": str(household),
         "fact": fact,
     }
@@ -44,7 +45,7 @@ def export(name: str, entries: list[Any]) -> bytes:
             "source": "/departments/civil-affairs",
             "type": FACTS_REPORTED.type,
             "subject": name,
-            "time": datetime.now(UTC).isoformat(),
+            "time": clock.now().isoformat(),
             "datacontenttype": "application/json",
             "dataschema": FACTS_REPORTED.dataschema,
             "data": {"facts": entries},

@@ -5,7 +5,7 @@ warning about a flat no household of ours holds is ignored, and the consumer goe
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
@@ -18,6 +18,7 @@ from contracts.monitoring import OccupancyWarningConfirmed, OccupancyWarningRais
 from services.eligibility.application import EligibilityApp, MemberInput
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.kit.runtime import Runtime
@@ -28,7 +29,7 @@ from tests.support.nats import NatsServer
 def message(name: str, payload: BaseModel, subject: str) -> tuple[str, bytes]:
     spec = EVENTS_BY_TYPE[(f"housing.monitoring.{name}", 1)]
     data = encode(
-        Outgoing(spec, subject, payload), event_id=str(uuid4()), source="/monitoring", time=datetime.now(UTC)
+        Outgoing(spec, subject, payload), event_id=str(uuid4()), source="/monitoring", time=clock.now()
     )
     return spec.subject, data
 

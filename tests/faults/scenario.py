@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +40,7 @@ from nats.js.errors import NotFoundError
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
 from infra.population.idnumbers import IdNumbers
+from services.kit import clock
 from services.kit.codec import Outgoing, encode
 
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
@@ -86,7 +87,7 @@ class Feed:
 def make_feed(households: int, rounds: int, *, seed: int = 2026, today: date | None = None) -> Feed:
     rng = random.Random(seed)
     ids = IdNumbers(rng)
-    today = today or datetime.now(UTC).date()
+    today = today or clock.now().date()
     bodies = []
     for h in range(households):
         members = []
@@ -379,7 +380,7 @@ def _fact_message(payload: dict[str, Any]) -> tuple[bytes, str]:
         Outgoing(FACT_REPORTED, str(report.household_id), report),
         event_id=event_id,
         source=f"/departments/{report.department.value.replace('_', '-')}",
-        time=datetime.now(UTC),
+        time=clock.now(),
     )
     return data, event_id
 

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from services.kit import clock
 from tests.floods.harness import (
     MIB,
     HealthProbe,
@@ -434,7 +434,7 @@ async def bus_flood(root: Path, count: int | None = None, delay_s: float = 0.001
         js = nc.jetstream(publish_async_max_pending=4000)
         await ensure_streams(js)
         ids = await asyncio.to_thread(_seed, root, households)
-        today = datetime.now(UTC).date()
+        today = clock.now().date()
         messages = [
             _message(
                 _report(

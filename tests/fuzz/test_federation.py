@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation.signing import sign_request
+from services.kit import clock
 from tests.fuzz.conftest import FUZZ_EXAMPLES, call, federation, served
 
 WIRE = ("/federation/v1/household-status", "/federation/v1/household-status:batch")
@@ -107,7 +107,7 @@ def test_wire_refuses_a_forged_signature(tmp_path: Path, bus: str) -> None:
         "legal_basis": "Guangdong public rental housing regulations, art. 30",
         "case_id": "GZ-2026-000123",
         "officer_id": "officer.li",
-        "requested_at": datetime.now(UTC).isoformat(),
+        "requested_at": clock.now().isoformat(),
         "id_hash": "ab" * 32,
     }
     body = json.dumps(query).encode()

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -172,7 +172,7 @@ class Bus:
         return [s for s in self.services if stream in s.handles]
 
     async def publish(self, message: Message) -> Published:
-        headers = {"Nats-Msg-Id": f"fuzz:{next(self._ids)}:{time.time_ns()}"}
+        headers = {"Nats-Msg-Id": f"fuzz:{next(self._ids)}:{uuid4().hex}"}
         ack = await self.js.publish(message.subject, message.data, headers=headers, timeout=10)
         return Published(message, ack.stream, ack.seq)
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from contracts.catalogue import EVENTS, STREAMS, EventSpec
 from contracts.envelope import Envelope
+from services.kit import clock
 from tests.contracts.test_payloads import SAMPLES
 
 CONSUMED_STREAMS = ("DEPARTMENT", "ELIGIBILITY", "FEDERATION", "MONITORING", "PENALTIES")
@@ -255,7 +256,7 @@ def messages(draw: st.DrawFn, stream: str) -> Message:
 
 
 def valid_message(spec: EventSpec, payload: dict[str, Any], event_id: str) -> Message:
-    document = envelope(spec, payload, event_id, datetime.now(UTC).isoformat())
+    document = envelope(spec, payload, event_id, clock.now().isoformat())
     return Message(stream_of(spec), spec.subject, dump(document), "valid")
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -17,8 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
 
 from gateway.settings import DEMO_USERS_FILE, GatewaySettings
-from gateway.tokens import Tokens
+from gateway.tokens import InvalidToken, Tokens
 from gateway.users import Directory, demo_credentials, verify_password
+from services.kit.clock import ManualClock, epoch_seconds
 from tests.gateway.conftest import ACCOUNTS, PASSWORD, GatewayFactory
 
 
@@ -27,7 +28,7 @@ def b64(data: bytes) -> str:
 
 
 def claims(settings: GatewaySettings, **extra: Any) -> dict[str, Any]:
-    now = int(time.time())
+    now = int(epoch_seconds())
     return {
         "iss": settings.token_issuer,
         "aud": settings.token_audience,
@@ -100,7 +101,7 @@ async def test_tampered_expired_and_foreign_tokens_are_refused(
     # a character in the middle (the last one carries padding bits a decoder may ignore)
     flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
     tampered_signature = f"{head}.{payload}.{flipped}"
-    expired = tokens.issue(ACCOUNTS["reviewer"], now=time.time() - 7200, ttl_s=600)["access_token"]
+    expired = tokens.issue(ACCOUNTS["reviewer"], now=epoch_seconds() - 7200, ttl_s=600)["access_token"]
     other_key = Ed25519PrivateKey.generate()
     forged = jwt.encode(claims(settings), other_key, algorithm="EdDSA")
     wrong_audience = jwt.encode(claims(settings, aud="another-app"), tokens.key, algorithm="EdDSA")
@@ -228,3 +229,21 @@ async def test_the_issuer_key_is_created_once_and_kept(tmp_path: Any) -> None:
     assert first.jwk == second.jwk
     token = first.issue(ACCOUNTS["auditor"])["access_token"]
     assert second.verify(token).subject == "auditor.sun"
+
+
+def test_a_token_lives_by_the_gateway_clock_not_the_wall_clock(tmp_path: Any) -> None:
+    """Issue and expiry read the injected clock: a token issued in 2031 is valid then, expires after
+    its lifetime (with the 5 s leeway), and is not yet valid before it was issued."""
+    clock = ManualClock(datetime(2031, 3, 1, 8, 0, tzinfo=UTC))
+    tokens = Tokens(GatewaySettings(var_dir=tmp_path), Ed25519PrivateKey.generate(), clock=clock)
+    token = tokens.issue(ACCOUNTS["auditor"], ttl_s=600)["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["iat"] == int(clock.now.timestamp())
+    assert tokens.verify(token).subject == "auditor.sun"
+    clock.advance(seconds=604)
+    assert tokens.verify(token).subject == "auditor.sun"
+    clock.advance(seconds=2)
+    with pytest.raises(InvalidToken, match="token expired"):
+        tokens.verify(token)
+    clock.now = datetime(2031, 3, 1, 7, 59, tzinfo=UTC)
+    with pytest.raises(InvalidToken, match="ImmatureSignatureError"):
+        tokens.verify(token)

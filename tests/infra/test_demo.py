@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import re
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import pytest
 from infra.city.data import EXIT, RETAIN, load_city, write_population
 from infra.city.procfile import city_specs, write_procfile
 from infra.demo import FOSHAN, run_demo
-from infra.stack import start_stack
+from infra.stack import demo_federation, start_stack
+from services.kit import clock
 from tests.support.nats import free_port
 
 pytestmark = pytest.mark.timeout(900)  # the whole stack on a loaded 2-core machine
@@ -33,9 +33,10 @@ def test_a_small_city_through_the_platform(tmp_path: Path, monkeypatch: pytest.M
     # the one place an ID number lives, and there only encrypted)
     monkeypatch.setenv("CIPHER_KEY", base64.b64encode(os.urandom(32)).decode())
     population = tmp_path / "population"
-    write_population(population, scale=SCALE, seed=2026, as_of=datetime.now(FOSHAN).date())
-    city = load_city(population)
     var_dir = tmp_path / "var"
+    linkage = demo_federation(var_dir, echo=False) / "linkage"  # the keys the subject hashes use
+    write_population(population, scale=SCALE, seed=2026, as_of=clock.local_today(FOSHAN), linkage_dir=linkage)
+    city = load_city(population)
     specs = city_specs(population, var_dir=var_dir, port_of=lambda name, port: free_port())
     procfile = write_procfile(specs, tmp_path / "Procfile")
     with start_stack(

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from contracts.department import DepartmentFactReported
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.kit.inbox import Inbox
@@ -49,13 +50,12 @@ def fact_message(reference: str, household: UUID) -> tuple[bytes, dict[str, str]
             "fact": {"kind": "income", "monthly_income": "4100.00"},
         }
     )
-    from datetime import UTC, datetime
 
     data = encode(
         Outgoing(FACT_REPORTED, str(household), payload),
         event_id=reference,
         source="/test",
-        time=datetime.now(UTC),
+        time=clock.now(),
     )
     return data, {"Nats-Msg-Id": f"test:{reference}"}
 

@@ -4,7 +4,6 @@ is named by its index without holding back the others."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from contracts.catalogue import EVENTS, EVENTS_BY_TYPE
 from contracts.department import FACTS_PER_BATCH, DepartmentFactReported
 from contracts.spec import EventSpec
+from services.kit import clock
 from services.kit.codec import ContractError, Rejected, decode, entries
 
 FACTS_REPORTED = EVENTS_BY_TYPE[("housing.department.facts-reported", 1)]
@@ -38,7 +38,7 @@ def message(data: Any) -> bytes:
             "source": "/departments/civil-affairs",
             "type": FACTS_REPORTED.type,
             "subject": "export-1",
-            "time": datetime.now(UTC).isoformat(),
+            "time": clock.now().isoformat(),
             "datacontenttype": "application/json",
             "dataschema": FACTS_REPORTED.dataschema,
             "data": data,

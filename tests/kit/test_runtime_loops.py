@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -22,6 +22,7 @@ from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
 from contracts.eligibility import FactRecorded
 from contracts.envelope import MSG_ID_HEADER
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Incoming, Outgoing, decode, encode
 from services.kit.relay import POSITION
@@ -147,7 +148,7 @@ def test_a_relay_only_process_publishes_what_an_inbox_only_process_stored(
                     }
                 )
                 out = Outgoing(FACT_REPORTED, str(household), report)
-                data = encode(out, event_id=f"MZ-{n}", source="/departments/test", time=datetime.now(UTC))
+                data = encode(out, event_id=f"MZ-{n}", source="/departments/test", time=clock.now())
                 await js.publish(FACT_REPORTED.subject, data, headers={MSG_ID_HEADER: f"MZ-{n}"})
             await asyncio.wait_for(all_there.wait(), 30)
             # The relay's position is recorded in the shared store, where the inbox's process sees it.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -18,6 +18,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts.envelope import Envelope
 from contracts.monitoring import ViolationConfirmed
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.monitoring.application import MonitoringApp
@@ -82,7 +83,7 @@ async def test_signals_through_nats_to_a_warning_and_a_violation(
             Outgoing(REGISTERED, str(household), payload),
             event_id="e1",
             source="/test",
-            time=datetime.now(UTC),
+            time=clock.now(),
         ),
         headers={"Nats-Msg-Id": "test:registered"},
     )
@@ -209,7 +210,7 @@ async def test_a_crash_replays_from_the_last_checkpoint_without_double_counting(
             Outgoing(REGISTERED, str(household), registration(household, [member])),
             event_id="e1",
             source="/test",
-            time=datetime.now(UTC),
+            time=clock.now(),
         ),
     )
     _, runtime, app = start(nats_server, tmp_path)

@@ -5,7 +5,6 @@ exit, published by penalties, makes the register forget it and withdraws the war
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -15,6 +14,7 @@ from pydantic import BaseModel
 from contracts.department import DepartmentFactReported
 from contracts.eligibility import ExitDecided
 from contracts.spec import EventSpec
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.monitoring.handlers import (
@@ -32,7 +32,7 @@ from tests.support.nats import NatsServer
 
 
 def envelope(spec: EventSpec, subject: str, payload: BaseModel, event_id: str) -> bytes:
-    return encode(Outgoing(spec, subject, payload), event_id=event_id, source="/test", time=datetime.now(UTC))
+    return encode(Outgoing(spec, subject, payload), event_id=event_id, source="/test", time=clock.now())
 
 
 async def test_an_exit_published_by_penalties_ends_monitoring_of_the_household(

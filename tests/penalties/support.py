@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID, uuid4
 
 from contracts.eligibility import AppealLodged, AppealResolved, ExitDecided, HouseholdRegistered, Member
 from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
+from services.kit.clock import ManualClock
 from services.kit.uow import UnitOfWork
 from services.penalties.application import PenaltiesApp
 from services.penalties.settings import PenaltiesSettings
@@ -84,10 +85,17 @@ def eligibility_appeal_resolved(
     )
 
 
-def make_app(tmp_path: Path, env: dict[str, str] | None = None) -> PenaltiesApp:
+# The day these tests' dates were written around (11:00 in Foshan): "today" for a sanction's state
+# and a notice's delivery, whatever the machine's date.
+TODAY = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def make_app(
+    tmp_path: Path, env: dict[str, str] | None = None, clock: ManualClock | None = None
+) -> PenaltiesApp:
     settings = PenaltiesSettings(var_dir=tmp_path)
     store = env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "p.sqlite")}
-    return PenaltiesApp(settings, store)
+    return PenaltiesApp(settings, store, clock=clock or ManualClock(TODAY))
 
 
 def feed(app: PenaltiesApp, handler_name: str, payload: object) -> None:

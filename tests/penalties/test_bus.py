@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from contracts.catalogue import EventSpec
 from contracts.envelope import Envelope
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.penalties.application import PenaltiesApp
@@ -66,9 +67,7 @@ async def test_decisions_and_violations_over_nats_to_penalties_events(
     await ensure_streams(js)
 
     async def publish(spec: EventSpec, payload: BaseModel, subject: str, msg_id: str) -> None:
-        data = encode(
-            Outgoing(spec, subject, payload), event_id=msg_id, source="/test", time=datetime.now(UTC)
-        )
+        data = encode(Outgoing(spec, subject, payload), event_id=msg_id, source="/test", time=clock.now())
         await js.publish(spec.subject, data, headers={"Nats-Msg-Id": msg_id})
 
     staged, leaving, overdue = uuid4(), uuid4(), uuid4()

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID, uuid4
 
 from contracts.eligibility import ExitDecided, HouseholdRegistered, Member
+from services.kit.clock import ManualClock as Clock
 from services.resettlement.application import UnitSpec, read_pools_file
 from services.resettlement.settings import FOSHAN_POOLS, ResettlementSettings
 
 DECIDED = date(2026, 11, 2)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def clock() -> Clock:

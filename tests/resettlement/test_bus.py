@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +19,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel
 
 from contracts.catalogue import EventSpec
+from services.kit import clock as kit_clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.resettlement.application import ResettlementApp
@@ -34,7 +35,7 @@ OPERATOR = {"X-Operator-Id": "officer-chen", "X-Operator-Role": "caseworker"}
 
 def message(spec: EventSpec, household: UUID, payload: BaseModel, event_id: str) -> bytes:
     return encode(
-        Outgoing(spec, str(household), payload), event_id=event_id, source="/test", time=datetime.now(UTC)
+        Outgoing(spec, str(household), payload), event_id=event_id, source="/test", time=kit_clock.now()
     )
 
 

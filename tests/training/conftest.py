@@ -5,7 +5,6 @@ way the inbox feeds them (a unit of work committed per message)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from contracts.eligibility import (
     Member,
 )
 from contracts.money import Yuan
+from services.kit.clock import ManualClock as Clock
 from services.kit.uow import UnitOfWork
 from services.training.application import TrainingApp
 from services.training.service import build
@@ -31,14 +31,6 @@ from services.training.settings import TrainingSettings
 
 OPERATOR = {"X-Operator-Id": "officer.chen", "X-Operator-Role": "supervisor"}
 DECIDED_ON = date(2027, 2, 10)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.training import EmploymentRecorded, ReferralMade, TraineeEnrolled
+from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, decode, encode
 from services.kit.settings import REPO_ROOT
@@ -41,7 +41,7 @@ async def eventually(predicate: Callable[[], Any], message: str, timeout: float 
 async def publish(js: JetStreamContext, type_: str, subject_id: str, payload: BaseModel) -> None:
     spec = EVENTS_BY_TYPE[(type_, 1)]
     data = encode(
-        Outgoing(spec, subject_id, payload), event_id=str(uuid4()), source="/test", time=datetime.now(UTC)
+        Outgoing(spec, subject_id, payload), event_id=str(uuid4()), source="/test", time=clock.now()
     )
     await js.publish(spec.subject, data, headers={"Nats-Msg-Id": f"test:{uuid4()}"})
 
