@@ -15,12 +15,13 @@ from decimal import Decimal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, DomainEventProtocol, event
+from eventsourcing.domain import DomainEventProtocol, event
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
+from services.kit.clock import Aggregate
 from services.kit.codec import Incoming, Outgoing
 from services.kit.http import create_app, observe, serve
 from services.kit.runtime import Consumes, Runtime
