@@ -187,7 +187,7 @@ def test_the_sweep_asks_once_per_household_due_and_again_only_when_due(
     assert eligibility.household(decided[0]).outcome == "qualifies"
 
     # registered without a decision: due once the intake had time to send its subjects
-    registered_on = eligibility.household(waiting).created_on  # stored events carry the real time
+    registered_on = eligibility.household(waiting).created_on  # stamped by the test clock
     assert registered_on is not None
     clock.now = registered_on + timedelta(seconds=eligibility.config.cross_region_first_check_after_s - 1)
     assert eligibility.cross_region_due() == []
@@ -209,7 +209,9 @@ def test_the_sweep_asks_once_per_household_due_and_again_only_when_due(
 
 def test_the_sweep_waits_while_its_checks_wait_for_the_peers(eligibility: EligibilityApp) -> None:
     """At most `cross_region_sweep_max_in_flight` checks unanswered: federation asks all open checks
-    at once, so the sweep goes no faster than the peers answer."""
+    at once, so the sweep goes no faster than the peers answer. Each sweep runs until it has found the
+    limit reached three times without asking more (or until it ends by itself, which it must not: some
+    households are still due), never for a fixed time a slow machine may not get far enough in."""
     households = [register(eligibility, f"10{i}", id_number) for i, id_number in enumerate(IDS)]
     for n, household in enumerate(households):
         eligibility.ingest(clean_facts(household, str(n)))
@@ -217,16 +219,38 @@ def test_the_sweep_waits_while_its_checks_wait_for_the_peers(eligibility: Eligib
     eligibility.config.cross_region_sweep_pause_s = 0.01
     eligibility.config.cross_region_sweep_max_in_flight = 2
 
-    async def sweep_for(seconds: float) -> int:
-        stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(seconds, stop.set)
-        return await sweep(eligibility, stop)
+    in_flight = eligibility.cross_region_in_flight
+    polls_at_limit = 0
 
-    assert asyncio.run(sweep_for(0.5)) == 2
-    assert eligibility.cross_region_status()["awaiting_answers"] == 2
-    asked = [h for h in households if eligibility.household(h).check_id is not None]
-    answer_all(eligibility, asked[0], dict.fromkeys(CITIES, "no_match"))
-    assert asyncio.run(sweep_for(0.5)) == 1
+    def counted() -> int:
+        nonlocal polls_at_limit
+        found = in_flight()
+        polls_at_limit += found >= eligibility.config.cross_region_sweep_max_in_flight
+        return found
+
+    vars(eligibility)["cross_region_in_flight"] = counted  # the sweep's view of its checks in flight
+
+    async def sweep_until_held() -> int:
+        nonlocal polls_at_limit
+        polls_at_limit = 0
+        stop = asyncio.Event()
+        running = asyncio.create_task(sweep(eligibility, stop))
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 60.0
+        while not running.done() and polls_at_limit < 3:
+            assert loop.time() < give_up, "within 60 s the sweep neither ended nor waited at the limit"
+            await asyncio.sleep(0.01)
+        stop.set()
+        return await running
+
+    try:
+        assert asyncio.run(sweep_until_held()) == 2
+        assert eligibility.cross_region_status()["awaiting_answers"] == 2
+        asked = [h for h in households if eligibility.household(h).check_id is not None]
+        answer_all(eligibility, asked[0], dict.fromkeys(CITIES, "no_match"))
+        assert asyncio.run(sweep_until_held()) == 1
+    finally:
+        del vars(eligibility)["cross_region_in_flight"]
     assert eligibility.cross_region_status() | {"households": 4} == {
         "households": 4,
         "never_checked": 1,

@@ -16,7 +16,8 @@ from tests.gateway.fakes import HOUSE_IN, TRACE, Fakes
 
 async def test_rate_limit_answers_429_with_retry_after(gateway: GatewayFactory, tokens: Tokens) -> None:
     headers = bearer(tokens, "auditor")
-    async with gateway(rate_limit_per_s=0.5, rate_limit_burst=3) as client:
+    # a token back every 1000 s: the requests below take far less, however slow the machine
+    async with gateway(rate_limit_per_s=0.001, rate_limit_burst=3) as client:
         statuses = [(await client.get("/api/me", headers=headers)).status_code for _ in range(4)]
         limited = await client.get("/api/me", headers=headers)
         other_client = await client.get("/api/me", headers=bearer(tokens, "admin"))
@@ -97,7 +98,9 @@ async def test_the_timeline_merges_every_service_and_names_the_silent_ones(
 ) -> None:
     fakes.down.add("training")
     fakes.slow.add("federation")
-    async with gateway(upstream_timeout_s=0.3) as client:
+    # The deadline is what the answering services must meet (generous: they answer in milliseconds);
+    # the slow one sleeps 5 s on the same event loop, so it always misses it.
+    async with gateway(upstream_timeout_s=2.0) as client:
         response = await client.get(f"/api/households/{HOUSE_IN}/timeline", headers=bearer(tokens, "auditor"))
     body = response.json()
     assert response.status_code == 200

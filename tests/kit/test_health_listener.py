@@ -137,7 +137,10 @@ async def test_liveness_and_readiness_follow_the_heartbeat_and_the_snapshot() ->
     assert watchdog.liveness()[0] == 200
     assert watchdog.ready()[0] == 503  # nothing computed yet
     refresh = asyncio.create_task(watchdog.refresh())
-    await asyncio.sleep(0.05)
+    for _ in range(6000):  # until the first refresh ran (a deadline of minutes, not a timing)
+        if watchdog.snapshot is not None:
+            break
+        await asyncio.sleep(0.01)
     assert watchdog.ready() == (200, {"status": "ready", "checks": checks, "snapshot_age_s": 0.0})
     now[0] += 5.5  # neither beat nor refresh ran since (the loop "stalled")
     status, body = watchdog.liveness()
