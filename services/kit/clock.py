@@ -81,16 +81,6 @@ class ManualClock:
         return self.now
 
 
-class OffsetClock:
-    """The system's clock moved by a fixed offset: a whole process running "as of" another day."""
-
-    def __init__(self, offset: timedelta) -> None:
-        self.offset = offset
-
-    def __call__(self) -> datetime:
-        return system_clock() + self.offset
-
-
 class Aggregate(LibraryAggregate):
     """The library's aggregate, its events stamped by the process's clock rather than the wall's."""
 
