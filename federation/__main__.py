@@ -37,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds to wait for a running writer to append the store's newest events (default 3)",
     )
     demo = sub.add_parser("demo-init", help="(re)write the demo cities' keys, directories and data")
-    demo.add_argument("--out", type=Path, default=None)
+    demo.add_argument("--out", type=Path, default=None, help="default: var/federation (what make run uses)")
+    demo.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="only when missing, or a key window has not begun or ends within 30 days (keeps linkage keys)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "keygen":
@@ -53,10 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify-audit":
         return _verify_audit(args.path or FederationSettings().audit_path(), args.chain_only, args.grace)
     if args.command == "demo-init":
-        from federation.demo import DEMO_CITIES, write_demo
+        from federation.demo import DEMO_PORTS, ensure_demo, write_demo
         from federation.settings import DEMO_DIR
 
-        write_demo(args.out or DEMO_DIR, {code: 8006 + i * 100 for i, code in enumerate(DEMO_CITIES)})
+        out = args.out or DEMO_DIR
+        if not args.if_stale:
+            write_demo(out, DEMO_PORTS)
+            print(f"demo federation written to {out}")
+        elif (reason := ensure_demo(out, DEMO_PORTS)) is not None:
+            print(f"demo federation written to {out} ({reason})")
+        else:
+            print(f"demo federation in {out} is valid for 30 days or more: kept")
         return 0
 
     from federation.service import build

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -255,7 +254,7 @@ def operator_router(app: FederationApp, responder: Responder | None = None) -> A
             ):
                 if hasattr(event, name):
                     entry[name] = getattr(event, name)
-            entry["at"] = str(getattr(event, "timestamp", datetime.now(UTC)))
+            entry["at"] = str(getattr(event, "timestamp", None) or app.clock())
             out.append(entry)
         return out
 

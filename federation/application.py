@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from federation.domain import CrossRegionCheck, HouseholdSubjects, InboundExchange
 from federation.settings import FederationSettings
+from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 
 WRITE_ATTEMPTS = 5
@@ -27,8 +27,12 @@ WRITE_ATTEMPTS = 5
 class FederationApp(ServiceApplication):
     name = "Federation"
 
-    def __init__(self, settings: FederationSettings, env: dict[str, str] | None = None) -> None:
-        super().__init__(settings, env)
+    def __init__(
+        self, settings: FederationSettings, env: dict[str, str] | None = None, clock: Clock | None = None
+    ) -> None:
+        """`clock` (default: the process's) is what "now" is for every part of the city's federation:
+        signatures made and checked, key windows, answers' `as_of`, verdicts, refusals."""
+        super().__init__(settings, env, clock)
         self.federation = settings
         self._check_lock = threading.Lock()
 
@@ -122,7 +126,7 @@ class FederationApp(ServiceApplication):
                     reason,
                     query_ids,
                     exchanges,
-                    datetime.now(UTC),
+                    self.clock(),
                 )
                 try:
                     self.save(check)

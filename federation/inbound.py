@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -99,7 +99,9 @@ class Responder:
         self.app, self.settings, self.directory = app, settings, directory
         self.private_key, self.book = private_key, book
         self.limiter = RateLimiter(settings.federation_rate_limit_share)
-        self.refusals = refusals or RefusalLog(None, 0, 0)
+        self.clock = app.clock
+        """What "now" is for this city's answers: the application's clock (`services.kit.clock`)."""
+        self.refusals = refusals or RefusalLog(None, 0, 0, clock=app.clock)
         self.committer = ExchangeCommitter(
             app, settings.federation_commit_batch_max, settings.federation_commit_linger_s
         )
@@ -165,6 +167,7 @@ class Responder:
                     self.keys_of,
                     max_age_s=self.settings.federation_max_signature_age_s,
                     skew_s=self.settings.federation_clock_skew_s,
+                    clock=self.clock,
                 )
             except SignatureRejected as exc:
                 if exc.status == 403:
@@ -209,7 +212,7 @@ class Responder:
             raise Refused(
                 413, "too-many-subjects", "Too many subjects", f"at most {self.settings.federation_batch_max}"
             )
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = self.clock().replace(microsecond=0)
         subjects = (
             [(s.query_id, s.id_hash) for s in query.subjects]
             if isinstance(query, BatchQuery)
@@ -237,7 +240,7 @@ class Responder:
         )
         response_body = answer.model_dump_json().encode()
         response_headers = sign_response(
-            self.private_key, self.settings.federation_city, 200, response_body, verified.signature
+            self.private_key, self.settings.federation_city, 200, response_body, verified.signature, now=now
         )
         matches = sum(
             1

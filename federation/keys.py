@@ -7,6 +7,7 @@ bytes): short enough to paste into YAML and exactly what `/federation/v1/keys` p
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -55,7 +56,10 @@ def keygen(out_dir: Path, key_id: str) -> tuple[Path, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     private_path = out_dir / f"{key_id}.private.pem"
-    private_path.write_bytes(private_pem(key))
-    private_path.chmod(0o600)
+    # created 0600 (never readable by others, not even for a moment), and made so if it existed
+    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(private_pem(key))
     (out_dir / f"{key_id}.public.pem").write_bytes(public_pem(key.public_key()))
     return private_path, public_x(key.public_key())

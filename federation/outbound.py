@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,6 +28,8 @@ from federation.domain import CATEGORIES, combine
 from federation.peers import Directory, Peer
 from federation.settings import FederationSettings
 from federation.signing import Headers, SignatureRejected, sign_request, signature_of, verify_response
+from services.kit.clock import Clock
+from services.kit.clock import now as process_now
 
 log = logging.getLogger(__name__)
 SINGLE_PATH = "/federation/v1/household-status"
@@ -95,8 +97,13 @@ class PeerClient:
         directory: Directory,
         private_key: Ed25519PrivateKey,
         client: httpx.AsyncClient | None = None,
+        *,
+        clock: Clock = process_now,
     ) -> None:
+        """`clock` is what "now" is when signing our queries and checking the answers' signatures
+        (the application's clock in `federation.service.build`; by default the process's)."""
         self.settings, self.directory, self.private_key = settings, directory, private_key
+        self.clock = clock
         self.client = client or httpx.AsyncClient(timeout=settings.federation_peer_timeout_s)
         self.breakers: dict[str, CircuitBreaker] = {}
 
@@ -159,7 +166,7 @@ class PeerClient:
         query_ids: list[str],
         exchanges: list[dict[str, Any]],
     ) -> list[dict[str, bool | None]]:
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = self.clock().replace(microsecond=0)
         common = {
             "requesting_city": self.settings.federation_city,
             "purpose": case.purpose,
@@ -186,7 +193,7 @@ class PeerClient:
             )
         raw = body.model_dump_json().encode()
         url = peer.base_url + path
-        headers = sign_request(self.private_key, self.settings.federation_city, "POST", url, raw)
+        headers = sign_request(self.private_key, self.settings.federation_city, "POST", url, raw, now=now)
         record: dict[str, Any] = {"url": url, "request": {"headers": headers.as_dict(), "body": raw.decode()}}
         exchanges.append(record)
         metrics.OUTBOUND.labels(peer.code).inc(len(subjects))
@@ -215,6 +222,7 @@ class PeerClient:
             self.keys_of,
             signature_of(headers),
             skew_s=self.settings.federation_clock_skew_s,
+            clock=self.clock,
         )
         record["verified"] = {"city": verified.city, "key_id": verified.key_id}
         return _answers(response.content, peer.code, query_ids, batch=len(subjects) > 1)

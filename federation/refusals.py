@@ -25,18 +25,22 @@ import logging
 import logging.handlers
 import threading
 from collections import deque
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from federation import metrics
+from services.kit.clock import Clock
+from services.kit.clock import now as process_now
 
 RECENT = 200
 FIELD_LIMIT = 512
 
 
 class RefusalLog:
-    def __init__(self, path: Path | None, max_bytes: int, backups: int) -> None:
+    def __init__(
+        self, path: Path | None, max_bytes: int, backups: int, *, clock: Clock = process_now
+    ) -> None:
+        self.clock = clock
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._lock = threading.Lock()
         self._log: logging.Logger | None = None
@@ -72,7 +76,7 @@ class RefusalLog:
         if 'keyid="' in signature_input:
             keyid = signature_input.split('keyid="', 1)[1].split('"', 1)[0][:16]
         line: dict[str, Any] = {
-            "at": datetime.now(UTC).isoformat(),
+            "at": self.clock().isoformat(),
             "status": status,
             "problem": problem,
             "reason": reason[:FIELD_LIMIT],

@@ -21,6 +21,7 @@ from federation.readmodel import load_book
 from federation.refusals import RefusalLog
 from federation.settings import FederationSettings
 from federation.worker import OutboundWorker
+from services.kit.clock import Clock
 from services.kit.http import create_app
 from services.kit.lease import Lease, lease_bucket, run_leased
 from services.kit.runtime import Consumes, Runtime
@@ -67,18 +68,25 @@ class Node:
     runtime: FederationRuntime
 
 
-def build(settings: FederationSettings, env: dict[str, str] | None = None) -> tuple[FastAPI, Node]:
+def build(
+    settings: FederationSettings, env: dict[str, str] | None = None, clock: Clock | None = None
+) -> tuple[FastAPI, Node]:
+    """`clock` (tests: a `ManualClock`) is the application's, and through it the responder's, the peer
+    client's and the refusal log's; without one they follow the process's clock (`services.kit.clock`)."""
     directory = load_directory(settings.federation_peers_file, settings.federation_city)
     private_key = load_private_key(settings.federation_private_key_file)
-    app = FederationApp(settings, env)
+    app = FederationApp(settings, env, clock)
     book = load_book(settings.federation_data_file, directory)
     refusals = RefusalLog(
-        settings.refusals_path(), settings.federation_refusals_max_bytes, settings.federation_refusals_backups
+        settings.refusals_path(),
+        settings.federation_refusals_max_bytes,
+        settings.federation_refusals_backups,
+        clock=app.clock,
     )
     responder = Responder(app, settings, directory, private_key, book, refusals)
     index = TenantIndex(app, book)
     index.catch_up()
-    client = PeerClient(settings, directory, private_key)
+    client = PeerClient(settings, directory, private_key, clock=app.clock)
     worker = OutboundWorker(app, client)
     audit = AuditWriter(app, settings.audit_path())
     runtime = FederationRuntime(

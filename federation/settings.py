@@ -12,7 +12,10 @@ from pydantic import Field
 
 from services.kit.settings import REPO_ROOT, ServiceSettings
 
-DEMO_DIR = REPO_ROOT / "infra" / "federation"
+DEMO_DIR = REPO_ROOT / "var" / "federation"
+"""The demo federation that `make run` generates (`federation.demo.ensure_demo`, windows from that day):
+what the defaults below point at. A real deployment sets `FEDERATION_PRIVATE_KEY_FILE` and
+`FEDERATION_PEERS_FILE` to its own key and directory, whose windows it configures itself."""
 
 
 class FederationSettings(ServiceSettings):

@@ -10,7 +10,10 @@ leaves to us, and this module adds, is the protocol's policy (PROTOCOL.md):
   is checked against the event store by the application, so it survives restarts);
 - keys are chosen by validity at `created`, so during a rotation overlap both keys of a city verify;
 - an answer carries `Federation-Request-Signature: sha-256=:<hash of the request's signature>:` and
-  signs it, binding the answer to the one request it answers (the library cannot do `;req`).
+  signs it, binding the answer to the one request it answers (the library cannot do `;req`);
+- "now" (the `created` of what we sign, the age, skew and expiry of what we verify, also on the
+  library's path) is the caller's clock (`now=`, `clock=`; by default the process's,
+  `services.kit.clock`), never the system's read here.
 
 Fast path. Parsing and re-serialising the structured fields through the library cost about half of
 answering a query, so the common case is done here directly: when `Signature-Input`, `Signature` and
@@ -35,7 +38,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,6 +56,9 @@ from http_message_signatures import (
 )
 from http_message_signatures.digests import ContentDigest
 from http_sf.compat import Item
+
+from services.kit.clock import Clock
+from services.kit.clock import now as process_now
 
 REQUEST_COMPONENTS = ("@method", "@authority", "@path", "content-digest")
 TARGET_URI_COMPONENTS = ("@method", "@target-uri", "content-digest")
@@ -177,7 +182,7 @@ def binding_value(request_signature: bytes) -> str:
 
 
 def _times(now: datetime | None, lifetime_s: int) -> tuple[datetime, datetime]:
-    created = (now or datetime.now(UTC)).replace(microsecond=0)
+    created = (now or process_now()).replace(microsecond=0)
     return created, created + timedelta(seconds=lifetime_s)
 
 
@@ -192,7 +197,8 @@ def sign_request(
     nonce: str | None = None,
     lifetime_s: int = MAX_LIFETIME_S,
 ) -> Headers:
-    """The headers of a signed request (Content-Type, Content-Digest, Signature-Input, Signature)."""
+    """The headers of a signed request (Content-Type, Content-Digest, Signature-Input, Signature);
+    `created` is `now`, by default the process's clock (`services.kit.clock.now`)."""
     created, expires = _times(now, lifetime_s)
     view = RequestView(method, url, Headers([("Content-Type", "application/json")]))
     HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(private=key)).sign(
@@ -397,11 +403,13 @@ def _verify_fast(
     body: bytes,
     max_age_s: int,
     skew_s: int,
+    moment: datetime,
 ) -> Verified:
     """What `HTTPMessageVerifier.verify` decides, for a canonical single signature without component
-    parameters; raises `_Fallback` for anything else and `SignatureRejected` with the library's reason."""
+    parameters; raises `_Fallback` for anything else and `SignatureRejected` with the library's reason.
+    `moment` is the verifier's "now" (created, expires and the age are checked against it)."""
     assert parsed.canonical is not None
-    now = time.time()
+    now = moment.timestamp()
     if parsed.created > now + skew_s:
         raise SignatureRejected(401, 'Signature "created" parameter is set to a time in the future')
     if parsed.expires < now - skew_s:
@@ -456,6 +464,34 @@ def _check_digest(value: str, body: bytes) -> None:
         raise SignatureRejected(401, "Content-Digest does not match the message body")
 
 
+class _VerifierAt(HTTPMessageVerifier):
+    """The library's verifier with its "now" given rather than read from the system clock: the
+    library's own created/expires/age checks (`validate_created_and_expires`), at `moment`."""
+
+    def __init__(self, public: Ed25519PublicKey, moment: datetime) -> None:
+        super().__init__(signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(public))
+        self.moment = moment
+
+    def validate_created_and_expires(self, sig_input: Any, max_age: timedelta | None = None) -> None:
+        min_time, max_time = self.moment - self.max_clock_skew, self.moment + self.max_clock_skew
+        params = sig_input.params
+        if "created" in params:
+            if self._parse_integer_timestamp(params["created"], field_name="created") > max_time:
+                raise InvalidSignature('Signature "created" parameter is set to a time in the future')
+        elif self.require_created or max_age is not None:
+            raise InvalidSignature('Signature is missing a required "created" parameter')
+        if (
+            "expires" in params
+            and self._parse_integer_timestamp(params["expires"], field_name="expires") < min_time
+        ):
+            raise InvalidSignature('Signature "expires" parameter is set to a time in the past')
+        if (
+            max_age is not None
+            and self._parse_integer_timestamp(params["created"], field_name="created") + max_age < min_time
+        ):
+            raise InvalidSignature(f"Signature age exceeds maximum allowable age {max_age}")
+
+
 def _verify_library(
     message: RequestView | ResponseView,
     parsed: _Parsed,
@@ -464,10 +500,11 @@ def _verify_library(
     body: bytes,
     max_age_s: int,
     skew_s: int,
+    moment: datetime,
 ) -> Verified:
     reason = "no key of this city is valid at the signature's creation time"
     for key_id, public in keys:
-        verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(public))
+        verifier = _VerifierAt(public, moment)
         verifier.max_clock_skew = timedelta(seconds=skew_s)
         try:
             verifier.verify(
@@ -488,16 +525,17 @@ def _verify(
     body: bytes,
     max_age_s: int,
     skew_s: int,
+    moment: datetime,
     *,
     fast: bool = True,
 ) -> Verified:
     keys = list(keys)
     if fast and parsed.canonical is not None:
         try:
-            return _verify_fast(message, parsed, keys, required, body, max_age_s, skew_s)
+            return _verify_fast(message, parsed, keys, required, body, max_age_s, skew_s, moment)
         except _Fallback:
             pass
-    return _verify_library(message, parsed, keys, required, body, max_age_s, skew_s)
+    return _verify_library(message, parsed, keys, required, body, max_age_s, skew_s, moment)
 
 
 KeyLookup = Callable[[str, datetime], list[tuple[str, Ed25519PublicKey]] | None]
@@ -514,15 +552,19 @@ def verify_request(
     max_age_s: int = MAX_LIFETIME_S,
     skew_s: int = 5,
     fast: bool = True,
+    clock: Clock | None = None,
 ) -> Verified:
-    """`fast=False` forces the library path (the fast path's tests compare the two)."""
+    """`fast=False` forces the library path (the fast path's tests compare the two). `created`,
+    `expires` and the age are checked against `clock` (default: the process's, `services.kit.clock`);
+    the key is chosen by validity at `created`."""
+    moment = (clock or process_now)()
     parsed = _parse(headers) if fast else _parse_library(headers)
     keys = keys_of(parsed.city, datetime.fromtimestamp(parsed.created, UTC))
     if keys is None:
         raise SignatureRejected(403, f"unknown city {parsed.city!r}")
     required = TARGET_URI_COMPONENTS if "@target-uri" in parsed.covered else REQUEST_COMPONENTS
     view = RequestView(method, url, headers)
-    return _verify(view, parsed, keys, required, body, max_age_s, skew_s, fast=fast)
+    return _verify(view, parsed, keys, required, body, max_age_s, skew_s, moment, fast=fast)
 
 
 def verify_response(
@@ -535,8 +577,11 @@ def verify_response(
     *,
     skew_s: int = 5,
     fast: bool = True,
+    clock: Clock | None = None,
 ) -> Verified:
-    """Verify an answer and that it answers *our* request (the binding header is signed)."""
+    """Verify an answer and that it answers *our* request (the binding header is signed); times are
+    checked against `clock` (default: the process's)."""
+    moment = (clock or process_now)()
     parsed = _parse(headers) if fast else _parse_library(headers)
     if parsed.city != expected_city:
         raise SignatureRejected(401, f"answer signed by {parsed.city!r}, not {expected_city!r}")
@@ -544,7 +589,7 @@ def verify_response(
         raise SignatureRejected(401, "the answer is not bound to our request's signature")
     keys = keys_of(parsed.city, datetime.fromtimestamp(parsed.created, UTC)) or []
     view = ResponseView(status, headers)
-    return _verify(view, parsed, keys, RESPONSE_COMPONENTS, body, MAX_LIFETIME_S, skew_s, fast=fast)
+    return _verify(view, parsed, keys, RESPONSE_COMPONENTS, body, MAX_LIFETIME_S, skew_s, moment, fast=fast)
 
 
 def signature_of(headers: Headers) -> bytes:

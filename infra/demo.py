@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +30,8 @@ from infra.city.load import Urls
 from infra.city.procfile import city_specs, write_procfile
 from infra.city.report import Report
 from infra.city.run import Run, run_city
-from infra.stack import DEFAULT_VAR_DIR, Stack, StackError, start_stack
+from infra.stack import DEFAULT_VAR_DIR, Stack, StackError, demo_federation, start_stack
+from services.kit import clock
 
 DEFAULT_SCALE = Decimal("0.05")
 DEMO_DIR = DEFAULT_VAR_DIR / "demo"
@@ -99,10 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     population = out / "population"
-    today = datetime.now(FOSHAN).date()
-    say(f"writing the population (scale {args.scale}, seed {args.seed}, as of {today}) to {population}")
-    write_population(population, scale=args.scale, seed=args.seed, as_of=today)
     var_dir = out / "stack"
+    # The demo federation first: the population hashes the subjects with its linkage keys.
+    linkage = demo_federation(var_dir, echo=False) / "linkage"
+    today = clock.local_today(FOSHAN)
+    say(f"writing the population (scale {args.scale}, seed {args.seed}, as of {today}) to {population}")
+    write_population(population, scale=args.scale, seed=args.seed, as_of=today, linkage_dir=linkage)
     procfile = write_procfile(city_specs(population, var_dir=var_dir), out / "Procfile")
     say(f"starting the stack (logs under {var_dir / 'log'}) ...")
     try:

@@ -15,7 +15,10 @@ Order of things, and why:
    `/healthz?js-enabled-only=true` answers 200: services connect at start and JetStream must be up.
 2. `python -m services.kit.streams` creates the streams from the contracts catalogue, so that no
    service publishes into a stream that does not exist yet.
-3. The Procfile's processes, in file order (gateway last), each ready when its `/readyz` answers 200.
+3. The demo federation under `<var_dir>/federation/` when a Procfile line names it (`{var}/federation/...`):
+   written at the first start, renewed when a key window has not begun or ends within 30 days
+   (`federation.demo.ensure_demo`), so that the demo cities' keys never expire on a calendar date.
+4. The Procfile's processes, in file order (gateway last), each ready when its `/readyz` answers 200.
 Stopping goes the other way: processes in reverse order, then nats-server, so that nobody loses its bus
 while still draining.
 """
@@ -61,6 +64,8 @@ STOP_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.2
 LOG_TAIL_LINES = 40
 STREAMS_MODULE = "services.kit.streams"
+VAR_PLACEHOLDER = "{var}"
+"""In a Procfile value, the stack's var directory (`--var-dir`, default var/): `{var}/federation/...`."""
 
 
 class StackError(RuntimeError):
@@ -486,13 +491,37 @@ def service_env(
     developer chose a PERSISTENCE_MODULE (e.g. eventsourcing.postgres with POSTGRES_*).
     """
     base = os.environ if base is None else base
-    env = {**base, "NATS_URL": nats_url, **spec.env}
+    env = {**base, "NATS_URL": nats_url, **expand_var(spec.env, var_dir)}
     if "PERSISTENCE_MODULE" not in env:
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(var_dir / f"{spec.name}.sqlite")
     env.setdefault("SERVICE_LOG_DIR", str(var_dir / "log"))
     env["PYTHONUNBUFFERED"] = "1"  # so that log lines reach the terminal as they are written
     return env
+
+
+def expand_var(env: Mapping[str, str], var_dir: Path) -> dict[str, str]:
+    """A Procfile line's variables with `{var}` replaced by the stack's var directory (absolute)."""
+    where = str(var_dir.resolve())
+    return {key: value.replace(VAR_PLACEHOLDER, where) for key, value in env.items()}
+
+
+def demo_federation(var_dir: Path, *, echo: bool = True) -> Path:
+    """`<var_dir>/federation/`, the demo cities' keys, peer directories and data that the Procfile's
+    federation lines name, written now if missing or stale (`federation.demo.ensure_demo`: windows
+    from today by the clock, renewed within 30 days of their end; linkage keys kept)."""
+    from federation.demo import ensure_demo
+
+    out = var_dir / "federation"
+    reason = ensure_demo(out)
+    if reason is not None:
+        _say(f"demo federation written to {_display_path(out)} ({reason})", echo)
+    return out
+
+
+def _names_demo_federation(specs: Iterable[ProcessSpec]) -> bool:
+    marker = f"{VAR_PLACEHOLDER}/federation/"
+    return any(marker in value for spec in specs for value in spec.env.values())
 
 
 @dataclass
@@ -563,6 +592,8 @@ def start_stack(
     ensure_ports_usable({f"{s.name} (HTTP_PORT)": s.http_port for s in plan.runnable})
     log_dir = var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
+    if _names_demo_federation(plan.runnable):
+        demo_federation(var_dir, echo=echo)
     width = max((len(s.name) for s in plan.runnable), default=0)
 
     with ExitStack() as cleanup:

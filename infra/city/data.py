@@ -12,15 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from infra.population.generate import Options, generate
+from infra.population.peers import DEFAULT_LINKAGE_DIR
 
 EXIT = "exit"
 RETAIN = "retain"
 
 
-def write_population(out: Path, *, scale: Decimal, seed: int, as_of: date) -> dict[str, Any]:
+def write_population(
+    out: Path, *, scale: Decimal, seed: int, as_of: date, linkage_dir: Path = DEFAULT_LINKAGE_DIR
+) -> dict[str, Any]:
     """`python -m infra.population --peer-ids raw` in-process: peers name people by ID number because
-    federation's data-file loader reads only that form today (docs/population.md)."""
-    return generate(Options(seed=seed, scale=scale, as_of=as_of, peer_ids="raw"), out)
+    federation's data-file loader reads only that form today (docs/population.md). `linkage_dir`: the
+    linkage keys of the federation that will answer (`infra.stack.demo_federation(var_dir) / "linkage"`),
+    so that the subject hashes Foshan is given are the ones its peers compute."""
+    return generate(
+        Options(seed=seed, scale=scale, as_of=as_of, peer_ids="raw", linkage_dir=linkage_dir), out
+    )
 
 
 def ndjson(path: Path) -> Iterator[dict[str, Any]]:

@@ -3,13 +3,14 @@ answering from the generated population's data.
 
 `make run` (infra/local/Procfile) starts Foshan's services, its federation and two of its four
 neighbours (Guangzhou, Dongguan). Eligibility asks all four (`CROSS_REGION_CITIES`), so the city demo
-adds Zhongshan and Zhaoqing the same way (their demo keys and directories are in infra/federation/), and
-points every peer's `FEDERATION_DATA_FILE` at `<population>/peers/<city>/data.yaml`. Everything else is
-the Procfile line as written.
+adds Zhongshan and Zhaoqing the same way (their demo keys and directories are generated with the
+others', under `{var}/federation/`: `infra.stack.demo_federation`), and points every peer's
+`FEDERATION_DATA_FILE` at `<population>/peers/<city>/data.yaml`. Everything else is the Procfile line
+as written.
 
 With `ports` (the tests: free ports so that a running `make run` is no obstacle) every HTTP port is
-moved, and the five cities' peer directories are rewritten under `var_dir` with the new base URLs
-(a signed request names its target, so the directory must say where each city really answers).
+moved, and the five cities' peer directories under `var_dir/federation/` are rewritten with the new
+base URLs (a signed request names its target, so the directory must say where each city really answers).
 """
 
 from __future__ import annotations
@@ -20,18 +21,18 @@ from pathlib import Path
 
 import yaml
 
-from infra.stack import PROCFILE, REPO_ROOT, ProcessSpec, parse_procfile
+from federation.demo import ensure_demo
+from infra.stack import PROCFILE, VAR_PLACEHOLDER, ProcessSpec, parse_procfile
 
-FEDERATION_DIR = REPO_ROOT / "infra" / "federation"
 PEERS = {"CN-GZ": "gz", "CN-DG": "dg", "CN-ZS": "zs", "CN-ZQ": "zq"}
 """Foshan's four neighbours (seed/BRIEF.md item 10) and their process name suffix."""
 PEER_PORTS = {"CN-FS": 8006, "CN-GZ": 8106, "CN-DG": 8206, "CN-ZS": 8306, "CN-ZQ": 8406}
-"""Where each city's federation answers in the local stack (infra/federation/README.md)."""
+"""Where each city's federation answers in the local stack (federation.demo.DEMO_PORTS)."""
 
 
 def peer_spec(city: str, port: int) -> ProcessSpec:
     """A peer city's federation process, as infra/local/Procfile writes Guangzhou's."""
-    directory = f"infra/federation/{city}"
+    directory = f"{VAR_PLACEHOLDER}/federation/{city}"
     return ProcessSpec(
         name=f"federation-{PEERS[city]}",
         env={
@@ -101,19 +102,17 @@ def city_specs(
 
 
 def write_directories(city_ports: Mapping[str, int], out: Path) -> dict[str, str]:
-    """Each city's peer directory with every city's base URL on its moved port; linkage key files
-    made absolute (they are named relative to the directory file)."""
+    """Each city's peer directory in the demo federation `out` (`<var_dir>/federation`; written first
+    when missing or stale, `federation.demo.ensure_demo`), rewritten in place with every city's base
+    URL on its moved port; returns each city's directory file."""
+    ensure_demo(out)
     files: dict[str, str] = {}
     for city in city_ports:
-        source = FEDERATION_DIR / city / "peers.yaml"
-        directory = yaml.safe_load(source.read_text(encoding="utf-8"))
+        target = out / city / "peers.yaml"
+        directory = yaml.safe_load(target.read_text(encoding="utf-8"))
         for code, entry in directory["cities"].items():
             if code in city_ports:
                 entry["base_url"] = f"http://127.0.0.1:{city_ports[code]}"
-            if entry.get("linkage_key_file"):
-                entry["linkage_key_file"] = str((source.parent / entry["linkage_key_file"]).resolve())
-        target = out / city / "peers.yaml"
-        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(yaml.safe_dump(directory, sort_keys=False), encoding="utf-8")
         files[city] = str(target)
     return files

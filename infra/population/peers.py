@@ -21,17 +21,26 @@ from typing import Any
 
 import yaml
 
+from federation.demo import ensure_linkage
 from federation.domain import CATEGORIES
 from federation.linkage import id_hash, load_linkage_key
 from infra.population import params as P
 from infra.population.model import HOME, Population, scaled
 
 REGION_OF_PEER = {"CN-GZ": "440106", "CN-DG": "441900", "CN-ZS": "442000", "CN-ZQ": "441202"}
-DEFAULT_LINKAGE_DIR = Path(__file__).resolve().parents[1] / "federation" / "linkage"
+DEFAULT_LINKAGE_DIR = Path(__file__).resolve().parents[2] / "var" / "federation" / "linkage"
+"""The linkage keys of `make run`'s demo federation (var/federation, `federation.demo`): written here
+when missing, so that a population made before the first `make run` matches that run's peers."""
 
 
 def linkage_file(directory: Path, city: str, home: str = HOME) -> Path:
     return directory / f"{'_'.join(sorted((home, city)))}.DEMO-ONLY.key"
+
+
+def linkage_key(directory: Path, city: str) -> bytes:
+    if directory == DEFAULT_LINKAGE_DIR:
+        ensure_linkage(directory)
+    return load_linkage_key(linkage_file(directory, city))
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ def build_peers(
     everyone = [(h, i) for h in population.households for i in range(len(h.members))]
     sets = []
     for city in P.PEER_CITIES:
-        key = None if raw_ids else load_linkage_key(linkage_file(linkage_dir, city))
+        key = None if raw_ids else linkage_key(linkage_dir, city)
 
         def subject(
             id_number: str, categories: dict[str, bool | None], key: bytes | None = key
@@ -94,7 +103,7 @@ def subject_lines(population: Population, linkage_dir: Path) -> Iterator[str]:
     """Per household (in a unit or on a rent subsidy), every member's hash for every peer: what Foshan's
     federation needs (`PUT /households/{household_id}/subjects`) to ask the peers about the household;
     without it every peer's answer is `unverified` and the household waits in manual review."""
-    keys = [(city, load_linkage_key(linkage_file(linkage_dir, city))) for city in P.PEER_CITIES]
+    keys = [(city, linkage_key(linkage_dir, city)) for city in P.PEER_CITIES]
     for household in population.households:
         subjects = [
             {

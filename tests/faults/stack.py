@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.city.procfile import write_directories, write_procfile
-from infra.stack import PROCFILE, REPO_ROOT, ProcessSpec, Stack, parse_procfile, start_stack
+from infra.stack import PROCFILE, ProcessSpec, Stack, parse_procfile, start_stack
 from tests.faults.scenario import ELIGIBILITY_ENV, Endpoints
 from tests.support.nats import free_port
 
@@ -48,8 +48,7 @@ def procfile(tmp: Path, var_dir: Path, extra_env: Mapping[str, str]) -> Path:
         }
         if spec.module == "federation":
             city = spec.env.get("FEDERATION_CITY", "CN-FS")
-            env["FEDERATION_PEERS_FILE"] = directories[city]
-            env["FEDERATION_DATA_FILE"] = str(REPO_ROOT / spec.env["FEDERATION_DATA_FILE"])
+            env["FEDERATION_PEERS_FILE"] = directories[city]  # key and data: {var}/federation/...
         service_name = env.get("SERVICE_NAME", spec.name)
         if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and "-" in service_name:
             # services/kit/store.py names the schema after the service; eventsourcing cannot register

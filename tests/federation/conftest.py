@@ -1,12 +1,16 @@
 """A demo federation in a temporary directory: Foshan, Guangzhou and Dongguan with their own keys,
-directories and data (`federation.demo.write_demo`), on free ports; helpers to sign as a peer."""
+directories and data (`federation.demo.write_demo`), on free ports; helpers to sign as a peer.
+
+Time: Foshan in process (`foshan`, `client`) runs on `clock`, a `ManualClock` that starts at the
+machine's time and moves only when a test moves it; what the helpers sign is dated by the process's
+clock, which that application installed (`services.kit.clock`). Cities in subprocesses run on the
+machine's clock, which is then the shared one."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -22,6 +26,8 @@ from federation.linkage import id_hash, load_linkage_key
 from federation.service import Node, build
 from federation.settings import FederationSettings
 from federation.signing import Headers, sign_request
+from services.kit import clock as kit_clock
+from services.kit.clock import ManualClock
 from tests.conftest import free_port
 
 CITIES = ("CN-FS", "CN-GZ", "CN-DG")
@@ -92,7 +98,7 @@ def query(
         "legal_basis": "Guangdong public rental housing regulations, art. 30",
         "case_id": "GZ-2026-000123",
         "officer_id": "officer.li",
-        "requested_at": datetime.now(UTC).isoformat(),
+        "requested_at": kit_clock.now().isoformat(),
         "id_hash": demo.hash_for(asking, "CN-FS", id_number),
     }
     body.update(fields)
@@ -117,9 +123,15 @@ def signed(
 
 
 @pytest.fixture
-def foshan(demo: Demo, tmp_path: Path) -> Iterator[tuple[FastAPI, Node]]:
-    """Foshan's HTTP app in process (no NATS: the lifespan is not run)."""
-    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path))
+def clock() -> ManualClock:
+    """In-process Foshan's clock: the machine's time when the test starts, then still until moved."""
+    return ManualClock(kit_clock.system_clock())
+
+
+@pytest.fixture
+def foshan(demo: Demo, tmp_path: Path, clock: ManualClock) -> Iterator[tuple[FastAPI, Node]]:
+    """Foshan's HTTP app in process (no NATS: the lifespan is not run), on `clock`."""
+    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path), clock)
     yield api, node
     node.app.close()
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -20,6 +19,7 @@ from federation.handlers import CHECK_REQUESTED, RESULT_RECORDED, on_check_reque
 from federation.outbound import PeerClient
 from federation.peers import load_directory
 from federation.worker import OutboundWorker
+from services.kit import clock
 from services.kit.codec import Incoming
 from services.kit.uow import UnitOfWork
 from tests.federation.conftest import Demo
@@ -34,7 +34,7 @@ def deliver(app: FederationApp, request: CrossRegionCheckRequested, sequence: in
             "source": "/housing/eligibility",
             "type": CHECK_REQUESTED.type,
             "subject": str(request.household_id),
-            "time": datetime.now(UTC).isoformat(),
+            "time": clock.now().isoformat(),
             "datacontenttype": "application/json",
             "dataschema": CHECK_REQUESTED.dataschema,
             "data": request.model_dump(mode="json"),

@@ -4,7 +4,7 @@ refused with the documented status and problem type, and recorded."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from httpx import Response
 from contracts.federation import BatchAnswer, StatusAnswer
 from federation.service import Node, build
 from federation.signing import Headers, signature_of, verify_response
+from services.kit.clock import ManualClock
 from tests.federation.conftest import BATCH, Demo, query, signed
 
 PROBLEM = "urn:housing:federation:problem:"
@@ -160,25 +161,27 @@ def test_unknown_key_id_is_403(client: TestClient, demo: Demo) -> None:
     assert_problem(post(client, raw, headers), 403, "unknown-city")
 
 
-def test_stale_created_is_401(demo: Demo, tmp_path: Path) -> None:
+def test_stale_created_is_401(demo: Demo, tmp_path: Path, clock: ManualClock) -> None:
     """Older than the server's maximum age although not yet expired."""
     api, node = build(
-        demo.settings("CN-FS", tmp_path, federation_max_signature_age_s=60), demo.env("CN-FS", tmp_path)
+        demo.settings("CN-FS", tmp_path, federation_max_signature_age_s=60),
+        demo.env("CN-FS", tmp_path),
+        clock,
     )
     client = TestClient(api, base_url=demo.base_url("CN-FS"))
-    raw, headers = signed(demo, query(demo), now=datetime.now(UTC) - timedelta(seconds=120))
+    raw, headers = signed(demo, query(demo), now=clock() - timedelta(seconds=120))
     body = assert_problem(post(client, raw, headers), 401, "invalid-signature")
     assert "age" in body["detail"]
     node.app.close()
 
 
-def test_future_created_is_401(client: TestClient, demo: Demo) -> None:
-    raw, headers = signed(demo, query(demo), now=datetime.now(UTC) + timedelta(seconds=60))
+def test_future_created_is_401(client: TestClient, demo: Demo, clock: ManualClock) -> None:
+    raw, headers = signed(demo, query(demo), now=clock() + timedelta(seconds=60))
     assert "future" in assert_problem(post(client, raw, headers), 401, "invalid-signature")["detail"]
 
 
-def test_expired_is_401(client: TestClient, demo: Demo) -> None:
-    raw, headers = signed(demo, query(demo), now=datetime.now(UTC) - timedelta(seconds=100), lifetime_s=50)
+def test_expired_is_401(client: TestClient, demo: Demo, clock: ManualClock) -> None:
+    raw, headers = signed(demo, query(demo), now=clock() - timedelta(seconds=100), lifetime_s=50)
     assert "expires" in assert_problem(post(client, raw, headers), 401, "invalid-signature")["detail"]
 
 
@@ -245,8 +248,9 @@ def test_oversized_body_is_413(client: TestClient, demo: Demo) -> None:
 
 def test_over_the_rate_limit_is_429_with_retry_after(demo: Demo, tmp_path: Path) -> None:
     peers = demo.root / "CN-FS" / "peers.yaml"
+    # a token back every 1000 s: the four queries below take far less, however slow the machine
     peers.write_text(
-        peers.read_text().replace("per_second: 200.0", "per_second: 0.5").replace("burst: 400", "burst: 3")
+        peers.read_text().replace("per_second: 200.0", "per_second: 0.001").replace("burst: 400", "burst: 3")
     )
     api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path))
     client = TestClient(api, base_url=demo.base_url("CN-FS"))
@@ -260,13 +264,13 @@ def test_over_the_rate_limit_is_429_with_retry_after(demo: Demo, tmp_path: Path)
     node.app.close()
 
 
-def test_key_rotation_overlap_accepts_both_keys(demo: Demo, tmp_path: Path) -> None:
+def test_key_rotation_overlap_accepts_both_keys(demo: Demo, tmp_path: Path, clock: ManualClock) -> None:
     """Guangzhou's old key ends in an hour, its new one began an hour ago: both verify now; a key
     outside its window does not."""
     from federation.keys import public_x
 
     new, expired = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
-    now = datetime.now(UTC)
+    now = clock()
     peers = demo.root / "CN-FS" / "peers.yaml"
     import yaml
 
@@ -290,7 +294,7 @@ def test_key_rotation_overlap_accepts_both_keys(demo: Demo, tmp_path: Path) -> N
         }
     )
     peers.write_text(yaml.safe_dump(document))
-    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path))
+    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path), clock)
     client = TestClient(api, base_url=demo.base_url("CN-FS"))
     for key in (demo.key("CN-GZ"), new):
         raw, headers = signed(demo, query(demo), key=key)
@@ -298,6 +302,62 @@ def test_key_rotation_overlap_accepts_both_keys(demo: Demo, tmp_path: Path) -> N
     raw, headers = signed(demo, query(demo), key=expired)
     assert_problem(post(client, raw, headers), 401, "invalid-signature")
     node.app.close()
+
+
+def test_a_key_verifies_only_inside_its_window_as_the_clock_moves(
+    demo: Demo, tmp_path: Path, clock: ManualClock
+) -> None:
+    """Guangzhou's only key is listed from tomorrow to the day after: refused today, accepted once
+    Foshan's clock is inside the window, refused again after it (the key is chosen at `created`, which
+    is checked against the same clock)."""
+    import yaml
+
+    from federation.keys import public_x
+
+    start, later = clock(), Ed25519PrivateKey.generate()
+    peers = demo.root / "CN-FS" / "peers.yaml"
+    document = yaml.safe_load(peers.read_text())
+    document["cities"]["CN-GZ"]["keys"] = [
+        {
+            "key_id": "CN-GZ-next",
+            "x": public_x(later.public_key()),
+            "not_before": (start + timedelta(days=1)).isoformat(),
+            "not_after": (start + timedelta(days=2)).isoformat(),
+        }
+    ]
+    peers.write_text(yaml.safe_dump(document))
+    api, node = build(demo.settings("CN-FS", tmp_path), demo.env("CN-FS", tmp_path), clock)
+    client = TestClient(api, base_url=demo.base_url("CN-FS"))
+
+    def ask() -> Response:
+        raw, headers = signed(demo, query(demo), key=later)  # dated by the process's clock: `clock`
+        return post(client, raw, headers)
+
+    assert "valid" in assert_problem(ask(), 401, "invalid-signature")["detail"]
+    clock.advance(days=1, seconds=1)
+    assert ask().status_code == 200
+    clock.advance(days=1)
+    assert "valid" in assert_problem(ask(), 401, "invalid-signature")["detail"]
+    node.app.close()
+
+
+def test_the_signature_window_moves_with_the_clock_and_a_refusal_spends_no_nonce(
+    client: TestClient, demo: Demo, clock: ManualClock
+) -> None:
+    """`created` a minute ahead of Foshan's clock is refused; once the clock gets there the very same
+    request (same nonce) is answered, since refusing it stored nothing, and then only as a replay.
+    A signature is accepted up to its 300 s lifetime plus the 5 s skew, and refused after."""
+    raw, headers = signed(demo, query(demo), now=clock() + timedelta(seconds=60))
+    assert "future" in assert_problem(post(client, raw, headers), 401, "invalid-signature")["detail"]
+    clock.advance(seconds=60)
+    assert post(client, raw, headers).status_code == 200
+    assert_problem(post(client, raw, headers), 401, "replayed-nonce")
+
+    early, late = signed(demo, query(demo)), signed(demo, query(demo))
+    clock.advance(seconds=304)
+    assert post(client, *early).status_code == 200
+    clock.advance(seconds=2)
+    assert "expires" in assert_problem(post(client, *late), 401, "invalid-signature")["detail"]
 
 
 def test_refusals_are_counted_and_logged_but_never_stored(

@@ -8,15 +8,15 @@ import base64
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 
 from contracts.federation import StatusAnswer
+from services.kit import clock
 from tests.federation.conftest import SINGLE, Demo, query
 
 
@@ -43,7 +43,7 @@ def test_a_request_signed_with_the_library_api_directly_is_accepted(
         signature_algorithm=algorithms.ED25519,
         key_resolver=MappingKeyResolver(public_keys={}, private_keys={"CN-GZ": demo.key("CN-GZ")}),
     )
-    created = datetime.now(UTC)
+    created = clock.now()  # Foshan's clock (the `client` fixture's)
     signer.sign(
         request,
         key_id="CN-GZ",
@@ -66,7 +66,7 @@ def test_a_request_covering_neither_authority_nor_target_uri_is_401(client: Test
         signature_algorithm=algorithms.ED25519,
         key_resolver=MappingKeyResolver(public_keys={}, private_keys={"CN-GZ": demo.key("CN-GZ")}),
     )
-    created = datetime.now(UTC)
+    created = clock.now()  # Foshan's clock (the `client` fixture's)
     signer.sign(
         request,
         key_id="CN-GZ",
@@ -86,7 +86,7 @@ def test_a_request_signed_by_hand_from_the_protocol_document_is_accepted(
     """The signature base exactly as PROTOCOL.md spells it out."""
     raw = json.dumps(query(demo, id_number="DEMO-4406-0002")).encode()
     digest = "sha-512=:" + base64.b64encode(hashlib.sha512(raw).digest()).decode() + ":"
-    created = int(time.time())
+    created = int(clock.epoch_seconds())
     params = (
         '("@method" "@authority" "@path" "content-digest")'
         f";created={created};expires={created + 300}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import httpx
 from federation.outbound import Case, PeerClient
 from federation.peers import load_directory
 from federation.signing import Headers, sign_response, signature_of
+from services.kit import clock
 from tests.federation.conftest import Demo
 
 CASE = Case("exit-review", "Foshan public rental housing measures, art. 27", "FS-2026-0042", "officer.wang")
@@ -31,7 +31,7 @@ def answer(
         document = {
             "query_id": query_id or body["query_id"],
             "responding_city": "CN-GZ",
-            "as_of": datetime.now(UTC).isoformat(),
+            "as_of": clock.now().isoformat(),
             "holds_subsidised_housing": holds,
             "receives_housing_subsidy": False,
             "owns_property_over_threshold": False,

@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -24,6 +23,7 @@ from federation.handlers import CHECK_REQUESTED
 from federation.outbound import Case, PeerClient
 from federation.peers import load_directory
 from services.kit.bus import connect, ensure_streams
+from services.kit.clock import system_clock
 from services.kit.codec import Outgoing, encode
 from tests.conftest import wait_until
 from tests.federation.conftest import Demo, query, signed
@@ -139,7 +139,7 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
             Outgoing(CHECK_REQUESTED, str(household), request),
             event_id=str(uuid4()),
             source="/housing/eligibility",
-            time=datetime.now(UTC),
+            time=system_clock(),  # the processes' clock: the machine's
         )
         await js.publish(CHECK_REQUESTED.subject, data, headers={"Nats-Msg-Id": f"test:{check}"})
         sub = await js.subscribe("housing.federation.>", ordered_consumer=True)

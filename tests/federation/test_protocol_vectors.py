@@ -22,6 +22,7 @@ from federation.signing import (
     sign_request,
     sign_response,
     signature_of,
+    verify_request,
 )
 
 DOCUMENT = (Path(__file__).resolve().parents[2] / "federation" / "PROTOCOL.md").read_text()
@@ -51,6 +52,16 @@ def test_request_signature_is_reproduced_and_verifies() -> None:
     signature = base64.b64decode((produced.get("Signature") or "").split(":")[1])
     GZ.public_key().verify(signature, REQUEST_BASE.encode())
     assert produced.get("Content-Digest") in REQUEST_BASE
+    # and it verifies on a clock at its `created` (the document's date, whatever today's is)
+    verified = verify_request(
+        "POST",
+        URL,
+        produced,
+        REQUEST_BODY.encode(),
+        lambda city, _: [("CN-GZ-2026a", GZ.public_key())] if city == "CN-GZ" else None,
+        clock=lambda: created,
+    )
+    assert (verified.city, verified.nonce) == ("CN-GZ", "8Jq3n1VvQe2XcY0tLk7aWg")
 
 
 def test_answer_signature_binding_and_base(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,6 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -26,6 +25,7 @@ from federation.domain import CrossRegionCheck
 from federation.handlers import CHECK_REQUESTED
 from federation.worker import POSITION
 from services.kit.bus import connect, ensure_streams
+from services.kit.clock import system_clock
 from services.kit.codec import Outgoing, encode
 from tests.conftest import free_port, wait_until
 from tests.federation.conftest import Demo
@@ -118,7 +118,7 @@ def test_a_standby_replica_takes_over_the_worker_and_the_audit_writer(
                     Outgoing(CHECK_REQUESTED, str(household), request),
                     event_id=str(uuid4()),
                     source="/housing/eligibility",
-                    time=datetime.now(UTC),
+                    time=system_clock(),  # the processes' clock: the machine's
                 )
                 await js.publish(CHECK_REQUESTED.subject, data, headers={"Nats-Msg-Id": f"test:{check}"})
             results: list[tuple[str, str, str]] = []

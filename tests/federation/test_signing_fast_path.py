@@ -3,7 +3,10 @@
 Hundreds of messages, well-formed (signed by the library with other labels, components, parameter
 orders, tags, digests) and tampered (each character of the signature headers changed, spacing,
 repeated field lines, other bodies, other URLs), are verified both ways: the same acceptance (and
-signer) or the same status. The fast path must also really be taken for what conforming signers send."""
+signer) or the same status. The fast path must also really be taken for what conforming signers send.
+
+Every message is signed at `NOW` and verified on a clock standing at `NOW`, years from the day the test
+was written: both paths decide by the clock they are given, never by the machine's."""
 
 from __future__ import annotations
 
@@ -35,6 +38,11 @@ GZ = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 FS = Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
 OTHER = Ed25519PrivateKey.generate()
 BODY = b'{"query_id":"3f1c2a9e-5b7d-4c1e-9a52-0d6f2b8e4c11","id_hash":"00"}'
+NOW = datetime(2031, 3, 14, 9, 26, 53, tzinfo=UTC)
+
+
+def clock() -> datetime:
+    return NOW
 
 
 def keys(city: str, _: datetime) -> list[tuple[str, Any]] | None:
@@ -58,7 +66,7 @@ def library_signed(components: tuple[str, ...], label: str = "sig1", **options: 
         signature_algorithm=algorithms.ED25519,
         key_resolver=MappingKeyResolver(public_keys={}, private_keys={"CN-GZ": GZ}),
     )
-    created = datetime.now(UTC)
+    created = NOW
     signer.sign(
         request,
         key_id="CN-GZ",
@@ -75,7 +83,7 @@ def library_signed(components: tuple[str, ...], label: str = "sig1", **options: 
 
 def outcome(fast: bool, headers: Headers, body: bytes, url: str = URL) -> tuple[str, Any]:
     try:
-        verified = verify_request("POST", url, headers, body, keys, fast=fast)
+        verified = verify_request("POST", url, headers, body, keys, fast=fast, clock=clock)
     except SignatureRejected as exc:
         return "refused", exc.status
     return "accepted", (verified.city, verified.key_id, verified.nonce, verified.signature)
@@ -88,10 +96,9 @@ def assert_same(headers: Headers, body: bytes = BODY, url: str = URL) -> tuple[s
 
 
 def well_formed() -> list[Headers]:
-    now = datetime.now(UTC)
     return [
-        sign_request(GZ, "CN-GZ", "POST", URL, BODY),
-        sign_request(GZ, "CN-GZ", "POST", URL, BODY, now=now - timedelta(seconds=30), lifetime_s=60),
+        sign_request(GZ, "CN-GZ", "POST", URL, BODY, now=NOW),
+        sign_request(GZ, "CN-GZ", "POST", URL, BODY, now=NOW - timedelta(seconds=30), lifetime_s=60),
         library_signed(("@method", "@authority", "@path", "content-digest")),
         library_signed(("@method", "@target-uri", "content-digest"), label="req"),
         library_signed(("content-digest", "@path", "@method", "@authority", "content-type"), label="a.b-c*"),
@@ -165,8 +172,8 @@ def test_a_sha512_digest_and_a_two_member_digest_are_decided_alike() -> None:
         ).sign(
             request,
             key_id="CN-GZ",
-            created=datetime.now(UTC),
-            expires=datetime.now(UTC) + timedelta(seconds=60),
+            created=NOW,
+            expires=NOW + timedelta(seconds=60),
             nonce="m" * 20,
             covered_component_ids=("@method", "@authority", "@path", "content-digest"),
             body=BODY,
@@ -176,7 +183,7 @@ def test_a_sha512_digest_and_a_two_member_digest_are_decided_alike() -> None:
 
 
 def test_stale_future_and_expired_signatures_are_refused_alike() -> None:
-    now = datetime.now(UTC)
+    now = NOW
     for moment, lifetime in ((now - timedelta(seconds=400), 300), (now + timedelta(seconds=60), 300)):
         headers = sign_request(GZ, "CN-GZ", "POST", URL, BODY, now=moment, lifetime_s=lifetime)
         assert assert_same(headers)[0] == "refused"
@@ -185,9 +192,9 @@ def test_stale_future_and_expired_signatures_are_refused_alike() -> None:
 
 
 def test_answers_composed_directly_equal_the_librarys_and_verify_both_ways() -> None:
-    request = sign_request(GZ, "CN-GZ", "POST", URL, BODY)
+    request = sign_request(GZ, "CN-GZ", "POST", URL, BODY, now=NOW)
     request_signature = signature_of(request)
-    answer = sign_response(FS, "CN-FS", 200, BODY, request_signature)
+    answer = sign_response(FS, "CN-FS", 200, BODY, request_signature, now=NOW)
     library = signing.ResponseView(
         200,
         Headers(
@@ -213,9 +220,13 @@ def test_answers_composed_directly_equal_the_librarys_and_verify_both_ways() -> 
     )
     assert library.headers.items() == answer.items()
     for fast in (True, False):
-        verified = verify_response(200, answer, BODY, "CN-FS", keys, request_signature, fast=fast)
+        verified = verify_response(
+            200, answer, BODY, "CN-FS", keys, request_signature, fast=fast, clock=clock
+        )
         assert verified.key_id == "fs"
         with pytest.raises(SignatureRejected):
-            verify_response(201, answer, BODY, "CN-FS", keys, request_signature, fast=fast)
+            verify_response(201, answer, BODY, "CN-FS", keys, request_signature, fast=fast, clock=clock)
         with pytest.raises(SignatureRejected):
-            verify_response(200, answer, BODY + b"x", "CN-FS", keys, request_signature, fast=fast)
+            verify_response(
+                200, answer, BODY + b"x", "CN-FS", keys, request_signature, fast=fast, clock=clock
+            )

@@ -3,7 +3,7 @@ whose hash for a peer is known, is answered `holds_subsidised_housing: true` to 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from uuid import uuid4
 
@@ -16,6 +16,7 @@ from contracts.envelope import Envelope
 from contracts.federation import StatusAnswer
 from federation.handlers import HOUSEHOLD_REGISTERED, on_household_registered
 from federation.service import Node, build
+from services.kit import clock
 from services.kit.codec import Incoming
 from services.kit.uow import UnitOfWork
 from tests.federation.conftest import Demo, query, signed
@@ -41,7 +42,7 @@ def register(node: Node, household: object, sequence: int) -> None:
             "source": "/housing/eligibility",
             "type": HOUSEHOLD_REGISTERED.type,
             "subject": str(household),
-            "time": datetime.now(UTC).isoformat(),
+            "time": clock.now().isoformat(),
             "datacontenttype": "application/json",
             "dataschema": HOUSEHOLD_REGISTERED.dataschema,
             "data": payload.model_dump(mode="json"),

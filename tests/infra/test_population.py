@@ -26,6 +26,7 @@ from pydantic import TypeAdapter
 from contracts.department import DepartmentFactReported
 from contracts.monitoring import DoorAccess, UtilityReading
 from federation.api import SubjectsIn
+from federation.demo import ensure_demo
 from federation.linkage import id_hash, load_linkage_key
 from federation.peers import load_directory
 from federation.readmodel import load_book
@@ -47,7 +48,8 @@ SCALE = Decimal("0.02")
 AS_OF = date(2026, 11, 26)
 ID_NUMBER = re.compile(r"[1-9][0-9]{16}[0-9X]")
 ROOT = Path(__file__).resolve().parents[2]
-FEDERATION_DEMO = ROOT / "infra" / "federation"
+FEDERATION_DEMO = DEFAULT_LINKAGE_DIR.parent
+"""`make run`'s demo federation (var/federation), whose linkage keys the populations here use."""
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +326,7 @@ def test_raw_peer_ids_load_in_federation_as_it_reads_data_files_today(tmp_path: 
             numbers[identity.person_hash(member["id_number"], DEV_PERSON_HASH_KEY)] = member["id_number"]
     matches = [m for e in truth["households"] for m in e["cross_region_matches"]]
     assert matches
+    ensure_demo(FEDERATION_DEMO)  # the directories beside those linkage keys, if not written yet
     for match in matches:
         city = match["city"]
         directory = load_directory(FEDERATION_DEMO / city / "peers.yaml", city)
