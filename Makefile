@@ -2,6 +2,7 @@
 # every target that runs Python first creates or updates the virtualenv from uv.lock.
 #   make run    start nats-server, every service and the gateway (Ctrl-C stops them)
 #   make test   run every test against a real nats-server and a real PostgreSQL
+#   make test-shifted SHIFT=+400d   the time-sensitive tests with the system clock moved (libfaketime)
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,13 +12,28 @@ UV_VERSION := 0.13.8
 MYPY_DIRS := services contracts gateway federation infra bench tests
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-k federation -x"
 PYTEST_ARGS ?=
+# pytest-xdist workers. The tests mostly wait on subprocesses, sockets and disk syncs, so more workers
+# than the machine's 2 cores pay: 4 halve the suite's time there, 6 are no faster (the cores are then
+# busy). A file's tests all go to one worker (--dist loadfile), so its module
+# fixtures (the fault run's baseline, the population) are set up once. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 4
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+# make test-shifted: how far the clock moves, in libfaketime's FAKETIME syntax (+400d, +1100d, +3y...).
+SHIFT ?= +400d
+# The time-sensitive part of the suite: everything dated (rules in force, deadlines, transition plans,
+# key windows, token expiry) and `make run`'s command (the launcher, with stand-in services);
+# `python -m infra.ci.stack_smoke` then starts the real `make run` stack (tests/infra/test_demo.py
+# does too, but runs the whole demo: minutes, too long to run twice more). The console's browser test
+# stays out: Chromium under the preload takes minutes (its facts are dated by the clock, tests/support/dates.py).
+SHIFTED_TESTS ?= tests/eligibility tests/penalties tests/resettlement tests/training tests/federation \
+	tests/gateway --deselect tests/gateway/test_console_browser.py tests/monitoring tests/infra/test_launcher.py::test_make_run_command_stops_cleanly_on_sigterm
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test soak lint bench demo population asyncapi clean distclean
+.PHONY: help venv run test test-shifted soak lint bench demo population asyncapi clean distclean
 
 help: ## list the targets
 	@echo "Targets:"
-	@grep -E '^[a-z.]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z.]+):.*## /  make \1\t/' | expand -t 20
+	@grep -E '^[a-z.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z.-]+):.*## /  make \1\t/' | expand -t 20
 
 # The virtualenv is a file target: it is rebuilt only when pyproject.toml or uv.lock changes.
 # uv is pinned and installed with pip first; `uv sync --frozen` then installs exactly uv.lock
@@ -34,9 +50,21 @@ run: $(VENV)/.synced ## start the local stack: nats-server on 14222, services, g
 	$(PY) -m infra.stack
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: $(VENV)/.synced ## run every test (real nats-server, real PostgreSQL)
-	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+test: $(VENV)/.synced ## run every test (real nats-server, real PostgreSQL), 4 workers (PYTEST_WORKERS=n)
+	@$(PY) -m pytest $(XDIST) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no test ran (pytest exit code 5)" >&2; exit 1; fi; \
+	exit $$status
+
+# libfaketime (the dev group's wheel) is preloaded by infra/ci/shifted.py into pytest and the stack
+# smoke only, never into make, pip or uv; it checks first that the clock really moved. Every process the
+# tests start inherits LD_PRELOAD and FAKETIME, so the services run shifted too; monotonic clocks are left
+# alone (timeouts, asyncio). nats-server (a static Go binary) and an already running PostgreSQL keep the
+# real time. README: "Running the suite under a shifted clock".
+test-shifted: $(VENV)/.synced ## the time-sensitive tests, then a `make run` start, with the clock moved (SHIFT=+400d)
+	@$(PY) -m infra.ci.shifted $(SHIFT) $(PY) -m pytest -p no:cacheprovider $(XDIST) $(SHIFTED_TESTS) $(PYTEST_ARGS); \
+	status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test-shifted: no test ran (pytest exit code 5)" >&2; exit 1; fi; \
+	$(PY) -m infra.ci.shifted $(SHIFT) $(PY) -m infra.ci.stack_smoke || status=1; \
 	exit $$status
 
 soak: $(VENV)/.synced ## fuzz every HTTP API at length (FUZZ_EXAMPLES=200; FUZZ_SEED=n), then the full fault run (15 faults), floods at full size

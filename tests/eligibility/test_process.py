@@ -11,6 +11,7 @@ import httpx
 
 from services.kit.bus import connect, ensure_streams
 from tests.conftest import free_port
+from tests.support.dates import yesterday
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -51,7 +52,7 @@ def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) 
         fact = {
             "department": "civil_affairs",
             "reference": "MZ-1",
-            "described_on": "2026-11-01",
+            "described_on": yesterday(),  # by the machine's clock, which the process runs on
             "household_id": household,
             "fact": {"kind": "income", "monthly_income": "4200.00"},
         }

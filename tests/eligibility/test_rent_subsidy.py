@@ -21,6 +21,7 @@ from services.eligibility.domain import Household, RentSubsidy, ReviewCase
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
 from services.kit.bus import connect, ensure_streams
+from services.kit.clock import install
 from services.kit.households import RENT_SUBSIDY_ESTATE
 from services.kit.runtime import Runtime
 from services.penalties.application import PenaltiesApp
@@ -38,6 +39,7 @@ from services.training.domain import Household as TrainingHousehold
 from services.training.domain import Referral
 from services.training.service import build as build_training
 from services.training.settings import TrainingSettings
+from tests.eligibility.conftest import Clock
 from tests.eligibility.test_api import TODAY, fact, facts, household_body, income, subsidy_body
 from tests.eligibility.test_bus import read_stream, wait_for
 from tests.support.nats import NatsServer
@@ -154,8 +156,9 @@ def test_the_application_refuses_a_household_with_neither_kind_of_housing(
 
 
 async def test_a_rent_subsidy_household_over_nats_to_penalties_resettlement_and_training(
-    nats_server: NatsServer, tmp_path: Path, persistence: dict[str, str]
+    nats_server: NatsServer, tmp_path: Path, persistence: dict[str, str], clock: Clock
 ) -> None:
+    install(clock)  # the four services of this process date things by the test's day (its facts' day)
     nc = await connect(nats_server.url, "test")
     await ensure_streams(nc.jetstream())
     await nc.close()

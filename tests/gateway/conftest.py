@@ -50,7 +50,7 @@ def settings(tmp_path: Path) -> GatewaySettings:
     return GatewaySettings(
         var_dir=tmp_path,
         services={name: f"http://{name}" for name in SERVICES},
-        upstream_timeout_s=1.0,
+        upstream_timeout_s=30.0,  # generous: a loaded machine is slow, not down (test_limits sets its own)
         rate_limit_per_s=1000,
         rate_limit_burst=1000,
         login_rate_per_min=1000,

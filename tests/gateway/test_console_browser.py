@@ -23,6 +23,7 @@ import pytest
 from gateway.users import demo_password
 from services.kit.bus import connect, ensure_streams
 from tests.conftest import REPO, free_port
+from tests.support.dates import yesterday
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -162,7 +163,7 @@ def seed(gateway: str) -> dict[str, Any]:
             {
                 "department": "civil_affairs",
                 "reference": f"MZ-{n}",
-                "described_on": "2026-11-01",
+                "described_on": yesterday(),
                 "household_id": household,
                 "fact": {"kind": "income", "monthly_income": "4200.00"},
             }

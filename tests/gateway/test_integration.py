@@ -16,6 +16,7 @@ from services.eligibility.application import EligibilityApp
 from services.eligibility.service import build as build_eligibility
 from services.eligibility.settings import EligibilitySettings
 from tests.gateway.conftest import GatewayFactory, bearer
+from tests.support.dates import yesterday
 
 FINDING = {"findings": "payslips for two quarters", "proposed_outcome": "exit_required", "reason_code": "INC"}
 
@@ -70,7 +71,7 @@ async def seed(client: httpx.AsyncClient, tokens: Tokens) -> dict[str, tuple[str
         {
             "department": "civil_affairs",
             "reference": f"MZ-{n}",
-            "described_on": "2026-11-01",
+            "described_on": yesterday(),
             "household_id": household,
             "fact": {"kind": "income", "monthly_income": "4200.00"},
         }

@@ -1,0 +1,1 @@
+"""Helpers of `.ci/run` and of `make test-shifted` (README: "Running the suite under a shifted clock")."""
