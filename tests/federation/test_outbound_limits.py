@@ -35,6 +35,7 @@ from tests.federation.test_checks import deliver
 from tests.federation.test_processes import city_process
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
+from tests.support.waiting import eventually
 
 CHECKS = 120
 POOL = 4
@@ -128,15 +129,6 @@ def guangzhou(demo: Demo, tmp_path: Path, nats_server: NatsServer) -> Iterator[S
         process.stop()
 
 
-async def until(condition: Callable[[], bool], what: str, deadline_s: float = 60.0) -> None:
-    """Wait for `condition` (checked on the event loop), failing with `what` after a generous deadline."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + deadline_s
-    while not condition():
-        assert loop.time() < give_up, f"not within {deadline_s:.0f} s: {what}"
-        await asyncio.sleep(0.01)
-
-
 @dataclass
 class Burst:
     held: int
@@ -197,7 +189,7 @@ def burst(
             stop = asyncio.Event()
             running = asyncio.create_task(worker.run(stop))
             try:
-                await until(lambda: hold_until(transport, worker.verdicts), what)
+                await eventually(lambda: hold_until(transport, worker.verdicts), what)
                 at_gate.extend((transport.held, transport.pool_timeouts))
                 verdicts_at_gate.extend(worker.verdicts)
                 transport.gate.set()

@@ -6,7 +6,6 @@ deadline, never for a fixed time a slow machine may not get far enough in."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,11 @@ from services.kit.periodic import Periodic, PeriodicRuntime
 from services.kit.settings import ServiceSettings
 from services.kit.store import ServiceApplication
 from tests.support.nats import NatsServer
+from tests.support.waiting import eventually
 
 
 class Quiet(ServiceApplication):
     name = "Quiet"
-
-
-async def eventually(condition: Callable[[], bool], what: str, deadline_s: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + deadline_s
-    while not condition():
-        assert loop.time() < give_up, f"not within {deadline_s:.0f} s: {what}"
-        await asyncio.sleep(0.02)
 
 
 async def test_one_runtime_at_a_time_ticks_and_a_standby_takes_over(
