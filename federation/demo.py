@@ -194,13 +194,24 @@ def ensure_demo(
     renew_before: timedelta = RENEW_BEFORE,
 ) -> str | None:
     """Write the demo set under `out` when it is missing or stale (`demo_problem`), keeping the linkage
-    keys present; return why it was (re)written, or None when it was fine as it is."""
+    keys present; return why it was (re)written, or None when it was fine as it is.
+
+    Processes starting together (the stack, compose's containers on one volume) take turns under a
+    lock beside `out`: two writers at once would each leave half a set of their own."""
+    import fcntl
+
     ports = DEMO_PORTS if ports is None else ports
-    problem = demo_problem(
-        out, [c for c in DEMO_CITIES if c in ports], clock=clock, renew_before=renew_before
-    )
-    if problem is not None:
-        write_demo(out, ports, clock=clock, keep_linkage=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            problem = demo_problem(
+                out, [c for c in DEMO_CITIES if c in ports], clock=clock, renew_before=renew_before
+            )
+            if problem is not None:
+                write_demo(out, ports, clock=clock, keep_linkage=True)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return problem
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import yaml
 
-from federation.demo import ensure_demo
+from federation.demo import DEMO_PORTS, ensure_demo
 from infra.stack import PROCFILE, VAR_PLACEHOLDER, ProcessSpec, parse_procfile
 
 PEERS = {"CN-GZ": "gz", "CN-DG": "dg", "CN-ZS": "zs", "CN-ZQ": "zq"}
 """Foshan's four neighbours (seed/BRIEF.md item 10) and their process name suffix."""
-PEER_PORTS = {"CN-FS": 8006, "CN-GZ": 8106, "CN-DG": 8206, "CN-ZS": 8306, "CN-ZQ": 8406}
-"""Where each city's federation answers in the local stack (federation.demo.DEMO_PORTS)."""
+PEER_PORTS = DEMO_PORTS
+"""Where each city's federation answers in the local stack."""
 
 
 def peer_spec(city: str, port: int) -> ProcessSpec:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,6 +72,24 @@ def test_a_half_written_or_mismatched_set_is_written_again(tmp_path: Path) -> No
     (out / "CN-GZ" / SIGNING_KEY).write_bytes((out / "CN-DG" / SIGNING_KEY).read_bytes())
     assert "not in its own directory entry" in (ensure_demo(out, clock=clock) or "")
     assert ensure_demo(out, clock=clock) is None
+
+
+def test_processes_starting_together_take_turns_and_leave_one_whole_set(tmp_path: Path) -> None:
+    """Compose's containers (or two stacks) on one var directory: four writers at once on an empty
+    folder; exactly one writes, and the set it leaves is whole and agrees with itself."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = tmp_path / "federation"
+    start = threading.Barrier(4)
+
+    def one() -> str | None:
+        start.wait()
+        return ensure_demo(out, clock=ManualClock(T0))
+
+    with ThreadPoolExecutor(4) as pool:
+        reasons = list(pool.map(lambda _: one(), range(4)))
+    assert sum(r is not None for r in reasons) == 1, reasons
+    assert ensure_demo(out, clock=ManualClock(T0)) is None
 
 
 @pytest.mark.parametrize("days", [400, 1100])

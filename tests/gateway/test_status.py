@@ -29,7 +29,8 @@ async def test_status_shows_ready_and_down_services(nats_server: NatsServer, tmp
     try:
         feed.wait_ready()
         settings = GatewaySettings(
-            services={"feed": f"http://127.0.0.1:{feed.port}", "absent": f"http://127.0.0.1:{free_port()}"}
+            var_dir=tmp_path,  # its token key there, not in the repository's var/
+            services={"feed": f"http://127.0.0.1:{feed.port}", "absent": f"http://127.0.0.1:{free_port()}"},
         )
         api = create_gateway(settings)
         async with (
