@@ -401,23 +401,11 @@ def _verify_fast(
     keys: Iterable[tuple[str, Ed25519PublicKey]],
     required: tuple[str, ...],
     body: bytes,
-    max_age_s: int,
-    skew_s: int,
-    moment: datetime,
 ) -> Verified:
     """What `HTTPMessageVerifier.verify` decides, for a canonical single signature without component
-    parameters; raises `_Fallback` for anything else and `SignatureRejected` with the library's reason.
-    `moment` is the verifier's "now" (created, expires and the age are checked against it)."""
+    parameters (its times already checked, `_check_times`); raises `_Fallback` for anything else and
+    `SignatureRejected` with the library's reason."""
     assert parsed.canonical is not None
-    now = moment.timestamp()
-    if parsed.created > now + skew_s:
-        raise SignatureRejected(401, 'Signature "created" parameter is set to a time in the future')
-    if parsed.expires < now - skew_s:
-        raise SignatureRejected(401, 'Signature "expires" parameter is set to a time in the past')
-    if parsed.created + max_age_s < now - skew_s:
-        raise SignatureRejected(
-            401, f"Signature age exceeds maximum allowable age {timedelta(seconds=max_age_s)}"
-        )
     if len(set(parsed.covered)) != len(parsed.covered):
         raise _Fallback
     headers = message.headers
@@ -464,32 +452,27 @@ def _check_digest(value: str, body: bytes) -> None:
         raise SignatureRejected(401, "Content-Digest does not match the message body")
 
 
-class _VerifierAt(HTTPMessageVerifier):
-    """The library's verifier with its "now" given rather than read from the system clock: the
-    library's own created/expires/age checks (`validate_created_and_expires`), at `moment`."""
+def _check_times(parsed: _Parsed, max_age_s: int, skew_s: int, moment: datetime) -> None:
+    """The library's created/expires/age checks, with its reasons, against `moment` (the caller's
+    clock): the library would read the system's clock. Done once, before either path."""
+    now = moment.timestamp()
+    if parsed.created > now + skew_s:
+        raise SignatureRejected(401, 'Signature "created" parameter is set to a time in the future')
+    if parsed.expires < now - skew_s:
+        raise SignatureRejected(401, 'Signature "expires" parameter is set to a time in the past')
+    if parsed.created + max_age_s < now - skew_s:
+        raise SignatureRejected(
+            401, f"Signature age exceeds maximum allowable age {timedelta(seconds=max_age_s)}"
+        )
 
-    def __init__(self, public: Ed25519PublicKey, moment: datetime) -> None:
-        super().__init__(signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(public))
-        self.moment = moment
+
+class _TimesCheckedVerifier(HTTPMessageVerifier):
+    """The library's verifier without its own time checks, which read the system's clock: `_verify`
+    has checked `created` and `expires` against the caller's clock (`_check_times`), from the same
+    parameters (`_policy` requires both, as integers)."""
 
     def validate_created_and_expires(self, sig_input: Any, max_age: timedelta | None = None) -> None:
-        min_time, max_time = self.moment - self.max_clock_skew, self.moment + self.max_clock_skew
-        params = sig_input.params
-        if "created" in params:
-            if self._parse_integer_timestamp(params["created"], field_name="created") > max_time:
-                raise InvalidSignature('Signature "created" parameter is set to a time in the future')
-        elif self.require_created or max_age is not None:
-            raise InvalidSignature('Signature is missing a required "created" parameter')
-        if (
-            "expires" in params
-            and self._parse_integer_timestamp(params["expires"], field_name="expires") < min_time
-        ):
-            raise InvalidSignature('Signature "expires" parameter is set to a time in the past')
-        if (
-            max_age is not None
-            and self._parse_integer_timestamp(params["created"], field_name="created") + max_age < min_time
-        ):
-            raise InvalidSignature(f"Signature age exceeds maximum allowable age {max_age}")
+        return None
 
 
 def _verify_library(
@@ -498,18 +481,12 @@ def _verify_library(
     keys: Iterable[tuple[str, Ed25519PublicKey]],
     required: tuple[str, ...],
     body: bytes,
-    max_age_s: int,
-    skew_s: int,
-    moment: datetime,
 ) -> Verified:
     reason = "no key of this city is valid at the signature's creation time"
     for key_id, public in keys:
-        verifier = _VerifierAt(public, moment)
-        verifier.max_clock_skew = timedelta(seconds=skew_s)
+        verifier = _TimesCheckedVerifier(signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(public))
         try:
-            verifier.verify(
-                message, max_age=timedelta(seconds=max_age_s), require_components=required, body=body
-            )
+            verifier.verify(message, require_components=required, body=body)
         except InvalidSignature as exc:
             reason = str(exc) or "invalid signature"
             continue
@@ -530,12 +507,13 @@ def _verify(
     fast: bool = True,
 ) -> Verified:
     keys = list(keys)
+    _check_times(parsed, max_age_s, skew_s, moment)
     if fast and parsed.canonical is not None:
         try:
-            return _verify_fast(message, parsed, keys, required, body, max_age_s, skew_s, moment)
+            return _verify_fast(message, parsed, keys, required, body)
         except _Fallback:
             pass
-    return _verify_library(message, parsed, keys, required, body, max_age_s, skew_s, moment)
+    return _verify_library(message, parsed, keys, required, body)
 
 
 KeyLookup = Callable[[str, datetime], list[tuple[str, Ed25519PublicKey]] | None]
