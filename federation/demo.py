@@ -13,7 +13,6 @@ fictitious. Real deployments configure their own keys and windows (`FEDERATION_*
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import timedelta
 from itertools import combinations
@@ -22,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from federation.keys import keygen, load_private_key, public_x
+from federation.keys import keygen, load_private_key, public_x, write_file
 from federation.peers import Directory, load_directory
 from services.kit.clock import Clock
 from services.kit.clock import now as process_now
@@ -64,16 +63,6 @@ def linkage_name(a: str, b: str) -> str:
     return f"{first}_{second}.DEMO-ONLY.key"
 
 
-def _write(path: Path, text: str, *, secret: bool = False) -> None:
-    """Write `path` whole or not at all (a temporary file renamed over it); a secret is created 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
-
-
 def ensure_linkage(directory: Path, cities: list[str] | None = None) -> None:
     """Write the DEMO linkage key of every pair of `cities` (default: all five) that has none; an
     existing key is never rewritten (subject hashes made with it must keep matching)."""
@@ -81,7 +70,7 @@ def ensure_linkage(directory: Path, cities: list[str] | None = None) -> None:
     for a, b in combinations(codes, 2):
         path = directory / linkage_name(a, b)
         if not path.is_file():
-            _write(path, secrets.token_hex(32) + "\n", secret=True)
+            write_file(path, (secrets.token_hex(32) + "\n").encode(), secret=True)
 
 
 def write_demo(
@@ -136,11 +125,10 @@ def write_demo(
             f"# (federation/demo.py): keys valid from {not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}.\n"
         )
         data = {"subjects": [{"id_number": p["id_number"], **_categories(p)} for p in DEMO_PEOPLE[code]]}
-        _write(
-            out / code / "data.yaml",
-            f"# DEMO data of {code}: fictitious ID numbers.\n" + yaml.safe_dump(data, sort_keys=False),
-        )
-        _write(out / code / "peers.yaml", header + yaml.safe_dump({"cities": entries}, sort_keys=False))
+        data_text = f"# DEMO data of {code}: fictitious ID numbers.\n" + yaml.safe_dump(data, sort_keys=False)
+        write_file(out / code / "data.yaml", data_text.encode())
+        peers_text = header + yaml.safe_dump({"cities": entries}, sort_keys=False)
+        write_file(out / code / "peers.yaml", peers_text.encode())
     return xs
 
 

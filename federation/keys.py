@@ -51,15 +51,22 @@ def public_pem(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def write_file(path: Path, data: bytes, *, secret: bool = False) -> None:
+    """Write `path` whole or not at all (a temporary file renamed over it); a secret is created 0600,
+    never readable by others, not even for a moment, also when it replaces an older file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with os.fdopen(descriptor, "wb") as f:
+        f.write(data)
+    os.replace(temporary, path)
+
+
 def keygen(out_dir: Path, key_id: str) -> tuple[Path, str]:
     """Write `<key_id>.private.pem` (mode 0600) and `<key_id>.public.pem`; return the private path and `x`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     private_path = out_dir / f"{key_id}.private.pem"
-    # created 0600 (never readable by others, not even for a moment), and made so if it existed
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(private_pem(key))
+    write_file(private_path, private_pem(key), secret=True)
     (out_dir / f"{key_id}.public.pem").write_bytes(public_pem(key.public_key()))
     return private_path, public_x(key.public_key())
