@@ -20,9 +20,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
+
+from services.kit.clock import epoch_seconds, system_clock
 
 REPO = Path(__file__).resolve().parents[2]
 SHIFT = re.compile(r"^[+-]\d+(\.\d+)?[smhdy]?$")
@@ -58,13 +60,13 @@ def shifted_env(shift: str, base: Mapping[str, str] | None = None) -> dict[str, 
 
 def measured_offset(env: Mapping[str, str]) -> float:
     """Seconds between a preloaded Python's wall clock and ours (this process is not preloaded)."""
-    # the point here is to read the real system clock, beside the shifted one: hence the noqa
-    probe = "import time; print(time.time())"
-    before = time.time()  # noqa: TID251
+    # the system's clock here (this process is not preloaded), beside the preloaded one's
+    probe = "from services.kit.clock import epoch_seconds; print(epoch_seconds())"
+    before = epoch_seconds(system_clock)
     out = subprocess.run(
-        [sys.executable, "-c", probe], env=dict(env), capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], env=dict(env), capture_output=True, text=True, check=True, cwd=REPO
     )
-    after = time.time()  # noqa: TID251
+    after = epoch_seconds(system_clock)
     return float(out.stdout.strip()) - (before + after) / 2
 
 
@@ -83,9 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    real = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())  # noqa: TID251
-    moved = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(time.time() + offset))  # noqa: TID251
-    print(f"infra.ci.shifted: clock {shift}: {real} -> {moved}: {' '.join(command)}", flush=True)
+    real = system_clock()
+    moved = real + timedelta(seconds=offset)
+    real_text, moved_text = f"{real:%Y-%m-%d %H:%M} UTC", f"{moved:%Y-%m-%d %H:%M} UTC"
+    print(f"infra.ci.shifted: clock {shift}: {real_text} -> {moved_text}: {' '.join(command)}", flush=True)
     os.execvpe(command[0], command, env)  # noqa: S606 - CMD is the caller's command line, as given
 
 

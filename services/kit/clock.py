@@ -18,7 +18,6 @@ kin everywhere but here, so a new reading of the wall clock cannot slip in unnot
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -34,18 +33,12 @@ def system_clock() -> datetime:
 
 
 _installed: Clock = system_clock
-_lock = threading.Lock()
 
 
 def install(clock: Clock) -> None:
     """Make `clock` the process's clock, read by event timestamps and by `now()`."""
     global _installed
-    with _lock:
-        _installed = clock
-
-
-def installed() -> Clock:
-    return _installed
+    _installed = clock
 
 
 def now() -> datetime:

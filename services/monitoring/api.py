@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -125,11 +124,6 @@ def parse_batch(
             where = ".".join(str(p) for p in first["loc"]) or "(root)"
             rejected.append({"index": index, "reason": f"{where}: {first['msg']}"})
     return accepted, rejected
-
-
-def today(app: MonitoringApp) -> date:
-    """Today in the estates' local time (a step taken at 07:00 in Foshan is dated that day)."""
-    return app.today()
 
 
 def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
@@ -253,22 +247,24 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
 
     @api.post("/warnings/{warning_id}/assign", tags=["warnings"])
     def assign(warning_id: UUID, body: AssignIn) -> dict[str, str]:
-        return step(lambda: app.assign(warning_id, body.inspector_id, body.on or today(app)))
+        return step(lambda: app.assign(warning_id, body.inspector_id, body.on or app.today()))
 
     @api.post("/warnings/{warning_id}/confirm", tags=["warnings"])
     def confirm(warning_id: UUID, body: ConfirmIn) -> dict[str, str]:
         """Confirm on site; publishes the violation for penalties."""
         return step(
-            lambda: app.confirm(warning_id, body.inspector_id, body.finding, body.on or today(app), body.note)
+            lambda: app.confirm(
+                warning_id, body.inspector_id, body.finding, body.on or app.today(), body.note
+            )
         )
 
     @api.post("/warnings/{warning_id}/dismiss", tags=["warnings"])
     def dismiss(warning_id: UUID, body: DismissIn) -> dict[str, str]:
-        return step(lambda: app.dismiss(warning_id, body.inspector_id, body.reason, body.on or today(app)))
+        return step(lambda: app.dismiss(warning_id, body.inspector_id, body.reason, body.on or app.today()))
 
     @api.post("/warnings/{warning_id}/rectify", tags=["warnings"])
     def rectify(warning_id: UUID, body: RectifyIn) -> dict[str, str]:
-        return step(lambda: app.rectify(warning_id, body.operator_id, body.on or today(app), body.note))
+        return step(lambda: app.rectify(warning_id, body.operator_id, body.on or app.today(), body.note))
 
     @api.get("/households/{household_id}", tags=["households"], summary="A household as monitoring sees it")
     def get_household(household_id: UUID) -> dict[str, Any]:

@@ -8,11 +8,7 @@ from datetime import timedelta
 from services.kit import clock
 
 
-def days_ago(days: int) -> str:
-    """The UTC date `days` days ago by the process's clock, as a contract `Day` (YYYY-MM-DD). A day
-    before today is never in the future in the city's local day, which runs ahead of UTC."""
-    return (clock.now() - timedelta(days=days)).date().isoformat()
-
-
 def yesterday() -> str:
-    return days_ago(1)
+    """The UTC date a day ago by the process's clock, as a contract `Day` (YYYY-MM-DD): never in the
+    future in the city's local day, which runs ahead of UTC."""
+    return (clock.now() - timedelta(days=1)).date().isoformat()
