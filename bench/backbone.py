@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
+from nats.aio.client import Client as NATS
 
 from bench.support import free_port, percentile, postgres_env, running_nats
 from services.kit.bus import connect, ensure_streams
@@ -69,8 +69,15 @@ def save_rate(env: dict[str, str], directory: Path, n: int, per_save: int) -> fl
     return n / elapsed
 
 
-async def publish_rate(url: str, n: int) -> float:
-    nc = await nats.connect(url)
+async def _client(server: NatsServer) -> NATS:
+    """The benchmark's own client: the operator's credential when the server requires one."""
+    if not (server.credentials / "admin.nk").exists():
+        return await connect(server.url, "bench-raw")
+    return await connect(server.url, "bench-raw", identity="admin", credentials=server.credentials)
+
+
+async def publish_rate(server: NatsServer, n: int) -> float:
+    nc = await _client(server)
     js = nc.jetstream(publish_async_max_pending=4000)
     await js.add_stream(name="RAW", subjects=["raw.>"], duplicate_window=120)
     payload = b"x" * 400
@@ -82,8 +89,8 @@ async def publish_rate(url: str, n: int) -> float:
     return n / elapsed
 
 
-async def ack_rate(url: str, n: int) -> float:
-    nc = await nats.connect(url)
+async def ack_rate(server: NatsServer, n: int) -> float:
+    nc = await _client(server)
     js = nc.jetstream()
     sub = await js.pull_subscribe("raw.x", durable="raw-bench", stream="RAW")
     received = 0
@@ -126,7 +133,7 @@ class _Pipeline:
         )
 
     async def __aenter__(self) -> _Pipeline:
-        nc = await connect(self.server.url, "bench")
+        nc = await connect(self.server.url, "bench", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
         await self.runtime.start()
@@ -173,9 +180,11 @@ def _notifications(app: Feed | TallyApp) -> Iterator:  # type: ignore[type-arg]
         start = batch[-1].id + 1
 
 
-async def end_to_end(backend: str, directory: Path, n: int) -> tuple[float, float]:
+async def end_to_end(backend: str, directory: Path, n: int, *, auth: bool = True) -> tuple[float, float]:
+    """`auth`: the server requires the bus credentials, the tally holding a service's real permission
+    set (eligibility's, under its own name: its durable, dead letters and leases); off, it takes anyone."""
     feed_env, tally_env = _stores(backend, directory)
-    with running_nats(directory / "nats") as server:
+    with running_nats(directory / "nats", auth=auth, identities={"tally": "eligibility"}) as server:
         async with _Pipeline(server, feed_env, tally_env, directory) as pipeline:
             facts = _facts(n)
 
@@ -219,9 +228,16 @@ async def run(events: int = 20_000) -> str:
     with tempfile.TemporaryDirectory(prefix="housing-bench-") as tmp:
         root = Path(tmp)
         with running_nats(root / "raw-nats") as server:
-            publish = await publish_rate(server.url, 20_000)
-            acks = await ack_rate(server.url, 20_000)
-        print(f"JetStream publish {publish:,.0f}/s, pull+ack {acks:,.0f}/s")
+            publish = await publish_rate(server, 20_000)
+            acks = await ack_rate(server, 20_000)
+        with running_nats(root / "raw-nats-open", auth=False) as server:
+            publish_open = await publish_rate(server, 20_000)
+            acks_open = await ack_rate(server, 20_000)
+        print(f"JetStream publish {publish:,.0f}/s, pull+ack {acks:,.0f}/s (no authentication:")
+        print(f"  {publish_open:,.0f}/s, {acks_open:,.0f}/s)")
+        (root / "e2e-open").mkdir()
+        open_through, _ = await end_to_end("SQLite", root / "e2e-open", events, auth=False)
+        print(f"SQLite: end to end without authentication {open_through:,.0f} events/s")
         for backend in backends:
             work = root / backend
             work.mkdir()
@@ -258,6 +274,25 @@ async def run(events: int = 20_000) -> str:
             f"| {backend} | {save10:,.0f} ev/s | {save1:,.0f} ev/s | **{through:,.0f} ev/s** "
             f"| {through / save10:.0%} | {through / publish:.0%} | {p50:.1f} ms | {p99:.1f} ms |"
         )
+    sqlite_through = rows[0][3]
+    lines += [
+        "",
+        "Authentication (issue 18, zero trust): every figure above is measured with the bus requiring the "
+        "credentials (nkeys; each client's permissions checked on every publish and subscription). The "
+        "same measurements on a server that takes anyone, in the same run:",
+        "",
+        "| | with authentication | without | ratio |",
+        "| --- | --- | --- | --- |",
+        f"| JetStream publish (msg/s) | {publish:,.0f} | {publish_open:,.0f} "
+        f"| {publish / publish_open:.0%} |",
+        f"| pull consumer fetch+ack (msg/s) | {acks:,.0f} | {acks_open:,.0f} | {acks / acks_open:.0%} |",
+        f"| end to end, SQLite (ev/s) | {sqlite_through:,.0f} | {open_through:,.0f} "
+        f"| {sqlite_through / open_through:.0%} |",
+        "",
+        "Authentication happens once per connection (the server's nonce signed with the client's seed); "
+        "after that nats-server matches each publish against the client's permission list through a "
+        "cache, so the figures differ by the run-to-run noise of this 2-core machine.",
+    ]
     lines += [
         "",
         f"End to end: {events:,} events over {HOUSEHOLDS:,} households, saved 10 per save by one writer; "

@@ -220,7 +220,7 @@ class _Service:
         return env
 
     async def __aenter__(self) -> _Service:
-        nc = await connect(self.server.url, "bench-streams")
+        nc = await connect(self.server.url, "bench-streams", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
         return self
@@ -293,7 +293,8 @@ async def end_to_end(
                 ]
             await service.start()
             await service.drained(0)  # registrations published before the clock starts
-            nc = await connect(server.url, "bench-department")
+            # civil affairs' feed, with its own credential (the bus checks it on every publish)
+            nc = await connect(server.url, "bench-department", identity="department-civil_affairs")
             js = nc.jetstream(publish_async_max_pending=4000)
             cpu_before = service.cpu_seconds()
             assert server.process is not None
@@ -301,7 +302,9 @@ async def end_to_end(
             started = time.perf_counter()
             futures = [
                 await js.publish_async(
-                    FACT_REPORTED.subject if per_message == 1 else FACTS_REPORTED.subject,
+                    FACT_REPORTED.subject_for(department="civil_affairs")
+                    if per_message == 1
+                    else FACTS_REPORTED.subject_for(department="civil_affairs"),
                     data,
                     headers={"Nats-Msg-Id": f"E-{i}"},
                 )
@@ -343,7 +346,7 @@ async def paced_latency(
             ]
             await service.start()
             await service.drained(0)  # registrations published before the clock starts
-            nc = await connect(server.url, "bench-department")
+            nc = await connect(server.url, "bench-department", identity="admin")
             js = nc.jetstream()
             arrived: dict[str, float] = {}
             all_arrived = asyncio.Event()
@@ -365,7 +368,11 @@ async def paced_latency(
             next_at = time.perf_counter()
             for household, data in zip(ids, messages, strict=True):
                 sent[str(household)] = time.perf_counter()
-                await js.publish(FACT_REPORTED.subject, data, headers={"Nats-Msg-Id": str(household)})
+                await js.publish(
+                    FACT_REPORTED.subject_for(department="civil_affairs"),
+                    data,
+                    headers={"Nats-Msg-Id": str(household)},
+                )
                 next_at += 1 / rate
                 delay = next_at - time.perf_counter()
                 if delay > 0:

@@ -28,6 +28,8 @@ import socket
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -224,41 +226,68 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@contextmanager
+def _answering(root: Path, *, auth: bool = True) -> Iterator[tuple[ServiceProcess, Path, int]]:
+    """Foshan's federation service answering peers, on a bus that requires the credentials (`auth`)
+    or takes anyone; yields the process, the demo federation's directory and the HTTP port."""
+    port = _free_port()
+    demo = root / "demo"
+    write_demo(demo, {"CN-FS": port, "CN-GZ": _free_port()}, rate=(1e9, 10**9))
+    nats = NatsServer(root / "nats", port=_free_port(), http_port=_free_port(), auth=auth)
+    nats.start()
+    env = {
+        "NATS_URL": nats.url,
+        "HTTP_PORT": str(port),
+        "VAR_DIR": str(root),
+        "LOG_LEVEL": "WARNING",
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(root / "federation.sqlite"),
+        "FEDERATION_CITY": "CN-FS",
+        "FEDERATION_PRIVATE_KEY_FILE": str(demo / "CN-FS" / SIGNING_KEY),
+        "FEDERATION_PEERS_FILE": str(demo / "CN-FS" / "peers.yaml"),
+        "FEDERATION_DATA_FILE": str(demo / "CN-FS" / "data.yaml"),
+        "FEDERATION_AUDIT_FILE": str(root / "audit.jsonl"),
+        "FEDERATION_CONSUME_CHECKS": "false",  # answering only: no inbox
+    }
+    if auth:
+        env["NATS_CREDENTIALS"] = str(nats.credentials)
+    service = ServiceProcess("federation", [], env, root / "federation.log")
+    try:
+        service.start().wait_ready()
+        yield service, demo, port
+    except Exception:
+        print(service.tail(40))
+        raise
+    finally:
+        service.stop()
+        nats.stop()
+
+
+def _client(port: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30)
+
+
+async def open_bus_rate(root: Path, queries: int) -> float:
+    """The signed-query rate of the same service on a bus without authentication (for the comparison)."""
+    with _answering(root, auth=False) as (_service, demo, port):
+        loaded = await asyncio.to_thread(_requests, demo, port, queries + 200)
+        async with _client(port) as client:
+            await throughput(client, loaded[:200])  # warm-up
+            return await throughput(client, loaded[200:])
+
+
 async def run(queries: int = 5_000, latency_seconds: int = 10) -> str:
     with tempfile.TemporaryDirectory(prefix="housing-bench-federation-") as tmp:
         root = Path(tmp)
-        port = _free_port()
-        write_demo(root / "demo", {"CN-FS": port, "CN-GZ": _free_port()}, rate=(1e9, 10**9))
-        nats = NatsServer(root / "nats", port=_free_port(), http_port=_free_port())
-        nats.start()
-        demo = root / "demo"
-        env = {
-            "NATS_URL": nats.url,
-            "HTTP_PORT": str(port),
-            "VAR_DIR": str(root),
-            "LOG_LEVEL": "WARNING",
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(root / "federation.sqlite"),
-            "FEDERATION_CITY": "CN-FS",
-            "FEDERATION_PRIVATE_KEY_FILE": str(demo / "CN-FS" / SIGNING_KEY),
-            "FEDERATION_PEERS_FILE": str(demo / "CN-FS" / "peers.yaml"),
-            "FEDERATION_DATA_FILE": str(demo / "CN-FS" / "data.yaml"),
-            "FEDERATION_AUDIT_FILE": str(root / "audit.jsonl"),
-            "FEDERATION_CONSUME_CHECKS": "false",  # answering only: no inbox
-        }
-        service = ServiceProcess("federation", [], env, root / "federation.log")
-        try:
-            service.start().wait_ready()
+        with _answering(root) as (service, demo, port):
             # Everything is signed up front: idle keep-alive connections would be closed by the server.
             loaded = await asyncio.to_thread(
                 _requests, demo, port, queries + LATENCY_RATE * latency_seconds + 200
             )
             batches = await asyncio.to_thread(_requests, demo, port, 200, BATCH)
             saturating = await asyncio.to_thread(_requests, demo, port, SATURATE)
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
-            ) as client:
+            async with _client(port) as client:
                 await throughput(client, loaded[:200])  # warm-up
                 assert service.process is not None
                 cpu_before = cpu_seconds(service.process.pid)
@@ -274,12 +303,9 @@ async def run(queries: int = 5_000, latency_seconds: int = 10) -> str:
                 )
                 latencies = await paced_raw(port, [_raw(port, b, h) for b, h in loaded[200 + queries :]])
                 batch_rate = await throughput(client, batches, BATCH_PATH) * BATCH
-        except Exception:
-            print(service.tail(40))
-            raise
-        finally:
-            service.stop()
-            nats.stop()
+        (root / "open").mkdir()
+        open_rate = await open_bus_rate(root / "open", queries)
+        print(f"federation: {open_rate:,.0f} signed queries/s on a bus without authentication")
         core = await asyncio.to_thread(in_process, root)
     p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
     print(f"federation: p50 {p50:.1f} ms p99 {p99:.1f} ms at {LATENCY_RATE}/s; in process {core:,.0f}/s")
@@ -299,6 +325,11 @@ async def run(queries: int = 5_000, latency_seconds: int = 10) -> str:
             f"| {p50:.1f} ms | {p99:.1f} ms "
             f"| {statistics.fmean(latencies):.1f} ms "
             f"| {len(latencies):,} of {LATENCY_RATE * latency_seconds:,} | {batch_rate:,.0f} | {core:,.0f} |",
+            "",
+            f"With the bus requiring the credentials (issue 18) as above: **{rate:,.0f}** signed queries/s; "
+            f"the same service on a bus that takes anyone, in the same run: {open_rate:,.0f}/s "
+            f"({rate / open_rate:.0%}). A peer's query is checked by its HTTP message signature, as "
+            "before; the bus is not on its path.",
             "",
             "Target (issue 7): ≥ 1,000 queries/s per core and p99 < 20 ms at 200 queries/s. The server is "
             "one Python process (one core for the event loop and request handling); the load generator runs "

@@ -153,7 +153,7 @@ async def _drain(runtime: MonitoringRuntime, last_sequence: int, limit_s: float 
 
 
 async def _publish(url: str, messages: list[bytes]) -> int:
-    nc = await connect(url, "bench-gateway")
+    nc = await connect(url, "bench-gateway", identity="admin")
     js = nc.jetstream()
     acks = []
     last = 0
@@ -172,7 +172,7 @@ async def run(signals: int = 4 * DAILY, single: int = DAILY) -> str:
     with tempfile.TemporaryDirectory(prefix="bench-monitoring-") as tmp, _two_cores() as cores:
         directory = Path(tmp)
         with running_nats(directory / "nats") as server:
-            nc = await connect(server.url, "bench")
+            nc = await connect(server.url, "bench", identity="admin")
             await ensure_streams(nc.jetstream())
             await nc.close()
             settings = MonitoringSettings(

@@ -78,6 +78,9 @@ _FACT_REPORTED: Final = EventSpec(
     summary="A department reported one fact (income, property, assets, registration, ...).",
     producer="departments",
     consumers=("eligibility", "monitoring", "training"),
+    # The department is in the subject so that the bus lets each department's credential publish only
+    # its own facts (services.kit.busauth); consumers refuse a fact whose payload names another.
+    subject_pattern="housing.department.fact-reported.{department}",
 )
 
 _CORE_EVENTS: Final[tuple[EventSpec, ...]] = (
@@ -92,6 +95,7 @@ _CORE_EVENTS: Final[tuple[EventSpec, ...]] = (
         consumers=_FACT_REPORTED.consumers,
         batch_of=_FACT_REPORTED,
         batch_field="facts",
+        subject_pattern="housing.department.facts-reported.{department}",
     ),
     EventSpec(
         context="eligibility",

@@ -4,6 +4,14 @@ The wire endpoints read the raw body and headers themselves (the signature cover
 JSON) and hand them to `Responder`; they answer with exactly its status, headers and bytes. Operator
 and internal routes are for the gateway and the intake, not for peers (PROTOCOL.md lists only the
 wire routes).
+
+Who may call which: the wire router (`/federation/v1/household-status[:batch]`, `/federation/v1/keys`)
+is open to the network and authenticates peer cities itself (RFC 9421 signatures with the keys of the
+peer directory); `create_app` is given it as an open router. The operator router requires the kit's
+service assertion like every other service (`services.kit.identity`): the exchange log and the
+refusals span every estate and are refused to an estate-scoped caller (as at the gateway). A check's
+results and the subject hashes name a household but federation does not know its estate: the gateway
+checks those against eligibility's household before it forwards.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from federation.inbound import Refused, Reply, Responder
 from federation.keys import public_x
 from federation.signing import Headers
 from services.kit.http import BodyTooLarge, Gate, Problem, declared_length
+from services.kit.identity import Authenticated
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +234,14 @@ def operator_router(app: FederationApp, responder: Responder | None = None) -> A
     router = APIRouter(prefix="/federation/v1", tags=["operators"])
 
     @router.get("/refusals", summary="The latest refused requests of this process, newest first")
-    def refusals(limit: int = 50) -> list[dict[str, Any]]:
+    def refusals(who: Authenticated, limit: int = 50) -> list[dict[str, Any]]:
+        who.city_wide("the refusal log")
         recent = list(responder.refusals.recent) if responder is not None else []
         return recent[::-1][: max(1, min(limit, 200))]
 
     @router.get("/exchanges", summary="The most recent federation events, newest first")
-    def exchanges(limit: int = 50) -> list[dict[str, Any]]:
+    def exchanges(who: Authenticated, limit: int = 50) -> list[dict[str, Any]]:
+        who.city_wide("the federation log")
         limit = max(1, min(limit, 500))
         last = app.process_recorder.max_notification_id() or 0
         notifications = app.notification_log.select(start=max(1, last - limit + 1), limit=limit)

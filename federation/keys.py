@@ -1,4 +1,5 @@
-"""Ed25519 keys: generation (`python -m federation keygen`), PEM loading and JWK form.
+"""Ed25519 keys: generation (`python -m federation keygen`), PEM loading and JWK form (the PEM forms
+and the atomic writer are the kit's, `services.kit.keys`, shared with the gateway's assertion key).
 
 A peer's public key appears in its directory entry as the JWK `x` value (base64url of the 32 raw
 bytes): short enough to paste into YAML and exactly what `/federation/v1/keys` publishes.
@@ -7,11 +8,24 @@ bytes): short enough to paste into YAML and exactly what `/federation/v1/keys` p
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.kit.keys import load_private_key, private_pem, public_pem, write_file
+
+__all__ = [
+    "b64url",
+    "b64url_decode",
+    "keygen",
+    "load_private_key",
+    "private_pem",
+    "public_from_x",
+    "public_pem",
+    "public_x",
+    "write_file",
+]
 
 
 def b64url(data: bytes) -> str:
@@ -32,34 +46,6 @@ def public_from_x(x: str) -> Ed25519PublicKey:
     if len(raw) != 32:
         raise ValueError("an Ed25519 public key has 32 bytes")
     return Ed25519PublicKey.from_public_bytes(raw)
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
-    return key
-
-
-def private_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def public_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def write_file(path: Path, data: bytes, *, secret: bool = False) -> None:
-    """Write `path` whole or not at all (a temporary file renamed over it); a secret is created 0600,
-    never readable by others, not even for a moment, also when it replaces an older file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-    with os.fdopen(descriptor, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
 
 
 def keygen(out_dir: Path, key_id: str) -> tuple[Path, str]:

@@ -98,7 +98,8 @@ def build(
     )
     api = create_app(
         runtime,
-        [wire_router(responder), operator_router(app, responder)],
+        [operator_router(app, responder)],
+        open_routers=[wire_router(responder)],  # peers sign their queries (PROTOCOL.md), not the gateway
         title=f"federation ({settings.federation_city})",
         description="Signed household-status queries between cities (wire protocol: federation/PROTOCOL.md).",
     )

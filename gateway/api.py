@@ -10,6 +10,7 @@ can see "eligibility is down" before logging in; they stay public, under the rat
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,9 +30,12 @@ from gateway.status import ServiceStatus, platform_status
 from gateway.tokens import Tokens
 from gateway.upstream import Upstream
 from gateway.users import Directory
+from services.kit.clock import Clock
 from services.kit.http import add_operations, install_problem_handlers, instrument
+from services.kit.identity import Minter, ensure_key_pair, public_path_of
 
 STATIC = Path(__file__).with_name("static")
+log = logging.getLogger(__name__)
 
 
 def create_gateway(
@@ -45,12 +49,14 @@ def create_gateway(
     behind it."""
     tokens = tokens or Tokens(settings)
     directory = directory or Directory.load(settings.users_file, allow_demo=settings.allow_demo_users)
+    minter = assertion_minter(settings, tokens.clock)
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         client = httpx.AsyncClient(timeout=settings.upstream_timeout_s, trust_env=False, mounts=mounts)
         api.state.client = client
-        api.state.operations = Operations(Upstream(client, settings.services, settings.upstream_timeout_s))
+        upstream = Upstream(client, settings.services, settings.upstream_timeout_s, minter)
+        api.state.operations = Operations(upstream)
         try:
             yield
         finally:
@@ -101,6 +107,20 @@ def create_gateway(
     instrument(api)
     api.add_middleware(Guard, settings=settings)
     return api
+
+
+def assertion_minter(settings: GatewaySettings, clock: Clock) -> Minter:
+    """What signs the gateway's calls to the services: `ASSERTION_KEY_FILE`, made here (with a warning)
+    when the launcher or the deployment has not made it before the services started. Dated by the
+    gateway's clock, the one its own tokens follow."""
+    key, created = ensure_key_pair(settings.assertion_key)
+    if created:
+        log.warning(
+            "created a new service-assertion key %s: services must pin %s or they refuse the gateway",
+            settings.assertion_key,
+            public_path_of(settings.assertion_key),
+        )
+    return Minter(key, issuer=settings.assertion_issuer, ttl_s=settings.assertion_ttl_s, clock=clock)
 
 
 LANDING = """<!doctype html>

@@ -53,6 +53,19 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
         "generated at first start when absent.",
     )
 
+    # -- the gateway's identity towards the services ---------------------------------------------
+    assertion_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM, 0600) the gateway signs each call to a service with "
+        "(services.kit.identity); default `<VAR_DIR>/gateway/assertion-key.pem`. The services pin its "
+        "public half (`assertion-key.pub.pem` beside it) at their start, so it must exist before they "
+        "do: `make run` and compose's keys job make the pair first; created here if still absent.",
+    )
+    assertion_issuer: str = Field(default="housing-gateway", description="`iss` of those assertions.")
+    assertion_ttl_s: int = Field(
+        default=60, ge=5, le=300, description="Lifetime of one assertion (one call), in seconds."
+    )
+
     # -- an external OpenID Connect issuer (optional) -------------------------------------------
     oidc_issuer: str | None = Field(default=None, description="`iss` of the external issuer's tokens.")
     oidc_jwks_url: str | None = Field(default=None, description="Its JWKS URL (keys fetched and cached).")
@@ -86,3 +99,7 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
     @property
     def key_file(self) -> Path:
         return self.signing_key_file or self.var_dir / "gateway" / "token-key.pem"
+
+    @property
+    def assertion_key(self) -> Path:
+        return self.assertion_key_file or self.var_dir / "gateway" / "assertion-key.pem"

@@ -1,29 +1,45 @@
 """Calls from the gateway to the services: one httpx client, a timeout per call, the caller's identity
-in `X-Operator-Id`/`X-Operator-Role` (set here and only here: nothing a client sent is forwarded), the
-W3C trace context, and failures turned into problem+json an operator can act on:
+as a service assertion minted for that call and that service alone (`services.kit.identity`: an
+Ed25519 JWT, `aud` the service's name, `sub`/`role`/`estates`/`department` from the operator's
+principal, a minute; set here and only here: nothing a client sent is forwarded), the W3C trace
+context, and failures turned into problem+json an operator can act on:
 
 - the service cannot be reached → 502 "Service unavailable" (naming the service);
 - the service does not answer within the deadline (UPSTREAM_TIMEOUT_S, whole call) → 504 "Service timeout";
 - the service fails (5xx) → 502 "Service error";
-- the service refuses (4xx) → the same status and the service's own title and detail (and its problem
-  type when it is one of the platform's own `/problems/...`).
+- the service refuses the gateway's assertion (401: a key the service does not pin, clocks out of
+  step) → 502 "Service refused the gateway's identity", with the service's reason: the operator's own
+  token was fine, so this is the platform's fault, not theirs;
+- the service refuses (other 4xx) → the same status and the service's own title and detail (and its
+  problem type when it is one of the platform's own `/problems/...`).
+
+Calls without an operator (the status page's `/readyz` probes) carry no assertion: those endpoints
+are open at every service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
 
 from gateway.roles import Principal
 from services.kit.http import Problem
+from services.kit.identity import Minter
 from services.kit.tracing import inject
+
+log = logging.getLogger(__name__)
 
 
 class Upstream:
-    def __init__(self, client: httpx.AsyncClient, services: dict[str, str], timeout_s: float) -> None:
-        self.client, self.services, self.timeout_s = client, services, timeout_s
+    def __init__(
+        self, client: httpx.AsyncClient, services: dict[str, str], timeout_s: float, minter: Minter
+    ) -> None:
+        """`services`: name → base URL; the name is the audience of the assertions sent there (the
+        service's `SERVICE_NAME`)."""
+        self.client, self.services, self.timeout_s, self.minter = client, services, timeout_s, minter
 
     def url(self, service: str, path: str) -> str:
         base = self.services.get(service)
@@ -47,8 +63,9 @@ class Upstream:
     ) -> httpx.Response:
         headers: dict[str, str] = {"accept": "application/json"}
         if principal is not None:
-            headers["x-operator-id"] = principal.subject
-            headers["x-operator-role"] = principal.role
+            headers |= self.minter.headers(
+                service, principal.subject, principal.role, principal.estates, principal.department
+            )
         if content_type:
             headers["content-type"] = content_type
         inject(headers)
@@ -107,9 +124,17 @@ class Upstream:
             body = response.json()
         except ValueError:
             body = None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if response.status_code == 401:
+            log.error("%s refused the gateway's assertion: %s", service, detail)
+            raise Problem(
+                502,
+                "Service refused the gateway's identity",
+                f"{service}: {detail or 'no reason given'}",
+                service=service,
+            )
         if response.status_code >= 400:
             title = body.get("title") if isinstance(body, dict) else None
-            detail = body.get("detail") if isinstance(body, dict) else None
             kind = body.get("type") if isinstance(body, dict) else None
             raise Problem(
                 response.status_code,

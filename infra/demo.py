@@ -30,7 +30,7 @@ from infra.city.load import Urls
 from infra.city.procfile import city_specs, write_procfile
 from infra.city.report import Report
 from infra.city.run import Run, run_city
-from infra.stack import DEFAULT_VAR_DIR, Stack, StackError, demo_federation, start_stack
+from infra.stack import ASSERTION_KEY, DEFAULT_VAR_DIR, Stack, StackError, demo_federation, start_stack
 from services.kit import clock
 
 DEFAULT_SCALE = Decimal("0.05")
@@ -47,6 +47,8 @@ def urls_of(stack: Stack) -> Urls:
         services={name: s.base_url for name, s in stack.services.items()},
         nats=stack.nats.url,
         nats_monitor=stack.nats.monitor_url,
+        credentials=stack.credentials,
+        assertion_key=stack.var_dir / ASSERTION_KEY,
     )
 
 

@@ -399,12 +399,16 @@ def run_nats(
     store_dir: Path = DEFAULT_VAR_DIR / "nats",
     log_path: Path = DEFAULT_VAR_DIR / "log" / "nats.log",
     conf: Path = LOCAL_NATS_CONF,
+    credentials: Path | None = None,
     echo: bool = True,
 ) -> Iterator[NatsServer]:
     """Start nats-server from `conf` (which reads its ports and store from HOUSING_NATS_* variables),
-    yield it once JetStream is up, stop it on exit."""
+    yield it once JetStream is up, stop it on exit. `credentials`: a directory written by
+    `services.kit.busauth.write`; the server then takes only those credentials (`with_authorization`)."""
     ensure_ports_usable({"nats-server": port, "nats-server monitoring": http_port})
     store_dir.mkdir(parents=True, exist_ok=True)
+    if credentials is not None:
+        conf = with_authorization(conf, credentials)
     child = _spawn_nats(port, http_port, store_dir, log_path, conf, append=False)
     server = NatsServer(
         child=child, port=port, http_port=http_port, store_dir=store_dir, log_path=log_path, conf=conf
@@ -417,6 +421,36 @@ def run_nats(
     finally:
         stop(server.child, echo=echo)  # the current process: a test may have restarted it
         _say("nats-server stopped", echo)
+
+
+def with_authorization(conf: Path, credentials: Path) -> Path:
+    """`<credentials>/nats-server.conf`: `conf`'s settings and the authorization beside it (nats-server
+    includes files relative to the including one, so the two must sit in one directory)."""
+    from services.kit.busauth import AUTH_CONF
+
+    effective = credentials / "nats-server.conf"
+    effective.write_text(
+        f"# Written by infra/stack.py at each start: {conf} with the bus credentials.\n"
+        f'{conf.read_text(encoding="utf-8")}\ninclude "./{AUTH_CONF}"\n',
+        encoding="utf-8",
+    )
+    return effective
+
+
+def bus_credentials(var_dir: Path, specs: Iterable[ProcessSpec]) -> Path:
+    """`<var_dir>/nats/credentials/`: a seed per identity (0600, kept across starts; the standard ones
+    and one per Procfile process that connects to the bus, under its SERVICE_NAME) and the server's
+    authorization, rewritten at each start from the contracts catalogue (services.kit.busauth)."""
+    from services.kit.busauth import SERVICES, write
+
+    processes: dict[str, str | None] = {}
+    for spec in specs:
+        role = spec.module.rsplit(".", 1)[-1]
+        if role in SERVICES:
+            processes[spec.env.get("SERVICE_NAME", role)] = role
+    directory = var_dir / "nats" / "credentials"
+    write(directory, processes)
+    return directory
 
 
 def _spawn_nats(
@@ -452,7 +486,9 @@ def restart_nats(server: NatsServer, *, timeout: float = NATS_READY_TIMEOUT_S, e
 # Streams and services
 
 
-def create_streams(nats_url: str, *, log_dir: Path, echo: bool = True) -> bool:
+def create_streams(
+    nats_url: str, *, log_dir: Path, credentials: Path | None = None, echo: bool = True
+) -> bool:
     """Run `python -m services.kit.streams` against our nats-server; False if it does not exist yet.
 
     It must succeed: a service publishing into a missing stream loses events (a plain NATS publish
@@ -462,6 +498,8 @@ def create_streams(nats_url: str, *, log_dir: Path, echo: bool = True) -> bool:
         _say(f"skipped stream creation: {STREAMS_MODULE} has no code yet", echo)
         return False
     env = {**os.environ, "NATS_URL": nats_url, "PYTHONUNBUFFERED": "1"}
+    if credentials is not None:
+        env["NATS_CREDENTIALS"] = str(credentials)
     child = spawn(
         "streams",
         [sys.executable, "-m", STREAMS_MODULE],
@@ -482,7 +520,12 @@ def create_streams(nats_url: str, *, log_dir: Path, echo: bool = True) -> bool:
 
 
 def service_env(
-    spec: ProcessSpec, *, nats_url: str, var_dir: Path, base: Mapping[str, str] | None = None
+    spec: ProcessSpec,
+    *,
+    nats_url: str,
+    var_dir: Path,
+    base: Mapping[str, str] | None = None,
+    credentials: Path | None = None,
 ) -> dict[str, str]:
     """A process's environment: ours, then NATS_URL, then the Procfile line, then storage defaults.
 
@@ -492,6 +535,8 @@ def service_env(
     """
     base = os.environ if base is None else base
     env = {**base, "NATS_URL": nats_url, **expand_var(spec.env, var_dir)}
+    if credentials is not None:  # the launcher's credentials, like its server: never the shell's
+        env["NATS_CREDENTIALS"] = str(credentials)
     if "PERSISTENCE_MODULE" not in env:
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(var_dir / f"{spec.name}.sqlite")
@@ -517,6 +562,37 @@ def demo_federation(var_dir: Path, *, echo: bool = True) -> Path:
     if reason is not None:
         _say(f"demo federation written to {_display_path(out)} ({reason})", echo)
     return out
+
+
+ASSERTION_KEY = Path("gateway") / "assertion-key.pem"
+"""The stack's service-assertion key, under its var directory (operator tools sign with it too)."""
+
+
+def service_identity(var_dir: Path, *, echo: bool = True) -> Path:
+    """`<var_dir>/gateway/assertion-key.pem` (0600) and its public half beside it, made now if missing:
+    the key the gateway signs its calls to the services with (services.kit.identity), which every
+    service pins when it starts, so it must exist before the first of them does. Kept across starts
+    (delete both files to rotate; the next start makes a new pair)."""
+    from services.kit.identity import ensure_key_pair, key_id
+
+    private = var_dir / ASSERTION_KEY
+    key, created = ensure_key_pair(private)
+    if created:
+        kid = key_id(key.public_key())
+        _say(f"service assertion key written to {_display_path(private)} (kid {kid})", echo)
+    return private
+
+
+def identity_env(spec: ProcessSpec, assertion_key: Path) -> dict[str, str]:
+    """What a process is told about service identity: every one pins the stack's public key
+    (`SERVICE_TRUST_KEYS`); the gateway alone gets the private key (`ASSERTION_KEY_FILE`)."""
+    from services.kit.identity import GATEWAY_ISSUER, public_path_of
+
+    public = str(public_path_of(assertion_key).resolve())
+    env = {"SERVICE_TRUST_KEYS": json.dumps({GATEWAY_ISSUER: [public]})}
+    if spec.module == "gateway":
+        env["ASSERTION_KEY_FILE"] = str(assertion_key.resolve())
+    return env
 
 
 def _names_demo_federation(specs: Iterable[ProcessSpec]) -> bool:
@@ -545,6 +621,8 @@ class Stack:
     nats: NatsServer
     var_dir: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    credentials: Path | None = None
+    """The bus credentials' directory (services.kit.busauth): `admin` there is the operator's."""
     skipped: list[ProcessSpec] = field(default_factory=list)
     # Why the streams were not created, or None when they were.
     streams_not_created: str | None = "not asked for"
@@ -594,6 +672,8 @@ def start_stack(
     log_dir.mkdir(parents=True, exist_ok=True)
     if _names_demo_federation(plan.runnable):
         demo_federation(var_dir, echo=echo)
+    credentials = bus_credentials(var_dir, plan.runnable)
+    assertion_key = service_identity(var_dir, echo=echo)
     width = max((len(s.name) for s in plan.runnable), default=0)
 
     with ExitStack() as cleanup:
@@ -603,26 +683,30 @@ def start_stack(
                 http_port=nats_http_port,
                 store_dir=var_dir / "nats",
                 log_path=log_dir / "nats.log",
+                credentials=credentials,
                 echo=echo,
             )
         )
         stack = Stack(
             nats=nats,
             var_dir=var_dir,
+            credentials=credentials,
             skipped=plan.skipped,
             services_nats_url=services_nats_url or nats.url,
             echo=echo,
         )
         if create_streams_first:
-            created = create_streams(nats.url, log_dir=log_dir, echo=echo)
+            created = create_streams(nats.url, log_dir=log_dir, credentials=credentials, echo=echo)
             stack.streams_not_created = None if created else f"{STREAMS_MODULE} has no code yet"
         services = gateway_services(plan.runnable)
         for spec in plan.runnable:
             extra = {"SERVICES": services} if spec.module == "gateway" and "SERVICES" not in spec.env else {}
+            extra = {**identity_env(spec, assertion_key), **extra}
             service = _start_service(
                 spec,
                 nats_url=stack.services_nats_url,
                 var_dir=var_dir,
+                credentials=credentials,
                 prefix_width=width,
                 echo=echo,
                 extra_env=extra,
@@ -657,9 +741,11 @@ def _start_service(
     echo: bool,
     extra_env: Mapping[str, str] | None = None,
     append: bool = False,
+    credentials: Path | None = None,
 ) -> ServiceProcess:
     _say(f"starting {spec.name}: python -m {spec.module} on port {spec.http_port}", echo)
-    env = {**service_env(spec, nats_url=nats_url, var_dir=var_dir), **(extra_env or {})}
+    service = service_env(spec, nats_url=nats_url, var_dir=var_dir, credentials=credentials)
+    env = {**service, **(extra_env or {})}
     child = spawn(
         spec.name,
         [sys.executable, "-m", spec.module],
@@ -718,6 +804,10 @@ def where_to_look(stack: Stack) -> str:
     rows += [
         f"NATS monitoring   {stack.nats.monitor_url}",
         f"NATS clients      {stack.nats.url}",
+    ]
+    if stack.credentials is not None:
+        rows.append(f"NATS credentials  {_display_path(stack.credentials)}/<identity>.nk (admin.nk: yours)")
+    rows += [
         f"Logs              {_display_path(stack.var_dir / 'log')}/<name>.log",
     ]
     if stack.skipped:

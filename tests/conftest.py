@@ -32,8 +32,11 @@ def _system_clock_again() -> Iterator[None]:
 
 
 @pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+def nats_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NatsServer]:
+    """A nats-server of this test's own, requiring the bus credentials, which `NATS_CREDENTIALS` names
+    to the services the test starts (each connects as its SERVICE_NAME)."""
     server = NatsServer(tmp_path / "nats", port=free_port(), http_port=free_port())
+    monkeypatch.setenv("NATS_CREDENTIALS", str(server.credentials))
     server.start()
     try:
         yield server
@@ -132,3 +135,17 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_trust_the_test_key() -> Iterator[None]:
+    """Every service a test builds, in process or as a process it starts, pins the test issuer's key
+    (`tests.support.identity`), and every gateway signs its calls with it: `SERVICE_TRUST_KEYS` and
+    `ASSERTION_KEY_FILE` for the whole session, as a deployment sets them. The local stack's launcher
+    gives its processes the stack's own key pair instead (infra/stack.py)."""
+    from tests.support.identity import PRIVATE_KEY_FILE, TRUST_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SERVICE_TRUST_KEYS", TRUST_ENV)
+        patch.setenv("ASSERTION_KEY_FILE", str(PRIVATE_KEY_FILE))
+        yield

@@ -3,8 +3,10 @@
 Starts what `make run` starts (nats-server, the streams, every service of `infra/local/Procfile` with
 its demo federation, the gateway) through `infra.stack.start_stack`, into a var/ of its own under a
 temporary directory and with nats-server on free ports, waits until every process answers `/readyz`,
-then logs in at the gateway with a demo account and reads the review queue through it, and stops
-everything. Exit status 0 when all that worked, 1 otherwise (with the failing process's log tail).
+then logs in at the gateway with a demo account and reads the review queue through it, checks that
+the gateway is the only door (no service port answers a read without a service assertion, nor with
+made-up `X-Operator-*` headers; an anonymous bus client is refused), and stops everything. Exit
+status 0 when all that worked, 1 otherwise (with the failing process's log tail).
 
 `make test-shifted` runs it under libfaketime (`infra.ci.shifted`): a key window, a token lifetime or a
 dated default that has gone off by then stops the stack from starting or the login from working. The
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from infra.stack import StackError, start_stack
+from infra.stack import Stack, StackError, start_stack
 
 ACCOUNT_ROLE = "reviewer"
 
@@ -55,6 +57,35 @@ def login_and_read(base_url: str) -> str:
     return ""
 
 
+def only_the_front_door(stack: Stack) -> str:
+    """What answers without a verifiable identity (docs/security.md), or ''."""
+    import asyncio
+
+    from services.kit.bus import NoCredential, connect
+
+    forged = {"X-Operator-Id": "mallory", "X-Operator-Role": "admin"}
+    with httpx.Client(trust_env=False, timeout=30.0) as client:
+        for name, service in stack.services.items():
+            if name == "gateway":
+                continue
+            for headers in ({}, forged):
+                answer = client.get(f"{service.base_url}/households", headers=headers)
+                if answer.status_code != 401:
+                    return f"GET {name}/households with {headers or 'nothing'}: {answer.status_code}"
+            if client.get(f"{service.base_url}/readyz").status_code != 200:
+                return f"{name}/readyz is not open"
+
+    async def anonymous() -> str:
+        try:
+            nc = await connect(stack.nats.url, "anonymous", attempts=2)
+        except NoCredential:
+            return ""
+        await nc.close()
+        return "an anonymous client connected to the bus"
+
+    return asyncio.run(anonymous())
+
+
 def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="stack-smoke-") as tmp:
@@ -68,6 +99,7 @@ def main() -> int:
                 ready = time.monotonic() - started
                 names = ", ".join(stack.services)
                 problem = login_and_read(stack.base_url("gateway")) if "gateway" in stack.services else ""
+                problem = problem or only_the_front_door(stack)
                 stack.check_alive()
         except StackError as exc:
             print(f"stack_smoke: the stack did not start: {exc}", file=sys.stderr)
@@ -80,7 +112,8 @@ def main() -> int:
             return 1
     print(
         f"stack_smoke: {names} ready in {ready:.1f} s; a demo {ACCOUNT_ROLE} logged in and read the review"
-        f" queue through the gateway; stopped after {time.monotonic() - started:.1f} s"
+        f" queue through the gateway; no service port and no bus took a caller without an identity;"
+        f" stopped after {time.monotonic() - started:.1f} s"
     )
     return 0
 

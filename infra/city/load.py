@@ -16,9 +16,12 @@
 - the estates' door readers and utility meters: `door_access.ndjson`, `utility.ndjson` as JSON arrays on
   NATS `housing.signals.door-access` / `housing.signals.utility-reading`.
 
-The gateway's department routes (`POST /api/facts` with client credentials) exist, but its auth is being
-changed by another engineer while this is written; the loader goes to the services directly, as
-services reach each other on the private network.
+The gateway's department routes (`POST /api/facts` with client credentials) exist, but the loader goes to
+the services directly (a known gap: issues 20 and 21 move it to the gateway's routes). Meanwhile it
+calls them as an operator tool would, with assertions it mints with the stack's service-assertion key
+(`Urls.assertion_key`, services.kit.identity): the bureau's intake clerk registers the households and
+posts the four departments' batches as they come (a bureau tool, not a department system: eligibility
+holds a department system to its own department's facts, not the bureau's intake).
 """
 
 from __future__ import annotations
@@ -32,14 +35,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import nats
 from nats.aio.client import Client as NATS
 
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported, DepartmentFactsReported
 from infra.city.data import City, ndjson, raw_lines
 from services.kit import clock
+from services.kit.bus import connect
+from services.kit.busauth import department_identity
 from services.kit.codec import Outgoing, encode
+from services.kit.identity import Minter, ServiceAuth
 
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
 FACTS_REPORTED = EVENTS_BY_TYPE[("housing.department.facts-reported", 1)]
@@ -55,7 +60,8 @@ batch travels and the last answer is read."""
 SIGNALS_PER_MESSAGE = 500
 FACTS_PER_EXPORT = 500
 CONCURRENCY = 6
-CLERK = {"X-Operator-Id": "clerk-intake-01", "X-Operator-Role": "admin"}
+CLERK = ("clerk-intake-01", "admin")
+"""The bureau's intake clerk, who registers households and enrols credentials (subject, role)."""
 
 T = TypeVar("T")
 
@@ -67,9 +73,49 @@ class Urls:
     services: dict[str, str]
     nats: str
     nats_monitor: str
+    credentials: Path | None = None
+    """The stack's bus credentials: each department and signal source publishes with its own."""
+
+    assertion_key: Path | None = None
+    """The stack's service-assertion key (`<var>/gateway/assertion-key.pem`): the demo's tools sign
+    their direct calls of the services with it, as an operator tool would (see the module docstring)."""
 
     def __getitem__(self, name: str) -> str:
         return self.services[name]
+
+    def minter(self) -> Minter | None:
+        return None if self.assertion_key is None else Minter.from_file(self.assertion_key)
+
+    def auth(self, subject: str, role: str) -> ServiceAuth | None:
+        """A client's default caller of the services (not the gateway, which takes its own tokens)."""
+        minter = self.minter()
+        services = {name: url for name, url in self.services.items() if name != "gateway"}
+        return None if minter is None else ServiceAuth(minter, services, subject, role)
+
+    def as_operator(
+        self, service: str, subject: str, role: str, department: str | None = None
+    ) -> dict[str, str]:
+        """The headers of one call of `service` by `subject` in `role` (a department system's with
+        `department`); none without a key (a stack that asks for none)."""
+        minter = self.minter()
+        return {} if minter is None else minter.headers(service, subject, role, None, department)
+
+    async def bus(self, identity: str) -> NATS:
+        """A connection to the stack's bus as `identity` (`department-finance`, `door-access`, `admin`)."""
+        return await connect(
+            self.nats,
+            f"city-{identity}",
+            identity=identity if self.credentials else None,
+            credentials=self.credentials,
+            attempts=5,
+        )
+
+    async def publish_as(self, identity: str, messages: Iterable[tuple[str, bytes, str]]) -> int:
+        nc = await self.bus(identity)
+        try:
+            return await publish_all(nc, messages)
+        finally:
+            await nc.close()
 
 
 @dataclass
@@ -148,7 +194,7 @@ async def post_registrations(
         client.post(
             f"{urls['eligibility']}/registrations",
             content=content.encode(),
-            headers={"content-type": "application/x-ndjson", **CLERK},
+            headers={"content-type": "application/x-ndjson", **urls.as_operator("eligibility", *CLERK)},
             timeout=600.0,
         )
     )
@@ -244,7 +290,7 @@ def export_messages(reports: list[DepartmentFactReported]) -> Iterator[tuple[str
             source=f"/departments/{department.replace('_', '-')}",
             time=clock.now(),
         )
-        yield FACTS_REPORTED.subject, data, event_id
+        yield FACTS_REPORTED.subject_for(department=department), data, event_id
 
 
 async def publish_all(nc: NATS, messages: Iterable[tuple[str, bytes, str]]) -> int:
@@ -263,7 +309,7 @@ async def post_facts(client: httpx.AsyncClient, urls: Urls, lines: list[bytes], 
         client.post(
             f"{urls['eligibility']}/facts",
             content=b"\n".join(lines) + b"\n",
-            headers={"content-type": "application/x-ndjson"},
+            headers={"content-type": "application/x-ndjson", **urls.as_operator("eligibility", *CLERK)},
             timeout=600.0,
         )
     )
@@ -275,10 +321,9 @@ async def post_facts(client: httpx.AsyncClient, urls: Urls, lines: list[bytes], 
     counts.facts_rejected += data["rejected"]
 
 
-async def send_facts(
-    client: httpx.AsyncClient, nc: NATS, urls: Urls, lines: Iterable[bytes], counts: Counts
-) -> None:
-    """Each department on its own road: batches to eligibility, or exports on NATS."""
+async def send_facts(client: httpx.AsyncClient, urls: Urls, lines: Iterable[bytes], counts: Counts) -> None:
+    """Each department on its own road: batches to eligibility, or exports on NATS with its own
+    credential, on its own subject."""
     http: list[bytes] = []
     bus: dict[str, list[DepartmentFactReported]] = {}
     for line in lines:
@@ -287,8 +332,8 @@ async def send_facts(
             http.append(line)
         else:
             bus.setdefault(department, []).append(DepartmentFactReported.model_validate_json(line))
-    for reports in bus.values():
-        await publish_all(nc, export_messages(reports))
+    for department, reports in bus.items():
+        await urls.publish_as(department_identity(department), export_messages(reports))
         counts.facts_bus += len(reports)
     for batch in chunks(http, FACTS_PER_REQUEST):
         await post_facts(client, urls, batch, counts)
@@ -320,51 +365,46 @@ async def load_city(
     counts = Counts()
     folder = city.folder
     limits = httpx.Limits(max_connections=CONCURRENCY * 2)
-    async with httpx.AsyncClient(timeout=60.0, trust_env=False, limits=limits) as client:
-        nc = await nats.connect(urls.nats, name="city-departments")
-        try:
-            started = time.monotonic()
-            registered, counts.registered_subsidy = await register_households(
-                client, urls, city, subsidy=subsidy
-            )
-            counts.registered = len(registered.household_ids) - counts.registered_subsidy
-            counts.seconds["registrations"] = time.monotonic() - started
-            say(
-                f"registered {counts.registered} households in units and {counts.registered_subsidy} on a "
-                f"rent subsidy ({counts.seconds['registrations']:.1f} s)"
-            )
+    auth = urls.auth(*CLERK)
+    async with httpx.AsyncClient(timeout=60.0, trust_env=False, limits=limits, auth=auth) as client:
+        started = time.monotonic()
+        registered, counts.registered_subsidy = await register_households(client, urls, city, subsidy=subsidy)
+        counts.registered = len(registered.household_ids) - counts.registered_subsidy
+        counts.seconds["registrations"] = time.monotonic() - started
+        say(
+            f"registered {counts.registered} households in units and {counts.registered_subsidy} on a "
+            f"rent subsidy ({counts.seconds['registrations']:.1f} s)"
+        )
 
-            step = time.monotonic()
-            counts.subjects = await put_subjects(client, urls, folder, registered)
-            counts.seconds["federation_subjects"] = time.monotonic() - step
+        step = time.monotonic()
+        counts.subjects = await put_subjects(client, urls, folder, registered)
+        counts.seconds["federation_subjects"] = time.monotonic() - step
 
-            step = time.monotonic()
-            await send_facts(client, nc, urls, raw_lines(folder / "facts.ndjson"), counts)
-            if subsidy:
-                await send_facts(client, nc, urls, raw_lines(folder / "subsidy" / "facts.ndjson"), counts)
-            counts.seconds["facts"] = time.monotonic() - step
-            say(
-                f"department facts: {counts.facts_http} posted to eligibility, {counts.facts_bus} published "
-                f"on NATS ({counts.seconds['facts']:.1f} s)"
-            )
+        step = time.monotonic()
+        await send_facts(client, urls, raw_lines(folder / "facts.ndjson"), counts)
+        if subsidy:
+            await send_facts(client, urls, raw_lines(folder / "subsidy" / "facts.ndjson"), counts)
+        counts.seconds["facts"] = time.monotonic() - step
+        say(
+            f"department facts: {counts.facts_http} posted to eligibility, {counts.facts_bus} published "
+            f"on NATS ({counts.seconds['facts']:.1f} s)"
+        )
 
-            step = time.monotonic()
-            await monitoring_knows(client, urls, counts.registered, within_s=300.0)
-            counts.credentials = await enrol_credentials(client, urls, folder, registered)
-            counts.seconds["credentials"] = time.monotonic() - step
+        step = time.monotonic()
+        await monitoring_knows(client, urls, counts.registered, within_s=300.0)
+        counts.credentials = await enrol_credentials(client, urls, folder, registered)
+        counts.seconds["credentials"] = time.monotonic() - step
 
-            step = time.monotonic()
-            door = signal_messages(folder / "door_access.ndjson", DOOR_SUBJECT, f"{run_id}-door")
-            await publish_all(nc, door)
-            utility = signal_messages(folder / "utility.ndjson", UTILITY_SUBJECT, f"{run_id}-utility")
-            await publish_all(nc, utility)
-            counts.door_signals = sum(1 for _ in raw_lines(folder / "door_access.ndjson"))
-            counts.utility_signals = sum(1 for _ in raw_lines(folder / "utility.ndjson"))
-            counts.seconds["signals"] = time.monotonic() - step
-            say(
-                f"{counts.credentials} door credentials enrolled; {counts.door_signals} door openings and "
-                f"{counts.utility_signals} utility readings published ({counts.seconds['signals']:.1f} s)"
-            )
-        finally:
-            await nc.close()
+        step = time.monotonic()
+        door = signal_messages(folder / "door_access.ndjson", DOOR_SUBJECT, f"{run_id}-door")
+        await urls.publish_as("door-access", door)
+        utility = signal_messages(folder / "utility.ndjson", UTILITY_SUBJECT, f"{run_id}-utility")
+        await urls.publish_as("utility", utility)
+        counts.door_signals = sum(1 for _ in raw_lines(folder / "door_access.ndjson"))
+        counts.utility_signals = sum(1 for _ in raw_lines(folder / "utility.ndjson"))
+        counts.seconds["signals"] = time.monotonic() - step
+        say(
+            f"{counts.credentials} door credentials enrolled; {counts.door_signals} door openings and "
+            f"{counts.utility_signals} utility readings published ({counts.seconds['signals']:.1f} s)"
+        )
     return registered, counts

@@ -43,21 +43,16 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import nats
 
 from contracts.department import DepartmentFactReported
 from infra.city.data import RETAIN, City, Truth
-from infra.city.load import Registered, Urls, bounded, checked, fact_message, publish_all
+from infra.city.load import CLERK, FACT_REPORTED, Registered, Urls, bounded, checked, fact_message
 
 REVIEWERS = ("reviewer-chen", "reviewer-li", "reviewer-huang", "reviewer-zhou")
 SUPERVISORS = ("supervisor-wang", "supervisor-liu")
 INSPECTORS = ("inspector-zhao", "inspector-wu", "inspector-sun")
 HOUSING_OFFICER = "officer-he"
 TRAINING_OFFICER = "trainer-lin"
-
-
-def headers(operator: str, role: str) -> dict[str, str]:
-    return {"X-Operator-Id": operator, "X-Operator-Role": role}
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,11 @@ class Operators:
 
     async def post(self, service: str, path: str, body: Any, operator: str, role: str) -> Any:
         answer = await checked(
-            self.client.post(f"{self.urls[service]}{path}", json=body, headers=headers(operator, role))
+            self.client.post(
+                f"{self.urls[service]}{path}",
+                json=body,
+                headers=self.urls.as_operator(service, operator, role),
+            )
         )
         return answer.json() if answer.content else None
 
@@ -257,7 +256,11 @@ class Operators:
                 self.client.post(
                     f"{self.urls['eligibility']}/facts",
                     content=b"\n".join(lines) + b"\n",
-                    headers={"content-type": "application/x-ndjson"},
+                    # the reviewer's request answered: posted by the bureau's intake, as the loader does
+                    headers={
+                        "content-type": "application/x-ndjson",
+                        **self.urls.as_operator("eligibility", *CLERK),
+                    },
                     timeout=300.0,
                 )
             )
@@ -441,7 +444,7 @@ class Operators:
                     }
                 )
                 data, event_id = fact_message(report)
-                facts.append(("housing.department.fact-reported", data, event_id))
+                facts.append((FACT_REPORTED.subject_for(department="human_resources"), data, event_id))
                 self.work.jobs_reported += 1
             else:
                 body = {"employer": employer, "start_date": start.isoformat()}
@@ -449,8 +452,4 @@ class Operators:
                 await self.post("training", path, body, TRAINING_OFFICER, "admin")
                 self.work.jobs_recorded_by_officer += 1
         if facts:
-            nc = await nats.connect(self.urls.nats, name="city-human-resources")
-            try:
-                await publish_all(nc, facts)
-            finally:
-                await nc.close()
+            await self.urls.publish_as("department-human_resources", facts)

@@ -60,7 +60,9 @@ async def run_city(
     mark = time.monotonic()
     say(f"steady state {seconds['ingest_to_steady_state']:.1f} s after the first registration")
 
-    async with httpx.AsyncClient(timeout=120.0, trust_env=False) as client:
+    # Reads (cases, warnings, figures) as the bureau's auditor; each operator's step names its operator.
+    auth = urls.auth("city-demo.auditor", "auditor")
+    async with httpx.AsyncClient(timeout=120.0, trust_env=False, auth=auth) as client:
         automated = await outcomes(client, urls, city)
         ops = Operators(city, urls, registered, client, models)
         confirmed = await ops.detect_and_inspect()

@@ -88,7 +88,8 @@ async def cross_region_backlog(client: httpx.AsyncClient, eligibility: str) -> d
 async def settle(urls: Urls, *, quiet_s: float = 3.0, within_s: float = 600.0, poll_s: float = 0.5) -> float:
     """Wait for a steady state; return the seconds it took. Raise TimeoutError with the backlog."""
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
+    auth = urls.auth("city-demo.auditor", "auditor")  # the cross-region status is behind the assertion
+    async with httpx.AsyncClient(timeout=10.0, trust_env=False, auth=auth) as client:
         quiet_since: float | None = None
         ends: dict[str, int] = {}
         while True:

@@ -1,7 +1,13 @@
 """Eligibility's HTTP API: households, department-fact intake, parameters, review cases, what-if.
 
-Who acts is named by the gateway, which authenticates operators: `X-Operator-Id` and `X-Operator-Role`
-(`reviewer`, `supervisor`, `assessor`, `household`). Every step of a case is attributed to them.
+Who acts is what the caller's verified service assertion names (`services.kit.identity`, minted per
+call by the gateway): its `sub` and `role` (`reviewer`, `supervisor`, `assessor`, `household` may act
+on cases). Every step of a case is attributed to that subject, so four eyes hold here too: a
+supervisor cannot approve her own proposal whatever the caller. The gateway's object-level rules are
+applied again from the assertion's claims: an estate-scoped caller reads and acts only on households
+and cases of its estates (403 otherwise; lists are filtered), orders sweeps only for an estate of its
+own, and sees the what-if counts of its estates only; a department system posts only its own
+department's facts.
 
 Amounts are decimal strings in and out (never JSON floats), as in the contracts. ID numbers are taken
 by the registration endpoints and never returned: answers show the member's `person_hash` and a mask.
@@ -12,14 +18,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import (
@@ -55,6 +61,7 @@ from services.eligibility.domain import CaseError, Household, RentSubsidy, Revie
 from services.eligibility.queries import figures, reviewer_report, what_if
 from services.eligibility.timeline import household_timeline
 from services.kit.http import PROBLEM_JSON, IsoDate, Problem
+from services.kit.identity import Authenticated, Caller
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
@@ -342,19 +349,44 @@ def problems() -> Iterator[None]:
         raise Problem(409, "Conflict", "a concurrent change got there first; retry") from None
 
 
-def actor(
-    operator_id: Annotated[str | None, Header(alias="X-Operator-Id")] = None,
-    role: Annotated[str | None, Header(alias="X-Operator-Role")] = None,
-) -> Actor:
-    if not operator_id or not role:
-        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
-    if role not in ("reviewer", "supervisor", "assessor", "household"):
-        raise Problem(403, "Role not allowed", f"unknown role {role!r}")
-    return Actor(operator_id, role)
+CASE_ROLES = ("reviewer", "supervisor", "assessor", "household")
 
 
-OperatorHeader = Annotated[str | None, Header(alias="X-Operator-Id")]
-RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
+def actor(who: Caller) -> Actor:
+    """The verified caller as the case's actor; only the roles that take part in a review act."""
+    if who.role not in CASE_ROLES:
+        raise Problem(403, "Role not allowed", f"the role {who.role!r} takes no part in a review")
+    return Actor(who.subject, who.role)
+
+
+def scoped_what_if(who: Caller, result: dict[str, Any]) -> dict[str, Any]:
+    """An estate-scoped caller's what-if: the counts of its estates, no household ids (as the gateway
+    shows it)."""
+    for flip in (result.get("flips") or {}).values():
+        if isinstance(flip, dict):
+            by_estate = {e: n for e, n in (flip.get("by_estate") or {}).items() if who.sees_estate(e)}
+            flip["by_estate"] = by_estate
+            flip["count"] = sum(int(n) for n in by_estate.values())
+            flip.pop("households", None)
+            flip.pop("by_region", None)
+    result.pop("households", None)
+    return result
+
+
+def foreign_facts(who: Caller, valid: list[tuple[int, DepartmentFactReported]]) -> list[dict[str, Any]]:
+    """Lines a department system may not post: it speaks for its own department only (the gateway's
+    rule, again here). A caller that is no department system (the bureau's own intake tools, which
+    carry records of several departments) is not limited to one; the gateway lets only department
+    systems push facts."""
+    if who.department is None:
+        if who.role == "department":
+            raise Problem(403, "Forbidden", "a department system's assertion must name its department")
+        return []
+    return [
+        {"line": number, "detail": f"department must be {who.department}"}
+        for number, report in valid
+        if report.department.value != who.department
+    ]
 
 
 # -- intake parsing -----------------------------------------------------------------------------------
@@ -479,6 +511,13 @@ FACT_SCHEMA = inline_schema(DepartmentFactReported.model_json_schema())
 def router(app: EligibilityApp) -> APIRouter:
     api = APIRouter()
 
+    def case_of(case_id: UUID, who: Caller) -> ReviewCase:
+        """The case (404 unknown), refused to a caller outside its estate (403)."""
+        with problems():
+            case = app.case(case_id)
+        who.check_estate(case.estate)
+        return case
+
     @api.post(
         "/households",
         status_code=201,
@@ -486,11 +525,12 @@ def router(app: EligibilityApp) -> APIRouter:
         summary="Register a household: in a unit, or on a rent subsidy",
         responses={200: {"description": "The reference was registered before: that household."}},
     )
-    def register(body: HouseholdIn, operator: OperatorHeader = None) -> JSONResponse:
-        """The operator the gateway names (`X-Operator-Id`) is recorded as the one who registered.
-        A household on a rent subsidy has no estate: only city-wide operators see it in the gateway."""
+    def register(body: HouseholdIn, who: Authenticated) -> JSONResponse:
+        """The caller (the assertion's subject) is recorded as the one who registered. A household on
+        a rent subsidy has no estate: only city-wide callers register or see it."""
+        who.check_estate(getattr(body, "estate", None))
         with problems():
-            status, household = app.register(registration(body), registered_by=operator)
+            status, household = app.register(registration(body), registered_by=who.subject)
         return JSONResponse(household_view(household), status_code=201 if status == "registered" else 200)
 
     @api.post(
@@ -520,7 +560,7 @@ def router(app: EligibilityApp) -> APIRouter:
             }
         },
     )
-    async def register_batch(request: Request, operator: OperatorHeader = None) -> JSONResponse:
+    async def register_batch(request: Request, who: Authenticated) -> JSONResponse:
         body = await request.body()
         lines, not_json = parse_batch(
             body, request.headers.get("content-type", "application/json"), "Invalid registration"
@@ -531,12 +571,19 @@ def router(app: EligibilityApp) -> APIRouter:
         invalid: list[dict[str, Any]] = []
         for number, item in lines:
             try:
-                valid.append((number, HOUSEHOLD_IN.validate_python(item)))
+                household = HOUSEHOLD_IN.validate_python(item)
             except ValidationError as exc:
                 invalid += _line_errors(number, exc, "Invalid registration")
+                continue
+            if who.sees_estate(getattr(household, "estate", None)):
+                valid.append((number, household))
+            else:
+                problem = line_problem(number, "estate", "outside the estates you are assigned", "Forbidden")
+                invalid.append({**problem, "status": 403})
         if not valid:
             return no_valid_line([*not_json, *invalid], "No valid registration")
-        answers = await run_in_threadpool(app.register_batch, [registration(b) for _, b in valid], operator)
+        batch = [registration(b) for _, b in valid]
+        answers = await run_in_threadpool(app.register_batch, batch, who.subject)
         results: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
         for (number, item), answer in zip(valid, answers, strict=True):
@@ -559,17 +606,22 @@ def router(app: EligibilityApp) -> APIRouter:
 
     @api.get("/households", tags=["households"], summary="Households by latest automated decision")
     def list_households(
+        who: Authenticated,
         outcome: Literal["qualifies", "exit_triggered", "needs_manual", "none"] | None = None,
         estate: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> JSONResponse:
-        """The manual-review queue is `?outcome=needs_manual`; `none` lists households not yet decided."""
+        """The manual-review queue is `?outcome=needs_manual`; `none` lists households not yet decided.
+        An estate-scoped caller lists its estates' households only (another estate named: 403)."""
+        if estate is not None:
+            who.check_estate(estate)
         app.population.catch_up()
         found = [
             h
             for h in app.population.households.values()
             if (outcome is None or (h.outcome or "none") == outcome)
             and (estate is None or h.estate == estate)
+            and who.sees_estate(h.estate)
         ]
         return JSONResponse(
             plain(
@@ -588,9 +640,11 @@ def router(app: EligibilityApp) -> APIRouter:
         )
 
     @api.get("/households/{household_id}", tags=["households"], summary="A household, its facts and decision")
-    def get_household(household_id: UUID) -> JSONResponse:
+    def get_household(household_id: UUID, who: Authenticated) -> JSONResponse:
         with problems():
-            return JSONResponse(household_view(app.household(household_id)))
+            household = app.household(household_id)
+        who.check_estate(household.estate)
+        return JSONResponse(household_view(household))
 
     @api.get(
         "/households/{household_id}/timeline",
@@ -598,7 +652,12 @@ def router(app: EligibilityApp) -> APIRouter:
         summary="The household's steps in eligibility, oldest first",
         response_model=Timeline,
     )
-    def get_timeline(household_id: UUID) -> Timeline:
+    def get_timeline(household_id: UUID, who: Authenticated) -> Timeline:
+        """Empty for a household not known here; an estate-scoped caller's household must be of its
+        estates."""
+        if who.estates is not None:
+            with suppress(NotFound):
+                who.check_estate(app.household(household_id).estate)
         return Timeline(household_id=household_id, entries=household_timeline(app, household_id))
 
     @api.get("/figures", tags=["figures"], summary="Counts for the bureau's dashboard")
@@ -611,8 +670,9 @@ def router(app: EligibilityApp) -> APIRouter:
         )
 
     @api.put("/households/{household_id}/members", tags=["households"], summary="Replace the members")
-    def put_members(household_id: UUID, body: MembersIn) -> JSONResponse:
+    def put_members(household_id: UUID, body: MembersIn, who: Authenticated) -> JSONResponse:
         with problems():
+            who.check_estate(app.household(household_id).estate)
             household = app.change_members(
                 household_id, [MemberInput(m.id_number, m.birth_date, m.disabled) for m in body.members]
             )
@@ -645,12 +705,17 @@ def router(app: EligibilityApp) -> APIRouter:
             }
         },
     )
-    async def post_facts(request: Request) -> JSONResponse:
+    async def post_facts(request: Request, who: Authenticated) -> JSONResponse:
+        """One line speaking for another department than the caller's refuses the whole batch (403
+        naming the lines), as at the gateway."""
         body = await request.body()
         lines, not_json = parse_batch(body, request.headers.get("content-type", "application/json"))
         if len(lines) + len(not_json) > app.config.intake_max_lines:
             raise Problem(413, "Too many facts", f"at most {app.config.intake_max_lines} per request")
         valid, invalid = validate_lines(lines)
+        refused = foreign_facts(who, valid)
+        if refused:
+            raise Problem(403, "Forbidden", "some lines speak for another department", lines=refused[:100])
         entries = sorted([*not_json, *invalid], key=lambda p: p["line"])
         if not valid:
             return no_valid_line(entries, "No valid fact")
@@ -694,10 +759,8 @@ def router(app: EligibilityApp) -> APIRouter:
         tags=["parameters"],
         summary="Add a dated value (supervisors); history is never overwritten",
     )
-    def add_value(
-        rule: str, body: ParameterValueIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def add_value(rule: str, body: ParameterValueIn, caller: Authenticated) -> JSONResponse:
+        who = actor(caller)
         spec = app.defaults.specs.get(rule)
         if spec is None:
             raise Problem(404, "Unknown rule", f"known rules: {', '.join(sorted(app.defaults.specs))}")
@@ -716,23 +779,25 @@ def router(app: EligibilityApp) -> APIRouter:
 
     @api.get("/cases", tags=["review"], summary="Review cases, optionally by status")
     def list_cases(
-        status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        who: Authenticated, status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> JSONResponse:
         app.population.catch_up()
-        cases = [c for c in app.population.cases.values() if status is None or c.status == status]
+        cases = [
+            c
+            for c in app.population.cases.values()
+            if (status is None or c.status == status) and who.sees_estate(c.estate)
+        ]
         cases.sort(key=lambda c: c.opened_at)
         return JSONResponse([case_view(app.today(), c) for c in cases[:limit]])
 
     @api.get("/cases/{case_id}", tags=["review"], summary="A case with its accountability trail")
-    def get_case(case_id: UUID) -> JSONResponse:
-        with problems():
-            return JSONResponse(case_view(app.today(), app.case(case_id)))
+    def get_case(case_id: UUID, who: Authenticated) -> JSONResponse:
+        return JSONResponse(case_view(app.today(), case_of(case_id, who)))
 
     @api.post("/cases/{case_id}/findings", tags=["review"], summary="Reviewer: findings and proposed outcome")
-    def findings(
-        case_id: UUID, body: FindingIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def findings(case_id: UUID, body: FindingIn, caller: Authenticated) -> JSONResponse:
+        case_of(case_id, caller)
+        who = actor(caller)
         with problems():
             case = app.record_finding(
                 case_id,
@@ -746,37 +811,33 @@ def router(app: EligibilityApp) -> APIRouter:
         return JSONResponse(case_view(app.today(), case))
 
     @api.post("/cases/{case_id}/approval", tags=["review"], summary="Supervisor (not the reviewer): approve")
-    def approve(
-        case_id: UUID, body: DecisionIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def approve(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
+        case_of(case_id, caller)
+        who = actor(caller)
         with problems():
             return JSONResponse(case_view(app.today(), app.approve(case_id, who, body.reason)))
 
     @api.post(
         "/cases/{case_id}/send-back", tags=["review"], summary="Supervisor (not the reviewer): send back"
     )
-    def send_back(
-        case_id: UUID, body: DecisionIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def send_back(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
+        case_of(case_id, caller)
+        who = actor(caller)
         with problems():
             return JSONResponse(case_view(app.today(), app.send_back(case_id, who, body.reason)))
 
     @api.post("/cases/{case_id}/assessment-requests", tags=["review"], summary="Ask a third-party assessor")
-    def request_assessment(
-        case_id: UUID, body: AssessmentRequestIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def request_assessment(case_id: UUID, body: AssessmentRequestIn, caller: Authenticated) -> JSONResponse:
+        case_of(case_id, caller)
+        who = actor(caller)
         with problems():
             case = app.request_assessment(case_id, who, body.assessor_id, body.deadline, body.reason)
         return JSONResponse(case_view(app.today(), case))
 
     @api.post("/cases/{case_id}/assessment-reports", tags=["review"], summary="The assessor's report")
-    def assessment_report(
-        case_id: UUID, body: AssessmentReportIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def assessment_report(case_id: UUID, body: AssessmentReportIn, caller: Authenticated) -> JSONResponse:
+        case_of(case_id, caller)
+        who = actor(caller)
         with problems():
             case = app.receive_assessment(case_id, who, body.report, body.recommendation)
         return JSONResponse(case_view(app.today(), case))
@@ -784,10 +845,9 @@ def router(app: EligibilityApp) -> APIRouter:
     @api.post(
         "/cases/{case_id}/appeals", tags=["review"], summary="Appeal a final decision (within the window)"
     )
-    def appeal(
-        case_id: UUID, body: DecisionIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
-        who = actor(operator, role)
+    def appeal(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
+        case_of(case_id, caller)
+        who = actor(caller)
         with problems():
             return JSONResponse(case_view(app.today(), app.lodge_appeal(case_id, who, body.reason)))
 
@@ -801,13 +861,15 @@ def router(app: EligibilityApp) -> APIRouter:
     @api.post(
         "/what-if", tags=["parameters"], summary="Who would flip under candidate parameters (no writes)"
     )
-    def post_what_if(body: WhatIfIn) -> JSONResponse:
+    def post_what_if(body: WhatIfIn, who: Authenticated) -> JSONResponse:
+        """An estate-scoped caller gets the counts of its estates only, without household ids."""
         unknown = sorted({v.rule for v in body.values} - set(app.defaults.specs))
         if unknown:
             raise Problem(422, "Unknown rule", f"unknown rules: {', '.join(unknown)}")
         candidate = [(v.rule, v.region, v.value) for v in body.values]
-        result = what_if(app, body.on, candidate, list_households=body.list_households)
-        return JSONResponse(plain(result))
+        listed = body.list_households and who.estates is None
+        result = what_if(app, body.on, candidate, list_households=listed)
+        return JSONResponse(plain(result if who.estates is None else scoped_what_if(who, result)))
 
     @api.post(
         "/cross-region/sweeps",
@@ -815,12 +877,17 @@ def router(app: EligibilityApp) -> APIRouter:
         tags=["cross-region"],
         summary="Order a cross-region check of every household of a region and/or estate (supervisors)",
     )
-    def order_sweep(
-        body: SweepOrderIn, operator: OperatorHeader = None, role: RoleHeader = None
-    ) -> JSONResponse:
+    def order_sweep(body: SweepOrderIn, caller: Authenticated) -> JSONResponse:
         """Recorded, then asked by the periodic sweep at its pace (the peers' rate limits): `requested`
-        is how many households the order covers."""
-        who = actor(operator, role)
+        is how many households the order covers. An estate-scoped caller orders one for an estate of
+        its own only: without an estate a sweep spans every estate."""
+        if caller.estates is not None:
+            if body.estate is None:
+                raise Problem(
+                    403, "Forbidden", "without an estate a sweep spans every estate; name one of yours"
+                )
+            caller.check_estate(body.estate)
+        who = actor(caller)
         with problems():
             requested = app.order_cross_region_sweep(body.region, body.estate, who, body.reason)
         config = app.config

@@ -40,6 +40,11 @@ class Outgoing:
     subject_id: str
     payload: BaseModel
 
+    @property
+    def nats_subject(self) -> str:
+        """Where it is published: the event's subject, its `{placeholders}` from the payload."""
+        return self.spec.subject_of(self.payload) if self.spec.parameters else self.spec.subject
+
 
 @dataclass(frozen=True)
 class Incoming:

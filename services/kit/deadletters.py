@@ -22,7 +22,8 @@ from nats.js.errors import NotFoundError
 
 from contracts.deadletter import DeadLetter
 from contracts.envelope import MSG_ID_HEADER
-from services.kit.bus import connect
+from services.kit.bus import connect_as
+from services.kit.busauth import ADMIN
 from services.kit.settings import ServiceSettings
 
 STREAM = "DEADLETTER"
@@ -76,7 +77,7 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = ServiceSettings(service_name="deadletters")
-    nc = await connect(settings.nats_url, "housing-deadletters", attempts=5)
+    nc = await connect_as(settings, "housing-deadletters", identity=ADMIN, attempts=5)
     try:
         js = nc.jetstream()
         if args.command == "list":

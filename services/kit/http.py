@@ -16,6 +16,11 @@ the number of clients. Such a refusal on a connection the client asked to close 
 lingering read of the body (`HTTP_LINGER_S`), so that a client still writing reads the answer instead
 of a reset.
 
+Identity (`services.kit.identity`): every request but to the operations endpoints, the OpenAPI pages
+and the routers a service declares open (federation's peer protocol) requires a valid assertion
+(`Authorization: Bearer`, minted per call by the gateway or another issuer the service pins), 401
+problem+json otherwise; the verified `Caller` is what routes record and check estates against.
+
 `serve()` also starts the health listener (`services.kit.health`, `HEALTH_PORT`): the same three
 endpoints answered by a thread from what the event loop last showed, on a port no flood shares.
 """
@@ -27,12 +32,12 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -46,22 +51,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.times import Day
 from services.kit.health import watching
+from services.kit.identity import Verifier, authenticated, install_guard
 from services.kit.logs import setup_logging
+from services.kit.problems import PROBLEM_JSON as PROBLEM_JSON
+from services.kit.problems import Problem as Problem
+from services.kit.problems import problem_response as problem_response
 from services.kit.runtime import Runtime, run_without_http
 from services.kit.settings import ServiceSettings
-from services.kit.tracing import setup_tracing, trace_id_of
+from services.kit.tracing import setup_tracing
 
 log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
-
-
-class Problem(Exception):
-    """An error an API user can act on, rendered as RFC 9457 problem+json."""
-
-    def __init__(self, status: int, title: str, detail: str = "", type_: str = "about:blank", **extra: Any):
-        super().__init__(detail or title)
-        self.status, self.title, self.detail, self.type, self.extra = status, title, detail, type_, extra
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -84,28 +83,10 @@ def problem_doc(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
 
 
-def problem_response(
-    status: int,
-    title: str,
-    detail: str = "",
-    type_: str = "about:blank",
-    headers: Mapping[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    trace_id = trace_id_of()
-    if trace_id:
-        body["trace_id"] = trace_id
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
 def install_problem_handlers(api: FastAPI) -> None:
     @api.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, exc.type, **exc.extra)
+        return problem_response(exc.status, exc.title, exc.detail, exc.type, exc.headers, **exc.extra)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -519,9 +500,18 @@ def create_app(
     title: str,
     description: str = "",
     admission: AdmissionSettings | None = None,
+    open_routers: Sequence[APIRouter] = (),
+    verifier: Verifier | None = None,
 ) -> FastAPI:
     """A service's HTTP app behind its admission gate; the runtime starts and stops with it.
-    `admission`: default the service's settings if they carry the fields, else the environment."""
+    `admission`: default the service's settings if they carry the fields, else the environment.
+
+    Every request but to the open paths requires a valid service assertion (`services.kit.identity`:
+    the guard answers 401 before routing otherwise), checked against the service's trusted keys
+    (`SERVICE_TRUST_KEYS`), its name as the audience and its application's clock (`verifier` replaces
+    that check, for a test). Open are only the operations endpoints, the OpenAPI document and its
+    pages, and `open_routers`: routes that authenticate their callers otherwise (federation's peer
+    protocol, signed by the peer cities). The routes of `routers` also declare the scheme (OpenAPI)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -533,10 +523,17 @@ def create_app(
 
     api = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     api.state.runtime = runtime
+    api.state.identity = verifier or Verifier.for_service(runtime.app.settings, runtime.app.clock)
     install_problem_handlers(api)
     add_operations(api, runtime.service, runtime.readiness)
-    for router in routers:
+    open_routes = []
+    for router in open_routers:
+        before = len(api.router.routes)
         api.include_router(router)
+        open_routes += api.router.routes[before:]
+    for router in routers:
+        api.include_router(router, dependencies=[Depends(authenticated)])
+    install_guard(api, OPERATIONS_PATHS, open_routes)  # inside tracing: a refusal has its trace id too
     instrument(api)
     install_gate(api, Gate(admission or admission_settings(runtime.app.settings), runtime.service))
     return api

@@ -83,6 +83,17 @@ class _Outcome:
     error: BaseException | None = None
 
 
+def _claims_other(payload: object, tokens: dict[str, str]) -> str | None:
+    """What the payload names differently from its subject's tokens (`department=finance` on
+    `...fact-reported.civil_affairs`), or None. The bus lets a credential publish only on its own
+    tokens (services.kit.busauth), so this is how a consumer knows who really sent a payload."""
+    for name, token in tokens.items():
+        value = getattr(payload, name, None)
+        if value is not None and str(value) != token:
+            return f"{name}={value}"
+    return None
+
+
 def deadletter_subject(service: str) -> str:
     return f"housing.deadletter.{service}"
 
@@ -353,8 +364,11 @@ class Inbox:
             return
         try:
             envelope, spec, payload = decode(item.data)
-            if not spec.parameters and spec.subject != item.subject:
+            tokens = spec.subject_values(item.subject)
+            if tokens is None:
                 raise ContractError(f"{spec.type} published on subject {item.subject!r}")
+            if (claimed := _claims_other(payload, tokens)) is not None:
+                raise ContractError(f"{spec.type} on {item.subject!r} names {claimed}")
         except ContractError as exc:
             item.reason = str(exc)
             item.cause = "contract"
@@ -362,7 +376,10 @@ class Inbox:
         if spec.type in self.handlers:
             item.incoming = Incoming(spec, envelope, payload, self.stream, item.sequence, item.headers)
         elif spec.batch_of is not None and spec.batch_of.type in self.handlers:
-            for entry in entries(spec, payload):
+            for index, entry in enumerate(entries(spec, payload)):
+                if not isinstance(entry, Rejected) and (claimed := _claims_other(entry, tokens)):
+                    reason = f"{spec.batch_field}[{index}]: published on {item.subject!r} but names {claimed}"
+                    entry = Rejected(index, reason)
                 if isinstance(entry, Rejected):
                     item.rejected.append(entry)
                 else:

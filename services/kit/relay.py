@@ -389,19 +389,19 @@ class OutboxRelay:
             msg_id = f"{self.service}:{notification.id}" + (f":{index}" if index else "")
             data = encode(out, event_id=msg_id, source=self.source, time=occurred)
             if not traced:  # no tracer and no stored context: the span and its headers would be empty
-                messages.append((out.spec.subject, data, {MSG_ID_HEADER: msg_id}))
+                messages.append((out.nats_subject, data, {MSG_ID_HEADER: msg_id}))
                 continue
             # The producer span is the message's creation: its context travels in the headers, and
             # the consumer's span is its child. The bytes leave with the batch, just after.
             with span(
-                f"{out.spec.subject} publish",
+                f"{out.nats_subject} publish",
                 SpanKind.PRODUCER,
                 parent=parent,
                 **{
                     "messaging.system": "nats",
-                    "messaging.destination.name": out.spec.subject,
+                    "messaging.destination.name": out.nats_subject,
                     "messaging.message.id": msg_id,
                 },
             ):
-                messages.append((out.spec.subject, data, inject({MSG_ID_HEADER: msg_id})))
+                messages.append((out.nats_subject, data, inject({MSG_ID_HEADER: msg_id})))
         return messages

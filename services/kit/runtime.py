@@ -26,7 +26,7 @@ from nats.aio.client import Client as NATS
 from pydantic import BaseModel
 
 from contracts.catalogue import EVENTS_BY_TYPE, STREAMS
-from services.kit.bus import connect
+from services.kit.bus import connect_as
 from services.kit.codec import Incoming
 from services.kit.inbox import Handler, Inbox
 from services.kit.lease import Lease, lease_bucket, run_leased
@@ -112,7 +112,7 @@ class Runtime:
 
     async def start(self) -> None:
         settings = self.app.settings
-        self.nc = await connect(settings.nats_url, f"housing-{self.service}")
+        self.nc = await connect_as(settings, f"housing-{self.service}")
         loops: list[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]]] = []
         if self.translate is not None and settings.runs("relay"):
             self.relay = OutboxRelay(self.app, self.nc, self.translate)

@@ -19,13 +19,30 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _LOOP_NAME = re.compile(r"[a-z][a-z0-9-]*(\.[A-Za-z0-9_-]+)?")
 
 
-class ServiceSettings(BaseSettings):
+class BusSettings(BaseSettings):
+    """Where the bus is and which credential a process shows it (services.kit.busauth)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="")
+
+    nats_url: str = "nats://127.0.0.1:14222"
+    nats_credentials: Path | None = Field(
+        default=None,
+        description="Directory of the bus credentials (`<identity>.nk` nkey seeds, services.kit.busauth); "
+        "`make run` makes them under var/nats/credentials. Unset: connect without one (a server that "
+        "requires none).",
+    )
+    nats_identity: str | None = Field(
+        default=None,
+        description="Whose seed to use from NATS_CREDENTIALS; default the process's SERVICE_NAME.",
+    )
+
+
+class ServiceSettings(BusSettings):
     """The settings every service shares; a service subclasses it to add its own and its name."""
 
     model_config = SettingsConfigDict(extra="ignore", env_prefix="")
 
     service_name: str = Field(default="service", description="Name in logs, traces, Nats-Msg-Id, schema.")
-    nats_url: str = "nats://127.0.0.1:14222"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     var_dir: Path = REPO_ROOT / "var"
@@ -50,6 +67,14 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="The health port's /healthz is 503 once the event loop has shown no heartbeat "
         "for this long, and its /readyz once the readiness snapshot is this old.",
+    )
+    service_trust_keys: dict[str, list[Path]] | None = Field(
+        default=None,
+        description="Whom this service believes about who calls it (services.kit.identity): issuer "
+        "(`iss`) -> Ed25519 public keys (PEM files) its assertions must be signed with, JSON, e.g. "
+        '`{"housing-gateway": ["/keys/assertion-key.pub.pem"]}`. Two keys for one issuer while its key '
+        "is rotated; a key removed here is revoked at the next start. Unset: the gateway's public key "
+        "in `<VAR_DIR>/gateway/assertion-key.pub.pem` (what `make run` makes before any process starts).",
     )
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -113,6 +138,16 @@ class ServiceSettings(BaseSettings):
         if bad:
             raise ValueError(f"not loop names: {', '.join(bad)}")
         return ",".join(names)
+
+    @property
+    def bus_identity(self) -> str:
+        return self.nats_identity or self.service_name
+
+    def trusted_key_files(self) -> dict[str, list[Path]]:
+        """`SERVICE_TRUST_KEYS`, or the local stack's gateway public key when it is unset."""
+        if self.service_trust_keys is not None:
+            return self.service_trust_keys
+        return {"housing-gateway": [self.var_dir / "gateway" / "assertion-key.pub.pem"]}
 
     def local_date(self, instant: datetime) -> date:
         """The city's date at `instant` (an aware datetime)."""

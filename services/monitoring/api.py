@@ -4,6 +4,13 @@ Signals posted here take the same road as those published on NATS: they are vali
 on the SIGNALS stream (as JSON arrays of up to 500) and folded by the intake. One road means one set of
 rules for unknown units, dead letters and checkpoints; the response says what was refused as malformed
 at once. An `Idempotency-Key` header makes a retried batch publish once (JetStream's duplicate window).
+
+Every call carries the caller's service assertion (`services.kit.identity`). An inspector's step on a
+warning (assign, confirm, dismiss, rectify) is taken in the caller's own name: the body's
+`inspector_id`/`operator_id` must be the assertion's subject (the gateway sets it so), else 403. An
+estate-scoped caller reads and acts on warnings, households, credentials and units of its estates only
+(403 otherwise; lists filtered) and does not run the city-wide detection. Signal batches (door readers,
+meters) are taken from any authenticated caller: they carry their own units, which the intake checks.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from contracts.identifiers import OperatorId
 from contracts.monitoring import CredentialKind, DoorAccess, UtilityReading
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
+from services.kit.identity import Authenticated, Caller
 from services.kit.runtime import Runtime
 from services.kit.timeline import timeline
 from services.monitoring.application import MonitoringApp, NotFound
@@ -126,8 +134,36 @@ def parse_batch(
     return accepted, rejected
 
 
+def in_own_name(who: Caller, named: str) -> None:
+    """An inspector's step names the inspector who takes it: the verified caller, nobody else."""
+    if named != who.subject:
+        raise Problem(403, "Forbidden", "a step on a warning is taken in the caller's own name")
+
+
 def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
     api = APIRouter()
+
+    def household_in_scope(
+        who: Caller, household_id: UUID | None = None, member_id: UUID | None = None
+    ) -> None:
+        """403 when the household (or the member's) is outside an estate-scoped caller's estates; one
+        not registered here is left to the command's own 404."""
+        if who.estates is None:
+            return
+        app.catch_up()
+        with app.lock:
+            if member_id is not None:
+                household_id = app.register.member_household.get(member_id)
+            view = None if household_id is None else app.register.households.get(household_id)
+            if view is not None:
+                who.check_estate(view.unit.estate)
+
+    def warning_in_scope(who: Caller, warning_id: UUID) -> None:
+        if who.estates is not None:
+            try:
+                who.check_estate(app.warning(warning_id).get("estate"))
+            except NotFound as exc:
+                raise Problem(404, "Unknown warning", str(exc)) from None
 
     async def take(
         request: Request, subject: str, adapter: TypeAdapter[Any], key: str | None
@@ -194,8 +230,9 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         return await take(request, UTILITY_READING.subject, _READING, idempotency_key)
 
     @api.post("/credentials", status_code=201, tags=["register"])
-    def enrol(body: CredentialIn) -> dict[str, str]:
+    def enrol(body: CredentialIn, who: Authenticated) -> dict[str, str]:
         """Enrol a card or face credential to a registered member (person to flat)."""
+        household_in_scope(who, member_id=body.member_id)
         try:
             unit = app.enrol_credential(body.kind, body.credential_id, body.member_id)
         except NotFound as exc:
@@ -203,8 +240,9 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         return {"estate": unit.estate, "building": unit.building, "unit": unit.unit}
 
     @api.post("/households/{household_id}/excused-absences", status_code=201, tags=["register"])
-    def excuse(household_id: UUID, body: ExcuseIn) -> dict[str, str]:
+    def excuse(household_id: UUID, body: ExcuseIn, who: Authenticated) -> dict[str, str]:
         """Record an accepted absence (hospital stay, care home) so vacancy does not count it."""
+        household_in_scope(who, household_id)
         if body.end < body.start:
             raise Problem(422, "Invalid period", "end is before start")
         try:
@@ -214,27 +252,33 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         return {"status": "recorded"}
 
     @api.post("/detection/run", tags=["warnings"])
-    def run_detection(as_of: IsoDate | None = None) -> dict[str, Any]:
+    def run_detection(who: Authenticated, as_of: IsoDate | None = None) -> dict[str, Any]:
         """Run every detector over every unit now (the intake also sweeps periodically)."""
+        who.city_wide("detection")
         raised = app.detect(None, None if as_of is None else as_of.toordinal())
         return {"raised": [str(w) for w in raised]}
 
     @api.get("/warnings", tags=["warnings"])
     def open_warnings(
+        who: Authenticated,
         estate: str | None = None,
         state: Literal["raised", "assigned", "confirmed", "dismissed", "rectified", "withdrawn"]
         | None = None,
     ) -> list[dict[str, Any]]:
         """Open warnings (raised, assigned, confirmed), or those in `state`, highest risk first;
         optionally of one estate. Each carries its household's status and the exit decided, if any."""
-        return app.open_warnings(estate, state)
+        if estate is not None:
+            who.check_estate(estate)
+        return who.visible(app.open_warnings(estate, state))
 
     @api.get("/warnings/{warning_id}", tags=["warnings"])
-    def get_warning(warning_id: UUID) -> dict[str, Any]:
+    def get_warning(warning_id: UUID, who: Authenticated) -> dict[str, Any]:
         try:
-            return app.warning(warning_id)
+            found = app.warning(warning_id)
         except NotFound as exc:
             raise Problem(404, "Unknown warning", str(exc)) from None
+        who.check_estate(found.get("estate"))
+        return found
 
     def step(call: Any) -> dict[str, str]:
         try:
@@ -246,12 +290,16 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         return {"status": "ok"}
 
     @api.post("/warnings/{warning_id}/assign", tags=["warnings"])
-    def assign(warning_id: UUID, body: AssignIn) -> dict[str, str]:
+    def assign(warning_id: UUID, body: AssignIn, who: Authenticated) -> dict[str, str]:
+        in_own_name(who, body.inspector_id)
+        warning_in_scope(who, warning_id)
         return step(lambda: app.assign(warning_id, body.inspector_id, body.on or app.today()))
 
     @api.post("/warnings/{warning_id}/confirm", tags=["warnings"])
-    def confirm(warning_id: UUID, body: ConfirmIn) -> dict[str, str]:
+    def confirm(warning_id: UUID, body: ConfirmIn, who: Authenticated) -> dict[str, str]:
         """Confirm on site; publishes the violation for penalties."""
+        in_own_name(who, body.inspector_id)
+        warning_in_scope(who, warning_id)
         return step(
             lambda: app.confirm(
                 warning_id, body.inspector_id, body.finding, body.on or app.today(), body.note
@@ -259,21 +307,27 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         )
 
     @api.post("/warnings/{warning_id}/dismiss", tags=["warnings"])
-    def dismiss(warning_id: UUID, body: DismissIn) -> dict[str, str]:
+    def dismiss(warning_id: UUID, body: DismissIn, who: Authenticated) -> dict[str, str]:
+        in_own_name(who, body.inspector_id)
+        warning_in_scope(who, warning_id)
         return step(lambda: app.dismiss(warning_id, body.inspector_id, body.reason, body.on or app.today()))
 
     @api.post("/warnings/{warning_id}/rectify", tags=["warnings"])
-    def rectify(warning_id: UUID, body: RectifyIn) -> dict[str, str]:
+    def rectify(warning_id: UUID, body: RectifyIn, who: Authenticated) -> dict[str, str]:
+        in_own_name(who, body.operator_id)
+        warning_in_scope(who, warning_id)
         return step(lambda: app.rectify(warning_id, body.operator_id, body.on or app.today(), body.note))
 
     @api.get("/households/{household_id}", tags=["households"], summary="A household as monitoring sees it")
-    def get_household(household_id: UUID) -> dict[str, Any]:
+    def get_household(household_id: UUID, who: Authenticated) -> dict[str, Any]:
         """Its flat, status (`monitored`, `exit_decided`: still monitored during its transition, or
         `exited`), eligibility's decisions and department records noted, and its warnings."""
         try:
-            return app.household(household_id)
+            found = app.household(household_id)
         except NotFound as exc:
             raise Problem(404, "Unknown household", str(exc)) from None
+        who.check_estate(found.get("estate"))
+        return found
 
     @api.get(
         "/households/{household_id}/timeline",
@@ -281,9 +335,10 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         summary="The household's steps in monitoring, oldest first",
         response_model=Timeline,
     )
-    def get_timeline(household_id: UUID) -> Timeline:
+    def get_timeline(household_id: UUID, who: Authenticated) -> Timeline:
         """Register changes (registration, members, excused absences, credentials, decisions and
         records noted, the exit) and every warning's lifecycle; empty for a household unknown here."""
+        household_in_scope(who, household_id)
         entries = timeline(app, app.household_aggregates(household_id), describe)
         return Timeline(household_id=household_id, entries=entries)
 
@@ -295,10 +350,15 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
 
     @api.get("/units/occupancy", tags=["units"])
     def occupancy(
-        estate: str, building: str, unit: str, days: Annotated[int, Query(ge=1, le=120)] = 30
+        estate: str,
+        building: str,
+        unit: str,
+        who: Authenticated,
+        days: Annotated[int, Query(ge=1, le=120)] = 30,
     ) -> dict[str, Any]:
         """A unit's occupancy history (daily openings, utilities) with its assessments and risk score;
         a flat no household holds now is `unlet` and not assessed."""
+        who.check_estate(estate)
         try:
             return app.occupancy(UnitRef(estate, building, unit), days)
         except NotFound as exc:

@@ -1,11 +1,14 @@
 """Penalties' HTTP API: ledgers, sanctions, transitions, notices and appeals; operator commands.
 
-Who acts is named by the gateway in `X-Operator-Id` and `X-Operator-Role`; every command requires them
-and is attributed to the operator. Amounts are decimal strings (never JSON floats). Problems are RFC 9457
-problem+json: 401 no operator named, 403 a role that may not take the step or a second step by the same
-person (four eyes on appeals: the domain's rule, so a caller that bypasses the gateway meets it too),
-404 unknown, 409 a step that does not follow from the current state, 422 a sanction without a basis
-penalties has seen or an appeal outside its window.
+Who acts is what the caller's verified service assertion names (`services.kit.identity`, minted per
+call by the gateway): every call carries one, and a command is attributed to its subject. Amounts are
+decimal strings (never JSON floats). Problems are RFC 9457 problem+json: 401 no valid assertion, 403 a
+role that may not take the step, a second step by the same person (four eyes on appeals: the domain's
+rule, on the verified subject, so a caller that bypasses the gateway meets it too) or a household
+outside the caller's estates (the gateway's object-level rule again: penalties knows each tenancy's,
+sanction's and appeal's estate; lists are filtered, the overdue sweep is city-wide), 404 unknown, 409
+a step that does not follow from the current state, 422 a sanction without a basis penalties has
+seen or an appeal outside its window.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
-from contracts.identifiers import OperatorId
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
+from services.kit.identity import Authenticated, Caller
 from services.kit.timeline import Step, timeline
 from services.penalties.application import MAX_STATEMENT_MONTHS, NotFound, OutsideWindow, PenaltiesApp
 from services.penalties.domain import (
@@ -42,32 +45,17 @@ WRITE_ROLES = ("reviewer", "supervisor", "inspector", "admin")
 """Roles that may record sanctions' steps. Who may lodge and decide an appeal is the domain's rule
 (`APPEAL_LODGERS`, `APPEAL_DECIDERS`, four eyes)."""
 
-_OPERATOR_ID: TypeAdapter[str] = TypeAdapter(OperatorId)
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
-class Operator(BaseModel):
-    operator_id: str
-    role: str
-
-
-def operator(
-    operator_id: Annotated[str | None, Header(alias="X-Operator-Id")] = None,
-    role: Annotated[str | None, Header(alias="X-Operator-Role")] = None,
-) -> Operator:
-    if not operator_id or not role:
-        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
-    try:
-        _OPERATOR_ID.validate_python(operator_id)
-    except ValidationError:
-        raise Problem(401, "Operator unknown", "X-Operator-Id is not an operator account id") from None
-    return Operator(operator_id=operator_id, role=role)
-
-
-def officer(who: Annotated[Operator, Depends(operator)]) -> Operator:
+def officer(who: Authenticated) -> Caller:
+    """The caller, if its role records sanctions' steps."""
     if who.role not in WRITE_ROLES:
         raise Problem(403, "Role not allowed", f"role {who.role!r} may not change sanctions")
     return who
+
+
+Officer = Annotated[Caller, Depends(officer)]
 
 
 class SanctionIn(BaseModel):
@@ -188,11 +176,25 @@ def router(app: PenaltiesApp) -> APIRouter:
         except IntegrityError:
             raise Problem(409, "Conflict", "concurrent changes kept getting there first; retry") from None
 
+    def household_in_scope(who: Caller, household_id: UUID) -> None:
+        """404 for a household penalties does not know; 403 outside an estate-scoped caller's estates."""
+        if who.estates is not None:
+            who.check_estate(call(lambda: app.load_tenancy(household_id)).estate)
+
+    def sanction_in_scope(who: Caller, sanction_id: UUID) -> None:
+        if who.estates is not None:
+            who.check_estate(call(lambda: app.get_sanction(sanction_id)).get("estate"))
+
+    def appeal_in_scope(who: Caller, appeal_id: UUID) -> None:
+        if who.estates is not None:
+            who.check_estate(call(lambda: app.get_appeal(appeal_id)).get("estate"))
+
     # -- reads -----------------------------------------------------------------------------------------
 
     @api.get("/households/{household_id}/ledger", tags=["households"])
     def ledger(
         household_id: UUID,
+        who: Authenticated,
         from_: Annotated[str | None, Query(alias="from", pattern=MONTH, description="`YYYY-MM`")] = None,
         to: Annotated[str | None, Query(pattern=MONTH, description="`YYYY-MM`")] = None,
     ) -> dict[str, Any]:
@@ -207,48 +209,59 @@ def router(app: PenaltiesApp) -> APIRouter:
             raise Problem(422, "Invalid period", "`to` is before `from`")
         if first is not None and last is not None and months_between(first, last) >= MAX_STATEMENT_MONTHS:
             raise Problem(422, "Invalid period", f"a statement covers at most {MAX_STATEMENT_MONTHS} months")
+        household_in_scope(who, household_id)
         return call(lambda: app.ledger(household_id, first, last))
 
     @api.get("/households/{household_id}/sanctions", tags=["households"])
-    def household_sanctions(household_id: UUID) -> list[dict[str, Any]]:
+    def household_sanctions(household_id: UUID, who: Authenticated) -> list[dict[str, Any]]:
+        household_in_scope(who, household_id)
         return call(lambda: app.household_sanctions(household_id))
 
     @api.get("/households/{household_id}/notices", tags=["households"])
-    def household_notices(household_id: UUID) -> list[dict[str, Any]]:
+    def household_notices(household_id: UUID, who: Authenticated) -> list[dict[str, Any]]:
         """Every notice to the household, with its text and delivery record."""
+        household_in_scope(who, household_id)
         return call(lambda: app.household_notices(household_id))
 
     @api.get("/households/{household_id}/subsidy", tags=["households"])
-    def household_subsidy(household_id: UUID) -> dict[str, Any]:
+    def household_subsidy(household_id: UUID, who: Authenticated) -> dict[str, Any]:
+        household_in_scope(who, household_id)
         subsidy = call(lambda: (app.load_tenancy(household_id), app.household_subsidy(household_id))[1])
         if subsidy is None:
             raise Problem(404, "No subsidy", f"household {household_id} was awarded no subsidy")
         return {"household_id": str(household_id), **subsidy}
 
     @api.get("/households/{household_id}/timeline", tags=["households"], response_model=Timeline)
-    def household_timeline(household_id: UUID) -> Timeline:
+    def household_timeline(household_id: UUID, who: Authenticated) -> Timeline:
+        household_in_scope(who, household_id)
         ids = call(lambda: app.timeline_ids(household_id))
         return Timeline(household_id=household_id, entries=timeline(app, ids, describe))
 
     @api.get("/sanctions", tags=["sanctions"])
     def sanctions(
+        who: Authenticated,
         state: Literal["active", "issued", "notice_served", "executed", "lifted", "withdrawn"] | None = None,
     ) -> list[dict[str, Any]]:
-        return app.list_sanctions(state)
+        return who.visible(app.list_sanctions(state))
 
     @api.get("/sanctions/{sanction_id}", tags=["sanctions"])
-    def get_sanction(sanction_id: UUID) -> dict[str, Any]:
-        return call(lambda: app.get_sanction(sanction_id))
+    def get_sanction(sanction_id: UUID, who: Authenticated) -> dict[str, Any]:
+        sanction = call(lambda: app.get_sanction(sanction_id))
+        who.check_estate(sanction.get("estate"))
+        return sanction
 
     @api.get("/transitions", tags=["transitions"])
     def transitions(
+        who: Authenticated,
         state: Literal["active", "overdue", "exited", "withdrawn"] | None = None,
     ) -> list[dict[str, Any]]:
-        return app.list_transitions(state)
+        return who.visible(app.list_transitions(state))
 
     @api.get("/appeals", tags=["appeals"])
-    def appeals(state: Literal["open", "upheld", "dismissed"] | None = None) -> list[dict[str, Any]]:
-        return app.list_appeals(state)
+    def appeals(
+        who: Authenticated, state: Literal["open", "upheld", "dismissed"] | None = None
+    ) -> list[dict[str, Any]]:
+        return who.visible(app.list_appeals(state))
 
     @api.get(
         "/appeals/{appeal_id}",
@@ -257,8 +270,10 @@ def router(app: PenaltiesApp) -> APIRouter:
         response_model=AppealOut,
         responses={404: problem_doc("No appeal has this id")},
     )
-    def get_appeal(appeal_id: UUID) -> dict[str, Any]:
-        return call(lambda: app.get_appeal(appeal_id))
+    def get_appeal(appeal_id: UUID, who: Authenticated) -> dict[str, Any]:
+        appeal = call(lambda: app.get_appeal(appeal_id))
+        who.check_estate(appeal.get("estate"))
+        return appeal
 
     @api.get(
         "/figures",
@@ -282,20 +297,18 @@ def router(app: PenaltiesApp) -> APIRouter:
     # -- commands --------------------------------------------------------------------------------------
 
     @api.post("/households/{household_id}/voluntary-exit", tags=["incentives"])
-    def voluntary_exit(
-        household_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(operator)]
-    ) -> dict[str, Any]:
+    def voluntary_exit(household_id: UUID, body: DatedIn, who: Authenticated) -> dict[str, Any]:
         """The household applies to leave voluntarily; a low-income household (as eligibility decided)
         is awarded the one-time subsidy, once, whatever is retried."""
-        return call(lambda: app.apply_voluntarily(household_id, body.on or app.today(), who.operator_id))
+        household_in_scope(who, household_id)
+        return call(lambda: app.apply_voluntarily(household_id, body.on or app.today(), who.subject))
 
     @api.post("/households/{household_id}/sanctions", tags=["sanctions"], status_code=201)
-    def impose(
-        household_id: UUID, body: SanctionIn, response: Response, who: Annotated[Operator, Depends(officer)]
-    ) -> dict[str, Any]:
+    def impose(household_id: UUID, body: SanctionIn, response: Response, who: Officer) -> dict[str, Any]:
         """A sanction on a basis penalties has seen (otherwise 422); the same kind on the same basis
         again returns the existing sanction (200)."""
         assert body.kind in SANCTION_KINDS and body.violation in VIOLATION_WORDS
+        household_in_scope(who, household_id)
         sanction, created = call(
             lambda: app.impose(
                 household_id,
@@ -303,7 +316,7 @@ def router(app: PenaltiesApp) -> APIRouter:
                 body.violation,
                 body.basis_id,
                 body.on or app.today(),
-                who.operator_id,
+                who.subject,
                 body.note,
             )
         )
@@ -312,68 +325,66 @@ def router(app: PenaltiesApp) -> APIRouter:
         return sanction
 
     @api.post("/sanctions/{sanction_id}/serve-notice", tags=["sanctions"])
-    def serve(sanction_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(officer)]) -> dict[str, Any]:
+    def serve(sanction_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
         """Serve a repossession order's notice; its deadline follows from the notice period."""
-        return call(lambda: app.serve_repossession(sanction_id, body.on or app.today(), who.operator_id))
+        sanction_in_scope(who, sanction_id)
+        return call(lambda: app.serve_repossession(sanction_id, body.on or app.today(), who.subject))
 
     @api.post("/sanctions/{sanction_id}/execute", tags=["sanctions"])
-    def execute(
-        sanction_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(officer)]
-    ) -> dict[str, Any]:
+    def execute(sanction_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
         """Carry out a served repossession after its deadline; publishes exit-completed."""
-        return call(lambda: app.execute_repossession(sanction_id, body.on or app.today(), who.operator_id))
+        sanction_in_scope(who, sanction_id)
+        return call(lambda: app.execute_repossession(sanction_id, body.on or app.today(), who.subject))
 
     @api.post("/sanctions/{sanction_id}/lift", tags=["sanctions"])
-    def lift(sanction_id: UUID, body: StepIn, who: Annotated[Operator, Depends(officer)]) -> dict[str, Any]:
+    def lift(sanction_id: UUID, body: StepIn, who: Officer) -> dict[str, Any]:
         """End a sanction from now on (rectified); a surcharge's current month is its last."""
         reason = body.reason or "the violation was put right"
-        return call(lambda: app.lift(sanction_id, body.on or app.today(), who.operator_id, reason))
+        sanction_in_scope(who, sanction_id)
+        return call(lambda: app.lift(sanction_id, body.on or app.today(), who.subject, reason))
 
     @api.post("/sanctions/{sanction_id}/withdraw", tags=["sanctions"])
-    def withdraw(
-        sanction_id: UUID, body: StepIn, who: Annotated[Operator, Depends(officer)]
-    ) -> dict[str, Any]:
+    def withdraw(sanction_id: UUID, body: StepIn, who: Officer) -> dict[str, Any]:
         """Withdraw a sanction from its start (imposed in error; a repossession no longer needed)."""
         if not body.reason:
             raise Problem(422, "Reason required", "say why the sanction is withdrawn")
-        return call(lambda: app.withdraw(sanction_id, body.on or app.today(), who.operator_id, body.reason))
+        sanction_in_scope(who, sanction_id)
+        return call(lambda: app.withdraw(sanction_id, body.on or app.today(), who.subject, body.reason))
 
     @api.post("/households/{household_id}/keys-returned", tags=["households"])
-    def keys_returned(
-        household_id: UUID, body: DatedIn, who: Annotated[Operator, Depends(officer)]
-    ) -> dict[str, Any]:
+    def keys_returned(household_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
         """The household handed the flat back: the ledger closes; publishes exit-completed."""
-        return call(lambda: app.record_keys_returned(household_id, body.on or app.today(), who.operator_id))
+        household_in_scope(who, household_id)
+        return call(lambda: app.record_keys_returned(household_id, body.on or app.today(), who.subject))
 
     @api.post("/transitions/overdue-check", tags=["transitions"])
-    def overdue_check(body: DatedIn, who: Annotated[Operator, Depends(officer)]) -> dict[str, Any]:
+    def overdue_check(body: DatedIn, who: Officer) -> dict[str, Any]:
         """Turn plans whose exit date passed before `on` into overstaying violations with a surcharge
-        (the process also runs this periodically)."""
+        (the process also runs this periodically). City-wide: not for an estate-scoped caller."""
+        who.city_wide("the overdue check")
         sanctioned = call(lambda: app.overdue_check(body.on or app.today()))
         return {"sanctioned": [str(s) for s in sanctioned]}
 
     @api.post("/sanctions/{sanction_id}/appeals", tags=["appeals"], status_code=201)
-    def lodge(
-        sanction_id: UUID, body: AppealIn, who: Annotated[Operator, Depends(operator)]
-    ) -> dict[str, Any]:
+    def lodge(sanction_id: UUID, body: AppealIn, who: Authenticated) -> dict[str, Any]:
         """Lodge the household's appeal within the window; the sanction is suspended meanwhile. The
         household itself or an officer on its behalf records it (another role: 403)."""
+        sanction_in_scope(who, sanction_id)
         return call(
             lambda: app.lodge_appeal(
-                sanction_id, body.on or app.today(), body.grounds, who.operator_id, role=who.role
+                sanction_id, body.on or app.today(), body.grounds, who.subject, role=who.role
             )
         )
 
     @api.post("/appeals/{appeal_id}/resolve", tags=["appeals"])
-    def resolve(
-        appeal_id: UUID, body: ResolveIn, who: Annotated[Operator, Depends(operator)]
-    ) -> dict[str, Any]:
+    def resolve(appeal_id: UUID, body: ResolveIn, who: Authenticated) -> dict[str, Any]:
         """`upheld` withdraws the sanction from its start; `dismissed` lets it run again (suspended
         months become due). Decided by a supervisor (or admin) who neither recorded the appeal nor
-        imposed the sanction (403 otherwise)."""
+        imposed the sanction (403 otherwise, on the verified subject)."""
+        appeal_in_scope(who, appeal_id)
         return call(
             lambda: app.resolve_appeal(
-                appeal_id, body.outcome, body.on or app.today(), who.operator_id, body.note, role=who.role
+                appeal_id, body.outcome, body.on or app.today(), who.subject, body.note, role=who.role
             )
         )
 

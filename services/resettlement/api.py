@@ -1,20 +1,24 @@
 """Resettlement's HTTP API: pools and units, placement cases and their steps, the expiry sweep, figures.
 
-Who acts is named by the gateway, which authenticates operators: `X-Operator-Id` and `X-Operator-Role`
-are required on every step (accept, decline, move in, close, withdraw, unit changes) and recorded in
-the case's or unit's events. Reads need no header. Every list item about a household carries
+Every call carries the caller's service assertion (`services.kit.identity`, minted per call by the
+gateway); who acts on a step (accept, decline, move in, close, withdraw, unit changes) is its verified
+subject, recorded in the case's or unit's events. Every list item about a household carries
 `household_id` and `estate` (the estate of the subsidised flat it leaves), so the gateway can filter
 by an operator's estates; one case or one unit is read by its id (`GET /cases/{id}`, `GET /units/{id}`)
-so that the gateway's check of a single object never fetches a whole city's list.
+so that the gateway's check of a single object never fetches a whole city's list. The same estate rules
+hold here from the assertion's claims: an estate-scoped caller reads and acts on cases of its estates'
+households and on units of its estates only (403 otherwise; lists filtered), adds units only to its
+estates, and does not run the city-wide sweeps (offers' expiry, allocation).
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -22,14 +26,13 @@ from contracts.identifiers import Label, Text
 from contracts.money import SquareMetres
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
+from services.kit.identity import Authenticated, Caller
 from services.kit.timeline import timeline
 from services.resettlement.application import NotFound, Refused, ResettlementApp, UnitSpec
 from services.resettlement.domain import CASE_STATES, UNIT_STATES, TransitionError
 from services.resettlement.translate import describe
 
 PoolName = Literal["transitional", "affordable"]
-OperatorHeader = Annotated[str | None, Header(alias="X-Operator-Id")]
-RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
 
 
 class UnitIn(BaseModel):
@@ -97,12 +100,6 @@ class CaseOut(BaseModel):
     position: int | None = Field(default=None, description="Place on the pool's waitlist, when waiting.")
 
 
-def operator(operator_id: str | None, role: str | None) -> str:
-    if not operator_id or not role:
-        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
-    return operator_id
-
-
 def router(app: ResettlementApp) -> APIRouter:
     api = APIRouter()
 
@@ -115,6 +112,18 @@ def router(app: ResettlementApp) -> APIRouter:
             raise Problem(409, "Not allowed in this state", str(exc)) from None
         return {"status": "ok"}
 
+    def case_in_scope(who: Caller, case_id: UUID) -> None:
+        """403 when the case's household is outside an estate-scoped caller's estates (an unknown case
+        is left to the step's own 404)."""
+        found = app.view.case(case_id) if who.estates is not None else None
+        if found is not None:
+            who.check_estate(found.estate)
+
+    def unit_in_scope(who: Caller, unit_id: UUID) -> None:
+        found = app.view.unit(unit_id) if who.estates is not None else None
+        if found is not None:
+            who.check_estate(found.estate)
+
     # -- pools and units --------------------------------------------------------------------------
 
     @api.get("/pools", tags=["pools"], summary="Occupancy of each pool, per unit state")
@@ -122,22 +131,21 @@ def router(app: ResettlementApp) -> APIRouter:
         return app.pools()
 
     @api.get("/pools/{pool}/units", tags=["pools"], summary="A pool's units, optionally of one state")
-    def pool_units(pool: PoolName, state: str | None = None) -> list[dict[str, Any]]:
+    def pool_units(pool: PoolName, who: Authenticated, state: str | None = None) -> list[dict[str, Any]]:
         if state is not None and state not in UNIT_STATES:
             raise Problem(422, "Unknown state", f"one of {', '.join(UNIT_STATES)}")
-        return app.units(pool, state)
+        return who.visible(app.units(pool, state))
 
     @api.get(
         "/pools/{pool}/waitlist", tags=["pools"], summary="Cases waiting for the pool, in priority order"
     )
-    def pool_waitlist(pool: PoolName) -> list[dict[str, Any]]:
-        return app.waitlist(pool)
+    def pool_waitlist(pool: PoolName, who: Authenticated) -> list[dict[str, Any]]:
+        return who.visible(app.waitlist(pool))
 
     @api.post("/pools/{pool}/units", tags=["pools"], status_code=201, summary="Add units to a pool")
-    async def add_units(
-        pool: PoolName, body: UnitsIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, int]:
-        operator(operator_id, role)
+    async def add_units(pool: PoolName, body: UnitsIn, who: Authenticated) -> dict[str, int]:
+        for unit in body.units:
+            who.check_estate(unit.estate)
         specs = [UnitSpec(pool, u.estate, u.building, u.unit, u.area_m2) for u in body.units]
         added = await run_in_threadpool(app.add_units, specs)
         return {"added": added, "already_present": len(specs) - added}
@@ -149,15 +157,17 @@ def router(app: ResettlementApp) -> APIRouter:
         response_model=UnitOut,
         responses={404: problem_doc("No unit has this id")},
     )
-    def one_unit(unit_id: UUID) -> dict[str, Any]:
+    def one_unit(unit_id: UUID, who: Authenticated) -> dict[str, Any]:
         found = app.view.unit(unit_id)
         if found is None:
             raise Problem(404, "Unknown unit", f"unit {unit_id} does not exist")
+        who.check_estate(found.estate)
         with app.view.lock:
             return app.unit_view(found)
 
     @api.get("/units/{unit_id}/history", tags=["pools"], summary="Every event of a unit: its holders in turn")
-    def unit_history(unit_id: UUID) -> list[dict[str, Any]]:
+    def unit_history(unit_id: UUID, who: Authenticated) -> list[dict[str, Any]]:
+        unit_in_scope(who, unit_id)
         try:
             return app.unit_history(unit_id)
         except NotFound as exc:
@@ -166,14 +176,11 @@ def router(app: ResettlementApp) -> APIRouter:
     def unit_route(path: str, name: str, summary: str) -> None:
         @api.post(f"/units/{{unit_id}}/{path}", tags=["pools"], summary=summary, name=name)
         async def unit_step(
-            unit_id: UUID,
-            body: UnitStepIn | None = None,
-            operator_id: OperatorHeader = None,
-            role: RoleHeader = None,
+            unit_id: UUID, who: Authenticated, body: UnitStepIn | None = None
         ) -> dict[str, str]:
-            who = operator(operator_id, role)
+            unit_in_scope(who, unit_id)
             reason = body.reason if body is not None else ""
-            return await step(lambda: app.unit_step(unit_id, name, who, reason))
+            return await step(lambda: app.unit_step(unit_id, name, who.subject, reason))
 
     unit_route("vacate", "vacate", "The occupant of a transitional unit left: the unit is free")
     unit_route("out-of-service", "out_of_service", "Take a free unit out of service (repairs)")
@@ -182,10 +189,12 @@ def router(app: ResettlementApp) -> APIRouter:
     # -- cases ------------------------------------------------------------------------------------
 
     @api.get("/cases", tags=["cases"], summary="Placement cases, optionally of one state or pool")
-    def cases(state: str | None = None, pool: PoolName | None = None) -> list[dict[str, Any]]:
+    def cases(
+        who: Authenticated, state: str | None = None, pool: PoolName | None = None
+    ) -> list[dict[str, Any]]:
         if state is not None and state not in CASE_STATES:
             raise Problem(422, "Unknown state", f"one of {', '.join(CASE_STATES)}")
-        return app.cases(state, pool)
+        return who.visible(app.cases(state, pool))
 
     @api.get(
         "/cases/{case_id}",
@@ -194,34 +203,36 @@ def router(app: ResettlementApp) -> APIRouter:
         response_model=CaseOut,
         responses={404: problem_doc("No placement case has this id")},
     )
-    def one_case(case_id: UUID) -> dict[str, Any]:
+    def one_case(case_id: UUID, who: Authenticated) -> dict[str, Any]:
         found = app.view.case(case_id)
         if found is None:
             raise Problem(404, "Unknown case", f"placement case {case_id} does not exist")
         try:
-            return app.placement(found.household_id)
+            placement = app.placement(found.household_id)
         except NotFound as exc:
             raise Problem(404, "Unknown case", str(exc)) from None
+        who.check_estate(placement.get("estate"))
+        return placement
 
     @api.get("/households/{household_id}/placement", tags=["cases"], summary="A household's placement case")
-    def placement(household_id: UUID) -> dict[str, Any]:
+    def placement(household_id: UUID, who: Authenticated) -> dict[str, Any]:
         try:
-            return app.placement(household_id)
+            found = app.placement(household_id)
         except NotFound as exc:
             raise Problem(404, "No placement", str(exc)) from None
+        who.check_estate(found.get("estate"))
+        return found
 
     @api.post("/cases/{case_id}/accept", tags=["cases"], summary="The household accepts the offered unit")
-    async def accept(
-        case_id: UUID, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    async def accept(case_id: UUID, caller: Authenticated) -> dict[str, str]:
+        case_in_scope(caller, case_id)
+        who = caller.subject
         return await step(lambda: app.accept(case_id, who))
 
     @api.post("/cases/{case_id}/decline", tags=["cases"], summary="The household declines the offered unit")
-    async def decline(
-        case_id: UUID, body: DeclineIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    async def decline(case_id: UUID, body: DeclineIn, caller: Authenticated) -> dict[str, str]:
+        case_in_scope(caller, case_id)
+        who = caller.subject
         return await step(lambda: app.decline(case_id, who, body.reason))
 
     @api.post(
@@ -229,24 +240,21 @@ def router(app: ResettlementApp) -> APIRouter:
         tags=["cases"],
         summary="Move in (transitional: once the subsidised flat is handed back), or complete the purchase",
     )
-    async def move_in(
-        case_id: UUID, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    async def move_in(case_id: UUID, caller: Authenticated) -> dict[str, str]:
+        case_in_scope(caller, case_id)
+        who = caller.subject
         return await step(lambda: app.move_in(case_id, who))
 
     @api.post("/cases/{case_id}/close", tags=["cases"], summary="Close a moved-in or guided case")
-    async def close(
-        case_id: UUID, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    async def close(case_id: UUID, caller: Authenticated) -> dict[str, str]:
+        case_in_scope(caller, case_id)
+        who = caller.subject
         return await step(lambda: app.close_case(case_id, who))
 
     @api.post("/cases/{case_id}/withdraw", tags=["cases"], summary="Withdraw a case; its unit is freed")
-    async def withdraw(
-        case_id: UUID, body: ReasonIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    async def withdraw(case_id: UUID, body: ReasonIn, caller: Authenticated) -> dict[str, str]:
+        case_in_scope(caller, case_id)
+        who = caller.subject
         return await step(lambda: app.withdraw(case_id, who, body.reason))
 
     @api.post(
@@ -254,18 +262,24 @@ def router(app: ResettlementApp) -> APIRouter:
         tags=["cases"],
         summary="Expire offers whose last day is before `as_of` (default: today); units go to the waitlist",
     )
-    async def expire(as_of: IsoDate | None = None) -> dict[str, Any]:
+    async def expire(who: Authenticated, as_of: IsoDate | None = None) -> dict[str, Any]:
+        who.city_wide("the offers' expiry")
         expired = await run_in_threadpool(app.expire_offers, as_of)
         return {"expired": [str(case_id) for case_id in expired]}
 
     @api.post("/pools/allocate", tags=["pools"], summary="Offer free units to waiting cases now")
-    async def allocate() -> dict[str, int]:
+    async def allocate(who: Authenticated) -> dict[str, int]:
+        who.city_wide("allocation")
         return {"offered": await run_in_threadpool(app.drain)}
 
     # -- household-wide reads -----------------------------------------------------------------------
 
     @api.get("/households/{household_id}/timeline", tags=["households"], response_model=Timeline)
-    def household_timeline(household_id: UUID) -> Timeline:
+    def household_timeline(household_id: UUID, who: Authenticated) -> Timeline:
+        """Empty for a household resettlement has not heard of; refused outside the caller's estates."""
+        if who.estates is not None:
+            with suppress(NotFound):
+                who.check_estate(app.placement(household_id).get("estate"))
         return Timeline(
             household_id=household_id,
             entries=timeline(app, app.aggregate_ids_of(household_id), describe),

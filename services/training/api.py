@@ -1,11 +1,14 @@
 """Training's HTTP API: the course catalogue, referrals, enrolment, attendance, completion, employment,
 unmatched employment evidence, a household's training, its timeline and the bureau's figures.
 
-Who acts is named by the gateway: `X-Operator-Id` and `X-Operator-Role`; every command needs both, and
-the `household` and `auditor` roles may only read. Dates in bodies default to today. Lists about
-households carry `household_id` and `estate` so the gateway can filter by an operator's estates; one
-referral, course or employment fact is read by its id, so the gateway checks one object without
-fetching a list.
+Every call carries the caller's service assertion (`services.kit.identity`, minted per call by the
+gateway); who acts on a command is its verified subject, and the `household` and `auditor` roles may
+only read. Dates in bodies default to today. Lists about households carry `household_id` and `estate`
+so the gateway can filter by an operator's estates; one referral, course or employment fact is read by
+its id, so the gateway checks one object without fetching a list. The same estate rules hold here from
+the assertion's claims: an estate-scoped caller reads and acts on referrals, employment facts and
+households of its estates, schedules courses and records attendance in its estates only (403
+otherwise; lists filtered). The course catalogue is read by every caller, as at the gateway.
 """
 
 from __future__ import annotations
@@ -18,20 +21,19 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.identifiers import Label, Text
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
+from services.kit.identity import Authenticated, Caller
 from services.kit.timeline import Step, timeline
 from services.training.application import CourseSpec, NotFound, TrainingApp
 from services.training.domain import ReferralState, TrainingError
 from services.training.rules import ParameterError
 
 Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-OperatorHeader = Annotated[str | None, Header(alias="X-Operator-Id")]
-RoleHeader = Annotated[str | None, Header(alias="X-Operator-Role")]
 READ_ONLY_ROLES = ("household", "auditor")
 
 
@@ -152,12 +154,11 @@ def problems() -> Iterator[None]:
         raise Problem(409, "Conflict", "concurrent changes kept winning; retry") from None
 
 
-def operator(operator_id: str | None, role: str | None) -> str:
-    if not operator_id or not role:
-        raise Problem(401, "Operator unknown", "X-Operator-Id and X-Operator-Role are required")
-    if role in READ_ONLY_ROLES:
-        raise Problem(403, "Role not allowed", f"the {role} role may read, not act")
-    return operator_id
+def operator(who: Caller) -> str:
+    """Who acts on a command: the verified subject, if its role acts at all."""
+    if who.role in READ_ONLY_ROLES:
+        raise Problem(403, "Role not allowed", f"the {who.role} role may read, not act")
+    return who.subject
 
 
 def describe(event: DomainEventProtocol[UUID]) -> Step | None:
@@ -204,6 +205,23 @@ def router(app: TrainingApp) -> APIRouter:
     def today(value: date | None) -> date:
         return value or app.today()
 
+    def in_scope(who: Caller, kind: Literal["referral", "course", "evidence"], object_id: UUID) -> None:
+        """403 when the referral, course or employment fact is outside an estate-scoped caller's
+        estates; an unknown one is left to the command's own 404."""
+        if who.estates is None:
+            return
+        views = app.catch_up()
+        with app.lock:
+            found: Any
+            if kind == "referral":
+                found = views.referrals.get(object_id)
+            elif kind == "course":
+                found = views.courses.get(object_id)
+            else:
+                found = views.evidence.get(object_id)
+            if found is not None:
+                who.check_estate(found.estate)
+
     # -- courses ----------------------------------------------------------------------------------
 
     @api.get("/courses", tags=["courses"], summary="The catalogue, with seats and sessions held")
@@ -226,10 +244,9 @@ def router(app: TrainingApp) -> APIRouter:
             return course.detail(views.referrals)
 
     @api.post("/courses", tags=["courses"], status_code=201, summary="Schedule a course")
-    def post_course(
-        body: CourseIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+    def post_course(body: CourseIn, caller: Authenticated) -> dict[str, Any]:
+        who = operator(caller)
+        caller.check_estate(body.estate)
         spec = CourseSpec(
             body.code,
             body.title,
@@ -248,10 +265,9 @@ def router(app: TrainingApp) -> APIRouter:
         status_code=201,
         summary="Enrol a referred member: a seat, or the waiting list when the course is full",
     )
-    def enrol(
-        course_id: UUID, body: EnrolIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+    def enrol(course_id: UUID, body: EnrolIn, caller: Authenticated) -> dict[str, Any]:
+        who = operator(caller)
+        in_scope(caller, "referral", body.referral_id)
         with problems():
             status = app.enrol(course_id, body.referral_id, today(body.on), who)
         return {"course_id": str(course_id), "referral_id": str(body.referral_id), "status": status}
@@ -265,10 +281,10 @@ def router(app: TrainingApp) -> APIRouter:
         course_id: UUID,
         referral_id: UUID,
         body: LeaveIn,
-        operator_id: OperatorHeader = None,
-        role: RoleHeader = None,
+        caller: Authenticated,
     ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+        who = operator(caller)
+        in_scope(caller, "referral", referral_id)
         with problems():
             promoted = app.leave(course_id, referral_id, today(body.on), body.reason, who)
         return {"promoted_referral_id": str(promoted) if promoted else None}
@@ -282,10 +298,10 @@ def router(app: TrainingApp) -> APIRouter:
         course_id: UUID,
         session: int,
         body: AttendanceIn,
-        operator_id: OperatorHeader = None,
-        role: RoleHeader = None,
+        caller: Authenticated,
     ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+        who = operator(caller)
+        in_scope(caller, "course", course_id)
         held_on = body.held_on
         if held_on is None:
             views = app.catch_up()
@@ -305,10 +321,9 @@ def router(app: TrainingApp) -> APIRouter:
         tags=["courses"],
         summary="The course ends for a trainee: completed if attendance meets the completion rule",
     )
-    def complete(
-        course_id: UUID, body: FinishIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+    def complete(course_id: UUID, body: FinishIn, caller: Authenticated) -> dict[str, Any]:
+        who = operator(caller)
+        in_scope(caller, "referral", body.referral_id)
         with problems():
             return app.finish(course_id, body.referral_id, today(body.on), who)
 
@@ -316,6 +331,7 @@ def router(app: TrainingApp) -> APIRouter:
 
     @api.get("/referrals", tags=["referrals"], summary="Referrals by state, estate or household")
     def list_referrals(
+        who: Authenticated,
         state: ReferralState | None = None,
         estate: str | None = None,
         household_id: UUID | None = None,
@@ -328,15 +344,17 @@ def router(app: TrainingApp) -> APIRouter:
                 if (state is None or r.state == state)
                 and (estate is None or r.estate == estate)
                 and (household_id is None or r.household_id == household_id)
+                and who.sees_estate(r.estate)
             ]
 
     @api.get("/referrals/{referral_id}", tags=["referrals"], summary="One referral")
-    def get_referral(referral_id: UUID) -> dict[str, Any]:
+    def get_referral(referral_id: UUID, who: Authenticated) -> dict[str, Any]:
         views = app.catch_up()
         with app.lock:
             referral = views.referrals.get(referral_id)
             if referral is None:
                 raise Problem(404, "Not found", f"referral {referral_id} is not known here")
+            who.check_estate(referral.estate)
             return referral.as_dict(views.courses)
 
     @api.post(
@@ -345,10 +363,11 @@ def router(app: TrainingApp) -> APIRouter:
         status_code=201,
         summary="Refer a member of a household (200 when the member is already referred)",
     )
-    def refer(
-        body: ReferIn, response: Response, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+    def refer(body: ReferIn, response: Response, caller: Authenticated) -> dict[str, Any]:
+        who = operator(caller)
+        if caller.estates is not None:
+            with app.lock:
+                caller.check_estate(app.catch_up().estates.get(body.household_id))
         with problems():
             referral_id, created = app.refer(
                 body.household_id, body.member_id, today(body.on), who, body.note
@@ -358,10 +377,9 @@ def router(app: TrainingApp) -> APIRouter:
         return {"referral_id": str(referral_id), "created": created}
 
     @api.post("/referrals/{referral_id}/withdraw", tags=["referrals"], summary="Withdraw a referral")
-    def withdraw(
-        referral_id: UUID, body: WithdrawIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    def withdraw(referral_id: UUID, body: WithdrawIn, caller: Authenticated) -> dict[str, str]:
+        who = operator(caller)
+        in_scope(caller, "referral", referral_id)
         with problems():
             app.withdraw_referral(referral_id, today(body.on), body.reason, who)
         return {"referral_id": str(referral_id), "state": "withdrawn"}
@@ -372,10 +390,9 @@ def router(app: TrainingApp) -> APIRouter:
         status_code=201,
         summary="An operator verified a trainee's new job",
     )
-    def employment(
-        referral_id: UUID, body: EmploymentIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+    def employment(referral_id: UUID, body: EmploymentIn, caller: Authenticated) -> dict[str, Any]:
+        who = operator(caller)
+        in_scope(caller, "referral", referral_id)
         with problems():
             recorded = app.record_employment(referral_id, body.employer, body.start_date, who, app.today())
         return {"referral_id": str(referral_id), "recorded": recorded}
@@ -385,10 +402,9 @@ def router(app: TrainingApp) -> APIRouter:
         tags=["employment"],
         summary="An operator checked the trainee still works there (stable once the months are reached)",
     )
-    def stable(
-        referral_id: UUID, body: StableIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, Any]:
-        who = operator(operator_id, role)
+    def stable(referral_id: UUID, body: StableIn, caller: Authenticated) -> dict[str, Any]:
+        who = operator(caller)
+        in_scope(caller, "referral", referral_id)
         with problems():
             return app.confirm_stable(referral_id, today(body.on), body.basis, who)
 
@@ -396,6 +412,7 @@ def router(app: TrainingApp) -> APIRouter:
 
     @api.get("/employment-evidence", tags=["employment"], summary="Employment facts matched to no trainee")
     def list_evidence(
+        who: Authenticated,
         state: Literal["unmatched", "attributed", "dismissed"] | None = None,
     ) -> list[dict[str, Any]]:
         views = app.catch_up()
@@ -403,7 +420,7 @@ def router(app: TrainingApp) -> APIRouter:
             return [
                 v.as_dict()
                 for v in sorted(views.evidence.values(), key=lambda v: (v.described_on, v.reference))
-                if state is None or v.state == state
+                if (state is None or v.state == state) and who.sees_estate(v.estate)
             ]
 
     @api.get(
@@ -413,12 +430,13 @@ def router(app: TrainingApp) -> APIRouter:
         response_model=EvidenceOut,
         responses={404: problem_doc("No employment fact has this id")},
     )
-    def get_evidence(evidence_id: UUID) -> dict[str, Any]:
+    def get_evidence(evidence_id: UUID, who: Authenticated) -> dict[str, Any]:
         views = app.catch_up()
         with app.lock:
             found = views.evidence.get(evidence_id)
             if found is None:
                 raise Problem(404, "Not found", f"employment fact {evidence_id} is not known here")
+            who.check_estate(found.estate)
             return found.as_dict()
 
     @api.post(
@@ -426,10 +444,10 @@ def router(app: TrainingApp) -> APIRouter:
         tags=["employment"],
         summary="Attribute an unmatched employment fact to a trainee",
     )
-    def attribute(
-        evidence_id: UUID, body: AttributeIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    def attribute(evidence_id: UUID, body: AttributeIn, caller: Authenticated) -> dict[str, str]:
+        who = operator(caller)
+        in_scope(caller, "evidence", evidence_id)
+        in_scope(caller, "referral", body.referral_id)
         with problems():
             app.attribute_evidence(evidence_id, body.referral_id, who)
         return {"evidence_id": str(evidence_id), "state": "attributed"}
@@ -439,10 +457,9 @@ def router(app: TrainingApp) -> APIRouter:
         tags=["employment"],
         summary="Dismiss an employment fact",
     )
-    def dismiss(
-        evidence_id: UUID, body: DismissIn, operator_id: OperatorHeader = None, role: RoleHeader = None
-    ) -> dict[str, str]:
-        who = operator(operator_id, role)
+    def dismiss(evidence_id: UUID, body: DismissIn, caller: Authenticated) -> dict[str, str]:
+        who = operator(caller)
+        in_scope(caller, "evidence", evidence_id)
         with problems():
             app.dismiss_evidence(evidence_id, body.reason, who)
         return {"evidence_id": str(evidence_id), "state": "dismissed"}
@@ -450,13 +467,14 @@ def router(app: TrainingApp) -> APIRouter:
     # -- households, figures, parameters ----------------------------------------------------------
 
     @api.get("/households/{household_id}/training", tags=["households"], summary="A household's training")
-    def household_training(household_id: UUID) -> dict[str, Any]:
+    def household_training(household_id: UUID, who: Authenticated) -> dict[str, Any]:
         views = app.catch_up()
         with app.lock:
             estate = views.estates.get(household_id)
             referrals = [views.referrals[r] for r in views.by_household.get(household_id, [])]
             if estate is None and not referrals:
                 raise Problem(404, "Not found", f"household {household_id} is not known here")
+            who.check_estate(estate if estate is not None else referrals[0].estate)
             return {
                 "household_id": str(household_id),
                 "estate": estate,
@@ -472,7 +490,13 @@ def router(app: TrainingApp) -> APIRouter:
         summary="What training did about a household, with trace ids",
         response_model=Timeline,
     )
-    def household_timeline(household_id: UUID) -> Timeline:
+    def household_timeline(household_id: UUID, who: Authenticated) -> Timeline:
+        """Empty for a household training has not heard of; refused outside the caller's estates."""
+        if who.estates is not None:
+            with app.lock:
+                estate = app.catch_up().estates.get(household_id)
+            if estate is not None:
+                who.check_estate(estate)
         entries = timeline(app, app.household_aggregates(household_id), describe)
         return Timeline(household_id=household_id, entries=entries)
 

@@ -659,10 +659,29 @@ def test_event_names_follow_the_conventions(spec: EventSpec) -> None:
 
 
 def test_parameterised_subjects_have_a_filter_and_concrete_form() -> None:
-    (dead,) = [spec for spec in EVENTS if spec.parameters]
+    parameterised = {spec.type: spec for spec in EVENTS if spec.parameters}
+    assert sorted(parameterised) == [
+        "housing.deadletter.dead-lettered",
+        "housing.department.fact-reported",
+        "housing.department.facts-reported",
+    ]
+    dead = parameterised["housing.deadletter.dead-lettered"]
     assert dead.subject == "housing.deadletter.{service}"
     assert dead.subject_filter == "housing.deadletter.*"
     assert dead.subject_for(service="penalties") == "housing.deadletter.penalties"
+    assert dead.subject_values("housing.deadletter.penalties") == {"service": "penalties"}
+    assert dead.subject_values("housing.deadletter.penalties.x") is None
+
+
+def test_a_department_publishes_on_its_own_subject() -> None:
+    """The department is a token of the subject, so the bus can let each department's credential
+    publish only its own facts (services.kit.busauth)."""
+    fact = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
+    assert fact.subject_filter == "housing.department.fact-reported.*"
+    payload = fact.payload.model_validate(SAMPLES[fact.type])
+    assert fact.subject_of(payload) == f"housing.department.fact-reported.{SAMPLES[fact.type]['department']}"
+    assert fact.subject_values("housing.department.fact-reported.finance") == {"department": "finance"}
+    assert fact.subject_values("housing.department.fact-reported") is None
 
 
 def nats_subset(subject: str, filter_: str) -> bool:

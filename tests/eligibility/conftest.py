@@ -1,5 +1,6 @@
 """An Eligibility application on SQLite and PostgreSQL (the `persistence` fixture), with a clock the
-test sets, and its HTTP API through an in-process ASGI transport (no server, no NATS)."""
+test sets, and its HTTP API through an in-process ASGI transport (no server, no NATS), called by a
+default operator (`OPERATOR`, an intake clerk: a request that sends its own assertion keeps it)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from services.eligibility.application import EligibilityApp
 from services.eligibility.service import build
 from services.eligibility.settings import EligibilitySettings
 from services.kit.clock import ManualClock
+from tests.support.identity import OperatorAuth
 
 Clock = ManualClock  # the test's clock, moved by the test (tests import it from here)
+OPERATOR = OperatorAuth("clerk.intake", "admin", "eligibility")
 
 
 @pytest.fixture
@@ -34,5 +37,6 @@ def eligibility(tmp_path: Path, persistence: dict[str, str], clock: Clock) -> It
 async def client(eligibility: EligibilityApp, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The service's real HTTP app around the test's application (lifespan not run: no NATS)."""
     api, _ = build(EligibilitySettings(var_dir=tmp_path), app=eligibility)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://eligibility") as c:
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://eligibility", auth=OPERATOR) as c:
         yield c

@@ -15,12 +15,13 @@ from services.eligibility import identity
 from services.eligibility.application import EligibilityApp
 from services.eligibility.settings import DEV_PERSON_HASH_KEY
 from tests.eligibility.conftest import Clock
+from tests.support.identity import ANONYMOUS, as_operator
 
 TODAY = "2026-11-27"
 ID_1 = "440604198507151234"
 ID_2 = "44060420100301002X"
-REVIEWER = {"X-Operator-Id": "reviewer.li", "X-Operator-Role": "reviewer"}
-SUPERVISOR = {"X-Operator-Id": "supervisor.chen", "X-Operator-Role": "supervisor"}
+REVIEWER = as_operator("reviewer.li", "reviewer", "eligibility")
+SUPERVISOR = as_operator("supervisor.chen", "supervisor", "eligibility")
 
 
 def household_body(*ids: str, region: str = "CN-FS", estate: str = "Chancheng Garden") -> dict[str, Any]:
@@ -207,9 +208,8 @@ async def test_a_fact_about_a_person_not_yet_housed_waits_for_their_household(
     assert (first["parked"], first["results"][0]["status"]) == (1, "parked")
     assert (await facts(client, early))["duplicates"] == 1  # received once, whatever is resent
 
-    response = await client.post(
-        "/households", json=household_body(ID_1, ID_2), headers={"X-Operator-Id": "clerk.wu"}
-    )
+    clerk = as_operator("clerk.wu", "admin", "eligibility")
+    response = await client.post("/households", json=household_body(ID_1, ID_2), headers=clerk)
     household = response.json()
     member_id = household["members"][1]["member_id"]
     assert household["registered_by"] == "clerk.wu"
@@ -320,7 +320,7 @@ async def test_four_eyes_cannot_be_bypassed(client: httpx.AsyncClient) -> None:
     assert same_person.json()["title"] == "Four-eyes principle"
     not_a_supervisor = await client.post(f"/cases/{case}/approval", json={"reason": "ok"}, headers=REVIEWER)
     assert not_a_supervisor.status_code == 403
-    other = {"X-Operator-Id": "supervisor.wang", "X-Operator-Role": "supervisor"}
+    other = as_operator("supervisor.wang", "supervisor", "eligibility")
     approved = await client.post(f"/cases/{case}/approval", json={"reason": "agreed"}, headers=other)
     assert approved.status_code == 200
     body = approved.json()
@@ -332,8 +332,13 @@ async def test_four_eyes_cannot_be_bypassed(client: httpx.AsyncClient) -> None:
         ("approved", "supervisor.wang", "supervisor"),
     ]
     assert (await client.get(f"/households/{household}")).json()["open_case"] is None
-    anonymous = await client.post(f"/cases/{case}/approval", json={"reason": "x"})
+    anonymous = await client.post(f"/cases/{case}/approval", json={"reason": "x"}, auth=ANONYMOUS)
     assert anonymous.status_code == 401
+    made_up = {"X-Operator-Id": "supervisor.zhou", "X-Operator-Role": "supervisor"}  # not read any more
+    spoofed = await client.post(
+        f"/cases/{case}/approval", json={"reason": "x"}, headers=made_up, auth=ANONYMOUS
+    )
+    assert spoofed.status_code == 401 and spoofed.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_send_back_assessment_appeal_and_the_reviewer_report(
@@ -355,11 +360,11 @@ async def test_send_back_assessment_appeal_and_the_reviewer_report(
     clock.now += timedelta(days=15)
     assert (await client.get(f"/cases/{case}")).json()["assessments"][0]["overdue"] is True
     report = {"report": "income rose in stages", "recommendation": "transition"}
-    wrong = {"X-Operator-Id": "assessor.qian", "X-Operator-Role": "assessor"}
+    wrong = as_operator("assessor.qian", "assessor", "eligibility")
     assert (
         await client.post(f"/cases/{case}/assessment-reports", json=report, headers=wrong)
     ).status_code == 403
-    right = {"X-Operator-Id": "assessor.zhao", "X-Operator-Role": "assessor"}
+    right = as_operator("assessor.zhao", "assessor", "eligibility")
     received = await client.post(f"/cases/{case}/assessment-reports", json=report, headers=right)
     assert received.json()["status"] == "open"
     assert received.json()["assessments"][0]["recommendation"] == "transition"
@@ -371,7 +376,7 @@ async def test_send_back_assessment_appeal_and_the_reviewer_report(
     assert decided.json()["final_outcome"] == "transition"
     assert (await client.get(f"/households/{home}")).json()["open_case"] is None
 
-    household = {"X-Operator-Id": "household.a1", "X-Operator-Role": "household"}
+    household = as_operator("household.a1", "household", "eligibility")
     clock.now += timedelta(days=10)
     appealed = await client.post(
         f"/cases/{case}/appeals", json={"reason": "income fell again"}, headers=household
@@ -382,7 +387,7 @@ async def test_send_back_assessment_appeal_and_the_reviewer_report(
     assert (await client.get(f"/households/{home}")).json()["open_case"] == case
     await facts(client, fact(home, f"more-{home}", income("9000.00"), described_on="2026-12-01"))
     assert (await client.get(f"/households/{home}")).json()["open_case"] == case
-    second_reviewer = {"X-Operator-Id": "reviewer.he", "X-Operator-Role": "reviewer"}
+    second_reviewer = as_operator("reviewer.he", "reviewer", "eligibility")
     retain = {"findings": "new payslips", "proposed_outcome": "retain", "reason_code": "APPEAL"}
     await client.post(f"/cases/{case}/findings", json=retain, headers=second_reviewer)
     resolved = await client.post(f"/cases/{case}/approval", json={"reason": "upheld"}, headers=SUPERVISOR)

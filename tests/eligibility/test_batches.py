@@ -68,14 +68,16 @@ class Department:
     async def send(self, reference: str, household: UUID, fact: dict[str, Any]) -> None:
         data = fact_message(reference, household, fact)
         await self.js.publish(
-            FACT_REPORTED.subject, data, headers={"Nats-Msg-Id": f"{reference}:{self.sent}"}
+            FACT_REPORTED.subject_for(department="civil_affairs"),
+            data,
+            headers={"Nats-Msg-Id": f"{reference}:{self.sent}"},
         )
         self.sent += 1
 
     async def batch(self, durable: str) -> list[Msg]:
         """Everything on the stream, in one fetch (what the inbox gets when facts arrive together)."""
         sub = await self.js.pull_subscribe(
-            FACT_REPORTED.subject,
+            FACT_REPORTED.subject_for(department="civil_affairs"),
             durable=durable,
             stream="DEPARTMENT",
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL),
@@ -98,7 +100,7 @@ async def test_a_batch_decides_each_household_once_on_all_its_facts_and_a_redeli
 ) -> None:
     settings = EligibilitySettings(nats_url=nats_server.url, var_dir=tmp_path)
     app = EligibilityApp(settings, persistence)
-    nc = await connect(nats_server.url, "test-batches")
+    nc = await connect(nats_server.url, "test-batches", identity="admin")
     await ensure_streams(nc.jetstream())
     try:
         first = register(app, "101", "440604198507151234")
@@ -152,7 +154,7 @@ async def test_a_decision_that_fails_costs_only_its_own_fact(
 ) -> None:
     settings = EligibilitySettings(nats_url=nats_server.url, var_dir=tmp_path, inbox_max_deliver=1)
     app = EligibilityApp(settings, persistence)
-    nc = await connect(nats_server.url, "test-batches")
+    nc = await connect(nats_server.url, "test-batches", identity="admin")
     await ensure_streams(nc.jetstream())
     try:
         households = [register(app, str(100 + n), f"4406041985071512{n}{n}") for n in range(3)]

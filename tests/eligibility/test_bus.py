@@ -42,7 +42,7 @@ def fact_message(reference: str, household: UUID, fact: dict[str, Any]) -> bytes
 
 async def read_stream(url: str, stream: str, subject: str, until: int, timeout: float = 30.0) -> list[Any]:
     """Every message of `subject` so far, waiting until there are at least `until`."""
-    nc = await connect(url, "test-reader")
+    nc = await connect(url, "test-reader", identity="admin")
     sub = await nc.jetstream().pull_subscribe(
         subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     )
@@ -74,7 +74,7 @@ async def test_a_fact_on_nats_becomes_a_decision_a_case_and_an_exit_on_nats(
     settings = EligibilitySettings(
         nats_url=nats_server.url, var_dir=tmp_path, inbox_max_deliver=2, inbox_retry_backoff_s=0.05
     )
-    nc = await connect(nats_server.url, "test-department")
+    nc = await connect(nats_server.url, "test-department", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     api, app = build(settings, persistence)
@@ -98,14 +98,28 @@ async def test_a_fact_on_nats_becomes_a_decision_a_case_and_an_exit_on_nats(
         # the department sent it over HTTP first: the same fact on NATS, twice, is acknowledged and ignored
         report = DepartmentFactReported.model_validate(json.loads(data)["data"])
         assert await asyncio.to_thread(app.ingest, [report]) == ["recorded"]
-        await js.publish(FACT_REPORTED.subject, data, headers={"Nats-Msg-Id": "dept:MZ-1"})
-        await js.publish(FACT_REPORTED.subject, data, headers={"Nats-Msg-Id": "dept:MZ-1-resent"})
+        await js.publish(
+            FACT_REPORTED.subject_for(department="civil_affairs"), data, headers={"Nats-Msg-Id": "dept:MZ-1"}
+        )
+        await js.publish(
+            FACT_REPORTED.subject_for(department="civil_affairs"),
+            data,
+            headers={"Nats-Msg-Id": "dept:MZ-1-resent"},
+        )
         # a poison fact: money as a float is not a contract event
         poison = json.loads(fact_message("MZ-2", household.id, income))
         poison["data"]["fact"]["monthly_income"] = 4200.5
-        await js.publish(FACT_REPORTED.subject, json.dumps(poison).encode(), headers={"Nats-Msg-Id": "p"})
+        await js.publish(
+            FACT_REPORTED.subject_for(department="civil_affairs"),
+            json.dumps(poison).encode(),
+            headers={"Nats-Msg-Id": "p"},
+        )
         assets = fact_message("CZ-1", household.id, {"kind": "financial_assets", "amount": "100.00"})
-        await js.publish(FACT_REPORTED.subject, assets, headers={"Nats-Msg-Id": "dept:CZ-1"})
+        await js.publish(
+            FACT_REPORTED.subject_for(department="civil_affairs"),
+            assets,
+            headers={"Nats-Msg-Id": "dept:CZ-1"},
+        )
 
         await wait_for(lambda: app.position("inbox:DEPARTMENT") == 4)
         current = await asyncio.to_thread(app.household, household.id)

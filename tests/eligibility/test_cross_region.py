@@ -32,6 +32,7 @@ from services.kit.uow import UnitOfWork
 from tests.eligibility.conftest import Clock
 from tests.eligibility.test_api import TODAY
 from tests.eligibility.test_bus import read_stream
+from tests.support.identity import as_operator
 from tests.support.nats import NatsServer
 
 IDS = ["440604198507151234", "44060419900101123X", "440604197203030021", "440604198811110015"]
@@ -339,11 +340,11 @@ async def test_an_operator_orders_a_sweep_of_an_estate(
     clock.now += timedelta(minutes=5)
     body = {"estate": "Nanhai Court", "reason": "tip-off: owners in Guangzhou"}
     refused = await client.post(
-        "/cross-region/sweeps", json=body, headers={"X-Operator-Id": "r.li", "X-Operator-Role": "reviewer"}
+        "/cross-region/sweeps", json=body, headers=as_operator("r.li", "reviewer", "eligibility")
     )
     assert refused.status_code == 403
     ordered = await client.post(
-        "/cross-region/sweeps", json=body, headers={"X-Operator-Id": "s.wu", "X-Operator-Role": "supervisor"}
+        "/cross-region/sweeps", json=body, headers=as_operator("s.wu", "supervisor", "eligibility")
     )
     assert ordered.status_code == 202 and ordered.json()["requested"] == 2
     status = (await client.get("/cross-region/status")).json()
@@ -359,7 +360,7 @@ async def test_two_runtimes_sweeping_one_store_ask_each_household_once(
 ) -> None:
     """Both processes run the sweep loop with a short interval; the lease lets one of them sweep, and
     even a second sweeper would find the households no longer due on their stored state."""
-    nc = await connect(nats_server.url, "test-reader")
+    nc = await connect(nats_server.url, "test-reader", identity="admin")
     await ensure_streams(nc.jetstream())
     await nc.close()
     runtimes = []

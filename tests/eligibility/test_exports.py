@@ -57,7 +57,7 @@ async def test_an_export_is_recorded_fact_by_fact_and_a_bad_entry_alone_is_dead_
     nats_server: NatsServer, tmp_path: Path, persistence: dict[str, str]
 ) -> None:
     settings = EligibilitySettings(nats_url=nats_server.url, var_dir=tmp_path)
-    nc = await connect(nats_server.url, "test-department")
+    nc = await connect(nats_server.url, "test-department", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     api, app = build(settings, persistence)
@@ -88,12 +88,18 @@ async def test_an_export_is_recorded_fact_by_fact_and_a_bad_entry_alone_is_dead_
             entry(ID_NUMBER, second, high),  # an ID number where the reference goes
         ]
         data = export("export-1", entries)
-        await js.publish(FACTS_REPORTED.subject, data, headers={"Nats-Msg-Id": "export-1"})
-        await js.publish(FACTS_REPORTED.subject, data, headers={"Nats-Msg-Id": "export-1-resent"})
+        civil = FACTS_REPORTED.subject_for(department="civil_affairs")
+        await js.publish(civil, data, headers={"Nats-Msg-Id": "export-1"})
+        await js.publish(civil, data, headers={"Nats-Msg-Id": "export-1-resent"})
+        # finance's own export of the same record: on its own subject, it counts
+        finance = export("export-f", [entries[2]])
+        await js.publish(
+            FACTS_REPORTED.subject_for(department="finance"), finance, headers={"Nats-Msg-Id": "f"}
+        )
         empty = export("export-2", [])
-        await js.publish(FACTS_REPORTED.subject, empty, headers={"Nats-Msg-Id": "export-2"})
+        await js.publish(civil, empty, headers={"Nats-Msg-Id": "export-2"})
 
-        await wait_for(lambda: app.position("inbox:DEPARTMENT") == 3)
+        await wait_for(lambda: app.position("inbox:DEPARTMENT") == 4)
         household = await asyncio.to_thread(app.household, first)
         assert [f.source.reference for f in household.facts["income"]["household"]] == ["MZ-10"]
         assert household.outcome == "exit_triggered" and household.open_case is not None
@@ -112,13 +118,15 @@ async def test_an_export_is_recorded_fact_by_fact_and_a_bad_entry_alone_is_dead_
         dead = await read_stream(nats_server.url, "DEADLETTER", "housing.deadletter.eligibility", 3)
         reasons = [d["reason"] for d in dead]
         assert len(reasons) == 3
-        for reason in reasons[:2]:  # the export and its resent copy: each names its two bad entries
-            assert reason.startswith("2 of 5 entries: ")
+        for reason in reasons[:2]:  # the export and its resent copy: each names its three bad entries
+            assert reason.startswith("3 of 5 entries: ")
             assert "facts[1]: " in reason and "monthly_income" in reason
+            # civil affairs' export cannot speak for finance: the bus let only civil affairs publish it
+            assert "facts[2]: " in reason and "names department=finance" in reason
             assert "facts[4]: " in reason and "reference" in reason
         assert "facts: List should have at least 1 item" in reasons[2]
         assert ID_NUMBER not in json.dumps([d["reason"] for d in dead])
-        assert {d["stream_sequence"] for d in dead} == {1, 2, 3}
+        assert {d["stream_sequence"] for d in dead} == {1, 2, 4}
     finally:
         await runtime.stop()
         await nc.close()

@@ -23,6 +23,7 @@ from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.kit.runtime import Runtime
 from tests.eligibility.test_bus import wait_for
+from tests.support.identity import OperatorAuth
 from tests.support.nats import NatsServer
 
 
@@ -38,7 +39,7 @@ async def test_warnings_on_nats_become_the_households_occupancy_record(
     nats_server: NatsServer, tmp_path: Path, persistence: dict[str, str]
 ) -> None:
     settings = EligibilitySettings(nats_url=nats_server.url, var_dir=tmp_path)
-    nc = await connect(nats_server.url, "test-monitoring")
+    nc = await connect(nats_server.url, "test-monitoring", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     api, app = build(settings, persistence)
@@ -121,7 +122,9 @@ async def test_warnings_on_nats_become_the_households_occupancy_record(
             return [o.data["step"] for o in app.household(household.id).occupancy] == ["violation"]
 
         await wait_for(noted)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://e") as client:
+        transport = httpx.ASGITransport(app=api)
+        auth = OperatorAuth("reviewer.li", "reviewer", "eligibility")
+        async with httpx.AsyncClient(transport=transport, base_url="http://e", auth=auth) as client:
             view = (await client.get(f"/households/{household.id}")).json()
             timeline = (await client.get(f"/households/{household.id}/timeline")).json()["entries"]
         assert view["occupancy"][0]["warning_id"] == str(warning)

@@ -12,13 +12,14 @@ import httpx
 from services.kit.bus import connect, ensure_streams
 from tests.conftest import free_port
 from tests.support.dates import yesterday
+from tests.support.identity import as_operator
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
 
 def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) -> None:
     async def streams() -> None:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
 
@@ -39,6 +40,8 @@ def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) 
     service.start().wait_ready()
     try:
         base = f"http://127.0.0.1:{service.port}"
+        clerk = as_operator("clerk.intake", "admin", "eligibility")
+        civil_affairs = as_operator("dept.mz", "department", "eligibility", department="civil_affairs")
         body = {
             "region": "CN-FS",
             "estate": "Chancheng Garden",
@@ -48,7 +51,8 @@ def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) 
             "tenancy_start": "2019-05-01",
             "members": [{"id_number": "440604198507151234", "birth_date": "1985-07-15", "disabled": False}],
         }
-        household = httpx.post(f"{base}/households", json=body, timeout=10).json()["household_id"]
+        registered = httpx.post(f"{base}/households", json=body, headers=clerk, timeout=10)
+        household = registered.json()["household_id"]
         fact = {
             "department": "civil_affairs",
             "reference": "MZ-1",
@@ -56,9 +60,10 @@ def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) 
             "household_id": household,
             "fact": {"kind": "income", "monthly_income": "4200.00"},
         }
-        answer = httpx.post(f"{base}/facts", json=[fact], timeout=10).json()
+        answer = httpx.post(f"{base}/facts", json=[fact], headers=civil_affairs, timeout=10).json()
         assert answer["recorded"] == 1
-        assert httpx.get(f"{base}/households/{household}", timeout=10).json()["open_case"] is not None
+        read = httpx.get(f"{base}/households/{household}", headers=clerk, timeout=10)
+        assert read.json()["open_case"] is not None
     finally:
         assert service.stop() in (0, -15), service.tail()  # uvicorn re-raises SIGTERM after a clean stop
     assert "440604198507151234" not in service.log.read_text()

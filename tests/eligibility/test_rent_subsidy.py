@@ -159,7 +159,7 @@ async def test_a_rent_subsidy_household_over_nats_to_penalties_resettlement_and_
     nats_server: NatsServer, tmp_path: Path, persistence: dict[str, str], clock: Clock
 ) -> None:
     install(clock)  # the four services of this process date things by the test's day (its facts' day)
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     await ensure_streams(nc.jetstream())
     await nc.close()
     sqlite = {"PERSISTENCE_MODULE": "eventsourcing.sqlite"}

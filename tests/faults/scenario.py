@@ -31,6 +31,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,12 +42,16 @@ from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
 from infra.population.idnumbers import IdNumbers
 from services.kit import clock
+from services.kit.busauth import ADMIN, department_identity, inbox_prefix, seed_file
 from services.kit.codec import Outgoing, encode
+from services.kit.identity import Minter, ServiceAuth
 
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
-CLERK = {"X-Operator-Id": "clerk-intake-01", "X-Operator-Role": "admin"}
-REVIEWER = {"X-Operator-Id": "reviewer-07", "X-Operator-Role": "reviewer"}
-SUPERVISOR = {"X-Operator-Id": "supervisor-02", "X-Operator-Role": "supervisor"}
+CLERK = ("clerk-intake-01", "admin")
+REVIEWER = ("reviewer-07", "reviewer")
+SUPERVISOR = ("supervisor-02", "supervisor")
+"""The operators (subject, role) of the driver's steps; it calls the services directly (there is no
+gateway in the fault stack), as an operator tool would: with assertions minted with the stack's key."""
 OUTCOME_STREAMS = ("ELIGIBILITY", "PENALTIES", "RESETTLEMENT", "TRAINING", "MONITORING", "FEDERATION")
 """Every stream a service writes; DEADLETTER is compared as well, DEPARTMENT is the feed itself."""
 
@@ -179,6 +184,10 @@ class Endpoints:
     nats_url: str
     """the nats-server itself: the departments (this driver) do not go through the services' proxy"""
     nats_monitor: str
+    credentials: Path | None = None
+    """the stack's bus credentials: each department publishes with its own"""
+    assertion_key: Path | None = None
+    """the stack's service-assertion key (services.kit.identity): the driver signs its calls with it"""
 
 
 @dataclass
@@ -195,11 +204,24 @@ class Driver:
     def url(self, service: str, path: str) -> str:
         return self.endpoints.services[service] + path
 
+    def acting(self, operator: tuple[str, str]) -> ServiceAuth | None:
+        """An operator's credential for a request (`auth=`): an assertion minted at each attempt, so a
+        step retried while a service restarts never carries an expired one."""
+        key = self.endpoints.assertion_key
+        if key is None:
+            return None
+        return ServiceAuth(Minter.from_file(key), self.endpoints.services, *operator)
+
+    def __post_init__(self) -> None:
+        clerk = self.acting(CLERK)
+        if clerk is not None:
+            self.client.auth = clerk  # reads and the intake: the bureau's clerk
+
     # -- registrations and facts
 
     def register(self) -> None:
         for body in self.feed.households:
-            answer = self._retrying_post(self.url("eligibility", "/households"), json=body, headers=CLERK)
+            answer = self._retrying_post(self.url("eligibility", "/households"), json=body)
             data = answer.json()
             self.household_ids.append(data["household_id"])
             self.member_ids.append([m["member_id"] for m in data["members"]])
@@ -254,7 +276,9 @@ class Driver:
         pending = list(messages)
         while pending:
             with suppress(Exception):  # nats-server down or restarting: the same messages again
-                pending = asyncio.run(_publish_all(self.endpoints.nats_url, pending))
+                pending = asyncio.run(
+                    _publish_all(self.endpoints.nats_url, pending, self.endpoints.credentials)
+                )
             if pending:
                 self.nats_attempts_failed += 1
                 if time.monotonic() > deadline:
@@ -281,12 +305,12 @@ class Driver:
                     "low_income": h % 2 == 0,
                     "wants_to_buy": h % 4 == 1,
                 },
-                headers=REVIEWER,
+                auth=self.acting(REVIEWER),
             )
             self._retrying_post(
                 self.url("eligibility", f"/cases/{case['case_id']}/approval"),
                 json={"reason": "agreed"},
-                headers=SUPERVISOR,
+                auth=self.acting(SUPERVISOR),
             )
         return len(cases)
 
@@ -385,19 +409,43 @@ def _fact_message(payload: dict[str, Any]) -> tuple[bytes, str]:
     return data, event_id
 
 
-async def _publish_all(url: str, messages: Sequence[tuple[bytes, str]]) -> list[tuple[bytes, str]]:
-    """Publish; return the messages JetStream did not acknowledge."""
-    nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
-    try:
-        js = nc.jetstream(timeout=5.0)
-        futures = [
-            await js.publish_async(FACT_REPORTED.subject, data, headers={"Nats-Msg-Id": msg_id})
-            for data, msg_id in messages
-        ]
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        return [m for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
-    finally:
-        await nc.close()
+def _credential(credentials: Path | None, identity: str) -> dict[str, Any]:
+    """nats.connect's arguments for `identity`'s seed in the stack's credentials (none: no server auth)."""
+    if credentials is None:
+        return {}
+    return {"nkeys_seed": str(seed_file(credentials, identity)), "inbox_prefix": inbox_prefix(identity)}
+
+
+async def _publish_all(
+    url: str, messages: Sequence[tuple[bytes, str]], credentials: Path | None = None
+) -> list[tuple[bytes, str]]:
+    """Publish each department's facts with its own credential, on its own subject; return the
+    messages JetStream did not acknowledge."""
+    by_department: dict[str, list[tuple[bytes, str]]] = {}
+    for message in messages:
+        by_department.setdefault(json.loads(message[0])["data"]["department"], []).append(message)
+    failed: list[tuple[bytes, str]] = []
+    for department, mine in by_department.items():
+        identity = department_identity(department)
+        nc = await nats.connect(
+            url,
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            **_credential(credentials, identity),
+        )
+        try:
+            js = nc.jetstream(timeout=5.0)
+            subject = FACT_REPORTED.subject_for(department=department)
+            futures = [
+                await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+                for data, msg_id in mine
+            ]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed += [m for m, r in zip(mine, results, strict=True) if isinstance(r, BaseException)]
+        finally:
+            await nc.close()
+    return failed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -453,10 +501,12 @@ Outcome = dict[str, list[Any]]
 
 
 def read_streams(
-    nats_url: str, streams: Sequence[str] = (*OUTCOME_STREAMS, "DEADLETTER")
+    nats_url: str,
+    streams: Sequence[str] = (*OUTCOME_STREAMS, "DEADLETTER"),
+    credentials: Path | None = None,
 ) -> dict[str, list[bytes]]:
     async def read() -> dict[str, list[bytes]]:
-        nc = await nats.connect(nats_url, connect_timeout=5)
+        nc = await nats.connect(nats_url, connect_timeout=5, **_credential(credentials, ADMIN))
         try:
             js = nc.jetstream(timeout=10.0)
             out: dict[str, list[bytes]] = {}

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.city.procfile import write_directories, write_procfile
-from infra.stack import PROCFILE, ProcessSpec, Stack, parse_procfile, start_stack
+from infra.stack import ASSERTION_KEY, PROCFILE, ProcessSpec, Stack, parse_procfile, start_stack
 from tests.faults.scenario import ELIGIBILITY_ENV, Endpoints
 from tests.support.nats import free_port
 
@@ -81,5 +81,7 @@ def fault_stack(
             services={name: s.base_url for name, s in stack.services.items()},
             nats_url=stack.nats.url,
             nats_monitor=stack.nats.monitor_url,
+            credentials=stack.credentials,
+            assertion_key=stack.var_dir / ASSERTION_KEY,
         )
         yield stack, endpoints

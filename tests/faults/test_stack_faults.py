@@ -192,7 +192,7 @@ def run_feed(
         reviewed = _review(driver, chaos, review_faults, records)
         assert reviewed > 0, "the feed opened no review case: nothing downstream to compare"
         driver.settle(quiet_s=1.5)
-        raw = read_streams(endpoints.nats_url)
+        raw = read_streams(endpoints.nats_url, credentials=endpoints.credentials)
         twice = [unit for unit, n in offered_units(raw).items() if n > 1]
         assert not twice, f"units offered twice: {twice}"
         result = outcome(raw, driver.household_ids, driver.member_ids)

@@ -29,6 +29,7 @@ from federation.signing import Headers, sign_request
 from services.kit import clock as kit_clock
 from services.kit.clock import ManualClock
 from tests.conftest import free_port
+from tests.support.identity import OperatorAuth
 
 CITIES = ("CN-FS", "CN-GZ", "CN-DG")
 SINGLE = "/federation/v1/household-status"
@@ -138,4 +139,8 @@ def foshan(demo: Demo, tmp_path: Path, clock: ManualClock) -> Iterator[tuple[Fas
 
 @pytest.fixture
 def client(foshan: tuple[FastAPI, Node], demo: Demo) -> TestClient:
-    return TestClient(foshan[0], base_url=demo.base_url("CN-FS"))
+    """Foshan's app; its operator routes see a city-wide auditor (the wire routes ignore who that is:
+    peers are known by their signatures)."""
+    client = TestClient(foshan[0], base_url=demo.base_url("CN-FS"))
+    client.auth = OperatorAuth("auditor.sun", "auditor", "federation")
+    return client

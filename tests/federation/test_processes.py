@@ -27,6 +27,7 @@ from services.kit.clock import system_clock
 from services.kit.codec import Outgoing, encode
 from tests.conftest import wait_until
 from tests.federation.conftest import Demo, query, signed
+from tests.support.identity import as_operator
 from tests.support.nats import NatsServer
 from tests.support.processes import REPO, ServiceProcess
 
@@ -52,7 +53,7 @@ def cities(demo: Demo, tmp_path: Path, nats_server: NatsServer) -> Iterator[dict
     """Foshan and Guangzhou running; Dongguan is in the directories but down."""
 
     async def streams() -> None:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
 
@@ -98,7 +99,9 @@ def test_two_cities_answer_each_others_signed_queries(
         await as_fs.client.aclose()
 
     asyncio.run(exchange())
-    exchanges = httpx.get(f"{demo.base_url('CN-FS')}/federation/v1/exchanges", timeout=5).json()
+    auditor = as_operator("auditor.sun", "auditor", "federation-cn-fs")
+    url = f"{demo.base_url('CN-FS')}/federation/v1/exchanges"
+    exchanges = httpx.get(url, headers=auditor, timeout=5).json()
     assert any(e["kind"] == "Answered" and e["city"] == "CN-GZ" for e in exchanges)
     assert cities["CN-GZ"].metric('federation_inbound_queries_total{peer="CN-FS"}') == 3
     for process in cities.values():
@@ -120,8 +123,12 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
         for city in ("CN-GZ", "CN-DG")
     ]
     fs = demo.base_url("CN-FS")
+    intake = as_operator("intake.clerk", "admin", "federation-cn-fs")
     put = httpx.put(
-        f"{fs}/federation/v1/households/{household}/subjects", json={"subjects": subjects}, timeout=5
+        f"{fs}/federation/v1/households/{household}/subjects",
+        json={"subjects": subjects},
+        headers=intake,
+        timeout=5,
     )
     assert put.status_code == 204, put.text
     request = CrossRegionCheckRequested(
@@ -133,7 +140,7 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
     )
 
     async def publish_and_collect() -> list[CrossRegionResultRecorded]:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         js = nc.jetstream()
         data = encode(
             Outgoing(CHECK_REQUESTED, str(household), request),
@@ -158,7 +165,7 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
     assert results["CN-GZ"].result == "match" and results["CN-GZ"].holds_subsidised_housing is True
     assert results["CN-DG"].result == "unverified" and "unreachable" in (results["CN-DG"].reason or "")
     assert results["CN-ZS"].result == "unverified" and "directory" in (results["CN-ZS"].reason or "")
-    status = httpx.get(f"{fs}/federation/v1/checks/{check}", timeout=5).json()
+    status = httpx.get(f"{fs}/federation/v1/checks/{check}", headers=intake, timeout=5).json()
     assert status["pending"] == [] and status["results"]["CN-GZ"] == "match"
 
     # Every exchange is in the hash-chained audit log, which verifies.

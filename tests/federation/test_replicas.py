@@ -29,6 +29,7 @@ from services.kit.clock import system_clock
 from services.kit.codec import Outgoing, encode
 from tests.conftest import free_port, wait_until
 from tests.federation.conftest import Demo
+from tests.support.identity import as_operator
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -56,7 +57,7 @@ def test_a_standby_replica_takes_over_the_worker_and_the_audit_writer(
     demo: Demo, tmp_path: Path, nats_server: NatsServer, hanging_peer: None
 ) -> None:
     async def streams() -> None:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
 
@@ -100,10 +101,11 @@ def test_a_standby_replica_takes_over_the_worker_and_the_audit_writer(
                 for city in ("CN-GZ", "CN-DG")
             ]
             url = f"http://127.0.0.1:{second.port}/federation/v1/households/{household}/subjects"
-            assert httpx.put(url, json={"subjects": subjects}, timeout=10).status_code == 204
+            intake = as_operator("intake.clerk", "admin", SERVICE)
+            assert httpx.put(url, json={"subjects": subjects}, headers=intake, timeout=10).status_code == 204
 
         async def run() -> list[tuple[str, str, str]]:
-            nc = await connect(nats_server.url, "test")
+            nc = await connect(nats_server.url, "test", identity="admin")
             js = nc.jetstream()
             sub = await js.subscribe("housing.federation.>", ordered_consumer=True)
             for household, check in household_checks:

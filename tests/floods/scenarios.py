@@ -270,6 +270,7 @@ def federation_process(root: Path, **env: str) -> Iterator[tuple[ServiceProcess,
         [],
         {
             "NATS_URL": nats.url,
+            "NATS_CREDENTIALS": str(nats.credentials),
             "HTTP_PORT": str(port),
             "HEALTH_PORT": str(free_port()),
             "VAR_DIR": str(root),
@@ -346,7 +347,7 @@ async def federation_flood(root: Path, count: int | None = None) -> FloodResult:
 
 # -- a slow consumer under 50,000 messages ----------------------------------------------------------
 
-FACT_SUBJECT = "housing.department.fact-reported"
+FACT_SUBJECT = "housing.department.fact-reported.civil_affairs"  # income: civil affairs reports it
 DURABLE = "eligibility-department"
 
 
@@ -430,9 +431,14 @@ async def bus_flood(root: Path, count: int | None = None, delay_s: float = 0.001
     nats = NatsServer(root / "nats", port=free_port(), http_port=free_port())
     nats.start()
     try:
-        nc = await connect(nats.url, "flood-department")
+        # the test watches the consumer with the operator's credential
+        admin = await connect(nats.url, "flood-watch", identity="admin", credentials=nats.credentials)
+        await ensure_streams(admin.jetstream())
+        # the flood comes in as civil affairs would send it: with its credential, on its subject
+        nc = await connect(
+            nats.url, "flood-department", identity="department-civil_affairs", credentials=nats.credentials
+        )
         js = nc.jetstream(publish_async_max_pending=4000)
-        await ensure_streams(js)
         ids = await asyncio.to_thread(_seed, root, households)
         today = clock.now().date()
         messages = [
@@ -451,6 +457,7 @@ async def bus_flood(root: Path, count: int | None = None, delay_s: float = 0.001
             [],
             {
                 "NATS_URL": nats.url,
+                "NATS_CREDENTIALS": str(nats.credentials),
                 "HTTP_PORT": str(free_port()),
                 "HEALTH_PORT": str(free_port()),
                 "VAR_DIR": str(root),
@@ -479,7 +486,7 @@ async def bus_flood(root: Path, count: int | None = None, delay_s: float = 0.001
                 max_pending = 0
                 while True:
                     try:
-                        info = await js.consumer_info("DEPARTMENT", DURABLE)
+                        info = await admin.jetstream().consumer_info("DEPARTMENT", DURABLE)
                     except NotFoundError:  # the inbox has not made its consumer yet
                         await asyncio.sleep(0.2)
                         continue
@@ -495,6 +502,7 @@ async def bus_flood(root: Path, count: int | None = None, delay_s: float = 0.001
             process.stop()
             log = process.tail(20)
         await nc.close()
+        await admin.close()
     finally:
         nats.stop()
     recorded = await asyncio.to_thread(_recorded, root)

@@ -22,17 +22,22 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from schemathesis.generation.meta import negated_parameters
 from schemathesis.python import asgi
 
 from services.kit.bus import connect, ensure_streams
+from tests.support.identity import as_operator
 from tests.support.nats import NatsServer, free_port
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261127"))
 COVERAGE = os.environ.get("FUZZ_COVERAGE", "1") == "1"
 
-OPERATOR = {"X-Operator-Id": "fuzz.supervisor", "X-Operator-Role": "supervisor"}
-"""Headers the gateway sets for an operator; a role every service lets act (a supervisor)."""
+
+def operator(service: str) -> Mapping[str, str]:
+    """The assertion the gateway mints for a city-wide supervisor (a role every service lets act),
+    for `service` (minted as each case is sent)."""
+    return as_operator("fuzz.supervisor", "supervisor", service)
 
 
 def pytest_report_header() -> str:
@@ -166,7 +171,7 @@ def bus(nats_server: NatsServer) -> str:
     """The test's nats-server with the catalogue's streams, as a deployment has them."""
 
     async def create() -> None:
-        nc = await connect(nats_server.url, "fuzz-setup")
+        nc = await connect(nats_server.url, "fuzz-setup", identity="admin")
         try:
             await ensure_streams(nc.jetstream())
         finally:
@@ -226,19 +231,28 @@ Narrowed = Mapping[str, tuple[Sequence[Callable[..., Any]], str]]
 def call(
     case: Any,
     *,
-    acting: dict[str, str] | None = OPERATOR,
+    acting: Mapping[str, str] | None,
     narrowed: Narrowed | None = None,
     known: Mapping[str, Sequence[str]] | None = None,
+    every_case: bool = False,
 ) -> None:
     """Send the case with every check but those `narrowed` for its operation.
 
-    Positive cases carry the `acting` headers (the operator the gateway names, or a bearer token for
-    the gateway itself), so that commands get past `401`/`403` and reach their logic, and in most of
-    them a path parameter named in `known` is one of those ids (seeded records), so that they reach
-    more than a 404; which one is fixed by the case itself. Negative cases go as generated."""
-    if case.meta is not None and case.meta.generation.mode.is_positive:
-        if acting:
-            case.headers = {**(case.headers or {}), **acting}
+    Positive cases carry the `acting` headers (a service's assertion, `operator(service)`, or a bearer
+    token for the gateway itself), so that commands get past `401`/`403` and reach their logic, and in
+    most of them a path parameter named in `known` is one of those ids (seeded records), so that they
+    reach more than a 404; which one is fixed by the case itself. Negative cases go as generated, or
+    with `every_case` carry the headers too (a service's reads are behind its assertion as well: a
+    negative case without one would only ever meet the 401), except a case about the `Authorization`
+    header itself. schemathesis's own `ignored_auth` check sends a case again without them, and with
+    made-up ones, and expects the 401."""
+    positive = case.meta is not None and case.meta.generation.mode.is_positive
+    if acting and (positive or every_case) and not _tests_authorization(case):
+        # Named as the security scheme names it, so that the `ignored_auth` probes can take it away.
+        named = {"Authorization" if k.lower() == "authorization" else k: v for k, v in acting.items()}
+        case.headers = {**(case.headers or {}), **named}
+        case._has_explicit_auth = True  # as schemathesis.auths.apply_basic_auth marks the auth it sets
+    if positive:
         parameters = dict(case.path_parameters or {})
         for name, ids in (known or {}).items():
             if name in parameters:
@@ -248,6 +262,12 @@ def call(
         case.path_parameters = parameters
     excluded, _ = (narrowed or {}).get(case.operation.label, ((), ""))
     case.call_and_validate(additional_checks=CHECKS, excluded_checks=list(excluded))
+
+
+def _tests_authorization(case: Any) -> bool:
+    """Whether the case is about the `Authorization` header itself (a coverage case without it):
+    that one goes as generated, and must meet the 401."""
+    return any(name.lower() == "authorization" for name, _ in negated_parameters(case.meta))
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import schemathesis
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from services.eligibility.application import EligibilityApp, MemberInput
-from tests.fuzz.conftest import Narrowed, call, eligibility, served
+from tests.fuzz.conftest import Narrowed, call, eligibility, operator, served
 
 FACT_BATCH = (
     "a batch is taken line by line by design (issue 3: an invalid fact gets a problem entry without "
@@ -67,4 +67,4 @@ schema = schemathesis.pytest.from_fixture("eligibility_api")
 
 @schema.parametrize()
 def test_eligibility_api(case: Any) -> None:
-    call(case, narrowed=NARROWED, known=KNOWN)
+    call(case, acting=operator("eligibility"), every_case=True, narrowed=NARROWED, known=KNOWN)

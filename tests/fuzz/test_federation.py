@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from federation.signing import sign_request
 from services.kit import clock
-from tests.fuzz.conftest import FUZZ_EXAMPLES, call, federation, served
+from tests.fuzz.conftest import FUZZ_EXAMPLES, call, federation, operator, served
 
 WIRE = ("/federation/v1/household-status", "/federation/v1/household-status:batch")
 
@@ -42,7 +42,7 @@ schema = schemathesis.pytest.from_fixture("federation_api").exclude(
 
 @schema.parametrize()
 def test_federation_api(case: Any) -> None:
-    call(case, acting=None)
+    call(case, acting=operator("federation"), every_case=True)
 
 
 # -- the signed wire endpoints -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from services.kit.uow import UnitOfWork
 from services.monitoring.application import MonitoringApp
-from tests.fuzz.conftest import Narrowed, call, monitoring, served
+from tests.fuzz.conftest import Narrowed, call, monitoring, operator, served
 from tests.monitoring.test_warnings import registration
 
 BATCH = (
@@ -53,4 +53,4 @@ schema = schemathesis.pytest.from_fixture("monitoring_api")
 
 @schema.parametrize()
 def test_monitoring_api(case: Any) -> None:
-    call(case, narrowed=NARROWED, known=KNOWN)
+    call(case, acting=operator("monitoring"), every_case=True, narrowed=NARROWED, known=KNOWN)

@@ -13,7 +13,7 @@ import schemathesis
 
 from services.kit.uow import UnitOfWork
 from services.penalties.application import PenaltiesApp
-from tests.fuzz.conftest import call, penalties, served
+from tests.fuzz.conftest import call, operator, penalties, served
 from tests.penalties.support import exit_decision, registration, violation
 
 KNOWN: dict[str, list[str]] = {}
@@ -50,4 +50,4 @@ schema = schemathesis.pytest.from_fixture("penalties_api")
 
 @schema.parametrize()
 def test_penalties_api(case: Any) -> None:
-    call(case, known=KNOWN)
+    call(case, acting=operator("penalties"), every_case=True, known=KNOWN)

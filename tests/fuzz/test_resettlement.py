@@ -9,11 +9,20 @@ from uuid import uuid4
 
 import pytest
 import schemathesis
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from services.resettlement.application import ResettlementApp
-from tests.fuzz.conftest import call, resettlement, served
+from tests.fuzz.conftest import Narrowed, call, operator, resettlement, served
 from tests.resettlement.support import decision, small_pool
 
+NARROWED: Narrowed = {
+    "POST /pools/{pool}/units": (
+        [negative_data_rejection],
+        "`area_m2` (contracts.money.SquareMetres) also takes a JSON number its documented schema (a "
+        "decimal string) does not allow, as `Yuan` does (pydantic's lax mode; reported). Found once the "
+        "negative cases carried an assertion and reached the route's validation instead of the 401.",
+    ),
+}
 KNOWN: dict[str, list[str]] = {}
 
 
@@ -47,4 +56,4 @@ schema = schemathesis.pytest.from_fixture("resettlement_api")
 
 @schema.parametrize()
 def test_resettlement_api(case: Any) -> None:
-    call(case, known=KNOWN)
+    call(case, acting=operator("resettlement"), every_case=True, narrowed=NARROWED, known=KNOWN)

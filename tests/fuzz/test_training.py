@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 
 from services.training.application import CourseSpec, TrainingApp
-from tests.fuzz.conftest import call, served, training
+from tests.fuzz.conftest import call, operator, served, training
 from tests.training.conftest import exit_decided, feed, household
 
 KNOWN: dict[str, list[str]] = {}
@@ -53,4 +53,4 @@ schema = schemathesis.pytest.from_fixture("training_api")
 
 @schema.parametrize()
 def test_training_api(case: Any) -> None:
-    call(case, known=KNOWN)
+    call(case, acting=operator("training"), every_case=True, known=KNOWN)

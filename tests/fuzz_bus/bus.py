@@ -140,7 +140,7 @@ class Bus:
 
     @classmethod
     async def start(cls, url: str, directory: Path, names: Sequence[str] = tuple(SERVICES)) -> Bus:
-        nc = await connect(url, "fuzzer")
+        nc = await connect(url, "fuzzer", identity="admin")
         js = nc.jetstream()
         await ensure_streams(js)
         services = []

@@ -1,6 +1,10 @@
 """Small in-process stand-ins for the services behind the gateway, for the unit-level routing and
 authorisation matrix only (the real integration runs the real services). Every answer about a household
-carries its estate; personal values are distinctive strings so a test can prove they never leak."""
+carries its estate; personal values are distinctive strings so a test can prove they never leak.
+
+Like a real service, a fake verifies the gateway's assertion (`services.kit.identity`, the test key,
+its own name as the audience) and answers 401 without a valid one, except `/healthz` and `/readyz`;
+each call records the verified caller (`Call.caller`)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from services.kit.http import Problem, problem_response
+from services.kit.identity import Caller, Verifier
+from tests.support.identity import TRUST
 
 IN_ESTATE, OUT_ESTATE = "Chancheng Garden", "Nanhai Homes"
 HOUSE_IN = "11111111-1111-4111-8111-111111111111"
@@ -159,6 +167,8 @@ class Call:
     headers: dict[str, str]
     body: bytes
     query: str = ""
+    caller: Caller | None = None
+    """Who the verified assertion named (None: the call carried none, or an invalid one)."""
 
 
 @dataclass
@@ -182,16 +192,28 @@ class Fakes:
 
     def app(self, name: str) -> FastAPI:
         api = FastAPI()
+        verifier = Verifier(name, TRUST)
 
         @api.api_route("/{path:path}", methods=["GET", "POST", "PUT"])
         async def any_route(request: Request, path: str) -> JSONResponse:
             body = await request.body()
+            caller: Caller | None = None
+            refused: Problem | None = None
+            if path not in ("healthz", "readyz"):
+                try:
+                    caller = verifier.authenticate(request.headers.get("authorization"))
+                except Problem as exc:
+                    refused = exc
             self.calls.append(
-                Call(name, request.method, "/" + path, dict(request.headers), body, request.url.query)
+                Call(name, request.method, "/" + path, dict(request.headers), body, request.url.query, caller)
             )
+            if refused is not None:
+                return problem_response(
+                    refused.status, refused.title, refused.detail, headers=refused.headers
+                )
             if name in self.slow:
                 await asyncio.sleep(5)
-            found = answer(name, request.method, "/" + path, request)
+            found = answer(name, request.method, "/" + path, request, caller)
             if found is None:
                 return JSONResponse({"title": "Not found", "status": 404}, status_code=404)
             status, content = found
@@ -205,7 +227,9 @@ class Refusing(httpx.AsyncBaseTransport):
         raise httpx.ConnectError("connection refused", request=request)
 
 
-def answer(service: str, method: str, path: str, request: Request) -> tuple[int, Any] | None:
+def answer(
+    service: str, method: str, path: str, request: Request, caller: Caller | None = None
+) -> tuple[int, Any] | None:
     parts = path.strip("/").split("/")
     if method == "POST" and path == "/what-if":
         flip = {"count": 3, "households": [HOUSE_IN, HOUSE_OUT], "by_estate": {IN_ESTATE: 1, OUT_ESTATE: 2}}
@@ -214,8 +238,7 @@ def answer(service: str, method: str, path: str, request: Request) -> tuple[int,
             "flips": {"qualifies->exit_triggered": {**flip, "by_region": {"CN-FS": 3}}},
         }
     if method == "POST":
-        who = request.headers.get("x-operator-id")
-        return 200, {"status": "ok", "by": who, "path": path}
+        return 200, {"status": "ok", "by": None if caller is None else caller.subject, "path": path}
     if path == "/figures":
         return 200, {"things": 3, "things_by_kind": {"a": 1, "b": 2}}
     if parts[0] == "households" and len(parts) == 3 and parts[2] == "timeline":

@@ -113,7 +113,7 @@ async def test_console_forms_need_the_session_bound_csrf_token(gateway: GatewayF
         client.cookies.set("hx_session", session)
         assert (await client.get("/console/queue")).status_code == 303
     approvals = [c for c in fakes.writes() if c.path.endswith("/approval")]
-    assert [c.headers["x-operator-id"] for c in approvals] == ["supervisor.chen"]
+    assert [c.caller and c.caller.subject for c in approvals] == ["supervisor.chen"]
 
 
 async def test_every_page_renders_and_a_missing_service_is_named(
@@ -210,7 +210,7 @@ async def test_a_supervisor_adds_a_dated_value_an_auditor_cannot(
         )
     assert added.status_code == 303
     (call,) = [c for c in fakes.writes() if c.path == "/parameters/income_per_capita/values"]
-    assert call.headers["x-operator-id"] == "supervisor.chen"
+    assert call.caller is not None and call.caller.subject == "supervisor.chen"
     assert json.loads(call.body)["legal_reference"] == "Foshan notice 2026/12"
 
 
@@ -327,7 +327,7 @@ async def test_each_console_action_posts_its_step_with_the_session_token(
     writes = fakes.writes()
     assert [c.path for c in writes] == [f[3] for f in forms]
     for call, (*_, body) in zip(writes, forms, strict=True):
-        assert call.headers["x-operator-id"] == "supervisor.chen"
+        assert call.caller is not None and call.caller.subject == "supervisor.chen"
         assert (json.loads(call.body) if call.body else None) == body, call.path
 
 

@@ -78,7 +78,7 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[dict[str, str]]:
     """eligibility and the gateway as processes, as `make run` starts them."""
 
     async def streams() -> None:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
 

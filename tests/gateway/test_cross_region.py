@@ -86,7 +86,10 @@ async def test_an_estate_scoped_supervisor_orders_for_her_estates_only(
     (call,) = fakes.writes()
     assert (call.service, call.path) == ("eligibility", "/cross-region/sweeps")
     assert json.loads(call.body) == {"region": "CN-FS", "estate": IN_ESTATE, "reason": "annual"}
-    assert (call.headers["x-operator-id"], call.headers["x-operator-role"]) == ("supervisor.he", "supervisor")
+    assert call.caller is not None and (call.caller.subject, call.caller.role) == (
+        "supervisor.he",
+        "supervisor",
+    )
 
 
 async def test_orders_and_status_against_eligibility(
@@ -144,5 +147,5 @@ async def test_the_parameters_page_shows_the_checks_and_a_supervisors_order_form
         )
     assert ordered.status_code == 200 and 'id="cross-region-ordered"' in ordered.text
     (call,) = fakes.writes()
-    assert call.path == "/cross-region/sweeps" and call.headers["x-operator-id"] == "supervisor.chen"
+    assert call.path == "/cross-region/sweeps" and call.caller and call.caller.subject == "supervisor.chen"
     assert json.loads(call.body) == {"region": "CN-FS", "reason": "annual"}  # an empty estate: every one

@@ -300,11 +300,17 @@ async def test_role_route_estate_matrix(
             if len(fakes.writes()) != before:
                 failures.append(f"{role} {method} {path}: a refused write reached a service")
     assert not failures, "\n".join(failures)
-    forwarded = {(c.headers.get("x-operator-id"), c.headers.get("x-operator-role")) for c in fakes.calls}
+    # every call carries an assertion its service accepts, for that service, naming the token's operator
+    forwarded = {
+        (c.caller.subject, c.caller.role, c.caller.estates, c.caller.department) if c.caller else None
+        for c in fakes.calls
+    }
     if role == "anonymous":
         assert not fakes.calls
     else:
-        assert forwarded == {(ACCOUNTS[role].id, ACCOUNTS[role].role)}
+        account = ACCOUNTS[role]
+        assert forwarded == {(account.id, account.role, account.estates, account.department)}
+        assert not any("x-operator-id" in c.headers for c in fakes.calls)
 
 
 async def test_personal_fields_are_shown_only_with_personal_read(
@@ -417,7 +423,7 @@ async def test_an_appeal_is_not_decided_by_who_imposed_the_sanction(
     assert other.status_code == 200
     assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
     (call,) = fakes.writes()
-    assert call.path == url.removeprefix("/api") and call.headers["x-operator-id"] == "supervisor.wang"
+    assert call.path == url.removeprefix("/api") and call.caller and call.caller.subject == "supervisor.wang"
     assert json.loads(call.body) == {"outcome": "upheld", "note": ""}
 
 
@@ -487,5 +493,5 @@ async def test_commands_forward_what_the_service_takes_as_the_caller(
         "referral_id": REFERRAL_IN
     }
     assert sent["/offers/expire"].query == "as_of=2027-01-01"
-    assert all(c.headers["x-operator-id"] == "reviewer.he" for c in sent.values())
+    assert all(c.caller and c.caller.subject == "reviewer.he" for c in sent.values())
     assert imposed.json()["by"] == "reviewer.he"

@@ -8,6 +8,7 @@ on free ports (never 4222, never the 14222 a developer's `make run` may hold) an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -15,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -31,6 +33,7 @@ from infra.stack import (
     REPO_ROOT,
     NatsServer,
     ProcessSpec,
+    Stack,
     StackError,
     gateway_services,
     module_is_runnable,
@@ -42,7 +45,10 @@ from infra.stack import (
     service_env,
     start_stack,
     where_to_look,
+    with_authorization,
 )
+from services.kit import busauth
+from services.kit.bus import NoCredential, connect
 
 INFRA = REPO_ROOT / "infra"
 CLUSTER = INFRA / "nats" / "cluster"
@@ -101,10 +107,30 @@ def test_the_expected_nats_configs_exist() -> None:
     ]
 
 
+def with_credentials(conf: Path, tmp_path: Path) -> Path:
+    """`conf` as a server runs it: the cluster's files beside the credentials they include, the local
+    one as the launcher writes it (`with_authorization`)."""
+    credentials = tmp_path / "conf" / "credentials"
+    if conf.parent == CLUSTER:
+        shutil.copytree(CLUSTER, tmp_path / "conf", ignore=shutil.ignore_patterns("credentials"))
+        busauth.write(credentials)
+        return tmp_path / "conf" / conf.name
+    busauth.write(credentials)
+    return with_authorization(conf, credentials)
+
+
 @pytest.mark.parametrize("conf", NATS_CONFS, ids=lambda p: p.name)
 def test_nats_config_is_accepted_by_nats_server(conf: Path, tmp_path: Path) -> None:
-    result = nats_check(conf, tmp_path / "store")
+    result = nats_check(with_credentials(conf, tmp_path), tmp_path / "store")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("conf", NATS_CONFS, ids=lambda p: p.name)
+def test_every_nats_server_requires_the_bus_credentials(conf: Path, tmp_path: Path) -> None:
+    """No server the project starts runs open: each includes the authorization busauth writes."""
+    effective = with_credentials(conf, tmp_path).read_text()
+    assert re.search(r'^include "?\./(credentials/)?nats-auth\.conf"?$', effective, re.MULTILINE)
+    assert "authorization" not in conf.read_text().replace("# Who may", "")  # no second, open block
 
 
 @pytest.mark.parametrize("conf", NATS_CONFS, ids=lambda p: p.name)
@@ -116,6 +142,7 @@ def test_nats_config_fsyncs_every_write(conf: Path) -> None:
 def test_cluster_configs_are_accepted_with_the_compose_network(tmp_path: Path) -> None:
     """In compose, network.compose.inc is mounted as network.inc beside each node's file."""
     shutil.copy(CLUSTER / "network.compose.inc", tmp_path / "network.inc")
+    busauth.write(tmp_path / "credentials")  # compose mounts the bus-credentials volume there
     for node in ("n1", "n2", "n3"):
         shutil.copy(CLUSTER / f"{node}.conf", tmp_path / f"{node}.conf")
         result = nats_check(tmp_path / f"{node}.conf", tmp_path / node)
@@ -331,6 +358,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+async def only_with_a_credential(stack: Stack) -> None:
+    """`make run`'s bus: an anonymous client is refused; the operator's credential, made under var/
+    as a secret, is taken."""
+    with pytest.raises(NoCredential):
+        await connect(stack.nats.url, "anonymous", attempts=2)
+    assert stack.credentials is not None
+    assert stat.S_IMODE((stack.credentials / "admin.nk").stat().st_mode) == 0o600
+    nc = await connect(stack.nats.url, "operator", identity="admin", credentials=stack.credentials)
+    await nc.close()
+
+
 @pytest.mark.usefixtures("clean_env")
 def test_start_stack_starts_stops_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first, second = free_port(), free_port()
@@ -362,6 +400,7 @@ def test_start_stack_starts_stops_and_reports(tmp_path: Path, capsys: pytest.Cap
         }
         box = where_to_look(stack)
         processes = [s.child.process for s in stack.services.values()]
+        asyncio.run(only_with_a_credential(stack))
 
     assert stack.nats.monitor_url in box
     assert f"http://127.0.0.1:{first}/docs" in box

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -26,6 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from contracts.envelope import MSG_ID_HEADER
+from services.kit import busauth
 from services.kit.bus import ensure_streams
 from tests.support.nats import NATS_SERVER
 
@@ -44,9 +46,10 @@ def _port(node: str) -> int:
 
 
 class Node:
-    def __init__(self, name: str, store: Path) -> None:
+    def __init__(self, name: str, store: Path, conf: Path) -> None:
         self.name = name
         self.store = store
+        self.conf = conf
         self.port = _port(name)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -56,7 +59,7 @@ class Node:
                 pytest.fail(f"port {self.port} of cluster node {self.name} is taken by another process")
         log = open(self.store.parent / f"{self.name}.log", "ab")  # noqa: SIM115
         env = {**os.environ, "HOUSING_NATS_STORE": str(self.store)}
-        config = str(CLUSTER / f"{self.name}.conf")
+        config = str(self.conf / f"{self.name}.conf")
         self.process = subprocess.Popen([str(NATS_SERVER), "-c", config], stdout=log, stderr=log, env=env)
 
     def wait_listening(self, timeout: float = 20.0) -> None:
@@ -86,7 +89,11 @@ class Node:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[dict[str, Node]]:
-    nodes = {name: Node(name, tmp_path / name) for name in NODES}
+    """The three nodes from the repository's files, copied beside the credentials they include."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CLUSTER, conf, ignore=shutil.ignore_patterns("credentials"))
+    busauth.write(conf / "credentials")
+    nodes = {name: Node(name, tmp_path / name, conf) for name in NODES}
     try:
         for node in nodes.values():
             node.start()
@@ -111,7 +118,14 @@ async def _until(what: str, attempt: object, timeout: float = 30.0) -> object:
 
 async def _connect(nodes: dict[str, Node]) -> NATS:
     servers = [f"nats://127.0.0.1:{node.port}" for node in nodes.values()]
-    return await nats.connect(servers=servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    credentials = next(iter(nodes.values())).conf / "credentials"
+    return await nats.connect(
+        servers=servers,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.2,
+        nkeys_seed=str(busauth.seed_file(credentials, busauth.ADMIN)),
+        inbox_prefix=busauth.inbox_prefix(busauth.ADMIN),
+    )
 
 
 async def _publish_all(js: JetStreamContext, kill_at: int, kill: asyncio.Event) -> None:

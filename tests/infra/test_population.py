@@ -43,6 +43,7 @@ from services.eligibility.settings import DEV_PERSON_HASH_KEY, EligibilitySettin
 from services.monitoring.api import CredentialIn
 from services.monitoring.detectors import DetectorParams, assess_sublet, assess_vacancy
 from services.monitoring.domain import HouseholdView, OccupancyBook, Register, UnitRef
+from tests.support.identity import OperatorAuth
 
 SCALE = Decimal("0.02")
 AS_OF = date(2026, 11, 26)
@@ -414,7 +415,8 @@ async def test_eligibility_takes_the_files_and_decides_as_the_truth_says(
     try:
         api = build_eligibility(settings, app=app)[0]  # lifespan not run: no NATS
         transport = httpx.ASGITransport(app=api)
-        client = httpx.AsyncClient(transport=transport, base_url="http://eligibility")
+        clerk = OperatorAuth("clerk-intake-01", "admin", "eligibility")  # the loader's intake clerk
+        client = httpx.AsyncClient(transport=transport, base_url="http://eligibility", auth=clerk)
         bodies = lines(out / "households.ndjson")
         picked: dict[tuple[str, str | None, str], list[dict[str, Any]]] = defaultdict(list)
         for entry in truth["households"]:

@@ -31,6 +31,7 @@ from services.kit.store import decode_with_trace
 from services.kit.tracing import setup_tracing
 from tests.conftest import free_port, wait_until
 from tests.kit.sample import FACT_REPORTED, POISON_REFERENCE, Feed, TallyApp, build, count_fact
+from tests.support.identity import OperatorAuth
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -61,7 +62,7 @@ def fact_message(reference: str, household: UUID) -> tuple[bytes, dict[str, str]
 
 
 async def deadletters(url: str, service: str, expected: int) -> list[dict[str, object]]:
-    nc = await connect(url, "deadletter-reader")
+    nc = await connect(url, "deadletter-reader", identity="admin")
     js = nc.jetstream()
     sub = await js.pull_subscribe(
         f"housing.deadletter.{service}",
@@ -96,7 +97,7 @@ async def test_poison_messages_are_deadlettered_and_nothing_else_is_lost(
         inbox_retry_backoff_s=0.05,
     )
     _, runtime = build("tally", settings, sqlite(tmp_path / "tally.sqlite"))
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     await runtime.start()
@@ -104,14 +105,22 @@ async def test_poison_messages_are_deadlettered_and_nothing_else_is_lost(
     try:
         for reference in ["r1", "r2"]:
             data, headers = fact_message(reference, household)
-            await js.publish(FACT_REPORTED.subject, data, headers=headers)
-        await js.publish(FACT_REPORTED.subject, b"{this is not json", headers={"Nats-Msg-Id": "garbage"})
+            await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
+        await js.publish(
+            FACT_REPORTED.subject_for(department="civil_affairs"),
+            b"{this is not json",
+            headers={"Nats-Msg-Id": "garbage"},
+        )
         bad = json.loads(fact_message("bad", household)[0])
         bad["data"]["fact"]["monthly_income"] = 4100.5  # money as a float: refused by the contract
-        await js.publish(FACT_REPORTED.subject, json.dumps(bad).encode(), headers={"Nats-Msg-Id": "float"})
+        await js.publish(
+            FACT_REPORTED.subject_for(department="civil_affairs"),
+            json.dumps(bad).encode(),
+            headers={"Nats-Msg-Id": "float"},
+        )
         for reference in [POISON_REFERENCE, "r3"]:
             data, headers = fact_message(reference, household)
-            await js.publish(FACT_REPORTED.subject, data, headers=headers)
+            await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
 
         app = runtime.app
         assert isinstance(app, TallyApp)
@@ -123,7 +132,7 @@ async def test_poison_messages_are_deadlettered_and_nothing_else_is_lost(
 
         # The consumer keeps going after the poison.
         data, headers = fact_message("r4", household)
-        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+        await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
         for _ in range(200):
             if app.references(household)[-1:] == ["r4"]:
                 break
@@ -136,7 +145,9 @@ async def test_poison_messages_are_deadlettered_and_nothing_else_is_lost(
         assert reasons[0].startswith("handler failed 3 times")
         assert "payload" in reasons[1] and "monthly_income" in reasons[1]
         assert reasons[2].startswith("not JSON")
-        assert all(r["original_subject"] == FACT_REPORTED.subject for r in records)
+        assert all(
+            r["original_subject"] == FACT_REPORTED.subject_for(department="civil_affairs") for r in records
+        )
         assert app.position("inbox:DEPARTMENT") == 7
     finally:
         await runtime.stop()
@@ -152,13 +163,13 @@ async def test_a_delivery_lost_in_flight_is_read_from_the_stream_in_order(
         service_name="tally", nats_url=nats_server.url, var_dir=tmp_path, inbox_ack_wait_s=1
     )
     _, runtime = build("tally", settings, sqlite(tmp_path / "tally.sqlite"))
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household = uuid4()
     for reference in ["r1", "r2", "r3", "r4", "r5"]:
         data, headers = fact_message(reference, household)
-        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+        await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
 
     # A delivery that goes nowhere: taken from the service's durable consumer and never acknowledged.
     inbox = Inbox(
@@ -199,7 +210,7 @@ async def test_one_trace_spans_request_store_publish_and_handling(
     assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     await ensure_streams(nc.jetstream())
     await nc.close()
 
@@ -218,7 +229,9 @@ async def test_one_trace_spans_request_store_publish_and_handling(
     household = uuid4()
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=feed_api), base_url="http://feed"
+            transport=httpx.ASGITransport(app=feed_api),
+            base_url="http://feed",
+            auth=OperatorAuth("clerk.intake", "admin", "feed"),
         ) as client:
             response = await client.post(
                 "/facts",
@@ -316,7 +329,7 @@ class Stack:
 @pytest.fixture
 def stack(nats_server: NatsServer, tmp_path: Path):  # type: ignore[no-untyped-def]
     async def streams() -> None:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
 
@@ -439,7 +452,7 @@ async def test_a_batch_commits_early_when_its_unit_of_work_grows_large(
         return original(tracking, aggregates)
 
     app.commit = counting_commit  # type: ignore[method-assign]
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household = uuid4()
@@ -447,7 +460,7 @@ async def test_a_batch_commits_early_when_its_unit_of_work_grows_large(
     references[24] = POISON_REFERENCE
     for reference in references:
         data, headers = fact_message(reference, household)
-        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+        await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
     await runtime.start()
     try:
         expected = [r for r in references if r != POISON_REFERENCE]

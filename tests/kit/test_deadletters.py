@@ -32,13 +32,13 @@ async def test_list_and_replay_a_dead_letter(nats_server: NatsServer, tmp_path: 
         inbox_retry_backoff_s=0.05,
     )
     store = sqlite(tmp_path / "tally.sqlite")
-    nc = await connect(nats_server.url, "operator")
+    nc = await connect(nats_server.url, "operator", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household = uuid4()
     for reference in ["before", POISON_REFERENCE, "after"]:
         data, headers = fact_message(reference, household)
-        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+        await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
 
     _, first = build("tally", settings, store)
     await first.start()

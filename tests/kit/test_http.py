@@ -9,6 +9,7 @@ import pytest
 
 from services.kit.settings import ServiceSettings
 from tests.kit.sample import build
+from tests.support.identity import OperatorAuth
 
 
 def client_for(tmp_path: Path) -> httpx.AsyncClient:
@@ -19,7 +20,9 @@ def client_for(tmp_path: Path) -> httpx.AsyncClient:
         {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "feed.sqlite")},
     )
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api, raise_app_exceptions=False), base_url="http://feed"
+        transport=httpx.ASGITransport(app=api, raise_app_exceptions=False),
+        base_url="http://feed",
+        auth=OperatorAuth("clerk.intake", "admin", "feed"),
     )
 
 

@@ -26,7 +26,7 @@ async def test_a_batch_holds_about_inbox_batch_bytes_of_messages(
         service_name="tally", nats_url=nats_server.url, var_dir=tmp_path, inbox_batch_bytes=2_000
     )
     app = TallyApp(settings, sqlite(tmp_path / "tally.sqlite"))
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household = uuid4()
@@ -35,7 +35,7 @@ async def test_a_batch_holds_about_inbox_batch_bytes_of_messages(
     for reference in references:  # all waiting before the inbox starts: one batch could take them all
         data, headers = fact_message(reference, household)
         size = len(data)
-        await js.publish(FACT_REPORTED.subject, data, headers=headers)
+        await js.publish(FACT_REPORTED.subject_for(department="civil_affairs"), data, headers=headers)
 
     inbox = Inbox(app, nc, "DEPARTMENT", {FACT_REPORTED.type: count_fact}, subjects=["housing.department.>"])
     batches: list[int] = []

@@ -26,7 +26,7 @@ class Quiet(ServiceApplication):
 async def test_one_runtime_at_a_time_ticks_and_a_standby_takes_over(
     nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    nc = await connect(nats_server.url, "test-setup")
+    nc = await connect(nats_server.url, "test-setup", identity="admin")
     await ensure_streams(nc.jetstream())
     await nc.close()
     ticks: dict[str, int] = {"a": 0, "b": 0}

@@ -63,7 +63,7 @@ def report(runtime: Runtime, references: list[str], household: UUID) -> None:
 async def test_a_batch_is_stored_as_one_atomic_batch_and_a_republish_once(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household = uuid4()
@@ -109,7 +109,7 @@ async def test_a_batch_is_stored_as_one_atomic_batch_and_a_republish_once(
 async def test_a_stream_without_atomic_batches_gets_every_message_one_by_one(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     for spec in STREAMS:  # as a server before 2.12, or a stream nobody updated, has them
         config = stream_config(spec.name, list(spec.subjects), 1, spec.max_age_days)

@@ -54,7 +54,7 @@ def test_a_standby_replica_takes_over_and_every_event_is_handled_once(
     nats_server: NatsServer, persistence: dict[str, str], tmp_path: Path
 ) -> None:
     async def streams() -> None:
-        nc = await connect(nats_server.url, "test")
+        nc = await connect(nats_server.url, "test", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
 

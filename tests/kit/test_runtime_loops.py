@@ -111,7 +111,7 @@ def test_a_relay_only_process_publishes_what_an_inbox_only_process_stored(
     household = uuid4()
 
     async def scenario() -> tuple[dict[str, str], int, int, int]:
-        nc = await connect(nats_server.url, "test-department")
+        nc = await connect(nats_server.url, "test-department", identity="admin")
         js = nc.jetstream()
         await ensure_streams(js)
         inbox_only = _runtime("inbox", nats_server, store, tmp_path, 1)
@@ -149,7 +149,11 @@ def test_a_relay_only_process_publishes_what_an_inbox_only_process_stored(
                 )
                 out = Outgoing(FACT_REPORTED, str(household), report)
                 data = encode(out, event_id=f"MZ-{n}", source="/departments/test", time=clock.now())
-                await js.publish(FACT_REPORTED.subject, data, headers={MSG_ID_HEADER: f"MZ-{n}"})
+                await js.publish(
+                    FACT_REPORTED.subject_for(department="civil_affairs"),
+                    data,
+                    headers={MSG_ID_HEADER: f"MZ-{n}"},
+                )
             await asyncio.wait_for(all_there.wait(), 30)
             # The relay's position is recorded in the shared store, where the inbox's process sees it.
             stored = await asyncio.to_thread(inbox_only.app.process_recorder.max_notification_id) or 0
@@ -188,7 +192,7 @@ def test_a_process_without_http_runs_its_loops_until_sigterm(nats_server: NatsSe
     runtime = _runtime("relay", nats_server, store, tmp_path, 3)
 
     async def scenario() -> tuple[bool, bool]:
-        nc = await connect(nats_server.url, "test-streams")
+        nc = await connect(nats_server.url, "test-streams", identity="admin")
         await ensure_streams(nc.jetstream())
         await nc.close()
         task = asyncio.create_task(run_without_http(runtime))

@@ -12,7 +12,7 @@ from tests.support.nats import NatsServer
 async def test_streams_follow_the_catalogue_and_creating_them_twice_changes_nothing(
     nats_server: NatsServer,
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     try:
         assert await ensure_streams(js) == [spec.name for spec in STREAMS]

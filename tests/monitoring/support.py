@@ -9,12 +9,15 @@ from uuid import UUID, uuid4
 
 from services.monitoring.credentials import CredentialHasher
 from services.monitoring.domain import Credential, Household, OccupancyBook, Register, UnitRef
+from tests.support.identity import OperatorAuth
 
 FOSHAN = timezone(timedelta(hours=8))
 START = date(2026, 9, 1)
 UNIT = UnitRef("Chancheng Garden", "3", "1204")
 OTHER_UNIT = UnitRef("Nanhai Court", "1", "0501")
 HASHER = CredentialHasher(b"test-credential-key-0123456789")
+INSPECTOR = OperatorAuth("inspector.wu", "inspector", "monitoring")
+"""The HTTP tests' caller: an inspector takes a warning's steps in her own name."""
 
 
 def card(token: str) -> str:

@@ -19,7 +19,7 @@ from services.monitoring.handlers import DOOR_ACCESS
 from services.monitoring.intake import SignalIntake
 from services.monitoring.service import build
 from services.monitoring.settings import MonitoringSettings
-from tests.monitoring.support import START, UNIT, door_signal, local
+from tests.monitoring.support import INSPECTOR, START, UNIT, door_signal, local
 from tests.monitoring.test_warnings import registration
 
 
@@ -39,7 +39,8 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         settings, {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "m.sqlite")}
     )
     assert isinstance(runtime.app, MonitoringApp) and runtime.intake is not None
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fastapi), base_url="http://m") as client:
+    transport = httpx.ASGITransport(app=fastapi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://m", auth=INSPECTOR) as client:
         yield Api(client, runtime.app, runtime.intake)
     runtime.app.close()
 
@@ -101,7 +102,9 @@ async def test_detection_on_demand_and_the_lifecycle_over_http(api: Api) -> None
     assert "No registered member" in detail["explanation"]
     assert {"label": "threshold_days", "value": "30"} in detail["evidence"]
     assert (await api.client.get(f"/warnings/{uuid4()}")).status_code == 404
-    refused = await api.client.post(f"/warnings/{raised}/rectify", json={"operator_id": "officer.he"})
+    someone_else = await api.client.post(f"/warnings/{raised}/rectify", json={"operator_id": "officer.he"})
+    assert someone_else.status_code == 403  # a step is taken in the caller's own name
+    refused = await api.client.post(f"/warnings/{raised}/rectify", json={"operator_id": "inspector.wu"})
     assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
     assert (
         await api.client.post(f"/warnings/{raised}/assign", json={"inspector_id": "inspector.wu"})

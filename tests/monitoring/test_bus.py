@@ -26,7 +26,7 @@ from services.monitoring.handlers import DOOR_ACCESS, REGISTERED
 from services.monitoring.intake import CHECKPOINT_FILE
 from services.monitoring.service import MonitoringRuntime, build
 from services.monitoring.settings import MonitoringSettings
-from tests.monitoring.support import START, UNIT, days, door_signal, local
+from tests.monitoring.support import INSPECTOR, START, UNIT, days, door_signal, local
 from tests.monitoring.test_warnings import registration
 from tests.support.nats import NatsServer
 
@@ -40,7 +40,7 @@ async def eventually(predicate: Callable[[], bool], message: str, timeout: float
 
 
 async def read_subject(url: str, stream: str, subject: str, expected: int) -> list[bytes]:
-    nc = await connect(url, "reader")
+    nc = await connect(url, "reader", identity="admin")
     sub = await nc.jetstream().pull_subscribe(
         subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     )
@@ -72,7 +72,7 @@ def start(nats: NatsServer, tmp_path: Path) -> tuple[Any, MonitoringRuntime, Mon
 async def test_signals_through_nats_to_a_warning_and_a_violation(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household, member = uuid4(), uuid4()
@@ -96,7 +96,8 @@ async def test_signals_through_nats_to_a_warning_and_a_violation(
             return UNIT in app.register.by_unit
 
         await eventually(registered, "the household in the register")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://m") as client:
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://m", auth=INSPECTOR) as client:
             enrolled = await client.post(
                 "/credentials", json={"kind": "card", "credential_id": "c-1", "member_id": str(member)}
             )
@@ -200,7 +201,7 @@ async def test_a_crash_replays_from_the_last_checkpoint_without_double_counting(
 ) -> None:
     """A crash loses what was folded after the last checkpoint (and the consumer never saw those acks):
     the next start folds exactly those signals again, from the stream."""
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household, member = uuid4(), uuid4()

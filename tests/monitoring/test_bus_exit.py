@@ -24,7 +24,7 @@ from services.monitoring.handlers import (
     FACT_REPORTED,
     REGISTERED,
 )
-from tests.monitoring.support import START, UNIT, days, door_signal, local
+from tests.monitoring.support import INSPECTOR, START, UNIT, days, door_signal, local
 from tests.monitoring.test_bus import eventually, start
 from tests.monitoring.test_exit import HANDED_BACK, exit_of
 from tests.monitoring.test_warnings import registration
@@ -38,7 +38,7 @@ def envelope(spec: EventSpec, subject: str, payload: BaseModel, event_id: str) -
 async def test_an_exit_published_by_penalties_ends_monitoring_of_the_household(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     household, member = uuid4(), uuid4()
@@ -55,7 +55,10 @@ async def test_an_exit_published_by_penalties_ends_monitoring_of_the_household(
             "fact": {"kind": "registration", "hukou_city": "CN-FS", "actual_residence_city": "CN-GZ"},
         }
     )
-    await js.publish(FACT_REPORTED.subject, envelope(FACT_REPORTED, subject, fact, "e-fact"))
+    await js.publish(
+        FACT_REPORTED.subject_for(department="public_security"),
+        envelope(FACT_REPORTED, subject, fact, "e-fact"),
+    )
     decided = ExitDecided(
         household_id=household,
         review_id=uuid4(),
@@ -76,7 +79,8 @@ async def test_an_exit_published_by_penalties_ends_monitoring_of_the_household(
             return view is not None and bool(view.facts) and view.status == "exit_decided"
 
         await eventually(known, "the household with its record and decision")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://m") as client:
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://m", auth=INSPECTOR) as client:
             enrolled = await client.post(
                 "/credentials", json={"kind": "card", "credential_id": "c-1", "member_id": str(member)}
             )

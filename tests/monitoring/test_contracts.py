@@ -59,7 +59,7 @@ def test_door_access_refuses(changes: dict[str, Any]) -> None:
 
 
 async def test_the_kit_creates_the_signals_stream(nats_server: NatsServer) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     try:
         assert "SIGNALS" in await ensure_streams(nc.jetstream())
         info = await nc.jetstream().stream_info("SIGNALS")

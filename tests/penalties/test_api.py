@@ -18,10 +18,13 @@ from services.penalties.application import PenaltiesApp
 from services.penalties.service import build
 from services.penalties.settings import PenaltiesSettings
 from tests.penalties.support import exit_decision, feed, registered_household, violation
+from tests.support.identity import ANONYMOUS, OperatorAuth, as_operator
 
-OFFICER = {"X-Operator-Id": "officer.li", "X-Operator-Role": "reviewer"}
-SUPERVISOR = {"X-Operator-Id": "supervisor.chen", "X-Operator-Role": "supervisor"}
-HOUSEHOLD = {"X-Operator-Id": "desk.clerk", "X-Operator-Role": "household"}
+OFFICER = as_operator("officer.li", "reviewer", "penalties")
+SUPERVISOR = as_operator("supervisor.chen", "supervisor", "penalties")
+HOUSEHOLD = as_operator("desk.clerk", "household", "penalties")
+READER = OperatorAuth("auditor.sun", "auditor", "penalties")
+"""The clients' default operator: reads; every command names who takes it."""
 
 
 @pytest.fixture
@@ -32,7 +35,7 @@ async def client_and_app(
     app = runtime.app
     assert isinstance(app, PenaltiesApp)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api), base_url="http://penalties"
+        transport=httpx.ASGITransport(app=api), base_url="http://penalties", auth=READER
     ) as client:
         yield client, app
     app.close()
@@ -54,7 +57,7 @@ async def test_concurrent_voluntary_exit_requests_pay_the_subsidy_once(
     assert subsidy["amount"] == "5000.00"
     figures = (await client.get("/figures")).json()
     assert figures["subsidies_awarded"] == 1 and figures["subsidies_total_fen"] == 500_000
-    assert (await client.post(url, json={})).status_code == 401
+    assert (await client.post(url, json={}, auth=ANONYMOUS)).status_code == 401
 
 
 async def test_sanctions_appeals_and_reads_over_http(
@@ -69,7 +72,7 @@ async def test_sanctions_appeals_and_reads_over_http(
     assert refused.status_code == 422
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["type"] == "/problems/sanction-without-basis"
-    assert (await client.post(sanctions_url, json=body)).status_code == 401
+    assert (await client.post(sanctions_url, json=body, auth=ANONYMOUS)).status_code == 401
     assert (await client.post(sanctions_url, json=body, headers=HOUSEHOLD)).status_code == 403
     unknown = await client.get(f"/households/{uuid4()}/ledger")
     assert unknown.status_code == 404 and unknown.json()["title"] == "Not found"

@@ -18,13 +18,14 @@ from services.penalties.domain import Appeal, FourEyesViolation, RoleRefused, Ru
 from services.penalties.service import build
 from services.penalties.settings import PenaltiesSettings
 from tests.penalties.support import feed, registered_household, violation
+from tests.support.identity import ANONYMOUS, OperatorAuth, as_operator
 
-CLERK = {"X-Operator-Id": "desk.clerk", "X-Operator-Role": "household"}
-CHEN = {"X-Operator-Id": "supervisor.chen", "X-Operator-Role": "supervisor"}
-WANG = {"X-Operator-Id": "supervisor.wang", "X-Operator-Role": "supervisor"}
-ZHAO = {"X-Operator-Id": "supervisor.zhao", "X-Operator-Role": "supervisor"}
-REVIEWER = {"X-Operator-Id": "reviewer.he", "X-Operator-Role": "reviewer"}
-AUDITOR = {"X-Operator-Id": "auditor.sun", "X-Operator-Role": "auditor"}
+CLERK = as_operator("desk.clerk", "household", "penalties")
+CHEN = as_operator("supervisor.chen", "supervisor", "penalties")
+WANG = as_operator("supervisor.wang", "supervisor", "penalties")
+ZHAO = as_operator("supervisor.zhao", "supervisor", "penalties")
+REVIEWER = as_operator("reviewer.he", "reviewer", "penalties")
+AUDITOR = as_operator("auditor.sun", "auditor", "penalties")
 
 
 # -- the domain: no I/O, the rule itself ------------------------------------------------------------
@@ -74,6 +75,8 @@ def test_an_appeal_is_decided_by_a_supervisor_who_neither_recorded_it_nor_impose
 
 
 # -- over HTTP, straight to penalties (no gateway in front) -----------------------------------------
+READER = OperatorAuth("auditor.sun", "auditor", "penalties")
+"""The clients' default operator: reads; every command names who takes it."""
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ async def client_and_app(
     app = runtime.app
     assert isinstance(app, PenaltiesApp)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=api), base_url="http://penalties"
+        transport=httpx.ASGITransport(app=api), base_url="http://penalties", auth=READER
     ) as client:
         yield client, app
     app.close()
@@ -145,7 +148,7 @@ async def test_four_eyes_and_roles_hold_when_penalties_is_called_directly(
     appeals_url = f"/sanctions/{sanction['sanction_id']}/appeals"
     grounds = {"grounds": "away for work", "on": "2027-03-20"}
 
-    assert (await client.post(appeals_url, json=grounds)).status_code == 401
+    assert (await client.post(appeals_url, json=grounds, auth=ANONYMOUS)).status_code == 401
     by_auditor = await client.post(appeals_url, json=grounds, headers=AUDITOR)
     assert by_auditor.status_code == 403 and by_auditor.json()["title"] == "Role not allowed"
     assert (await client.get("/appeals")).json() == []  # nothing recorded
@@ -157,15 +160,24 @@ async def test_four_eyes_and_roles_hold_when_penalties_is_called_directly(
     before = (await client.get(f"/households/{sanction['household_id']}/timeline")).json()["entries"]
 
     refusals = [
-        (None, 401, "Operator unknown"),
+        ({}, 401, "Caller not authenticated"),
+        (
+            {"X-Operator-Id": "supervisor.zhao", "X-Operator-Role": "supervisor"},
+            401,
+            "Caller not authenticated",
+        ),
         (REVIEWER, 403, "Role not allowed"),
         (AUDITOR, 403, "Role not allowed"),
-        ({**REVIEWER, "X-Operator-Id": "supervisor.zhao"}, 403, "Role not allowed"),  # her id, wrong role
+        (
+            as_operator("supervisor.zhao", "reviewer", "penalties"),
+            403,
+            "Role not allowed",
+        ),  # her id, wrong role
         (WANG, 403, "Four-eyes principle"),  # recorded the appeal
         (CHEN, 403, "Four-eyes principle"),  # imposed the sanction
     ]
     for headers, status, title in refusals:
-        refused = await client.post(resolve_url, json=decision, headers=headers)
+        refused = await client.post(resolve_url, json=decision, headers=headers, auth=ANONYMOUS)
         assert (refused.status_code, refused.json()["title"]) == (status, title), headers
         assert refused.headers["content-type"].startswith("application/problem+json")
 

@@ -27,6 +27,7 @@ from services.penalties.handlers import EXIT_DECIDED, REGISTERED, VIOLATION_CONF
 from services.penalties.service import build
 from services.penalties.settings import PenaltiesSettings
 from tests.penalties.support import exit_decision, registration, violation
+from tests.support.identity import OperatorAuth
 from tests.support.nats import NatsServer
 
 
@@ -40,7 +41,7 @@ async def eventually(predicate: Callable[[], bool], message: str, timeout: float
 
 async def read_stream(url: str, stream: str) -> list[dict[str, Any]]:
     """Every message on the stream now, as envelopes (type, subject, data)."""
-    nc = await connect(url, "reader")
+    nc = await connect(url, "reader", identity="admin")
     js = nc.jetstream()
     info = await js.stream_info(stream)
     sub = await js.pull_subscribe(
@@ -62,7 +63,7 @@ async def read_stream(url: str, stream: str) -> list[dict[str, Any]]:
 async def test_decisions_and_violations_over_nats_to_penalties_events(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
 
@@ -104,7 +105,9 @@ async def test_decisions_and_violations_over_nats_to_penalties_events(
         assert app.transitions[overdue]["state"] == "overdue" and app.transitions[staged]["state"] == "active"
         await eventually(lambda: not app.pending_notices and app.notices_issued >= 4, "notices delivered")
 
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://p") as client:
+        transport = httpx.ASGITransport(app=api)
+        auth = OperatorAuth("officer.li", "reviewer", "penalties")
+        async with httpx.AsyncClient(transport=transport, base_url="http://p", auth=auth) as client:
             ledger = await client.get(
                 f"/households/{staged}/ledger", params={"from": "2099-02", "to": "2099-04"}
             )
@@ -112,7 +115,6 @@ async def test_decisions_and_violations_over_nats_to_penalties_events(
             returned = await client.post(
                 f"/households/{staged}/keys-returned",
                 json={"on": "2099-04-30"},
-                headers={"X-Operator-Id": "officer.li", "X-Operator-Role": "reviewer"},
             )
             assert returned.status_code == 200
             assert (await client.get("/readyz")).status_code == 200

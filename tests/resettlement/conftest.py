@@ -1,5 +1,6 @@
 """A Resettlement application on SQLite and PostgreSQL (the `persistence` fixture) with a clock the test
-sets, and its HTTP API through an in-process ASGI transport (lifespan not run: no NATS)."""
+sets, and its HTTP API through an in-process ASGI transport (lifespan not run: no NATS), called by a
+default operator (`OPERATOR`, a case worker: a request that sends its own assertion keeps it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from services.resettlement.application import ResettlementApp
 from services.resettlement.service import build
 from tests.resettlement.support import Clock, settings
 from tests.resettlement.support import clock as make_clock
+from tests.support.identity import OperatorAuth
+
+OPERATOR = OperatorAuth("officer-chen", "reviewer", "resettlement")
 
 
 @pytest.fixture
@@ -30,5 +34,6 @@ def resettlement(tmp_path: Path, persistence: dict[str, str], clock: Clock) -> I
 @pytest.fixture
 async def client(resettlement: ResettlementApp, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     api, _ = build(settings(tmp_path), app=resettlement)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://resettlement") as c:
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://resettlement", auth=OPERATOR) as c:
         yield c

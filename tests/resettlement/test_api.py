@@ -9,8 +9,9 @@ import httpx
 
 from services.resettlement.application import ResettlementApp
 from tests.resettlement.support import decision
+from tests.support.identity import ANONYMOUS, as_operator
 
-OPERATOR = {"X-Operator-Id": "officer-chen", "X-Operator-Role": "caseworker"}
+OPERATOR = as_operator("officer-chen", "reviewer", "resettlement")
 
 
 async def test_pools_cases_placement_figures_and_steps(
@@ -21,7 +22,7 @@ async def test_pools_cases_placement_figures_and_steps(
             {"estate": "Test Court", "building": "1", "unit": f"010{n}", "area_m2": "40.00"} for n in (1, 2)
         ]
     }
-    assert (await client.post("/pools/transitional/units", json=units)).status_code == 401
+    assert (await client.post("/pools/transitional/units", json=units, auth=ANONYMOUS)).status_code == 401
     added = await client.post("/pools/transitional/units", json=units, headers=OPERATOR)
     assert added.status_code == 201 and added.json() == {"added": 2, "already_present": 0}
     again = await client.post("/pools/transitional/units", json=units, headers=OPERATOR)

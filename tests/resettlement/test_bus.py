@@ -28,9 +28,10 @@ from services.resettlement.service import build
 from services.resettlement.settings import FOSHAN_POOLS, ResettlementSettings
 from tests.resettlement.support import clock, decision, registration, small_pool
 from tests.resettlement.test_lifecycle import appeal, exit_completed
+from tests.support.identity import ANONYMOUS, OperatorAuth, as_operator
 from tests.support.nats import NatsServer
 
-OPERATOR = {"X-Operator-Id": "officer-chen", "X-Operator-Role": "caseworker"}
+OPERATOR = as_operator("officer-chen", "reviewer", "resettlement")
 
 
 def message(spec: EventSpec, household: UUID, payload: BaseModel, event_id: str) -> bytes:
@@ -40,7 +41,7 @@ def message(spec: EventSpec, household: UUID, payload: BaseModel, event_id: str)
 
 
 async def read_stream(url: str, stream: str, subject: str, until: int, timeout: float = 30.0) -> list[Any]:
-    nc = await connect(url, "test-reader")
+    nc = await connect(url, "test-reader", identity="admin")
     sub = await nc.jetstream().pull_subscribe(
         subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     )
@@ -68,7 +69,7 @@ async def eventually(check: Callable[[], Any], message: str, timeout: float = 30
 async def test_an_exit_decision_through_nats_to_a_classification_and_a_move_in(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     elderly, appellant = uuid4(), uuid4()
@@ -91,7 +92,9 @@ async def test_an_exit_decision_through_nats_to_a_classification_and_a_move_in(
     )
     await runtime.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://r") as client:
+        transport = httpx.ASGITransport(app=api)
+        reader = OperatorAuth("auditor.sun", "auditor", "resettlement")
+        async with httpx.AsyncClient(transport=transport, base_url="http://r", auth=reader) as client:
 
             async def both_placed() -> bool:
                 answers = [await client.get(f"/households/{h}/placement") for h in (elderly, appellant)]
@@ -120,7 +123,11 @@ async def test_an_exit_decision_through_nats_to_a_classification_and_a_move_in(
             }
 
             case = placed["case_id"]
-            assert (await client.post(f"/cases/{case}/accept")).status_code == 401  # who acts is required
+            # who acts is required: an assertion, not a header anyone can write
+            made_up = {"X-Operator-Id": "officer-chen", "X-Operator-Role": "reviewer"}
+            assert (
+                await client.post(f"/cases/{case}/accept", headers=made_up, auth=ANONYMOUS)
+            ).status_code == 401
             assert (await client.post(f"/cases/{case}/accept", headers=OPERATOR)).status_code == 200
             refused = await client.post(f"/cases/{case}/move-in", headers=OPERATOR)
             assert (

@@ -9,8 +9,9 @@ import httpx
 
 from services.resettlement.application import ResettlementApp
 from tests.resettlement.support import decision, small_pool
+from tests.support.identity import as_operator
 
-OPERATOR = {"X-Operator-Id": "officer-chen", "X-Operator-Role": "caseworker"}
+OPERATOR = as_operator("officer-chen", "reviewer", "resettlement")
 
 
 async def test_one_case_and_one_unit_by_id(client: httpx.AsyncClient, resettlement: ResettlementApp) -> None:

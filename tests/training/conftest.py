@@ -28,8 +28,12 @@ from services.kit.uow import UnitOfWork
 from services.training.application import TrainingApp
 from services.training.service import build
 from services.training.settings import TrainingSettings
+from tests.support.identity import OperatorAuth, as_operator
 
-OPERATOR = {"X-Operator-Id": "officer.chen", "X-Operator-Role": "supervisor"}
+OPERATOR = as_operator("officer.chen", "supervisor", "training")
+"""The headers of an operator's command (minted when a request reads them)."""
+READER = OperatorAuth("auditor.sun", "auditor", "training")
+"""The test client's default caller: reads; a command names its operator (`OPERATOR`)."""
 DECIDED_ON = date(2027, 2, 10)
 
 Clock = ManualClock  # the test's clock, moved by the test (tests import it from here)
@@ -55,7 +59,8 @@ def training(tmp_path: Path, persistence: dict[str, str], clock: Clock) -> Itera
 async def client(training: TrainingApp, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """The service's real HTTP app around the test's application (lifespan not run: no NATS)."""
     api, _ = build(settings(tmp_path), app=training)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://training") as c:
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://training", auth=READER) as c:
         yield c
 
 

@@ -27,7 +27,7 @@ from services.training.application import TrainingApp
 from services.training.service import build
 from services.training.settings import TrainingSettings
 from tests.support.nats import NatsServer
-from tests.training.conftest import OPERATOR, appeal, employment_fact, exit_decided, household
+from tests.training.conftest import OPERATOR, READER, appeal, employment_fact, exit_decided, household
 
 
 async def eventually(predicate: Callable[[], Any], message: str, timeout: float = 30.0) -> None:
@@ -43,7 +43,7 @@ async def publish(js: JetStreamContext, type_: str, subject_id: str, payload: Ba
     data = encode(
         Outgoing(spec, subject_id, payload), event_id=str(uuid4()), source="/test", time=clock.now()
     )
-    await js.publish(spec.subject, data, headers={"Nats-Msg-Id": f"test:{uuid4()}"})
+    await js.publish(spec.subject_of(payload), data, headers={"Nats-Msg-Id": f"test:{uuid4()}"})
 
 
 async def read_stream(js: JetStreamContext, stream: str, expected: int) -> list[bytes]:
@@ -67,7 +67,7 @@ async def read_stream(js: JetStreamContext, stream: str, expected: int) -> list[
 async def test_exit_decision_through_nats_to_referrals_enrolment_employment_and_events_out(
     nats_server: NatsServer, tmp_path: Path
 ) -> None:
-    nc = await connect(nats_server.url, "test")
+    nc = await connect(nats_server.url, "test", identity="admin")
     js = nc.jetstream()
     await ensure_streams(js)
     h = household(ages=(45, 30, 12, 70))
@@ -84,7 +84,8 @@ async def test_exit_decision_through_nats_to_referrals_enrolment_employment_and_
     api, runtime = build(settings, app=app)
     await runtime.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://t") as client:
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", auth=READER) as client:
 
             async def referrals(state: str) -> list[dict[str, Any]]:
                 found: list[dict[str, Any]] = (await client.get("/referrals", params={"state": state})).json()

@@ -15,6 +15,7 @@ from contracts.eligibility import HouseholdMembersChanged, Member
 from contracts.timeline import Timeline
 from services.kit.settings import REPO_ROOT
 from services.training.application import TrainingApp
+from tests.support.identity import ANONYMOUS, as_operator
 from tests.training.conftest import (
     DECIDED_ON,
     OPERATOR,
@@ -104,10 +105,12 @@ async def test_exit_decision_refers_working_age_members_and_an_overturned_appeal
     assert (await client.post("/referrals", json=twice, headers=OPERATOR)).json()["created"] is False
     body = {"household_id": str(h.household_id), "member_id": str(uuid4())}
     assert (await client.post("/referrals", json=body, headers=OPERATOR)).status_code == 404
-    assert (await client.post("/referrals", json=body)).status_code == 401
-    household_role = {"X-Operator-Id": "h1", "X-Operator-Role": "household"}
+    assert (await client.post("/referrals", json=body, auth=ANONYMOUS)).status_code == 401
+    made_up = {"X-Operator-Id": "officer.chen", "X-Operator-Role": "supervisor"}  # not read any more
+    assert (await client.post("/referrals", json=body, headers=made_up, auth=ANONYMOUS)).status_code == 401
+    household_role = as_operator("h1", "household", "training")
     assert (await client.post("/referrals", json=body, headers=household_role)).status_code == 403
-    auditor = {"X-Operator-Id": "audit.1", "X-Operator-Role": "auditor"}
+    auditor = as_operator("audit.1", "auditor", "training")
     assert (await client.post("/referrals", json=body, headers=auditor)).status_code == 403
     assert child not in {UUID(r["member_id"]) for r in (await client.get("/referrals")).json()}
 
