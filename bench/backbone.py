@@ -133,7 +133,7 @@ class _Pipeline:
         )
 
     async def __aenter__(self) -> _Pipeline:
-        nc = await connect(self.server.url, "bench", identity="admin")
+        nc = await _client(self.server)
         await ensure_streams(nc.jetstream())
         await nc.close()
         await self.runtime.start()
