@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import BaseModel
 
@@ -84,19 +85,30 @@ class EventSpec:
         if self.batch_field is not None and self.batch_field not in self.payload.model_fields:
             raise ValueError(f"{self.type}: payload has no field {self.batch_field!r}")
 
-    def subject_values(self, subject: str) -> dict[str, str] | None:
-        """The `{placeholder}` tokens of a concrete `subject` by name; None when it is not this event's."""
+    @cached_property
+    def _subject_pattern(self) -> re.Pattern[str]:
+        """`subject` as a regular expression, one named group per `{placeholder}` (compiled once: the
+        inboxes match every message they take against it)."""
         literal = [re.escape(part) for part in _PARAMETER.split(self.subject)[::2]]
         names = self.parameters
-        pattern = "".join(
-            part + (f"(?P<{names[i]}>[^.]+)" if i < len(names) else "") for i, part in enumerate(literal)
+        return re.compile(
+            "".join(
+                part + (f"(?P<{names[i]}>[^.]+)" if i < len(names) else "") for i, part in enumerate(literal)
+            )
         )
-        match = re.fullmatch(pattern, subject)
+
+    def subject_values(self, subject: str) -> dict[str, str] | None:
+        """The `{placeholder}` tokens of a concrete `subject` by name; None when it is not this event's."""
+        if not self.parameters:
+            return {} if subject == self.subject else None
+        match = self._subject_pattern.fullmatch(subject)
         return match.groupdict() if match else None
 
     def subject_of(self, payload: BaseModel) -> str:
         """The concrete subject of `payload`: each `{placeholder}` is the payload's field of that name
         (`department` of a fact). A batch event's entries name theirs: use `subject_for`."""
+        if not self.parameters:
+            return self.subject
         return self.subject_for(**{name: str(getattr(payload, name)) for name in self.parameters})
 
     def subject_for(self, **values: str) -> str:

@@ -7,13 +7,19 @@ bytes): short enough to paste into YAML and exactly what `/federation/v1/keys` p
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.kit.keys import load_private_key, private_pem, public_pem, write_file
+from services.kit.keys import (
+    b64url,
+    b64url_decode,
+    load_private_key,
+    private_pem,
+    public_pem,
+    public_x,
+    write_file,
+)
 
 __all__ = [
     "b64url",
@@ -26,19 +32,6 @@ __all__ = [
     "public_x",
     "write_file",
 ]
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def public_x(key: Ed25519PublicKey) -> str:
-    """The JWK `x` of a public key."""
-    return b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
 
 
 def public_from_x(x: str) -> Ed25519PublicKey:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from services.kit.http import AdmissionSettings
+from services.kit.identity import GATEWAY_ISSUER
 from services.kit.settings import REPO_ROOT, ServiceSettings
 
 LOCAL_SERVICES = {
@@ -61,7 +62,7 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
         "public half (`assertion-key.pub.pem` beside it) at their start, so it must exist before they "
         "do: `make run` and compose's keys job make the pair first; created here if still absent.",
     )
-    assertion_issuer: str = Field(default="housing-gateway", description="`iss` of those assertions.")
+    assertion_issuer: str = Field(default=GATEWAY_ISSUER, description="`iss` of those assertions.")
     assertion_ttl_s: int = Field(
         default=60, ge=5, le=300, description="Lifetime of one assertion (one call), in seconds."
     )

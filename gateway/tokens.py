@@ -5,9 +5,6 @@ our audience and a known issuer; the algorithm list is chosen by the issuer, nev
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
 import uuid
 from pathlib import Path
@@ -22,6 +19,7 @@ from gateway.roles import ROLES, Principal, Role, scopes_for
 from gateway.settings import GatewaySettings
 from gateway.users import Account
 from services.kit.clock import Clock, epoch_seconds, now
+from services.kit.keys import key_id, public_x
 
 BUILTIN_ALGORITHMS = ["EdDSA"]
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
@@ -57,16 +55,16 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    jwk = {"crv": "Ed25519", "kty": "OKP", "x": _b64(raw)}
-    # RFC 7638 thumbprint as key id
-    kid = _b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())
-    return {**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"}
+    """The JWK of the issuer's key, named by its RFC 7638 thumbprint."""
+    return {
+        "crv": "Ed25519",
+        "kty": "OKP",
+        "x": public_x(key),
+        "kid": key_id(key),
+        "use": "sig",
+        "alg": "EdDSA",
+    }
 
 
 class Tokens:

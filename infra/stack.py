@@ -573,7 +573,8 @@ def service_identity(var_dir: Path, *, echo: bool = True) -> Path:
     the key the gateway signs its calls to the services with (services.kit.identity), which every
     service pins when it starts, so it must exist before the first of them does. Kept across starts
     (delete both files to rotate; the next start makes a new pair)."""
-    from services.kit.identity import ensure_key_pair, key_id
+    from services.kit.identity import ensure_key_pair
+    from services.kit.keys import key_id
 
     private = var_dir / ASSERTION_KEY
     key, created = ensure_key_pair(private)

@@ -21,7 +21,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from contracts.catalogue import STREAMS
 from services.kit import busauth
-from services.kit.settings import BusSettings
+from services.kit.settings import BusSettings, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +105,14 @@ async def connect(
 
 
 async def connect_as(
-    settings: BusSettings, name: str, *, identity: str | None = None, attempts: int = 60
+    settings: ServiceSettings, name: str, *, identity: str | None = None, attempts: int = 60
 ) -> NATS:
-    """`connect` with a process's settings: its credential (`identity`, default NATS_IDENTITY or its
-    SERVICE_NAME) when NATS_CREDENTIALS is set, none otherwise."""
-    if identity is None:
-        identity = settings.nats_identity or getattr(settings, "service_name", None)
+    """`connect` with a process's settings: its credential (`identity`, default its `bus_identity`:
+    NATS_IDENTITY or its SERVICE_NAME) when NATS_CREDENTIALS is set, none otherwise."""
     return await connect(
         settings.nats_url,
         name,
-        identity=identity if settings.nats_credentials else None,
+        identity=(identity or settings.bus_identity) if settings.nats_credentials else None,
         credentials=settings.nats_credentials,
         attempts=attempts,
     )

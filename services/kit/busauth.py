@@ -18,8 +18,8 @@ Ed25519 seed; nothing of ours is in the handshake) and gives each key only what 
 
 `write(directory, identities)` makes the seeds (0600, kept across runs) and the server's
 `nats-auth.conf` (public keys and permissions, rewritten each time so a change of the catalogue
-reaches the server at its next start). `python -m services.kit.busauth <directory>` does it from a
-shell (compose's init container).
+reaches the server at its next start), each through the kit's atomic writer (`services.kit.keys`).
+`python -m services.kit.busauth <directory>` does it from a shell (compose's init container).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import nkeys
 
 from contracts.catalogue import EVENTS, STREAMS
 from contracts.department import Department
+from services.kit.keys import write_file
 
 AUTH_CONF = "nats-auth.conf"
 SEED_SUFFIX = ".nk"
@@ -145,15 +146,6 @@ def seed_file(directory: Path, identity: str) -> Path:
     return directory / f"{identity}{SEED_SUFFIX}"
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    """Created 0600 and renamed into place, so a reader never sees half a seed."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    temporary.replace(path)
-
-
 def _public_key(seed: bytes) -> str:
     key = nkeys.from_seed(bytearray(seed))
     public = str(key.public_key.decode())
@@ -165,8 +157,7 @@ def ensure_seed(directory: Path, identity: str) -> str:
     """The public key of `identity`, its seed made at the first call."""
     path = seed_file(directory, identity)
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        _write_secret(path, nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER))
+        write_file(path, nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER), secret=True)
     return _public_key(path.read_bytes().strip())
 
 
@@ -193,16 +184,14 @@ def write(directory: Path, identities: Mapping[str, str | None] | None = None) -
             f"      permissions: {{ publish: {{ allow: {_conf_list(granted.publish)} }},\n"
             f"                     subscribe: {{ allow: {_conf_list(granted.subscribe)} }} }} }}"
         )
-    roles_file.write_text(json.dumps(known, indent=1, sort_keys=True))
+    write_file(roles_file, json.dumps(known, indent=1, sort_keys=True).encode())
     conf = directory / AUTH_CONF
     text = (
         "# Written by services.kit.busauth: every identity of the bus and what it may do. Generated, never\n"
         "# committed; the seeds beside it are secrets (0600).\n"
         "authorization {\n  users: [\n" + ",\n".join(users) + "\n  ]\n}\n"
     )
-    temporary = conf.with_name(f".{conf.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    temporary.replace(conf)
+    write_file(conf, text.encode())
     return conf
 
 

@@ -43,7 +43,7 @@ class Outgoing:
     @property
     def nats_subject(self) -> str:
         """Where it is published: the event's subject, its `{placeholders}` from the payload."""
-        return self.spec.subject_of(self.payload) if self.spec.parameters else self.spec.subject
+        return self.spec.subject_of(self.payload)
 
 
 @dataclass(frozen=True)

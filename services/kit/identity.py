@@ -31,9 +31,6 @@ at the service (`Caller.check_estate`, `Caller.visible`), so that a caller past 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import json
 import logging
 import sys
 import uuid
@@ -44,7 +41,6 @@ from typing import Annotated, Any
 
 import httpx
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -56,7 +52,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.identifiers import OperatorId
 from services.kit.clock import Clock, epoch_seconds, now
-from services.kit.keys import load_private_key, load_public_key, private_pem, public_pem, write_file
+from services.kit.keys import (
+    key_id,
+    load_private_key,
+    load_public_key,
+    private_pem,
+    public_pem,
+    write_file,
+)
 from services.kit.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
@@ -124,19 +127,6 @@ class Caller:
 # -- minting --------------------------------------------------------------------------------------------
 
 
-def key_id(key: Ed25519PublicKey) -> str:
-    """The RFC 7638 thumbprint of the key's JWK: names the key in an assertion's header (`kid`) and
-    in a refusal's log line, so an SRE sees which key signed without seeing the key."""
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    x = _b64(raw)
-    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"), sort_keys=True)
-    return _b64(hashlib.sha256(canonical.encode()).digest())
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def mint(
     private_key: Ed25519PrivateKey,
     audience: str,
@@ -148,9 +138,10 @@ def mint(
     ttl_s: int = TTL_S,
     *,
     issuer: str = GATEWAY_ISSUER,
+    kid: str | None = None,
 ) -> str:
     """An assertion for one service (`audience`) that `subject` acts in `role`, valid `ttl_s` seconds
-    from now by `clock` (the process's by default)."""
+    from now by `clock` (the process's by default). `kid`: the key's id, when the caller has it."""
     issued = int(epoch_seconds(clock or now))
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -163,7 +154,7 @@ def mint(
         "exp": issued + ttl_s,
         "jti": uuid.uuid4().hex,
     }
-    kid = key_id(private_key.public_key())
+    kid = kid or key_id(private_key.public_key())
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid})
 
 
@@ -179,6 +170,7 @@ class Minter:
         clock: Clock | None = None,
     ) -> None:
         self.key, self.issuer, self.ttl_s, self.clock = key, issuer, ttl_s, clock
+        self.kid = key_id(key.public_key())  # once: the gateway mints one assertion per call
 
     def assertion(
         self,
@@ -190,7 +182,16 @@ class Minter:
     ) -> str:
         clock = self.clock or now
         return mint(
-            self.key, audience, subject, role, estates, department, clock, self.ttl_s, issuer=self.issuer
+            self.key,
+            audience,
+            subject,
+            role,
+            estates,
+            department,
+            clock,
+            self.ttl_s,
+            issuer=self.issuer,
+            kid=self.kid,
         )
 
     def headers(
@@ -306,6 +307,11 @@ def _shown(value: object) -> str:
     return repr(text if len(text) <= 64 else text[:64] + "...")
 
 
+def _named(keys: Iterable[Ed25519PublicKey]) -> list[tuple[str, Ed25519PublicKey]]:
+    """Each key with its id, computed once rather than at every call."""
+    return [(key_id(key), key) for key in keys]
+
+
 class Verifier:
     """This service's check of its callers' assertions: trusted issuers and their keys, its own name as
     the audience, its clock."""
@@ -321,18 +327,19 @@ class Verifier:
         self.audience = audience
         self.files = {issuer: list(paths) for issuer, paths in trusted_files.items()}
         self.clock: Clock = clock or now
-        self.trusted = {i: list(k) for i, k in (trusted or load_trusted(self.files)).items()}
+        self.trusted = {i: _named(k) for i, k in (trusted or load_trusted(self.files)).items()}
         for issuer in self.files:
             if not self.trusted.get(issuer):
                 log.error(
                     "%s trusts no readable key of issuer %s yet: its calls are refused", audience, issuer
                 )
 
-    def keys_of(self, issuer: str) -> list[Ed25519PublicKey]:
-        """The issuer's keys; read again while none could be (a key file written after our start)."""
+    def keys_of(self, issuer: str) -> list[tuple[str, Ed25519PublicKey]]:
+        """The issuer's keys with their ids; read again while none could be (a key file written after
+        our start)."""
         keys = self.trusted.get(issuer, [])
         if not keys and issuer in self.files:
-            keys = load_trusted({issuer: self.files[issuer]}).get(issuer, [])
+            keys = _named(load_trusted({issuer: self.files[issuer]}).get(issuer, []))
             self.trusted[issuer] = keys
         return keys
 
@@ -357,9 +364,9 @@ class Verifier:
                 "no-key", f"no public key of issuer {_shown(issuer)} could be read (SERVICE_TRUST_KEYS)"
             )
         kid = header.get("kid")
-        ordered = sorted(keys, key=lambda k: key_id(k) != kid)  # the named key first, then the others
+        ordered = sorted(keys, key=lambda named: named[0] != kid)  # the named key first, then the others
         claims: dict[str, Any] | None = None
-        for key in ordered:
+        for _, key in ordered:
             try:
                 claims = jwt.decode(
                     token,

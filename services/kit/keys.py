@@ -1,5 +1,6 @@
-"""Ed25519 key files: PEM forms, loading, and the one atomic writer every key of the platform goes
-through (the federation's city keys and demo set, the gateway's service-assertion key).
+"""Ed25519 key files: PEM forms, loading, the JWK forms (`x`, the RFC 7638 thumbprint that names a
+key), and the one atomic writer every key of the platform goes through (the federation's city keys
+and demo set, the gateway's token and service-assertion keys, the bus's nkey seeds).
 
 A key file is written whole or not at all (a temporary file renamed over it), and a private key is
 created 0600 from its first byte: a reader never sees half a key, and nobody else ever reads a secret,
@@ -8,11 +9,33 @@ not even for a moment while it is being written.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def public_x(key: Ed25519PublicKey) -> str:
+    """The JWK `x` of a public key (base64url of its 32 raw bytes)."""
+    return b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """The RFC 7638 thumbprint of the key's JWK: names a key (`kid`) without showing it."""
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": public_x(key)}, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:

@@ -29,12 +29,11 @@ from services.kit.identity import (
     ServiceAuth,
     Verifier,
     ensure_key_pair,
-    key_id,
     main,
     mint,
     public_path_of,
 )
-from services.kit.keys import load_private_key, public_pem, write_file
+from services.kit.keys import key_id, load_private_key, public_pem, write_file
 from services.kit.problems import Problem
 from services.kit.settings import ServiceSettings
 from tests.kit.sample import Feed
