@@ -108,7 +108,7 @@ class Probes:
 
 
 async def probe(
-    client: httpx.AsyncClient, nc: Any, urls: Urls, probes: Probes, household: str, head: str, income: str
+    client: httpx.AsyncClient, nc: Any, urls: Urls, probes: Probes, household: str, income: str
 ) -> dict[str, float]:
     """One household from a department fact to penalties and resettlement, reviewed without delay."""
     today = clock.local_today(FOSHAN)
@@ -117,8 +117,7 @@ async def probe(
             "department": "civil_affairs",
             "reference": f"BENCH-{household[:13]}",
             "described_on": today.isoformat(),
-            "household_id": household,
-            "person_hash": head,
+            "household_id": household,  # the household's per-capita figure: no person named
             "fact": {"kind": "income", "monthly_income": income},
         }
     )
@@ -184,8 +183,8 @@ async def latency(
         auth = urls.auth(OPERATOR["reviewer"], "reviewer")  # reads; each review step names its operator
         async with httpx.AsyncClient(timeout=60.0, trust_env=False, auth=auth) as client:
             tasks = []
-            for household, head in chosen:
-                tasks.append(asyncio.create_task(probe(client, nc, urls, probes, household, head, income)))
+            for household, _ in chosen:
+                tasks.append(asyncio.create_task(probe(client, nc, urls, probes, household, income)))
                 await asyncio.sleep(1 / PROBE_RATE)
             for measured in await asyncio.gather(*tasks):
                 for key, value in measured.items():
@@ -250,8 +249,6 @@ async def run() -> str:
         f"| registrations (`POST /registrations`, NDJSON batches of 1,000) | "
         f"{counts.seconds['registrations']:.1f} | "
         f"{(counts.registered + counts.registered_subsidy) / counts.seconds['registrations']:.0f} /s |",
-        f"| per-peer subjects (`PUT .../subjects`) | {counts.seconds['federation_subjects']:.1f} | "
-        f"{counts.subjects / counts.seconds['federation_subjects']:.0f} /s |",
         f"| facts (HTTP batches + NATS) | {counts.seconds['facts']:.1f} | "
         f"{(counts.facts_http + counts.facts_bus) / counts.seconds['facts']:.0f} /s |",
         f"| credentials (`POST /credentials`, after monitoring knows every flat) | "

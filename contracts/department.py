@@ -50,11 +50,23 @@ class Department(StrEnum):
 
 
 class IncomeFact(Contract):
-    """Per-capita monthly income of the household (usually from civil affairs): the exit trigger compares
-    this figure, so it is already divided by the members counted, not a household total."""
+    """Monthly income (usually from civil affairs). What it measures depends on whom the fact names:
+
+    - without `person_hash` (a fact about a household): the household's per-capita monthly income,
+      already divided by the members counted, not a household total; the exit trigger compares it;
+    - with `person_hash`: that member's own monthly income. The household's per-capita income is then
+      computed over all its current members (the sum of their latest incomes divided by their number),
+      so every member's income is needed: a member without one is not counted as zero.
+    """
 
     kind: Literal["income"] = "income"
-    monthly_income: Yuan = Field(description="Income per household member per month.")
+    monthly_income: Yuan = Field(
+        description=(
+            "Without person_hash: the household's income per member per month (per capita). With "
+            "person_hash: that member's own monthly income; the household's per-capita income is "
+            "computed over all its members."
+        )
+    )
 
 
 class PropertyFact(Contract):

@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from contracts.base import Contract
 from contracts.department import Department
+from contracts.federation import PeerSubject
 from contracts.identifiers import CityCode, Label, OperatorId, Text
 from contracts.money import Yuan
 from contracts.times import Day
@@ -28,6 +29,8 @@ __all__ = [
     "AssessmentReceived",
     "AssessmentRequested",
     "CrossRegionCheckRequested",
+    "CrossRegionCheckRequestedV2",
+    "CrossRegionRegisterUpdated",
     "ExitDecided",
     "ExitRoute",
     "FactRecorded",
@@ -206,6 +209,36 @@ class CrossRegionCheckRequested(Contract):
         if len(self.cities) != len(set(self.cities)):
             raise ValueError("cities must not repeat")
         return self
+
+
+class CrossRegionCheckRequestedV2(CrossRegionCheckRequested):
+    """v2: the check carries its subjects, each member hashed for each requested city under the
+    linkage key current when it was asked (a city without one has none, and is answered
+    `unverified`). Eligibility derives them where the ID numbers are; none leaves it."""
+
+    subjects: list[PeerSubject] = Field(description="One per member per requested city with a key.")
+
+    @model_validator(mode="after")
+    def _subjects_of_requested_cities(self) -> Self:
+        if any(subject.city not in self.cities for subject in self.subjects):
+            raise ValueError("a subject names a city the check does not ask")
+        return self
+
+
+class CrossRegionRegisterUpdated(Contract):
+    """What our registers say about a household's members, as federation answers peer cities about
+    them: their hashes under every linkage key a peer may ask with, and the three categories, which
+    hold for every member. Sent at registration and whenever any of it changes (members, keys,
+    property on record); each replaces the previous one of the household."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    subjects: list[PeerSubject] = Field(description="Every member under every usable key of every peer.")
+    holds_subsidised_housing: bool = Field(description="A unit or a rent subsidy of ours (registered).")
+    receives_housing_subsidy: bool = Field(description="On a rent subsidy of ours.")
+    owns_property_over_threshold: bool = Field(
+        description="Property in our city on record above the dated threshold (all members' together)."
+    )
+    as_of: Day = Field(description="The date the categories were judged on.")
 
 
 # -- Events of the review process: the accountability trail of a case, step by step.

@@ -6,12 +6,11 @@ implement from `federation/PROTOCOL.md`; they are closed (unknown fields are a 4
 exactly what the document says. The subject of a query is an `IdHash` under the key the two cities
 share; no raw ID number, name, income or amount appears anywhere here.
 
-Open question, proposed answer (to be agreed with eligibility): `CrossRegionCheckRequested` v1 names
-the household but carries no per-peer hashes, and only the intake (where ID cards are seen) can compute
-them. Federation expects a v2 of that event which adds `subjects: list[PeerSubject]`: one `id_hash` per
-member per requested city, each under that pair's linkage key (`federation.linkage.id_hash`). Until
-then federation takes v1 and looks the hashes up in its own register (`HouseholdSubjects`, filled
-through its internal endpoint); a city without a hash is answered `unverified`, never "clear".
+Where subjects come from: eligibility, the only service that sees ID numbers, hashes its members
+with the linkage keys of each pair (`services.kit.linkage`) and sends them on the bus: in each
+`CrossRegionCheckRequested` v2 (what to ask, under the key current at that moment) and in
+`CrossRegionRegisterUpdated` (what to answer from, under every key a peer may use). Federation never
+sees an ID number and never computes a subject of ours.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ __all__ = [
     "BatchQuery",
     "BatchSubject",
     "CrossRegionResultRecorded",
+    "LinkageKeyId",
     "PeerSubject",
     "Result",
     "StatusAnswer",
@@ -97,11 +97,15 @@ class BatchAnswer(Contract):
     answers: list[StatusAnswer]
 
 
+LinkageKeyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
 class PeerSubject(Contract):
-    """Proposed for `CrossRegionCheckRequested` v2: one member's hash for one peer city."""
+    """One member named to one peer city: the hash under the pair's linkage key `key_id`."""
 
     member_id: UUID
     city: CityCode
+    key_id: LinkageKeyId = Field(description="Which of the pair's linkage keys made the hash (rotation).")
     id_hash: IdHash
 
 

@@ -22,10 +22,8 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from pydantic import BaseModel, Field
 from starlette.types import Receive, Send
 
-from contracts.federation import PeerSubject
 from federation.application import FederationApp
 from federation.inbound import Refused, Reply, Responder
 from federation.keys import public_x
@@ -34,10 +32,6 @@ from services.kit.http import BodyTooLarge, Gate, Problem, declared_length
 from services.kit.identity import Authenticated
 
 log = logging.getLogger(__name__)
-
-
-class SubjectsIn(BaseModel):
-    subjects: list[PeerSubject] = Field(description="Per member, per peer city: the pair's id_hash.")
 
 
 def _reply(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:
@@ -281,12 +275,5 @@ def operator_router(app: FederationApp, responder: Responder | None = None) -> A
             "results": found.results,
             "pending": found.pending_cities,
         }
-
-    @router.put(
-        "/households/{household_id}/subjects", status_code=204, summary="Per-peer subject hashes (intake)"
-    )
-    def subjects(household_id: UUID, body: SubjectsIn) -> Response:
-        app.record_subjects(household_id, [s.model_dump(mode="json") for s in body.subjects])
-        return Response(status_code=204)
 
     return router

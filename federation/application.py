@@ -10,18 +10,32 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
-from federation.domain import CrossRegionCheck, HouseholdSubjects, InboundExchange
+from federation.domain import BatchExchange, CrossRegionCheck, InboundExchange
 from federation.settings import FederationSettings
 from services.kit.clock import Clock
 from services.kit.store import ServiceApplication
 
 WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One peer's verdict on one check, as `FederationApp.conclude_batch` records it."""
+
+    check_id: UUID
+    city: str
+    result: str
+    categories: dict[str, bool | None]
+    reason: str | None
+    query_ids: list[str]
+    exchanges: list[dict[str, Any]]
 
 
 class FederationApp(ServiceApplication):
@@ -74,20 +88,6 @@ class FederationApp(ServiceApplication):
         processing_event.events.extend(events)
         self._notify(self._record(processing_event))
 
-    def record_subjects(self, household_id: UUID, subjects: list[dict[str, str]]) -> None:
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                register: HouseholdSubjects = self.repository.get(HouseholdSubjects.create_id(household_id))
-            except AggregateNotFoundError:
-                register = HouseholdSubjects(household_id)
-            register.record(subjects)
-            try:
-                self.save(register)
-                return
-            except IntegrityError:  # another replica wrote it meanwhile (the cache entry is evicted)
-                if attempt + 1 == WRITE_ATTEMPTS:
-                    raise
-
     def check(self, check_id: UUID, *, fresh: bool = False) -> CrossRegionCheck | None:
         """A check; `fresh` reads it from the store, not the cache (another replica may have written)."""
         aggregate_id = CrossRegionCheck.create_id(check_id)
@@ -135,3 +135,49 @@ class FederationApp(ServiceApplication):
                     if attempt + 1 == WRITE_ATTEMPTS:
                         raise
             return False  # pragma: no cover
+
+    def conclude_batch(self, exchange: BatchExchange | None, verdicts: Sequence[Verdict]) -> list[bool]:
+        """Record an outbound batch's exchange and the verdicts of its checks in one transaction (one
+        commit for the households of a batch, not one each); per verdict, True when this call recorded
+        it. A city already concluded (a verdict recorded before, by this replica or another) is passed
+        over. When the transaction fails on a check's version (another replica concluded it meanwhile),
+        the exchange is stored on its own and then each verdict as `conclude` records it: a verdict
+        never names a batch that is not stored."""
+        exchange_events = list(exchange.collect_events()) if exchange is not None else []
+        with self._check_lock:
+            processing: ProcessingEvent[UUID] = ProcessingEvent(None)
+            processing.events.extend(exchange_events)
+            touched: dict[UUID, CrossRegionCheck] = {}
+            recorded = []
+            for verdict in verdicts:
+                check = touched.get(verdict.check_id) or self.check(verdict.check_id)
+                if check is None or verdict.city not in check.pending_cities:
+                    recorded.append(False)
+                    continue
+                check.conclude(
+                    check.check_id,
+                    check.household_id,
+                    verdict.city,
+                    verdict.result,
+                    verdict.categories,
+                    verdict.reason,
+                    verdict.query_ids,
+                    verdict.exchanges,
+                    self.clock(),
+                )
+                touched[verdict.check_id] = check
+                recorded.append(True)
+            processing.collect_events(*touched.values())
+            if not processing.events:
+                return recorded
+            try:
+                self._notify(self._record(processing))
+                return recorded
+            except IntegrityError:
+                self.evict(touched.values())
+        if exchange_events:
+            self._store(exchange_events)  # a fresh batch id: only a check's version can conflict
+        return [
+            self.conclude(v.check_id, v.city, v.result, v.categories, v.reason, v.query_ids, v.exchanges)
+            for v in verdicts
+        ]

@@ -42,19 +42,29 @@ KEY_LIFETIME = timedelta(days=365)
 RENEW_BEFORE = timedelta(days=30)
 """`ensure_demo` renews the set when any key window ends sooner than this (or has not begun)."""
 
-# Fictitious people, by the city whose registers know them and what they say there.
+# Fictitious people, by the city whose register knows them and what it says there. Foshan has none:
+# it answers from its own registers (eligibility's events). The 4406... numbers are people a Foshan
+# household may name (federation/README.md, "Demo federation": register one to see a match); the
+# others are the peer's own residents. No real ID number.
 DEMO_PEOPLE: dict[str, list[dict[str, Any]]] = {
-    "CN-FS": [
-        {"id_number": "DEMO-4406-0001", "holds_subsidised_housing": True, "receives_housing_subsidy": False},
-        {"id_number": "DEMO-4406-0002", "holds_subsidised_housing": True, "receives_housing_subsidy": True},
-    ],
+    "CN-FS": [],
     "CN-GZ": [
-        {"id_number": "DEMO-4406-0003", "holds_subsidised_housing": True, "receives_housing_subsidy": False},
-        {"id_number": "DEMO-4406-0004", "holds_subsidised_housing": False, "receives_housing_subsidy": True},
+        {"id_number": "440604198001010012", "holds_subsidised_housing": True},
+        {"id_number": "440106198202020023", "holds_subsidised_housing": True},
+        {"id_number": "440106198303030034", "receives_housing_subsidy": True},
     ],
-    "CN-DG": [{"id_number": "DEMO-4406-0005", "owns_property_over_threshold": True}],
-    "CN-ZS": [{"id_number": "DEMO-4406-0006", "holds_subsidised_housing": None}],
-    "CN-ZQ": [],
+    "CN-DG": [
+        {"id_number": "440604198807150016", "owns_property_over_threshold": True},
+        {"id_number": "441900198503030035", "owns_property_over_threshold": True},
+    ],
+    "CN-ZS": [
+        {"id_number": "440604199004040045", "holds_subsidised_housing": None},
+        {"id_number": "442000199104040046", "receives_housing_subsidy": True},
+    ],
+    "CN-ZQ": [
+        {"id_number": "440604197505050056", "receives_housing_subsidy": True},
+        {"id_number": "441202197505050057", "holds_subsidised_housing": True},
+    ],
 }
 
 
@@ -81,8 +91,10 @@ def write_demo(
     host: str = "127.0.0.1",
     clock: Clock | None = None,
     keep_linkage: bool = False,
+    people: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, str]:
-    """Write keys, per-city peer directories and data sets; return each city's public key `x`.
+    """Write keys, per-city peer directories and data sets (`people`, default `DEMO_PEOPLE`); return
+    each city's public key `x`.
 
     Key windows run from a day before `clock`'s now (default: the process's clock) to
     `KEY_LIFETIME` after it. Linkage keys are all new, unless `keep_linkage` keeps those present."""
@@ -124,7 +136,7 @@ def write_demo(
             f"# Peer directory of {DEMO_CITIES[code]} ({code}) for the local DEMO stack only\n"
             f"# (federation/demo.py): keys valid from {not_before:%Y-%m-%d} to {not_after:%Y-%m-%d}.\n"
         )
-        data = {"subjects": [{"id_number": p["id_number"], **_categories(p)} for p in DEMO_PEOPLE[code]]}
+        data = {"subjects": _register((DEMO_PEOPLE if people is None else people).get(code, []))}
         data_text = f"# DEMO data of {code}: fictitious ID numbers.\n" + yaml.safe_dump(data, sort_keys=False)
         write_file(out / code / "data.yaml", data_text.encode())
         peers_text = header + yaml.safe_dump({"cities": entries}, sort_keys=False)
@@ -155,6 +167,8 @@ def demo_problem(
             return f"{code}: {type(exc).__name__}: {exc}"
         if not (out / code / "data.yaml").is_file():
             return f"{code}: no data.yaml"
+        if _register_of(out / code / "data.yaml") != _register(DEMO_PEOPLE.get(code, [])):
+            return f"{code}: its data.yaml is not this version's DEMO register"
         me = directory.me
         if me is None or own not in {key.x for key in me.keys}:
             return f"{code}: its signing key is not in its own directory entry"
@@ -201,6 +215,19 @@ def ensure_demo(
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return problem
+
+
+def _register(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id_number": p["id_number"], **_categories(p)} for p in people]
+
+
+def _register_of(path: Path) -> list[dict[str, Any]] | None:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    subjects = document.get("subjects") if isinstance(document, dict) else None
+    return subjects if isinstance(subjects, list) else None
 
 
 def _categories(person: dict[str, Any]) -> dict[str, bool | None]:

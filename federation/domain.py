@@ -7,15 +7,20 @@
   refusals are no longer stored, see `federation.refusals`.
 - `CrossRegionCheck`: an outbound check asked by eligibility; one `PeerConcluded` per city, each with
   the raw signed requests and answers and the verification outcome (non-repudiation).
-- `Tenancy`: a household housed here, as eligibility registered it (feeds the answering read model).
-- `HouseholdSubjects`: the per-peer subject hashes of a household's members (see contracts.federation
-  for why federation keeps them until `CrossRegionCheckRequested` v2 carries them).
+- `BatchExchange`: one outbound batch of ours (the sweep's checks of several households, coalesced by
+  the outbound worker): its raw signed requests and answers and the verification outcome, stored
+  once; the `PeerConcluded` of each check in it names the batch instead of repeating them.
+- `RegisterEntry`: what our registers say about a household's members to peers (their per-peer hashes
+  and the three categories), as eligibility sends it (`cross-region-register-updated`): the answering
+  read model (`federation.index`) is built from these.
+- `Tenancy`, `HouseholdSubjects`: what earlier versions kept for the same purpose (a registration, and
+  hashes an intake `PUT`); kept so that stored events still read, no longer written or read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -102,6 +107,37 @@ class Tenancy(Aggregate):
         self.household_id, self.region = household_id, region
 
 
+class RegisterEntry(Aggregate):
+    """A household in our registers, as peers are answered about its members."""
+
+    @staticmethod
+    def create_id(household_id: UUID) -> UUID:
+        return uuid5(NAMESPACE, f"register/{household_id}")
+
+    class Opened(Aggregate.Created):
+        household_id: UUID
+
+    class Updated(Aggregate.Event):
+        subjects: list[dict[str, str]]
+        categories: dict[str, bool]
+        as_of: date
+
+    @event(Opened)
+    def __init__(self, household_id: UUID) -> None:
+        self.household_id = household_id
+        self.subjects: list[dict[str, str]] = []
+        self.categories: dict[str, bool] = {}
+
+    def update(self, subjects: list[dict[str, str]], categories: dict[str, bool], as_of: date) -> None:
+        """Replace the entry; the same entry sent again (a redelivery) records nothing."""
+        if subjects != self.subjects or categories != self.categories:
+            self._updated(subjects, categories, as_of)
+
+    @event(Updated)
+    def _updated(self, subjects: list[dict[str, str]], categories: dict[str, bool], as_of: date) -> None:
+        self.subjects, self.categories = list(subjects), dict(categories)
+
+
 class HouseholdSubjects(Aggregate):
     @staticmethod
     def create_id(household_id: UUID) -> UUID:
@@ -180,6 +216,46 @@ class CrossRegionCheck(Aggregate):
 
     def subjects_for(self, city: str) -> list[dict[str, str]]:
         return [s for s in self.subjects if s["city"] == city]
+
+
+class BatchExchange(Aggregate):
+    """One signed batch request of ours to a peer about the members of several households (sweep
+    checks of one purpose and legal basis, under the batch's own case id), with every attempt's raw
+    request and answer and the verification outcome: the non-repudiation record of all their
+    verdicts, stored once, in the same transaction as those verdicts. Each check's `PeerConcluded`
+    names it (`exchanges: [{"batch": <batch_id>, "query_ids": [...]}]`); `checks` says which of its
+    queries are whose."""
+
+    @staticmethod
+    def create_id(batch_id: UUID) -> UUID:
+        return uuid5(NAMESPACE, f"outbound-batch/{batch_id}")
+
+    class Asked(Aggregate.Created):
+        batch_id: UUID
+        city: str
+        purpose: str
+        legal_basis: str
+        case_id: str
+        checks: list[dict[str, Any]]
+        exchanges: list[dict[str, Any]]
+
+    @event(Asked)
+    def __init__(
+        self,
+        batch_id: UUID,
+        city: str,
+        purpose: str,
+        legal_basis: str,
+        case_id: str,
+        checks: list[dict[str, Any]],
+        exchanges: list[dict[str, Any]],
+    ) -> None:
+        self.batch_id, self.city, self.purpose, self.legal_basis = batch_id, city, purpose, legal_basis
+        self.case_id, self.checks, self.exchanges = case_id, checks, exchanges
+
+    def reference(self, query_ids: list[str]) -> dict[str, Any]:
+        """What a check's `PeerConcluded` keeps of this batch: its id and the check's own queries."""
+        return {"batch": str(self.batch_id), "query_ids": list(query_ids)}
 
 
 def combine(answers: Sequence[dict[str, bool | None]]) -> tuple[Result, dict[str, bool | None]]:

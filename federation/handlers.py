@@ -12,24 +12,42 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.utils import get_topic
 
 from contracts.catalogue import EVENTS_BY_TYPE
-from contracts.eligibility import CrossRegionCheckRequested, HouseholdRegistered
+from contracts.eligibility import (
+    CrossRegionCheckRequested,
+    CrossRegionCheckRequestedV2,
+    CrossRegionRegisterUpdated,
+)
 from contracts.federation import CrossRegionResultRecorded
-from federation.domain import CrossRegionCheck, HouseholdSubjects, InboundExchange, InboundRejection, Tenancy
+from federation.domain import (
+    CATEGORIES,
+    BatchExchange,
+    CrossRegionCheck,
+    HouseholdSubjects,
+    InboundExchange,
+    InboundRejection,
+    RegisterEntry,
+    Tenancy,
+)
 from services.kit.codec import Incoming, Outgoing
 from services.kit.uow import UnitOfWork
 
-CHECK_REQUESTED = EVENTS_BY_TYPE[("housing.eligibility.cross-region-check-requested", 1)]
-HOUSEHOLD_REGISTERED = EVENTS_BY_TYPE[("housing.eligibility.household-registered", 1)]
+CHECK_REQUESTED = EVENTS_BY_TYPE[("housing.eligibility.cross-region-check-requested", 2)]
+REGISTER_UPDATED = EVENTS_BY_TYPE[("housing.eligibility.cross-region-register-updated", 1)]
 RESULT_RECORDED = EVENTS_BY_TYPE[("housing.federation.cross-region-result-recorded", 1)]
 
 
 def on_check_requested(incoming: Incoming, uow: UnitOfWork) -> None:
+    """v2 carries the subjects to ask with; a v1 request (from before eligibility derived them) has
+    none, and each of its cities is answered `unverified` ("no subject hash")."""
     request = incoming.payload
     assert isinstance(request, CrossRegionCheckRequested)
     if uow.find(CrossRegionCheck.create_id(request.check_id), CrossRegionCheck) is not None:
         return
-    register = uow.find(HouseholdSubjects.create_id(request.household_id), HouseholdSubjects)
-    subjects = [s for s in (register.subjects if register else []) if s["city"] in request.cities]
+    subjects = (
+        [s.model_dump(mode="json") for s in request.subjects]
+        if isinstance(request, CrossRegionCheckRequestedV2)
+        else []
+    )
     uow.add(
         CrossRegionCheck(
             request.check_id,
@@ -42,15 +60,22 @@ def on_check_requested(incoming: Incoming, uow: UnitOfWork) -> None:
     )
 
 
-def on_household_registered(incoming: Incoming, uow: UnitOfWork) -> None:
-    registered = incoming.payload
-    assert isinstance(registered, HouseholdRegistered)
-    if uow.find(Tenancy.create_id(registered.household_id), Tenancy) is None:
-        uow.add(Tenancy(registered.household_id, registered.region))
+def on_register_updated(incoming: Incoming, uow: UnitOfWork) -> None:
+    update = incoming.payload
+    assert isinstance(update, CrossRegionRegisterUpdated)
+    entry = uow.find(RegisterEntry.create_id(update.household_id), RegisterEntry)
+    if entry is None:
+        entry = RegisterEntry(update.household_id)
+        uow.add(entry)
+    entry.update(
+        [s.model_dump(mode="json") for s in update.subjects],
+        {name: getattr(update, name) for name in CATEGORIES},
+        update.as_of,
+    )
 
 
-HANDLERS = {CHECK_REQUESTED.type: on_check_requested, HOUSEHOLD_REGISTERED.type: on_household_registered}
-"""What federation consumes from the ELIGIBILITY stream."""
+HANDLERS = {CHECK_REQUESTED.type: on_check_requested, REGISTER_UPDATED.type: on_register_updated}
+"""What federation consumes from the ELIGIBILITY stream (each type in every version)."""
 
 
 class _Translator:
@@ -60,7 +85,15 @@ class _Translator:
 
     silent_topics = frozenset(
         get_topic(cls)
-        for aggregate in (InboundExchange, InboundRejection, Tenancy, HouseholdSubjects, CrossRegionCheck)
+        for aggregate in (
+            InboundExchange,
+            InboundRejection,
+            Tenancy,
+            HouseholdSubjects,
+            RegisterEntry,
+            CrossRegionCheck,
+            BatchExchange,
+        )
         for cls in vars(aggregate).values()
         if isinstance(cls, type)
         and issubclass(cls, Aggregate.Event)

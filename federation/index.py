@@ -1,9 +1,10 @@
-"""The event-fed part of the answering read model: who is housed here, by each peer's hash.
+"""The event-fed part of the answering read model: who is in our registers, by each peer's hash.
 
-Built from our own store: `Tenancy.Registered` (from eligibility's `HouseholdRegistered`) says a
-household holds a unit here; `HouseholdSubjects.Recorded` gives its members' hashes per peer city.
-A member of a registered household is answered `holds_subsidised_housing: true` to that peer. The
-index follows the notification log (new notifications only) and is rebuilt from it at start.
+Built from our own store: each `RegisterEntry.Updated` (from eligibility's
+`cross-region-register-updated`) gives a household's members' hashes per peer city, under every
+linkage key a peer may ask with, and what holds for them here (housed, subsidised, property over
+the threshold). An update replaces the household's previous hashes. The index follows the
+notification log (new notifications only) and is rebuilt from it at start.
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ import logging
 from uuid import UUID
 
 from federation.application import FederationApp
-from federation.domain import HouseholdSubjects, Tenancy
-from federation.readmodel import HOUSED, StatusBook
+from federation.domain import RegisterEntry
+from federation.readmodel import Status, StatusBook
 
 log = logging.getLogger(__name__)
-TOPICS = [f"{cls.__module__}:{cls.__qualname__}" for cls in (Tenancy.Registered, HouseholdSubjects.Recorded)]
+TOPICS = [f"{cls.__module__}:{cls.__qualname__}" for cls in (RegisterEntry.Updated,)]
 
 
 class TenantIndex:
     def __init__(self, app: FederationApp, book: StatusBook) -> None:
         self.app, self.book = app, book
         self.position = 0
-        self.registered: set[UUID] = set()  # HouseholdSubjects ids of registered households
-        self.subjects: dict[UUID, list[dict[str, str]]] = {}
+        self.subjects: dict[UUID, list[tuple[str, str]]] = {}
+        """Per register entry, the (city, hash) keys it holds in the book (dropped on its next update)."""
+        self.owners: dict[tuple[str, str], UUID] = {}
+        """The entry each key of the book was last set by: only that entry's next update removes it."""
         self._wakeup = asyncio.Event()
 
     def catch_up(self) -> int:
@@ -43,22 +46,19 @@ class TenantIndex:
         return seen
 
     def _apply(self, event: object) -> None:
-        if isinstance(event, Tenancy.Registered):
-            key = HouseholdSubjects.create_id(event.household_id)
-            self.registered.add(key)
-            self._index(key, self.subjects.get(key, []), [])
-        elif isinstance(event, HouseholdSubjects.Recorded):
-            key = UUID(str(event.originator_id))
-            old = self.subjects.get(key, [])
-            self.subjects[key] = list(event.subjects)
-            self._index(key, event.subjects, old)
-
-    def _index(self, key: UUID, subjects: list[dict[str, str]], old: list[dict[str, str]]) -> None:
-        for subject in old:
-            self.book.tenants.pop((subject["city"], subject["id_hash"]), None)
-        if key in self.registered:
-            for subject in subjects:
-                self.book.tenants[(subject["city"], subject["id_hash"])] = HOUSED
+        if not isinstance(event, RegisterEntry.Updated):
+            return
+        key = UUID(str(event.originator_id))
+        for old in self.subjects.pop(key, []):
+            if self.owners.get(old) == key:  # another entry may hold it since (a member who moved)
+                del self.owners[old]
+                self.book.register.pop(old, None)
+        status: Status = dict(event.categories)
+        held = [(subject["city"], subject["id_hash"]) for subject in event.subjects]
+        for subject in held:
+            self.book.register[subject] = status
+            self.owners[subject] = key
+        self.subjects[key] = held
 
     async def run(self, stop: asyncio.Event) -> None:
         self.app.wake_on_save(self._wakeup)

@@ -4,6 +4,10 @@ A peer that is down, slow, refusing or answering with anything we cannot verify 
 with the reason, never a silent "clear" (DESIGN.md: a peer never blocks a review). Each attempt is a
 freshly signed request (new nonce); attempts are bounded and spaced with jittered exponential backoff;
 a per-peer circuit breaker stops calling a peer that keeps failing until `breaker_reset_s` passed.
+
+A request asks about one household (`ask`: a review case's check) or several of one case
+(`ask_households`: the sweep's checks, coalesced by the outbound worker into batches); both go through
+the same attempts, breaker and answer verification, and each household gets its own verdict.
 """
 
 from __future__ import annotations
@@ -52,6 +56,16 @@ class Outcome:
     categories: dict[str, bool | None]
     reason: str | None
     query_ids: list[str]
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class HouseholdsOutcome:
+    """Several households asked in one request: a verdict per household (in the order asked, each
+    with its own query ids and no exchanges) and the request's raw exchanges, which are all of
+    theirs."""
+
+    outcomes: list[Outcome]
     exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -121,18 +135,58 @@ class PeerClient:
 
     async def ask(self, city: str, case: Case, subjects: Sequence[str]) -> Outcome:
         """Ask `city` about the subject hashes of one household; one verdict for all of them."""
+        asked = await self.ask_households(city, case, [subjects])
+        outcome = asked.outcomes[0]
+        outcome.exchanges = asked.exchanges
+        return outcome
+
+    async def ask_households(
+        self, city: str, case: Case, households: Sequence[Sequence[str]]
+    ) -> HouseholdsOutcome:
+        """Ask `city` about the members (subject hashes) of several households in one signed request
+        of one case (the single endpoint for one subject, the batch endpoint for more: at most
+        `BATCH_MAX` in all, which the caller keeps to); a verdict per household from its own members'
+        answers (`combine`). A failure of the request (peer down, bad signature, ...) is every
+        household's, with the reason. A household without a subject is `unverified` and not asked."""
         peer = self.directory.get(city)
         if peer is None:
-            return unverified(f"{city} is not in the peer directory")
-        if not subjects:
-            return unverified(f"no subject hash for {city}")
-        query_ids = [str(uuid4()) for _ in subjects]
-        breaker = self.breaker(city)
+            return HouseholdsOutcome([unverified(f"{city} is not in the peer directory") for _ in households])
+        query_ids = [[str(uuid4()) for _ in subjects] for subjects in households]
+        subjects = [subject for members in households for subject in members]
         exchanges: list[dict[str, Any]] = []
+        answers: dict[str, dict[str, bool | None]] | str = {}
+        if subjects:
+            answers = await self._request(
+                peer, case, subjects, [q for ids in query_ids for q in ids], exchanges
+            )
+        outcomes = []
+        for ids in query_ids:
+            if not ids:
+                outcomes.append(unverified(f"no subject hash for {city}"))
+            elif isinstance(answers, str):
+                outcomes.append(unverified(answers, ids))
+            else:
+                result, categories = combine([answers[q] for q in ids])
+                reason = None if result != "unverified" else "a category is unknown to the peer"
+                outcomes.append(Outcome(result, categories, reason, ids))
+        return HouseholdsOutcome(outcomes, exchanges)
+
+    async def _request(
+        self,
+        peer: Peer,
+        case: Case,
+        subjects: Sequence[str],
+        query_ids: list[str],
+        exchanges: list[dict[str, Any]],
+    ) -> dict[str, dict[str, bool | None]] | str:
+        """One request's attempts (retries with backoff, the peer's circuit breaker): the categories
+        of every query by query id, or why there are none. Every attempt's raw exchange is appended
+        to `exchanges`."""
+        breaker = self.breaker(peer.code)
         reason = "no attempt made"
         for attempt in range(self.settings.federation_peer_attempts):
             if not breaker.allow():
-                return unverified(f"circuit open for {city}: {reason}", query_ids, exchanges)
+                return f"circuit open for {peer.code}: {reason}"
             try:
                 answers = await self._attempt(peer, case, subjects, query_ids, exchanges)
             except _Retry as exc:
@@ -144,19 +198,13 @@ class PeerClient:
                 continue
             except SignatureRejected as exc:
                 breaker.success()  # the peer answers; the answer is what is wrong
-                return unverified(f"answer rejected: {exc.reason}", query_ids, exchanges)
+                return f"answer rejected: {exc.reason}"
             except ValueError as exc:
                 breaker.success()
-                return unverified(f"bad answer: {exc}", query_ids, exchanges)
+                return f"bad answer: {exc}"
             breaker.success()
-            result, categories = combine(answers)
-            reason_text = None if result != "unverified" else "a category is unknown to the peer"
-            return Outcome(result, categories, reason_text, query_ids, exchanges)
-        return unverified(
-            f"{city} unreachable after {self.settings.federation_peer_attempts} attempts: {reason}",
-            query_ids,
-            exchanges,
-        )
+            return answers
+        return f"{peer.code} unreachable after {self.settings.federation_peer_attempts} attempts: {reason}"
 
     async def _attempt(
         self,
@@ -165,7 +213,7 @@ class PeerClient:
         subjects: Sequence[str],
         query_ids: list[str],
         exchanges: list[dict[str, Any]],
-    ) -> list[dict[str, bool | None]]:
+    ) -> dict[str, dict[str, bool | None]]:
         now = self.clock().replace(microsecond=0)
         common = {
             "requesting_city": self.settings.federation_city,
@@ -197,6 +245,7 @@ class PeerClient:
         record: dict[str, Any] = {"url": url, "request": {"headers": headers.as_dict(), "body": raw.decode()}}
         exchanges.append(record)
         metrics.OUTBOUND.labels(peer.code).inc(len(subjects))
+        metrics.OUTBOUND_REQUESTS.labels(peer.code, "single" if len(subjects) == 1 else "batch").inc()
         started = time.perf_counter()
         try:
             response = await self.client.post(url, content=raw, headers=headers.items())
@@ -228,8 +277,11 @@ class PeerClient:
         return _answers(response.content, peer.code, query_ids, batch=len(subjects) > 1)
 
 
-def _answers(content: bytes, city: str, query_ids: list[str], *, batch: bool) -> list[dict[str, bool | None]]:
-    """The categories per subject, after checking the answer is about exactly our queries."""
+def _answers(
+    content: bytes, city: str, query_ids: list[str], *, batch: bool
+) -> dict[str, dict[str, bool | None]]:
+    """The categories per subject (by query id), after checking the answer is about exactly our
+    queries."""
     try:
         items = (
             BatchAnswer.model_validate_json(content).answers
@@ -242,4 +294,4 @@ def _answers(content: bytes, city: str, query_ids: list[str], *, batch: bool) ->
         raise ValueError("answer is about other queries")
     if any(a.responding_city != city for a in items):
         raise ValueError("responding_city is not the peer")
-    return [{name: getattr(a, name) for name in CATEGORIES} for a in items]
+    return {str(a.query_id): {name: getattr(a, name) for name in CATEGORIES} for a in items}

@@ -16,7 +16,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from federation.keys import public_from_x
-from federation.linkage import load_linkage_key
+from services.kit.linkage import LinkageKey, entry_keys
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class Peer:
     keys: tuple[PeerKey, ...]
     allowed_purposes: frozenset[str] = frozenset()
     rate_limit: RateLimit = RateLimit(10.0, 20)
-    linkage_key: bytes | None = field(default=None, repr=False)
+    linkage_keys: tuple[LinkageKey, ...] = field(default=(), repr=False)
+    """Our linkage keys with this city (services.kit.linkage: rotation by overlapping windows)."""
 
     def keys_valid_at(self, moment: datetime) -> list[PeerKey]:
         return [key for key in self.keys if key.valid_at(moment)]
@@ -88,7 +89,6 @@ def _peer(code: str, entry: dict[str, Any], base: Path) -> Peer:
         for k in entry.get("keys", [])
     )
     limit = entry.get("rate_limit") or {}
-    linkage_file = entry.get("linkage_key_file")
     return Peer(
         code=code,
         name=str(entry.get("name", code)),
@@ -96,7 +96,7 @@ def _peer(code: str, entry: dict[str, Any], base: Path) -> Peer:
         keys=keys,
         allowed_purposes=frozenset(entry.get("allowed_purposes", [])),
         rate_limit=RateLimit(float(limit.get("per_second", 10)), int(limit.get("burst", 20))),
-        linkage_key=load_linkage_key(base / linkage_file) if linkage_file else None,
+        linkage_keys=entry_keys(code, entry, base),
     )
 
 

@@ -1,26 +1,25 @@
 """What we answer from: who is housed or subsidised here and who owns property above the threshold,
 indexed by each peer's linkage hash.
 
-Two sources. (1) Our own events (`federation.index.TenantIndex`): a member of a household that
-eligibility registered, whose per-peer hash the intake gave us (`HouseholdSubjects`), holds subsidised
-housing here. Our events name people by member UUID only, never by ID number, so per-peer hashes cannot
-be derived from them (see contracts.federation). (2) A data file (`FEDERATION_DATA_FILE`, YAML:
+Two sources. (1) Our own registers (`federation.index.TenantIndex`): eligibility, where the ID numbers
+are, sends every household's members hashed for each peer under every usable linkage key, with the
+three categories (`cross-region-register-updated`). (2) A data file (`FEDERATION_DATA_FILE`, YAML:
 `subjects:` with `id_number` and the three categories, or `id_hashes: {<asking city>: <linkage hash>}`,
-already hashed) for what our events do not carry yet (subsidy, property): numbers are hashed once per
-peer at start-up and dropped. The demo cities' files hold
+already hashed): the registers of the demo peer cities, which have no eligibility of their own.
+Numbers are hashed once per peer and usable key at start-up and dropped. The demo files hold
 fictitious numbers only. The file wins where both know a subject.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from federation.domain import CATEGORIES
-from federation.linkage import id_hash
 from federation.peers import Directory
 
 Status = dict[str, bool | None]
@@ -28,33 +27,27 @@ UNKNOWN_SUBJECT: Status = dict.fromkeys(CATEGORIES, False)
 """A subject not in our registers: none of the categories holds here (our registers are complete)."""
 
 
-HOUSED: Status = {
-    "holds_subsidised_housing": True,
-    "receives_housing_subsidy": None,
-    "owns_property_over_threshold": None,
-}
-"""A member of a household registered here (from our own events): housed; the rest is not ours to say."""
-
-
 @dataclass
 class StatusBook:
     by_peer: dict[str, dict[str, Status]] = field(default_factory=dict)
-    tenants: dict[tuple[str, str], Status] = field(default_factory=dict)
-    """(peer, hash) → status, kept by `federation.index.TenantIndex` from our own events."""
+    register: dict[tuple[str, str], Status] = field(default_factory=dict)
+    """(peer, hash) → status, kept by `federation.index.TenantIndex` from our own registers."""
 
     def status(self, peer: str, subject_hash: str) -> Status:
         known = self.by_peer.get(peer, {}).get(subject_hash)
         if known is not None:
             return known
-        return self.tenants.get((peer, subject_hash), UNKNOWN_SUBJECT)
+        return self.register.get((peer, subject_hash), UNKNOWN_SUBJECT)
 
-    def add(self, directory: Directory, id_number: str, status: Status) -> None:
+    def add(self, directory: Directory, id_number: str, status: Status, moment: datetime) -> None:
+        """A person of the data file, under every linkage key each peer may ask with from `moment`."""
         for code, peer in directory.peers.items():
-            if peer.linkage_key is not None:
-                self.by_peer.setdefault(code, {})[id_hash(peer.linkage_key, id_number)] = status
+            for key in peer.linkage_keys:
+                if not key.expired_at(moment):
+                    self.by_peer.setdefault(code, {})[key.hash(id_number)] = status
 
 
-def load_book(path: Path | None, directory: Directory) -> StatusBook:
+def load_book(path: Path | None, directory: Directory, moment: datetime) -> StatusBook:
     book = StatusBook()
     if path is None:
         return book
@@ -62,7 +55,7 @@ def load_book(path: Path | None, directory: Directory) -> StatusBook:
     for entry in document.get("subjects", []):
         status: Status = {name: entry.get(name) for name in CATEGORIES}
         if "id_number" in entry:
-            book.add(directory, str(entry["id_number"]), status)
+            book.add(directory, str(entry["id_number"]), status, moment)
         for peer, hashed in (entry.get("id_hashes") or {}).items():
             book.by_peer.setdefault(str(peer), {})[str(hashed)] = status
     return book

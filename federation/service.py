@@ -76,7 +76,7 @@ def build(
     directory = load_directory(settings.federation_peers_file, settings.federation_city)
     private_key = load_private_key(settings.federation_private_key_file)
     app = FederationApp(settings, env, clock)
-    book = load_book(settings.federation_data_file, directory)
+    book = load_book(settings.federation_data_file, directory, app.clock())
     refusals = RefusalLog(
         settings.refusals_path(),
         settings.federation_refusals_max_bytes,

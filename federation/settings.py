@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from contracts.federation import BATCH_MAX
 from services.kit.settings import REPO_ROOT, ServiceSettings
 
 DEMO_DIR = REPO_ROOT / "var" / "federation"
@@ -73,11 +74,33 @@ class FederationSettings(ServiceSettings):
         ge=1,
         le=100,
         description=(
-            "Peer queries the outbound worker has in flight at once (one per check and city, retries "
-            "included); the rest wait their turn. Kept below the outbound connection pool (httpx's 100 "
-            "connections), so a burst of checks queues here instead of failing for want of a connection "
-            "(a pool timeout counts against the peer's circuit breaker and concludes `unverified`)."
+            "Peer queries the outbound worker has in flight at once (one per check and city, or per "
+            "batch of sweep checks, retries included); the rest wait their turn. Kept below the "
+            "outbound connection pool (httpx's 100 connections), so a burst of checks queues here "
+            "instead of failing for want of a connection (a pool timeout counts against the peer's "
+            "circuit breaker and concludes `unverified`)."
         ),
+    )
+
+    federation_batch_purposes: list[str] = Field(
+        default=["eligibility-review"],
+        description=(
+            "Purposes whose checks the outbound worker coalesces into per-peer batches (the sweep's: no "
+            "case open). A check of any other purpose (`exit-review`: an open review case) is asked "
+            "alone, under its own case id. Environment: a JSON list; `[]` batches nothing."
+        ),
+    )
+    federation_outbound_batch_max: int = Field(
+        default=BATCH_MAX,
+        ge=1,
+        le=BATCH_MAX,
+        description="Subjects per outbound batch at most (households are never split across batches).",
+    )
+    federation_batch_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        description="A batch not yet full is sent this long after its first check joined it.",
     )
 
     def refusals_path(self) -> Path:

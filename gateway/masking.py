@@ -41,9 +41,14 @@ def mask(value: Any) -> Any:
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key == "comparison" and isinstance(item, str):
-            # the rule's explanation quotes the observed value: keep the words, hide the number
+            # the rule's explanation quotes the observed value, and the members' figures it is made
+            # of (a per-capita division, a conflict): keep the words and the value in force, hide
+            # every amount
             observed = value.get("observed")
-            out[key] = _hide(item, str(observed)) if observed not in (None, "") else item
+            if "threshold" in value:
+                out[key] = _hide_amounts(item, value["threshold"])
+            else:  # not a rule as eligibility records it: hide what it observed
+                out[key] = _hide(item, str(observed)) if observed not in (None, "") else item
         elif key in PERSONAL_KEYS and item is not None:
             out[key] = MASK
         elif key == "facts" and isinstance(item, dict):
@@ -58,6 +63,16 @@ def mask(value: Any) -> Any:
 def _hide(text: str, number: str) -> str:
     """`text` with `number` masked where it stands alone (not inside 60.00 when it is 0.00)."""
     return re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d.])", MASK, text)
+
+
+_AMOUNT = re.compile(r"(?<![\d.])\d+\.\d+(?![\d.])")
+"""A decimal figure standing alone (dates, counts and ids have no decimal point)."""
+
+
+def _hide_amounts(text: str, threshold: Any) -> str:
+    """`text` with every decimal figure masked but the threshold (a published parameter)."""
+    keep = None if threshold in (None, "") else str(threshold)
+    return _AMOUNT.sub(lambda m: m.group(0) if m.group(0) == keep else MASK, text)
 
 
 def _mask_observations(scopes: Any) -> Any:

@@ -4,8 +4,6 @@
   subsidy (`subsidy/households.ndjson`), as NDJSON batches to eligibility's `POST /registrations`, each
   line with the household's ref (`H000001`, `R000001`) as its reference, so a batch sent again after a
   lost answer registers nobody twice;
-- the bureau's intake: per-peer subject hashes (`federation_subjects.ndjson`), federation
-  `PUT /federation/v1/households/{id}/subjects`;
 - the estates' management: door credentials (`credentials.ndjson`), monitoring `POST /credentials`
   (the member id from eligibility's registration answer);
 - civil affairs, real estate, finance, tax: their facts (`facts.ndjson`, `subsidy/facts.ndjson`) as
@@ -137,7 +135,6 @@ class Registered:
 class Counts:
     registered: int = 0
     registered_subsidy: int = 0
-    subjects: int = 0
     credentials: int = 0
     facts_http: int = 0
     facts_bus: int = 0
@@ -231,22 +228,6 @@ async def register_households(
         for member in data["members"]:
             registered.member_ids[member["person_hash"]] = member["member_id"]
     return registered, len(subsidised)
-
-
-async def put_subjects(client: httpx.AsyncClient, urls: Urls, folder: Path, registered: Registered) -> int:
-    calls = []
-    for line in ndjson(folder / "federation_subjects.ndjson"):
-        household_id = registered.household_ids.get(line["household_ref"])
-        if household_id is None:  # a household on a subsidy, when the load leaves them out
-            continue
-        subjects = [
-            {"member_id": registered.member_ids[s["person_hash"]], "city": s["city"], "id_hash": s["id_hash"]}
-            for s in line["subjects"]
-        ]
-        url = f"{urls['federation']}/federation/v1/households/{household_id}/subjects"
-        calls.append(lambda url=url, subjects=subjects: checked(client.put(url, json={"subjects": subjects})))
-    await bounded(calls)
-    return len(calls)
 
 
 async def enrol_credentials(
@@ -375,10 +356,6 @@ async def load_city(
             f"registered {counts.registered} households in units and {counts.registered_subsidy} on a "
             f"rent subsidy ({counts.seconds['registrations']:.1f} s)"
         )
-
-        step = time.monotonic()
-        counts.subjects = await put_subjects(client, urls, folder, registered)
-        counts.seconds["federation_subjects"] = time.monotonic() - step
 
         step = time.monotonic()
         await send_facts(client, urls, raw_lines(folder / "facts.ndjson"), counts)

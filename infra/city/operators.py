@@ -246,7 +246,8 @@ class Operators:
                     "reference": reference,
                     "described_on": today.isoformat(),
                     "household_id": household_id,
-                    "person_hash": head,
+                    # the household's per-capita income is the household's figure; assets the head's
+                    "person_hash": None if fact["kind"] == "income" else head,
                     "fact": fact,
                 }
             )

@@ -1,12 +1,10 @@
-"""The city's Procfile: `make run`'s processes, plus the two peer cities it does not start, each peer
-answering from the generated population's data.
+"""The city's Procfile: `make run`'s processes, each peer city answering from the generated
+population's data.
 
-`make run` (infra/local/Procfile) starts Foshan's services, its federation and two of its four
-neighbours (Guangzhou, Dongguan). Eligibility asks all four (`CROSS_REGION_CITIES`), so the city demo
-adds Zhongshan and Zhaoqing the same way (their demo keys and directories are generated with the
-others', under `{var}/federation/`: `infra.stack.demo_federation`), and points every peer's
-`FEDERATION_DATA_FILE` at `<population>/peers/<city>/data.yaml`. Everything else is the Procfile line
-as written.
+`make run` (infra/local/Procfile) starts Foshan's services, its federation and its four neighbours;
+the city demo points every peer's `FEDERATION_DATA_FILE` at `<population>/peers/<city>/data.yaml`
+(and would add a neighbour the Procfile lacks, `peer_spec`). Everything else is the Procfile line as
+written.
 
 With `ports` (the tests: free ports so that a running `make run` is no obstacle) every HTTP port is
 moved, and the five cities' peer directories under `var_dir/federation/` are rewritten with the new

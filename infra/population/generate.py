@@ -112,10 +112,16 @@ def facts_of(
     head = household.members[0]
     fresh = as_of.replace(day=1)
     described = household.income_described or fresh
-    income = {"kind": "income", "monthly_income": money(household.income)}
-    yield _fact("civil_affairs", refs("CA", described), described, head.person_hash, income)
+    # Civil affairs reports each member's own monthly income (eligibility divides over the members):
+    # the head earns the household's whole income, the others nothing, so the per-capita figure the
+    # rule computes is the household's exactly.
+    members = len(household.members)
+    for index, person in enumerate(household.members):
+        earned = household.income * members if index == 0 else 0  # cents
+        income = {"kind": "income", "monthly_income": money(earned)}
+        yield _fact("civil_affairs", refs("CA", described), described, person.person_hash, income)
     if household.issue == CONFLICTING_INCOME and household.second_income is not None:
-        second = {"kind": "income", "monthly_income": money(household.second_income)}
+        second = {"kind": "income", "monthly_income": money(household.second_income * members)}
         yield _fact("human_resources", refs("HR", described), described, head.person_hash, second)
     adults = [m for m in household.members if m.age >= 18]
     for person, amount in zip(adults, household.assets, strict=False):
@@ -244,8 +250,6 @@ def generate(options: Options, out: Path) -> dict[str, Any]:
     )
     for peer in peer_sets:
         peer_data.write_peer(out / "peers", peer, options.as_of)
-    with (out / "federation_subjects.ndjson").open("w", encoding="utf-8") as f:
-        f.writelines(peer_data.subject_lines(population, options.linkage_dir))
 
     # Ground truth, one household per line inside one JSON document.
     t = population.thresholds
@@ -359,6 +363,5 @@ def _summary(
             "credentials.ndjson": credentials,
             "door_access.ndjson": door_lines,
             "utility.ndjson": utility_lines,
-            "federation_subjects.ndjson": len(housed),
         },
     }

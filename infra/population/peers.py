@@ -5,15 +5,13 @@ Each file holds (1) the known cross-region matches of Foshan households in that 
 true), (2) Foshan members the city knows with nothing true there (a `no_match`), and (3) the city's own
 residents Foshan has never heard of. People are written as `id_hashes: {CN-FS: <hash>}`, the hash
 Foshan sends for them (HMAC-SHA256 of the normalised ID number under the Foshan-peer linkage key, as
-federation/linkage.py computes it), so no ID number is in the file. `--peer-ids raw` writes
+services/kit/linkage.py computes it), so no ID number is in the file. `--peer-ids raw` writes
 `id_number:` instead, the only form federation's loader reads today.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,9 +21,9 @@ import yaml
 
 from federation.demo import ensure_linkage
 from federation.domain import CATEGORIES
-from federation.linkage import id_hash, load_linkage_key
 from infra.population import params as P
 from infra.population.model import HOME, Population, scaled
+from services.kit.linkage import id_hash, load_linkage_key
 
 REGION_OF_PEER = {"CN-GZ": "440106", "CN-DG": "441900", "CN-ZS": "442000", "CN-ZQ": "441202"}
 DEFAULT_LINKAGE_DIR = Path(__file__).resolve().parents[2] / "var" / "federation" / "linkage"
@@ -97,25 +95,6 @@ def build_peers(
         rng.shuffle(entries)
         sets.append(PeerSet(city, entries, n_matches, len(known[:n_known]), n_residents))
     return sets
-
-
-def subject_lines(population: Population, linkage_dir: Path) -> Iterator[str]:
-    """Per household (in a unit or on a rent subsidy), every member's hash for every peer: what Foshan's
-    federation needs (`PUT /households/{household_id}/subjects`) to ask the peers about the household;
-    without it every peer's answer is `unverified` and the household waits in manual review."""
-    keys = [(city, linkage_key(linkage_dir, city)) for city in P.PEER_CITIES]
-    for household in population.households:
-        subjects = [
-            {
-                "member_index": index,
-                "person_hash": person.person_hash,
-                "city": city,
-                "id_hash": id_hash(key, person.id_number),
-            }
-            for index, person in enumerate(household.members)
-            for city, key in keys
-        ]
-        yield json.dumps({"household_ref": household.ref, "subjects": subjects}, separators=(",", ":")) + "\n"
 
 
 def write_peer(directory: Path, peer: PeerSet, as_of: date) -> None:

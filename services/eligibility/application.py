@@ -36,9 +36,11 @@ from services.eligibility.domain import (
     RoleRefused,
 )
 from services.eligibility.projection import Population
+from services.eligibility.register import PROPERTY_RULE, RegisterKeeper
 from services.eligibility.settings import EligibilitySettings
 from services.eligibility.sweeps import SweepOrders
 from services.kit.clock import Clock
+from services.kit.linkage import Keyring, load_keyring
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 
@@ -119,6 +121,9 @@ class EligibilityApp(ServiceApplication):
         )
         self._write_lock = threading.RLock()
         self._books: weakref.WeakKeyDictionary[UnitOfWork, ParameterBook | None] = weakref.WeakKeyDictionary()
+        keys = settings.linkage_keys_file
+        keyring = Keyring() if keys is None else load_keyring(keys, settings.home_region)
+        self.register_keeper = RegisterKeeper(keyring, settings.home_region)
         super().__init__(settings, env, clock)
         self.population = Population(self)
 
@@ -248,6 +253,7 @@ class EligibilityApp(ServiceApplication):
         released = sum(self._link(uow, record, household) for record in records)
         if released:
             self.evaluate_household(uow, household)
+        self.refresh_register(uow, household)
         return "registered", household
 
     def _link(self, uow: UnitOfWork, record: dict[str, Any], household: Household) -> int:
@@ -268,7 +274,7 @@ class EligibilityApp(ServiceApplication):
             return 0
         released = parked.release(household.id)
         for fact in released:
-            scope = str(record["member_id"]) if fact.fact["kind"] != "income" else "household"
+            scope = str(record["member_id"])  # parked for a person: about that member (income too)
             household.record_fact(fact.department, fact.reference, fact.described_on, dict(fact.fact), scope)
         return len(released)
 
@@ -290,8 +296,10 @@ class EligibilityApp(ServiceApplication):
                 if index is not None and index.household_id == household.id:
                     index.move(None, None)
             household.change_members(records)
-            if released:
+            if released or household.decision is not None:
+                # who the members are is a rule input (per-capita income over the members)
                 self.evaluate_household(uow, household)
+            self.refresh_register(uow, household)
             return household
 
         return self._in_uow(work)
@@ -355,9 +363,13 @@ class EligibilityApp(ServiceApplication):
                 return "unmatched"
             self._park(uow, report, report.person_hash)
             return "parked"
+        if report.person_hash is not None and member is None:
+            # a household and a person who is not its member: which one the figure describes is
+            # unknowable (a member's income read as the household's would decide wrongly)
+            return "unmatched"
         uow.add(FactReceipt(department, report.reference, household.id))
         fact = report.fact.model_dump()
-        scope = str(member["member_id"]) if member is not None and fact["kind"] != "income" else "household"
+        scope = str(member["member_id"]) if member is not None else "household"
         household.record_fact(department, report.reference, report.described_on, fact, scope)
         self.evaluate_before_commit(uow, household.id)
         return "recorded"
@@ -487,12 +499,14 @@ class EligibilityApp(ServiceApplication):
                 reason = queries.cross_region_reason(household, policy)
                 if reason is None:
                     continue
+                cities = list(self.config.cross_region_cities)
                 household.cross_region_requested(
                     uuid4(),
-                    list(self.config.cross_region_cities),
+                    cities,
                     self.config.cross_region_sweep_purpose,
                     policy.now,
                     reason,
+                    self.register_keeper.check_subjects(household, cities, policy.now),
                 )
                 asked += 1
             return asked
@@ -572,14 +586,53 @@ class EligibilityApp(ServiceApplication):
             uow.add(case)
             check_id = uuid4()
             household.case_opened(case.id, review_id, check_id, reason, triggered)
+            cities, now = list(self.config.cross_region_cities), self.clock()
             household.cross_region_requested(
                 check_id,
-                list(self.config.cross_region_cities),
+                cities,
                 self.config.cross_region_purpose,
-                self.clock(),
+                now,
                 "review case opened",
+                self.register_keeper.check_subjects(household, cities, now),
             )
+        self.refresh_register(uow, household)
         return decision
+
+    # -- the register peers are answered from (services/eligibility/register.py) ----------------------
+
+    def refresh_register(self, uow: UnitOfWork, household: Household) -> None:
+        today = self.today()
+        threshold = self._in_force(self.parameter_table(self._book(uow)), household.region, today).get(
+            PROPERTY_RULE
+        )
+        self.register_keeper.refresh(
+            household, None if threshold is None else threshold.value, today, self.clock()
+        )
+
+    def registers_stale(self) -> list[UUID]:
+        """Households whose register entry is missing or hashed on another basis (a linkage key added
+        or expired, or a store from before entries were kept), from the read model."""
+        self.population.catch_up()
+        now = self.clock()
+        return [h.id for h in list(self.population.households.values()) if self.register_keeper.stale(h, now)]
+
+    def refresh_registers(self, household_ids: Sequence[UUID]) -> int:
+        """Bring the register entries of one batch of households up to date (one transaction)."""
+
+        def work(uow: UnitOfWork) -> int:
+            uow.prefetch(household_ids)
+            refreshed = 0
+            for household_id in household_ids:
+                try:
+                    household = uow.find(household_id, Household)
+                except TypeError:
+                    household = None
+                if household is not None and self.register_keeper.stale(household, self.clock()):
+                    self.refresh_register(uow, household)
+                    refreshed += 1
+            return refreshed
+
+        return self._in_uow(work)
 
     # -- parameters ------------------------------------------------------------------------------------
 

@@ -158,6 +158,23 @@ class Household(Aggregate):
         purpose: str
         requested_at: datetime
         reason: str
+        subjects: list[dict[str, str]]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Checks asked before eligibility derived subjects: none (federation held them)."""
+            state["subjects"] = []
+
+    class RegisterUpdated(Aggregate.Event):
+        """What peers are answered about the members (`services.eligibility.register`): their hashes
+        under every usable linkage key, the three categories, and what the hashes were made from."""
+
+        subjects: list[dict[str, str]]
+        categories: dict[str, bool]
+        as_of: date
+        basis: list[str]
 
     class OccupancyNoted(Aggregate.Event):
         """A step of an occupancy warning monitoring raised on the household's flat: evidence for
@@ -206,6 +223,13 @@ class Household(Aggregate):
         self.check_id: UUID | None = None
         self.cross_region: dict[str, rules.CrossRegionResult] = {}
         self.occupancy: tuple[Recorded, ...] = ()
+
+    property_places: tuple[tuple[str, str, Decimal, date], ...] = ()
+    """Each property on record (reference, city, area, the date its latest record describes), so
+    that what we answer peers about property here needs no rule (`services.eligibility.register`)."""
+    register_basis: tuple[str, ...] = ()
+    register_categories: Recorded | None = None
+    """What the last `RegisterUpdated` was made from and said (class defaults: none sent yet)."""
 
     checked_at: datetime | None = None
     """When the current cross-region check was requested (None: never asked, or only by a case
@@ -290,6 +314,10 @@ class Household(Aggregate):
             return  # recorded for the trail (and monitoring); no exit rule reads it
         if kind == "property":
             scope = str(fact["property_ref"])
+            known = next((p for p in self.property_places if p[0] == scope), None)
+            if known is None or known[3] <= described_on:
+                place = (scope, str(fact["city"]), Decimal(str(fact["area_m2"])), described_on)
+                self.property_places = (*(p for p in self.property_places if p[0] != scope), place)
         observation = rules.Observation(
             Decimal(str(fact[field])), rules.Source(department, reference, described_on), scope
         )
@@ -305,9 +333,11 @@ class Household(Aggregate):
             self.facts[kind][scope] = (observation,)
 
     def snapshot(self) -> rules.Snapshot:
-        """The rule inputs as of now (copied: later facts do not change a snapshot)."""
+        """The rule inputs as of now (copied: later facts do not change a snapshot), with the current
+        members' ids: the income rule divides their own incomes over them."""
         facts = {kind: dict(scopes) for kind, scopes in self.facts.items()}
-        return rules.Snapshot(self.region, facts, dict(self.cross_region))
+        members = tuple(str(m["member_id"]) for m in self.members)
+        return rules.Snapshot(self.region, facts, dict(self.cross_region), members)
 
     @event(CrossRegionAnswered)
     def cross_region_answered(self, check_id: UUID, city: str, result: str) -> None:
@@ -320,12 +350,25 @@ class Household(Aggregate):
 
     @event(CrossRegionRequested)
     def cross_region_requested(
-        self, check_id: UUID, cities: list[str], purpose: str, requested_at: datetime, reason: str
+        self,
+        check_id: UUID,
+        cities: list[str],
+        purpose: str,
+        requested_at: datetime,
+        reason: str,
+        subjects: list[dict[str, str]],
     ) -> None:
         self.check_id = check_id
         self.check_cities = tuple(cities)
         self.check_answered = ()
         self.checked_at = requested_at
+
+    @event(RegisterUpdated)
+    def register_updated(
+        self, subjects: list[dict[str, str]], categories: dict[str, bool], as_of: date, basis: list[str]
+    ) -> None:
+        self.register_basis = tuple(basis)
+        self.register_categories = Recorded(dict(categories))
 
     @property
     def outcome(self) -> str | None:

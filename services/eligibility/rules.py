@@ -16,9 +16,9 @@ refused.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,7 @@ EXIT_RULES: tuple[str, ...] = (INCOME, HOUSING, ASSETS)
 """The rules whose breach triggers exit, in the order explanations list them."""
 
 HOUSEHOLD_SCOPE = "household"
+CENT = Decimal("0.01")
 
 Outcome = Literal["qualifies", "exit_triggered", "needs_manual"]
 Status = Literal["exit", "clear", "missing", "stale", "conflict", "no_parameter", "unverified"]
@@ -218,6 +219,10 @@ class Snapshot:
     facts: Mapping[str, Mapping[str, tuple[Observation, ...]]]
     cross_region: Mapping[str, CrossRegionResult] = field(default_factory=dict)
     """Answers of the current cross-region check, by peer city (empty: no check answered yet)."""
+    members: tuple[str, ...] = ()
+    """The current members' ids (the scopes of member facts), in the household's order. The income rule
+    divides their own incomes over them; member incomes of anyone else (a person who left) are not
+    read, and with no members given only a household figure is."""
 
     def scopes(self, kind: str) -> Mapping[str, tuple[Observation, ...]]:
         return self.facts.get(kind, {})
@@ -258,7 +263,7 @@ def evaluate(snapshot: Snapshot, parameters: InForce) -> Decision:
     tolerance = parameters.get(STALENESS)
     oldest = parameters.on - timedelta(days=int(tolerance.value)) if tolerance is not None else None
     results = (
-        _single_value(INCOME, snapshot.scopes("income"), parameters, oldest, "per-capita monthly income"),
+        _income(snapshot, parameters, oldest),
         _housing(snapshot.scopes("property"), parameters),
         _assets(snapshot.scopes("financial_assets"), parameters, oldest),
         *((_cross_region(snapshot.cross_region),) if snapshot.cross_region else ()),
@@ -278,7 +283,7 @@ def outcome(snapshot: Snapshot, parameters: InForce) -> Outcome:
     tolerance = parameters.get(STALENESS)
     oldest = parameters.on - timedelta(days=int(tolerance.value)) if tolerance is not None else None
     statuses = (
-        _single_status(INCOME, snapshot.scopes("income"), parameters, oldest),
+        _income_status(snapshot, parameters, oldest),
         _housing_status(snapshot.scopes("property"), parameters),
         _assets_status(snapshot.scopes("financial_assets"), parameters, oldest),
         _cross_region(snapshot.cross_region).status if snapshot.cross_region else "clear",
@@ -372,14 +377,20 @@ def _result(
     )
 
 
-def _compare(rule: str, observed: Decimal, parameters: InForce, sources: Iterable[Source]) -> RuleResult:
+def _compare(
+    rule: str, observed: Decimal, parameters: InForce, sources: Iterable[Source], shown: str | None = None
+) -> RuleResult:
+    """`shown`: how the comparison text writes `observed` (a calculation ending in it; default: the
+    value alone)."""
     value = parameters.get(rule)
     if value is None:
-        return _result(rule, parameters, "no_parameter", observed, sources, f"no {rule} value in force")
+        text = f"no {rule} value in force" if shown is None else f"{shown}; no {rule} value in force"
+        return _result(rule, parameters, "no_parameter", observed, sources, text)
+    shown = str(observed) if shown is None else shown
     if observed > value.value:
-        text = f"{observed} > {value.value} {value.unit}: exit condition met"
+        text = f"{shown} > {value.value} {value.unit}: exit condition met"
         return _result(rule, parameters, "exit", observed, sources, text)
-    text = f"{observed} <= {value.value} {value.unit}: within the limit"
+    text = f"{shown} <= {value.value} {value.unit}: within the limit"
     return _result(rule, parameters, "clear", observed, sources, text)
 
 
@@ -413,6 +424,128 @@ def _single_value(
     if isinstance(found, RuleResult):
         return found
     return _compare(rule, found.value, parameters, [found.source])
+
+
+@dataclass(frozen=True)
+class _MemberIncomes:
+    """Each current member's own monthly income on record on or before the decision date (a member
+    without one: no observation), in the household's order."""
+
+    found: Mapping[str, tuple[Observation, ...]]
+
+    @property
+    def latest(self) -> date:
+        return max(usable[0].source.described_on for usable in self.found.values() if usable)
+
+    @property
+    def oldest(self) -> date:
+        return min(usable[0].source.described_on for usable in self.found.values() if usable)
+
+    @property
+    def missing(self) -> list[str]:
+        return [member for member, usable in self.found.items() if not usable]
+
+    @property
+    def conflicting(self) -> list[str]:
+        return [member for member, usable in self.found.items() if len({o.value for o in usable}) > 1]
+
+    def values(self) -> list[Decimal]:
+        return [usable[0].value for usable in self.found.values()]
+
+    def per_capita(self) -> Decimal:
+        return (sum(self.values(), Decimal("0")) / len(self.found)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _member_incomes(snapshot: Snapshot, on: date) -> _MemberIncomes | None:
+    """The current members' own incomes, or None when none of them has one on record."""
+    scopes = snapshot.scopes("income")
+    if not snapshot.members or scopes.keys() <= {HOUSEHOLD_SCOPE}:
+        return None  # the usual case: only a household figure (keep it cheap: what-if asks every one)
+    found = {member: _on_or_before(scopes.get(member, ()), on) for member in snapshot.members}
+    return _MemberIncomes(found) if any(found.values()) else None
+
+
+def _income_inputs(
+    snapshot: Snapshot, on: date
+) -> tuple[tuple[Observation, ...], _MemberIncomes | None, _MemberIncomes | None]:
+    """What the income rule decides on: (the household's per-capita figure, the member incomes to
+    divide instead, if any, and those on record). Member incomes are used when a current member has
+    one, unless the household figure describes the same or a later date than the latest of them."""
+    household = _on_or_before(snapshot.scopes("income").get(HOUSEHOLD_SCOPE, ()), on)
+    members = _member_incomes(snapshot, on)
+    if members is None or (household and household[0].source.described_on >= members.latest):
+        return household, None, members
+    return household, members, members
+
+
+def _income_status(snapshot: Snapshot, parameters: InForce, oldest: date | None) -> Status:
+    """`_income` in short: the same figure, the same statuses, no explanation."""
+    household, members, _ = _income_inputs(snapshot, parameters.on)
+    if members is None:
+        found = _latest_status(household, parameters.on, oldest)
+        return found if isinstance(found, str) else _compare_status(INCOME, found, parameters)
+    if members.conflicting:
+        return "conflict"
+    if members.missing:
+        return "missing"
+    if oldest is not None and members.oldest < oldest:
+        return "stale"
+    return _compare_status(INCOME, members.per_capita(), parameters)
+
+
+def _income(snapshot: Snapshot, parameters: InForce, oldest: date | None) -> RuleResult:
+    """Per-capita monthly income: a department's household figure, or the current members' own
+    incomes summed and divided by the number of members (`_income_inputs` says which; the comparison
+    names it). Every member needs an income on record (one without is `missing`, never zero); a member
+    figure is as stale as the oldest of them; the sources are every member's."""
+    household, members, on_record = _income_inputs(snapshot, parameters.on)
+    if members is None:
+        result = _single_value(
+            INCOME, {HOUSEHOLD_SCOPE: household}, parameters, oldest, "per-capita monthly income"
+        )
+        if on_record is None:
+            return result
+        described = household[0].source.described_on
+        when = (
+            "the same date: a tie" if on_record.latest == described else f"{on_record.latest} at the latest"
+        )
+        note = f"; the household's per-capita figure of {described} is used (member incomes describe {when})"
+        return replace(result, comparison=result.comparison + note)
+    count = len(members.found)
+    sources = [o.source for usable in members.found.values() for o in usable]
+    note = ""
+    if household:
+        note = (
+            f"; member incomes are used (the latest describes {members.latest}), not the household's "
+            f"per-capita figure of {household[0].source.described_on}"
+        )
+    if members.conflicting:
+        values = "; ".join(
+            f"member {member}: "
+            + ", ".join(
+                f"{o.value} ({o.source.department} {o.source.reference})" for o in members.found[member]
+            )
+            for member in members.conflicting
+        )
+        text = f"conflicting monthly income of {len(members.conflicting)} of {count} members: {values}"
+        return _result(INCOME, parameters, "conflict", None, sources, text + note)
+    if members.missing:
+        lacking = ", ".join(f"member {member}" for member in members.missing)
+        text = (
+            f"no monthly income reported on or before {parameters.on} for {len(members.missing)} of "
+            f"{count} members ({lacking}): the per-capita income needs every member's income"
+        )
+        return _result(INCOME, parameters, "missing", None, sources, text + note)
+    per_capita = members.per_capita()
+    division = (
+        f"({' + '.join(str(v) for v in members.values())}) / {count} member{'s' if count > 1 else ''}"
+        f" = {per_capita}"
+    )
+    if oldest is not None and members.oldest < oldest:
+        text = f"{division}; the oldest member income describes {members.oldest}, older than {oldest}: stale"
+        return _result(INCOME, parameters, "stale", per_capita, sources, text + note)
+    result = _compare(INCOME, per_capita, parameters, sources, shown=division)
+    return replace(result, comparison=result.comparison + note)
 
 
 def _housing(scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce) -> RuleResult:

@@ -10,7 +10,7 @@ from services.eligibility.api import router
 from services.eligibility.application import EligibilityApp
 from services.eligibility.handlers import consumes
 from services.eligibility.settings import DEV_PERSON_HASH_KEY, EligibilitySettings
-from services.eligibility.sweeper import periodic_sweep
+from services.eligibility.sweeper import periodic_registers, periodic_sweep
 from services.eligibility.translate import make_translator
 from services.kit.http import create_app, observe, serve
 from services.kit.periodic import PeriodicRuntime
@@ -27,7 +27,7 @@ def build(
         app,
         translate=make_translator(settings),
         consumes=consumes(app),
-        periodic=[periodic_sweep(app)] if settings.cross_region_sweep else [],
+        periodic=[periodic_registers(app), *([periodic_sweep(app)] if settings.cross_region_sweep else [])],
     )
     api = create_app(
         runtime,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from services.kit.settings import ServiceSettings
@@ -26,6 +28,14 @@ class EligibilitySettings(ServiceSettings):
         default_factory=lambda: ["CN-GZ", "CN-DG", "CN-ZS", "CN-ZQ"],
         description="Peer cities asked when a review case opens.",
     )
+    linkage_keys_file: Path | None = Field(
+        default=None,
+        description=(
+            "Our peer directory (the one federation reads, FEDERATION_PEERS_FILE), whose entries' "
+            "`linkage_keys` are the keys members are hashed with for each peer city "
+            "(services/kit/linkage.py). Unset: no keys, every peer answers `unverified`."
+        ),
+    )
     cross_region_purpose: str = Field(
         default="exit-review", description="Purpose declared by the check a review case opens."
     )
@@ -42,27 +52,26 @@ class EligibilitySettings(ServiceSettings):
         description="Seconds between two looks for households due (an in-memory scan: cheap).",
     )
     cross_region_sweep_batch: int = Field(
-        default=10,
+        default=100,
         ge=1,
         le=1_000,
         description=(
-            "Checks requested per batch. Federation asks every city of a check at once, one request "
-            "per city, so batch / pause is the most each peer gets from the sweep per second: keep it "
-            "well under the directory's `rate_limit` (the demo directories: 200 per second, burst 400)."
+            "Checks requested per batch. Federation coalesces the sweep's checks into signed batches "
+            "of up to 100 subjects per peer (federation/README.md, outbound batches), so 100 "
+            "households of ~3 members are ~3 requests per peer: batch / pause stays well under the "
+            "directory's `rate_limit` (the demo directories: 200 requests per second, burst 400)."
         ),
     )
     cross_region_sweep_pause_s: float = Field(
         default=0.5, ge=0, description="Seconds between two batches of one sweep (the pace, see the batch)."
     )
     cross_region_sweep_max_in_flight: int = Field(
-        default=30,
+        default=400,
         ge=1,
         description=(
             "Checks the sweep lets wait for answers at once: the next batch waits until fewer are open, "
-            "so the sweep goes no faster than the peers answer. Federation asks every open check at "
-            "once (one request per city on a pool of 100 connections): 30 checks of 4 cities stay "
-            "within it; many more time out waiting for a connection and open its circuit breakers "
-            "(seen in the demo: every answer `unverified`)."
+            "so the sweep goes no faster than the peers answer. Batched, 400 checks of 4 cities are "
+            "~50 requests in flight, within federation's pool of 100 connections."
         ),
     )
     cross_region_recheck_days: int = Field(
@@ -78,8 +87,8 @@ class EligibilitySettings(ServiceSettings):
         ge=0,
         description=(
             "A household never checked is due at its first decision, or this long after its "
-            "registration if no department fact has decided it yet (the intake's per-peer subject "
-            "hashes come after the registration: asking at once would find none)."
+            "registration if no department fact has decided it yet (its first facts usually follow "
+            "the registration: asked at its first decision, the answers meet them)."
         ),
     )
     cross_region_retry_s: float = Field(

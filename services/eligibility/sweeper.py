@@ -1,12 +1,12 @@
 """The periodic cross-region sweep: every household asked about in the neighbour cities at its first
 decision and again when its check is due (`queries.cross_region_reason`), in paced batches.
 
-Federation asks every city of every open check at once, one signed request per city, and the peers'
-directory entries limit how fast we may ask (`rate_limit`, answered 429 above it, then `unverified`
-after the retries). So the sweep requests at most `cross_region_sweep_batch` checks per
-`cross_region_sweep_pause_s` (20 a second at the defaults: a whole city of 38,600 households in about
-half an hour, once a year), and never lets more than `cross_region_sweep_max_in_flight` of its checks
-wait for answers: a slow peer slows the sweep down instead of being queued up against.
+Federation coalesces the sweep's checks into signed batches of up to 100 subjects per peer, and the
+peers' directory entries limit how fast we may ask (`rate_limit`, answered 429 above it, then
+`unverified` after the retries). So the sweep requests at most `cross_region_sweep_batch` checks per
+`cross_region_sweep_pause_s` (200 a second at the defaults: a whole city of 38,600 households in
+about three minutes), and never lets more than `cross_region_sweep_max_in_flight` of its checks wait
+for answers: a slow peer slows the sweep down instead of being queued up against.
 """
 
 from __future__ import annotations
@@ -39,6 +39,31 @@ async def sweep(app: EligibilityApp, stop: asyncio.Event) -> int:
     if asked:
         log.info("cross-region sweep: %d of %d households due asked", asked, len(due))
     return asked
+
+
+REGISTER_BATCH = 200
+
+
+async def refresh_registers(app: EligibilityApp, stop: asyncio.Event) -> int:
+    """Re-derive the register entries whose basis changed (a linkage key began to be usable or
+    expired, members changed elsewhere, a store from before entries): batch by batch, between
+    which `stop` is heeded. Returns how many households were refreshed."""
+    stale = await asyncio.to_thread(app.registers_stale)
+    done = 0
+    for start in range(0, len(stale), REGISTER_BATCH):
+        if stop.is_set():
+            break
+        done += await asyncio.to_thread(app.refresh_registers, stale[start : start + REGISTER_BATCH])
+    if done:
+        log.info("register entries: %d of %d households re-derived", done, len(stale))
+    return done
+
+
+def periodic_registers(app: EligibilityApp) -> Periodic:
+    async def tick(stop: asyncio.Event) -> None:
+        await refresh_registers(app, stop)
+
+    return Periodic("registers", app.config.cross_region_sweep_interval_s, tick)
 
 
 def periodic_sweep(app: EligibilityApp) -> Periodic:

@@ -20,7 +20,8 @@ from contracts.eligibility import (
     AppealResolved,
     AssessmentReceived,
     AssessmentRequested,
-    CrossRegionCheckRequested,
+    CrossRegionCheckRequestedV2,
+    CrossRegionRegisterUpdated,
     ExitDecided,
     FactRecorded,
     FindingRecorded,
@@ -91,8 +92,8 @@ def reasons(decision: dict[str, Any]) -> list[dict[str, Any]]:
 def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS_BY_TYPE) -> Translator:
     """The relay's translator; an event type `catalogue` does not list is not published."""
 
-    def catalogued(name: str, household_id: UUID, payload: BaseModel) -> list[Outgoing]:
-        spec = catalogue.get((f"housing.eligibility.{name}", 1))
+    def catalogued(name: str, household_id: UUID, payload: BaseModel, version: int = 1) -> list[Outgoing]:
+        spec = catalogue.get((f"housing.eligibility.{name}", version))
         return [] if spec is None else [Outgoing(spec, str(household_id), payload)]
 
     def translate(domain_event: DomainEventProtocol[UUID]) -> list[Outgoing]:
@@ -220,16 +221,29 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
             )
             return catalogued("review-decided", household, decided)
         if isinstance(domain_event, Household.CrossRegionRequested):
-            # by the periodic sweep or a case opening (`CaseOpened` names the same check); v1: federation
-            # holds the per-peer subject hashes (services/eligibility/README.md, "Cross-region checks")
-            check = CrossRegionCheckRequested(
-                household_id=domain_event.originator_id,
-                check_id=domain_event.check_id,
-                cities=domain_event.cities,
-                purpose=domain_event.purpose,
-                legal_basis=settings.cross_region_legal_basis,
+            # by the periodic sweep or a case opening (`CaseOpened` names the same check); v2 carries
+            # the members' hashes for each requested city (services/eligibility/register.py)
+            check = CrossRegionCheckRequestedV2.model_validate(
+                {
+                    "household_id": domain_event.originator_id,
+                    "check_id": domain_event.check_id,
+                    "cities": domain_event.cities,
+                    "purpose": domain_event.purpose,
+                    "legal_basis": settings.cross_region_legal_basis,
+                    "subjects": domain_event.subjects,
+                }
             )
-            return catalogued("cross-region-check-requested", household, check)
+            return catalogued("cross-region-check-requested", household, check, version=2)
+        if isinstance(domain_event, Household.RegisterUpdated):
+            entry = CrossRegionRegisterUpdated.model_validate(
+                {
+                    "household_id": household,
+                    "subjects": domain_event.subjects,
+                    "as_of": domain_event.as_of,
+                    **domain_event.categories,
+                }
+            )
+            return catalogued("cross-region-register-updated", household, entry)
         if isinstance(domain_event, ReviewCase.Approved):
             return approved(domain_event, catalogued)
         return []

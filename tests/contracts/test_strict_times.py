@@ -39,7 +39,7 @@ from contracts.department import DepartmentFactReported
 from contracts.envelope import Envelope
 from contracts.federation import BatchAnswer, BatchQuery, StatusAnswer, StatusQuery
 from contracts.timeline import Timeline
-from tests.contracts.test_payloads import FACTS, SAMPLES
+from tests.contracts.test_payloads import FACTS, SAMPLES, sample_of
 
 HASH = "3f" * 32
 HOUSEHOLD = "6a2f41a3-c54b-4d8a-9a0f-1c2b3d4e5f60"
@@ -115,7 +115,7 @@ OTHER_SAMPLES: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
 def all_samples() -> Iterator[tuple[str, type[BaseModel], dict[str, Any]]]:
     """Every valid sample we have: one per catalogue event, one per department fact kind, the rest."""
     for spec in EVENTS:
-        yield f"{spec.type}-v{spec.version}", spec.payload, SAMPLES[spec.type]
+        yield f"{spec.type}-v{spec.version}", spec.payload, sample_of(spec)
     for fact in FACTS:
         base = SAMPLES["housing.department.fact-reported"]
         yield f"fact-reported[{fact['kind']}]", DepartmentFactReported, {**base, "fact": fact}

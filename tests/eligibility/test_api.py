@@ -657,5 +657,6 @@ async def test_facts_parked_for_people_registered_in_a_batch_are_recorded_there(
     assert (await facts(client, parked))["parked"] == 1
     body = (await client.post("/registrations", json=[subsidy_body(id_number(7), reference="R7")])).json()
     household = (await client.get(f"/households/{body['results'][0]['household_id']}")).json()
-    assert household["facts"]["income"]["household"][0]["reference"] == "MZ-early"
+    member = household["members"][0]["member_id"]
+    assert household["facts"]["income"][member][0]["reference"] == "MZ-early"  # the member's own income
     assert household["decision"]["outcome"] == "exit_triggered" and household["open_case"] is not None

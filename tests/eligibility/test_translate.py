@@ -90,6 +90,7 @@ def test_a_whole_review_translates_into_valid_contract_events(
     names = [name for name, _ in published]
     assert names == [
         "household-registered",
+        "cross-region-register-updated",  # no linkage keys here: no subjects, the categories alone
         "fact-recorded",
         "review-decided",
         "warning-raised",

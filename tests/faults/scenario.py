@@ -69,6 +69,8 @@ ELIGIBILITY_ENV = {"CROSS_REGION_CITIES": '["CN-GZ"]', "CROSS_REGION_SWEEP": "fa
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}")
+_LINKAGE_HASH = re.compile(r"^[0-9a-f]{64}$")
+"""A member's hash for a peer: each run has its own DEMO linkage keys, so it is named like an id."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -567,6 +569,11 @@ def outcome(
         if isinstance(value, str):
             if _DATETIME.match(value):
                 return "<time>"
+            if _LINKAGE_HASH.match(value):
+                if value not in names:
+                    counter += 1
+                    names[value] = f"L{counter}"
+                return names[value]
 
             def name(match: re.Match[str]) -> str:
                 nonlocal counter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,8 +29,17 @@ STACK_ENV = {"INBOX_ACK_WAIT_S": "10"}
 default); 10 s keeps the test short and is still far above a batch's handling time here."""
 
 
-def procfile(tmp: Path, var_dir: Path, extra_env: Mapping[str, str]) -> Path:
-    specs = [s for s in parse_procfile(PROCFILE) if s.name in SERVICES]
+def procfile(
+    tmp: Path,
+    var_dir: Path,
+    extra_env: Mapping[str, str],
+    *,
+    names: Collection[str] = SERVICES,
+    eligibility_env: Mapping[str, str] = ELIGIBILITY_ENV,
+) -> Path:
+    """`make run`'s processes `names` on free ports, with the demo federation's directories rewritten
+    for them (`infra.city.procfile.write_directories`)."""
+    specs = [s for s in parse_procfile(PROCFILE) if s.name in names]
     ports = {s.name: free_port() for s in specs}
     city_ports = {
         s.env.get("FEDERATION_CITY", "CN-FS"): ports[s.name] for s in specs if s.module == "federation"
@@ -55,7 +64,7 @@ def procfile(tmp: Path, var_dir: Path, extra_env: Mapping[str, str]) -> Path:
             # its types in a schema named `federation-cn-gz` (reported; remove once the kit maps it)
             env["POSTGRES_SCHEMA"] = service_name.replace("-", "_")
         if spec.name == "eligibility":
-            env.update(ELIGIBILITY_ENV)
+            env.update(eligibility_env)
         moved.append(ProcessSpec(name=spec.name, env=env, module=spec.module))
     return write_procfile(moved, tmp / "Procfile")
 

@@ -22,16 +22,29 @@ from fastapi.testclient import TestClient
 
 from federation.demo import DEMO_CITIES, SIGNING_KEY, linkage_name, write_demo
 from federation.keys import load_private_key
-from federation.linkage import id_hash, load_linkage_key
 from federation.service import Node, build
 from federation.settings import FederationSettings
 from federation.signing import Headers, sign_request
 from services.kit import clock as kit_clock
 from services.kit.clock import ManualClock
+from services.kit.linkage import id_hash, load_linkage_key
 from tests.conftest import free_port
 from tests.support.identity import OperatorAuth
 
 CITIES = ("CN-FS", "CN-GZ", "CN-DG")
+TEST_PEOPLE: dict[str, list[dict[str, Any]]] = {
+    "CN-FS": [
+        {"id_number": "DEMO-4406-0001", "holds_subsidised_housing": True, "receives_housing_subsidy": False},
+        {"id_number": "DEMO-4406-0002", "holds_subsidised_housing": True, "receives_housing_subsidy": True},
+    ],
+    "CN-GZ": [
+        {"id_number": "DEMO-4406-0003", "holds_subsidised_housing": True, "receives_housing_subsidy": False},
+        {"id_number": "DEMO-4406-0004", "holds_subsidised_housing": False, "receives_housing_subsidy": True},
+    ],
+    "CN-DG": [{"id_number": "DEMO-4406-0005", "owns_property_over_threshold": True}],
+}
+"""The protocol tests' registers, every city's from its data file (Foshan's included: the file is
+still how a city without an eligibility of ours answers, and it keeps these tests about the wire)."""
 SINGLE = "/federation/v1/household-status"
 BATCH = "/federation/v1/household-status:batch"
 
@@ -84,7 +97,7 @@ class Demo:
 def demo(tmp_path: Path) -> Demo:
     ports = {code: free_port() for code in CITIES}
     root = tmp_path / "federation"
-    write_demo(root, ports)
+    write_demo(root, ports, people=TEST_PEOPLE)
     assert set(CITIES) <= set(DEMO_CITIES)
     return Demo(root, ports)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from uuid import uuid4
 
@@ -15,13 +16,23 @@ import pytest
 
 from federation.application import FederationApp
 from federation.audit import GENESIS, AuditWriter, _line_hash, verify_audit
-from federation.domain import combine
-from federation.linkage import id_hash, normalise_id_number
+from federation.domain import CATEGORIES, RegisterEntry, combine
 from federation.outbound import CircuitBreaker
 from federation.settings import FederationSettings
 from services.kit.integrity import open_store
+from services.kit.linkage import id_hash, normalise_id_number
 from services.kit.store import ServiceApplication
 from tests.support.processes import REPO
+
+
+def store_entry(app: FederationApp, hashes: list[str] | None = None) -> None:
+    """Two stored events (`Opened`, `Updated`): a register entry, as eligibility's update opens one."""
+    entry = RegisterEntry(uuid4())
+    subjects = [
+        {"member_id": str(uuid4()), "city": "CN-GZ", "key_id": "1", "id_hash": h} for h in hashes or []
+    ]
+    entry.update(subjects, dict.fromkeys(CATEGORIES, False), date(2030, 6, 1))
+    app.save(entry)
 
 
 @pytest.fixture
@@ -30,9 +41,9 @@ def audit(tmp_path: Path, persistence: dict[str, str]) -> Path:
     path = tmp_path / "audit.jsonl"
     writer = AuditWriter(app, path)
     for n in range(3):
-        app.record_subjects(uuid4(), [{"member_id": str(uuid4()), "city": "CN-GZ", "id_hash": f"{n:064x}"}])
-    assert writer.write_pending() == 3 * 2  # each register: Registered, Recorded
-    app.record_subjects(uuid4(), [])
+        store_entry(app, [f"{n:064x}"])
+    assert writer.write_pending() == 3 * 2  # each entry: Opened, Updated
+    store_entry(app)
     assert writer.write_pending() == 2, "the writer resumes after the last line"
     assert writer.write_pending() == 0
     app.close()
@@ -101,9 +112,9 @@ def test_after_a_crash_the_writer_catches_up_and_the_end_is_whole_again(
     store = open_store("federation", {**persistence, "VAR_DIR": str(tmp_path)})
     path = tmp_path / "audit.jsonl"
     writer = AuditWriter(app, path)
-    app.record_subjects(uuid4(), [])
+    store_entry(app)
     assert writer.write_pending() == 2
-    app.record_subjects(uuid4(), [])  # saved, then the process dies before (or while) appending
+    store_entry(app)  # saved, then the process dies before (or while) appending
     with path.open("a") as f:
         f.write('{"seq": 3, "topic": "fede')
     report = verify_audit(path, store)
@@ -123,9 +134,9 @@ def test_the_verifier_waits_for_a_live_writer_before_calling_the_end_cut_off(
     store = open_store("federation", {**persistence, "VAR_DIR": str(tmp_path)})
     path = tmp_path / "audit.jsonl"
     writer = AuditWriter(app, path)
-    app.record_subjects(uuid4(), [])
+    store_entry(app)
     writer.write_pending()
-    app.record_subjects(uuid4(), [])  # the writer has not appended this one yet
+    store_entry(app)  # the writer has not appended this one yet
     assert verify_audit(path, store).cut_off
     late = threading.Timer(0.5, writer.write_pending)
     late.start()
@@ -284,11 +295,11 @@ def test_two_writers_extend_one_chain_from_its_true_tail(tmp_path: Path, persist
     app = FederationApp(FederationSettings(var_dir=tmp_path), persistence)
     path = tmp_path / "audit.jsonl"
     first, second = AuditWriter(app, path), AuditWriter(app, path)
-    app.record_subjects(uuid4(), [])
+    store_entry(app)
     assert first.write_pending() == 2
-    app.record_subjects(uuid4(), [])
+    store_entry(app)
     assert second.write_pending() == 2
-    app.record_subjects(uuid4(), [])
+    store_entry(app)
     assert first.write_pending() == 2 and second.write_pending() == 0
     seqs = [json.loads(line)["seq"] for line in path.read_text().splitlines()]
     assert seqs == list(range(1, 7))

@@ -120,11 +120,17 @@ def test_years_later_a_stale_set_is_refused_and_the_renewed_one_answers(tmp_path
 
 
 def test_the_procfiles_federation_lines_name_the_files_the_stack_generates(tmp_path: Path) -> None:
+    """Foshan and every peer city of its directory run; the peers answer from their generated DEMO
+    registers, Foshan from its own events (no data file); eligibility hashes with the linkage keys of
+    Foshan's generated directory."""
     var = tmp_path / "var"
-    specs = [s for s in parse_procfile(include_disabled=True) if s.module == "federation"]
+    procfile = parse_procfile(include_disabled=True)
+    specs = [s for s in procfile if s.module == "federation"]
     extra = [s for s in city_specs(tmp_path / "population", var_dir=var) if s.module == "federation"]
     assert {s.env.get("FEDERATION_CITY", "CN-FS") for s in extra} == set(DEMO_CITIES)
+    assert sorted(s.env.get("FEDERATION_CITY", "CN-FS") for s in specs) == sorted(DEMO_CITIES)
     demo_federation(var, echo=False)
+    foshan_peers: Path | None = None
     for spec in [*specs, *extra]:
         env = expand_var(spec.env, var)
         city = env.get("FEDERATION_CITY", "CN-FS")
@@ -132,8 +138,17 @@ def test_the_procfiles_federation_lines_name_the_files_the_stack_generates(tmp_p
         assert key.is_relative_to(var.resolve()) and peers.is_relative_to(var.resolve()), spec.name
         me = load_directory(peers, city).me
         assert me is not None and public_x(load_private_key(key).public_key()) in {k.x for k in me.keys}
-        if spec in specs:
-            assert Path(env["FEDERATION_DATA_FILE"]).is_file()
+        if spec in specs and city == "CN-FS":
+            assert "FEDERATION_DATA_FILE" not in env, "Foshan answers from its own registers"
+            directory = load_directory(peers, city)
+            assert set(directory.peers) == set(DEMO_CITIES) - {"CN-FS"}
+            assert all(peer.linkage_keys for peer in directory.peers.values()), "a peer without a key"
+            foshan_peers = peers
+        elif spec in specs:
+            data = Path(env["FEDERATION_DATA_FILE"])
+            assert data.is_relative_to(var.resolve()) and data.is_file(), spec.name
+    (eligibility,) = [s for s in procfile if s.module == "services.eligibility"]
+    assert Path(expand_var(eligibility.env, var)["LINKAGE_KEYS_FILE"]) == foshan_peers
     committed = REPO_ROOT / "infra" / "federation"
     assert [p.name for p in committed.rglob("*") if p.is_file()] == ["README.md"], "keys are never committed"
 

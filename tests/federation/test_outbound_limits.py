@@ -21,7 +21,6 @@ import httpx
 import pytest
 from eventsourcing.utils import get_topic
 
-from contracts.eligibility import CrossRegionCheckRequested
 from contracts.federation import CrossRegionResultRecorded
 from federation.application import FederationApp
 from federation.domain import CrossRegionCheck
@@ -31,7 +30,7 @@ from federation.peers import load_directory
 from federation.worker import OutboundWorker
 from services.kit.bus import connect, ensure_streams
 from tests.federation.conftest import Demo
-from tests.federation.test_checks import deliver
+from tests.federation.test_checks import check_request, deliver
 from tests.federation.test_processes import city_process
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
@@ -159,18 +158,9 @@ def burst(
     is concluded."""
     settings = demo.settings("CN-FS", tmp_path, federation_max_in_flight_queries=max_in_flight)
     app = FederationApp(settings, {**demo.env("CN-FS", tmp_path), "SQLITE_DBNAME": str(tmp_path / name)})
-    subject = demo.hash_for("CN-FS", "CN-GZ", HOUSED_IN_GZ)
     checks = []
     for sequence in range(1, CHECKS + 1):
-        household = uuid4()
-        app.record_subjects(household, [{"member_id": str(uuid4()), "city": "CN-GZ", "id_hash": subject}])
-        request = CrossRegionCheckRequested(
-            household_id=household,
-            check_id=uuid4(),
-            cities=["CN-GZ"],
-            purpose="exit-review",
-            legal_basis="Foshan public rental housing measures, art. 27",
-        )
+        request = check_request(demo, uuid4(), ["CN-GZ"], {"CN-GZ": HOUSED_IN_GZ})
         deliver(app, request, sequence)
         checks.append(request.check_id)
 

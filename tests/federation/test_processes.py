@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from contracts.eligibility import CrossRegionCheckRequested
+from contracts.eligibility import CrossRegionCheckRequestedV2
 from contracts.federation import CrossRegionResultRecorded
 from federation.handlers import CHECK_REQUESTED
 from federation.outbound import Case, PeerClient
@@ -118,25 +118,27 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
 ) -> None:
     household, member, check = uuid4(), uuid4(), uuid4()
     id_number = "DEMO-4406-0003"  # housed in Guangzhou
+    # What eligibility sends (v2): the member hashed for each city it shares a key with; Zhongshan is
+    # not in the demo's directories, so it has no subject.
     subjects = [
-        {"member_id": str(member), "city": city, "id_hash": demo.hash_for("CN-FS", city, id_number)}
+        {
+            "member_id": str(member),
+            "city": city,
+            "key_id": "1",
+            "id_hash": demo.hash_for("CN-FS", city, id_number),
+        }
         for city in ("CN-GZ", "CN-DG")
     ]
     fs = demo.base_url("CN-FS")
-    intake = as_operator("intake.clerk", "admin", "federation-cn-fs")
-    put = httpx.put(
-        f"{fs}/federation/v1/households/{household}/subjects",
-        json={"subjects": subjects},
-        headers=intake,
-        timeout=5,
-    )
-    assert put.status_code == 204, put.text
-    request = CrossRegionCheckRequested(
-        household_id=household,
-        check_id=check,
-        cities=["CN-GZ", "CN-DG", "CN-ZS"],
-        purpose="exit-review",
-        legal_basis="Foshan public rental housing measures, art. 27",
+    request = CrossRegionCheckRequestedV2.model_validate(
+        {
+            "household_id": str(household),
+            "check_id": str(check),
+            "cities": ["CN-GZ", "CN-DG", "CN-ZS"],
+            "purpose": "exit-review",
+            "legal_basis": "Foshan public rental housing measures, art. 27",
+            "subjects": subjects,
+        }
     )
 
     async def publish_and_collect() -> list[CrossRegionResultRecorded]:
@@ -165,7 +167,8 @@ def test_a_check_request_on_the_bus_yields_one_result_per_peer(
     assert results["CN-GZ"].result == "match" and results["CN-GZ"].holds_subsidised_housing is True
     assert results["CN-DG"].result == "unverified" and "unreachable" in (results["CN-DG"].reason or "")
     assert results["CN-ZS"].result == "unverified" and "directory" in (results["CN-ZS"].reason or "")
-    status = httpx.get(f"{fs}/federation/v1/checks/{check}", headers=intake, timeout=5).json()
+    operator = as_operator("auditor.sun", "auditor", "federation-cn-fs")
+    status = httpx.get(f"{fs}/federation/v1/checks/{check}", headers=operator, timeout=5).json()
     assert status["pending"] == [] and status["results"]["CN-GZ"] == "match"
 
     # Every exchange is in the hash-chained audit log, which verifies.

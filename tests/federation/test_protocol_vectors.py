@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import federation.signing as signing
 from federation.keys import public_x
-from federation.linkage import id_hash
 from federation.signing import (
     Headers,
     sign_request,
@@ -24,6 +23,7 @@ from federation.signing import (
     signature_of,
     verify_request,
 )
+from services.kit.linkage import id_hash
 
 DOCUMENT = (Path(__file__).resolve().parents[2] / "federation" / "PROTOCOL.md").read_text()
 SECTION = DOCUMENT.split("## 9. Test vectors", 1)[1].split("## 10.", 1)[0]

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import httpx
 import pytest
 
-from contracts.eligibility import CrossRegionCheckRequested
+from contracts.eligibility import CrossRegionCheckRequestedV2
 from federation.application import FederationApp
 from federation.audit import verify_audit
 from federation.domain import CrossRegionCheck
@@ -29,7 +28,6 @@ from services.kit.clock import system_clock
 from services.kit.codec import Outgoing, encode
 from tests.conftest import free_port, wait_until
 from tests.federation.conftest import Demo
-from tests.support.identity import as_operator
 from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 
@@ -91,30 +89,31 @@ def test_a_standby_replica_takes_over_the_worker_and_the_audit_writer(
         first.start().wait_ready()
         wait_until(lambda: running_here(first, "outbound") and running_here(first, "audit"), message="leases")
         second.start().wait_ready()
-        for household, _ in household_checks:
-            subjects = [
-                {
-                    "member_id": str(uuid4()),
-                    "city": city,
-                    "id_hash": demo.hash_for("CN-FS", city, "DEMO-4406-0003"),
-                }
-                for city in ("CN-GZ", "CN-DG")
-            ]
-            url = f"http://127.0.0.1:{second.port}/federation/v1/households/{household}/subjects"
-            intake = as_operator("intake.clerk", "admin", SERVICE)
-            assert httpx.put(url, json={"subjects": subjects}, headers=intake, timeout=10).status_code == 204
 
         async def run() -> list[tuple[str, str, str]]:
             nc = await connect(nats_server.url, "test", identity="admin")
             js = nc.jetstream()
             sub = await js.subscribe("housing.federation.>", ordered_consumer=True)
             for household, check in household_checks:
-                request = CrossRegionCheckRequested(
-                    household_id=household,
-                    check_id=check,
-                    cities=["CN-GZ", "CN-DG"],
-                    purpose="exit-review",
-                    legal_basis="Foshan public rental housing measures, art. 27",
+                member = str(uuid4())  # housed in Guangzhou, hashed for both cities (v2's subjects)
+                subjects = [
+                    {
+                        "member_id": member,
+                        "city": city,
+                        "key_id": "1",
+                        "id_hash": demo.hash_for("CN-FS", city, "DEMO-4406-0003"),
+                    }
+                    for city in ("CN-GZ", "CN-DG")
+                ]
+                request = CrossRegionCheckRequestedV2.model_validate(
+                    {
+                        "household_id": str(household),
+                        "check_id": str(check),
+                        "cities": ["CN-GZ", "CN-DG"],
+                        "purpose": "exit-review",
+                        "legal_basis": "Foshan public rental housing measures, art. 27",
+                        "subjects": subjects,
+                    }
                 )
                 data = encode(
                     Outgoing(CHECK_REQUESTED, str(household), request),

@@ -33,14 +33,18 @@ from tests.support.processes import ServiceProcess
 pytestmark = pytest.mark.timeout(300)
 
 WIRE = "/federation/v1/household-status"
-SUBJECTS = f"/federation/v1/households/{uuid.UUID(int=7)}/subjects"
+"""Federation's front door, behind the kit's gate with federation's own body limit: the route of
+federation that reads a body, so the one a request can be held in flight on."""
+OPERATOR = "/federation/v1/exchanges"
+"""An operator route behind the kit's gate, with the kit's body limit. The gate refuses on a body's
+Content-Length (413) or sheds (503) before routing, whatever the method: no body is read here."""
 PROBLEM = "application/problem+json"
 
 
-def intake() -> tuple[str, str]:
-    """The assertion of the intake's call of federation's subjects route (behind the kit's guard),
-    minted now: the body limits are the route's, past who calls."""
-    return ("Authorization", as_operator("intake.clerk", "admin", "federation")["authorization"])
+def operator() -> tuple[str, str]:
+    """The assertion of an operator's call (behind the kit's guard), minted now: the body limits are
+    the gate's, past who calls."""
+    return ("Authorization", as_operator("auditor.sun", "auditor", "federation")["authorization"])
 
 
 class Held:
@@ -97,9 +101,9 @@ async def assert_operations_answer(process: ServiceProcess) -> None:
             assert (await request(port, "GET", path)).status == 200, (port, path)
 
 
-def subjects_body(size: int) -> bytes:
-    """A PUT .../subjects body of exactly `size` bytes (valid JSON, padded with spaces)."""
-    body = json.dumps({"subjects": []}).encode()
+def padded_body(size: int) -> bytes:
+    """A JSON body of exactly `size` bytes (padded with spaces); unsigned, so refused once read."""
+    body = json.dumps({"query_id": str(uuid.UUID(int=7))}).encode()
     return body + b" " * (size - len(body))
 
 
@@ -109,34 +113,38 @@ async def test_federation_sheds_by_count_and_by_bytes_and_keeps_answering_health
         HTTP_MAX_IN_FLIGHT="3",
         HTTP_MAX_BODY_BYTES="200000",
         HTTP_MAX_BODY_BYTES_IN_FLIGHT="100000",
+        FEDERATION_MAX_BODY_BYTES="100000",
     ) as (process, demo):
         port = process.port
         queries = iter(signed_queries(demo, port, 4))
-        json_type = [("Content-Type", "application/json"), intake()]
+        json_type = [("Content-Type", "application/json")]
+        as_operator_json = [*json_type, operator()]
 
-        # Over the limit: 413 on Content-Length, and while streaming without one.
-        declared = await request(port, "PUT", SUBJECTS, headers=json_type, body=subjects_body(300_000))
+        # Over the limit: 413 on Content-Length (the kit's, before routing), and while streaming
+        # without one (federation's, once the body read passes its limit).
+        declared = await request(port, "PUT", OPERATOR, headers=as_operator_json, body=padded_body(300_000))
         streamed = await request(
-            port, "PUT", SUBJECTS, headers=json_type, body=subjects_body(300_000), chunked=True
+            port, "POST", WIRE, headers=json_type, body=padded_body(300_000), chunked=True
         )
         for outcome in (declared, streamed):
             assert outcome.status == 413 and outcome.headers["content-type"] == PROBLEM, outcome
 
         # By bytes: 90,000 declared bytes in flight leave no room for 20,000 more; a GET has no body.
-        big = await hold(port, "PUT", SUBJECTS, subjects_body(90_000), json_type)
+        big = await hold(port, "POST", WIRE, padded_body(90_000), json_type)
         await until_in_flight(process, "federation", 1)
-        assert_shed(await request(port, "PUT", SUBJECTS, headers=json_type, body=subjects_body(20_000)))
+        assert_shed(await request(port, "POST", WIRE, headers=json_type, body=padded_body(20_000)))
         assert (await request(port, "GET", "/federation/v1/keys")).status == 200
 
         # By count: three held (96,000 bytes), then every route but the operations endpoints is 503.
-        held = [big, *[await hold(port, "PUT", SUBJECTS, subjects_body(3_000), json_type) for _ in range(2)]]
+        held = [big, *[await hold(port, "POST", WIRE, padded_body(3_000), json_type) for _ in range(2)]]
         await until_in_flight(process, "federation", 3)
         body, headers = next(queries)
         assert_shed(await request(port, "POST", WIRE, headers=headers, body=body))
         assert_shed(await request(port, "GET", "/federation/v1/keys"))
         await assert_operations_answer(process)
-        # A body over federation's own limit is refused on its Content-Length even when the gate is full.
-        oversize = await request(port, "POST", WIRE, headers=json_type, body=b"x" * 70_000)
+        # A body over federation's own limit (100,000 here, below the kit's) is refused on its
+        # Content-Length even when the gate is full.
+        oversize = await request(port, "POST", WIRE, headers=json_type, body=b"x" * 120_000)
         assert oversize.status == 413
         assert json.loads(oversize.body)["type"] == "urn:housing:federation:problem:too-large"
 
@@ -194,18 +202,17 @@ async def test_a_client_that_writes_its_whole_body_first_still_reads_the_refusal
         tmp_path, HTTP_MAX_IN_FLIGHT="1", HTTP_MAX_BODY_BYTES=str(16 * 1024 * 1024), HTTP_LINGER_S="30"
     ) as (process, _):
         port = process.port
-        big = subjects_body(8 * 1024 * 1024)
-        over = subjects_body(20 * 1024 * 1024)
+        big = padded_body(8 * 1024 * 1024)
+        over = padded_body(20 * 1024 * 1024)
 
         def head(size: int | None) -> str:
             length = f"Content-Length: {size}" if size is not None else "Transfer-Encoding: chunked"
             return (
-                f"PUT {SUBJECTS} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{': '.join(intake())}\r\n"
+                f"PUT {OPERATOR} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{': '.join(operator())}\r\n"
                 f"Content-Type: application/json\r\n{length}\r\n\r\n"
             )
 
-        json_type = [("Content-Type", "application/json"), intake()]
-        held = await hold(port, "PUT", SUBJECTS, subjects_body(3_000), json_type)
+        held = await hold(port, "POST", WIRE, padded_body(3_000), [("Content-Type", "application/json")])
         await until_in_flight(process, "federation", 1)
         assert await asyncio.to_thread(send_whole_body_then_read, port, head(len(big)), big) == 503
         assert await held.release() not in (0, 503)
@@ -214,15 +221,16 @@ async def test_a_client_that_writes_its_whole_body_first_still_reads_the_refusal
 
 
 async def test_a_chunked_upload_over_the_limit_reads_its_413_instead_of_a_reset(tmp_path: Path) -> None:
-    """Answered while it streams: the app's own answer, held back by the gate until the body is
-    drained. (Found flaky in 3 runs of 4 when the app's own 413 completed the answer and uvicorn closed
-    on the unread rest: every early answer now lingers, `Gate._finish`.)"""
+    """Answered while it streams: the app's own answer (federation's front door, once the body
+    passes its limit), held back by the gate until the body is drained. (Found flaky in 3 runs of 4
+    when the app's own 413 completed the answer and uvicorn closed on the unread rest: every early
+    answer now lingers, `Gate._finish`.)"""
     with federation_process(
         tmp_path, HTTP_MAX_IN_FLIGHT="1", HTTP_MAX_BODY_BYTES=str(16 * 1024 * 1024), HTTP_LINGER_S="30"
     ) as (process, _):
-        over = subjects_body(20 * 1024 * 1024)
+        over = padded_body(20 * 1024 * 1024)
         head = (
-            f"PUT {SUBJECTS} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{': '.join(intake())}\r\n"
+            f"POST {WIRE} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         assert await asyncio.to_thread(send_whole_body_then_read, process.port, head, over, True) == 413

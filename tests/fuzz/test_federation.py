@@ -3,8 +3,8 @@
 The wire endpoints (`POST /federation/v1/household-status[:batch]`) read the raw body and need an
 RFC 9421 signature from a peer city in the directory, so generated requests cannot pass them: they are
 fuzzed separately below with unsigned, badly signed and garbage requests, every one of which must be
-refused with a 4xx problem+json. Everything else (keys, refusals, exchanges, checks, the intake's
-`PUT .../subjects`, operations) is fuzzed from the OpenAPI document.
+refused with a 4xx problem+json. Everything else (keys, refusals, exchanges, checks, operations) is
+fuzzed from the OpenAPI document.
 """
 
 from __future__ import annotations

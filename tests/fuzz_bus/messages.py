@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from contracts.catalogue import EVENTS, STREAMS, EventSpec
 from contracts.envelope import Envelope
 from services.kit import clock
-from tests.contracts.test_payloads import SAMPLES
+from tests.contracts.test_payloads import sample_of
 
 CONSUMED_STREAMS = ("DEPARTMENT", "ELIGIBILITY", "FEDERATION", "MONITORING", "PENALTIES")
 """The streams some service's inbox reads (SIGNALS is monitoring's intake, not an inbox)."""
@@ -125,7 +125,7 @@ def schema(spec: EventSpec) -> tuple[dict[str, Any], dict[str, Any]]:
 def payloads(draw: st.DrawFn, spec: EventSpec) -> dict[str, Any]:
     """The catalogue's sample with some fields drawn from the schema instead; households from the pool."""
     document, defs = schema(spec)
-    payload: dict[str, Any] = json.loads(json.dumps(SAMPLES[spec.type]))
+    payload: dict[str, Any] = json.loads(json.dumps(sample_of(spec)))
     for name, node in document.get("properties", {}).items():
         if name == "household_id" and name in payload:
             payload[name] = str(draw(st.sampled_from(HOUSEHOLDS)))

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.catalogue import EVENTS_BY_TYPE
-from tests.contracts.test_payloads import SAMPLES
+from tests.contracts.test_payloads import SAMPLES, sample_of
 from tests.fuzz_bus.bus import Bus, Published
 from tests.fuzz_bus.messages import (
     CONSUMED_STREAMS,
@@ -59,7 +59,7 @@ README). Any other handler failure on a valid message is a finding."""
 
 def sentinel(stream: str) -> Message:
     spec = EVENTS_BY_TYPE[(SENTINELS[stream], 1)]
-    payload = json.loads(json.dumps(SAMPLES[spec.type]))
+    payload = json.loads(json.dumps(sample_of(spec)))
     if "household_id" in payload:
         payload["household_id"] = str(uuid4())
     return valid_message(spec, payload, f"sentinel-{uuid4()}")
@@ -137,7 +137,7 @@ def catalogue_round() -> list[Message]:
     batch = []
     for stream in CONSUMED_STREAMS:
         for spec in sorted(SPECS[stream], key=lambda s: s.name != "household-registered"):
-            payload = json.loads(json.dumps(SAMPLES[spec.type]))
+            payload = json.loads(json.dumps(sample_of(spec)))
             if "household_id" in payload:
                 payload["household_id"] = str(HOUSEHOLDS[0])
             batch.append(valid_message(spec, payload, f"sample-{uuid4()}"))

@@ -332,6 +332,16 @@ async def test_personal_fields_are_shown_only_with_personal_read(
     assert masked["decision"]["outcome"] == "exit_triggered"  # the decision itself stays visible
     area = {"rule": "housing_area", "observed": "0.00", "comparison": "0.00 <= 60.00 m2: within the limit"}
     assert mask(area)["comparison"] == "*** <= 60.00 m2: within the limit"
+    per_capita = {
+        "rule": "income_per_capita",
+        "observed": "2197.00",
+        "threshold": "3960.00",
+        "comparison": "(0.00 + 0.00 + 0.00 + 8788.00) / 4 members = 2197.00 <= 3960.00 yuan/person/month",
+    }
+    assert (
+        mask(per_capita)["comparison"]
+        == "(*** + *** + *** + ***) / 4 members = *** <= 3960.00 yuan/person/month"
+    )
 
 
 async def test_lists_are_filtered_to_the_operators_estates(gateway: GatewayFactory, tokens: Tokens) -> None:

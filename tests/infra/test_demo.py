@@ -46,7 +46,7 @@ def test_a_small_city_through_the_platform(tmp_path: Path, monkeypatch: pytest.M
         nats_http_port=free_port(),
         echo=False,
     ) as stack:
-        assert {"federation-zs", "federation-zq"} <= set(stack.services)  # the two peers make run lacks
+        assert {"federation-zs", "federation-zq"} <= set(stack.services)  # every city of the directory
         run, checks = run_demo(stack, population, quiet_s=1.5)
     report = run.report
     failed = [c.what for c in checks if not c.ok]

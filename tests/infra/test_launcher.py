@@ -49,6 +49,7 @@ from infra.stack import (
 )
 from services.kit import busauth
 from services.kit.bus import NoCredential, connect
+from tests.support.ports import free_port
 
 INFRA = REPO_ROOT / "infra"
 CLUSTER = INFRA / "nats" / "cluster"
@@ -63,14 +64,8 @@ DESIGN_PORTS = {
     "federation": 8006,
 }
 # Peer cities of the demo federation run the same module on ports of their own (8106, 8206, ...).
-PEER_CITY_PORTS = {"federation-gz": 8106, "federation-dg": 8206}
+PEER_CITY_PORTS = {"federation-gz": 8106, "federation-dg": 8206, "federation-zs": 8306, "federation-zq": 8406}
 STUB = "infra.stub_service"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http() -> httpx.Client:

@@ -25,9 +25,7 @@ from pydantic import TypeAdapter
 
 from contracts.department import DepartmentFactReported
 from contracts.monitoring import DoorAccess, UtilityReading
-from federation.api import SubjectsIn
 from federation.demo import ensure_demo
-from federation.linkage import id_hash, load_linkage_key
 from federation.peers import load_directory
 from federation.readmodel import load_book
 from infra.population import params as P
@@ -40,6 +38,8 @@ from services.eligibility.api import HOUSEHOLD_IN, RentSubsidyHouseholdIn, Tenan
 from services.eligibility.application import EligibilityApp
 from services.eligibility.service import build as build_eligibility
 from services.eligibility.settings import DEV_PERSON_HASH_KEY, EligibilitySettings
+from services.kit import clock as kit_clock
+from services.kit.linkage import id_hash, load_linkage_key
 from services.monitoring.api import CredentialIn
 from services.monitoring.detectors import DetectorParams, assess_sublet, assess_vacancy
 from services.monitoring.domain import HouseholdView, OccupancyBook, Register, UnitRef
@@ -155,7 +155,7 @@ def test_same_seed_and_scale_give_byte_identical_files(out: Path, tmp_path: Path
     subprocess.run(command, check=True, cwd=ROOT, env=env, capture_output=True)
     generate(Options(seed=2027, scale=SCALE, as_of=AS_OF), tmp_path / "other")
     first = digests(out)
-    assert len(first) == 14
+    assert len(first) == 13
     assert digests(again) == first
     other = digests(tmp_path / "other")
     assert other.keys() == first.keys()
@@ -186,12 +186,7 @@ def test_every_line_is_valid_and_written_as_the_contract_writes_it(out: Path) ->
         CredentialIn(
             kind=credential["kind"], credential_id=credential["credential_id"], member_id=UUID(int=1)
         )
-    for household in records(out / "federation_subjects.ndjson"):
-        subjects = [
-            {"member_id": str(UUID(int=1 + s["member_index"])), "city": s["city"], "id_hash": s["id_hash"]}
-            for s in household["subjects"]
-        ]
-        SubjectsIn.model_validate({"subjects": subjects})
+    assert not (out / "federation_subjects.ndjson").exists()  # eligibility derives them: no loader does
 
 
 def test_id_numbers_appear_only_in_the_registration_files(out: Path, raw_ids: dict[str, str]) -> None:
@@ -199,7 +194,7 @@ def test_id_numbers_appear_only_in_the_registration_files(out: Path, raw_ids: di
     assert len(numbers) == 1_956  # one distinct number per person
     registration = {out / "households.ndjson", out / "subsidy" / "households.ndjson"}
     others = [p for p in sorted(out.rglob("*")) if p.is_file() and p not in registration]
-    assert len(others) == 12
+    assert len(others) == 11
     for path in others:
         found = set(ID_NUMBER.findall(path.read_text(encoding="utf-8")))
         assert not found & numbers, path
@@ -209,7 +204,7 @@ def fold(
     facts: list[dict[str, Any]], member_scope: dict[str, str]
 ) -> dict[str, dict[str, tuple[rules.Observation, ...]]]:
     """Facts → rule inputs, as eligibility's intake does (services/eligibility/application.py,
-    domain.Household._fact_recorded): income per household, assets per member, property per reference;
+    domain.Household._fact_recorded): income and assets per member, property per reference;
     the latest described date wins, same-date records of different departments stand side by side."""
     fields = {"income": "monthly_income", "financial_assets": "amount", "property": "area_m2"}
     folded: dict[str, dict[str, tuple[rules.Observation, ...]]] = {}
@@ -217,12 +212,7 @@ def fold(
         fact = report["fact"]
         if fact["kind"] not in fields:
             continue
-        if fact["kind"] == "income":
-            scope = rules.HOUSEHOLD_SCOPE
-        elif fact["kind"] == "property":
-            scope = fact["property_ref"]
-        else:
-            scope = member_scope[report["person_hash"]]
+        scope = fact["property_ref"] if fact["kind"] == "property" else member_scope[report["person_hash"]]
         source = rules.Source(
             report["department"], report["reference"], date.fromisoformat(report["described_on"])
         )
@@ -255,7 +245,9 @@ def test_truth_is_what_the_rules_in_force_decide_on_the_facts(out: Path, truth: 
     threshold = {rule: in_force.values[rule].value for rule in rules.EXIT_RULES}
     decisions: dict[str, int] = defaultdict(int)
     for entry in truth["households"]:
-        decision = rules.evaluate(rules.Snapshot("CN-FS", fold(by_household[entry["ref"]], scope)), in_force)
+        members = tuple(scope[person] for person in entry["members"])
+        snapshot = rules.Snapshot("CN-FS", fold(by_household[entry["ref"]], scope), members=members)
+        decision = rules.evaluate(snapshot, in_force)
         assert decision.outcome == entry["expected_decision"], entry["ref"]
         assert [r.rule for r in decision.results if r.triggered] == entry["exit_triggers"], entry["ref"]
         decisions[decision.outcome] += 1
@@ -290,14 +282,6 @@ def test_cross_region_matches_are_in_the_peers_data_and_only_they(
             assert peers[match["city"]][hashed][match["category"]] is True
             expected.add((match["city"], hashed))
     assert len(expected) == scaled(P.CROSS_REGION_MATCHES, SCALE)
-    # What Foshan's federation is given to ask with is the hash each peer holds.
-    asked = {
-        (s["city"], s["id_hash"])
-        for line in records(out / "federation_subjects.ndjson")
-        for s in line["subjects"]
-    }
-    assert expected <= asked
-    assert len(asked) == 4 * sum(len(e["members"]) for e in truth["households"])
     known = 0
     for number in raw_ids.values():
         for city in P.PEER_CITIES:
@@ -331,10 +315,9 @@ def test_raw_peer_ids_load_in_federation_as_it_reads_data_files_today(tmp_path: 
     for match in matches:
         city = match["city"]
         directory = load_directory(FEDERATION_DEMO / city / "peers.yaml", city)
-        book = load_book(tmp_path / "peers" / city / "data.yaml", directory)
-        fs_key = directory.peers["CN-FS"].linkage_key
-        assert fs_key is not None
-        assert book.status("CN-FS", id_hash(fs_key, numbers[match["person_hash"]]))[match["category"]] is True
+        book = load_book(tmp_path / "peers" / city / "data.yaml", directory, kit_clock.now())
+        (fs_key,) = directory.peers["CN-FS"].linkage_keys
+        assert book.status("CN-FS", fs_key.hash(numbers[match["person_hash"]]))[match["category"]] is True
 
 
 def test_expected_warnings_are_what_monitorings_detectors_raise(out: Path, truth: dict[str, Any]) -> None:

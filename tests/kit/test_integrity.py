@@ -22,6 +22,7 @@ from federation.settings import FederationSettings
 from services.kit.integrity import Report, StoreReader, notifications, open_store, seal, verify
 from services.kit.settings import ServiceSettings
 from services.kit.store import ServiceApplication
+from tests.federation.test_audit_and_rules import store_entry
 from tests.kit.sample import Tally, TallyApp
 from tests.support.processes import REPO
 
@@ -319,7 +320,7 @@ def federation_store(tmp_path: Path) -> Iterator[tuple[FederationApp, dict[str, 
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "federation.sqlite")}
     app = FederationApp(FederationSettings(var_dir=tmp_path), env)
     for n in range(3):
-        app.record_subjects(uuid4(), [{"member_id": str(uuid4()), "city": "CN-GZ", "id_hash": f"{n:064x}"}])
+        store_entry(app, [f"{n:064x}"])
     audit = tmp_path / "audit.jsonl"
     assert AuditWriter(app, audit).write_pending() == 6
     try:

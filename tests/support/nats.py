@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from services.kit import busauth
+from tests.support.ports import free_port as free_port  # re-exported: tests import it from here
 
 NATS_SERVER = Path(sys.executable).with_name("nats-server")
 TEST_SERVICES = {
@@ -28,12 +29,6 @@ TEST_SERVICES = {
 """The kit's tests run services of their own (tests/kit/sample.py): each has a credential of its
 name with the operator's rights, since the catalogue says nothing of what they publish."""
 FEDERATION_CITIES = {f"federation-{city}": "federation" for city in ("cn-fs", "cn-gz", "cn-dg", "cn-zs")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -1,0 +1,109 @@
+"""Our register as peer cities see it, derived where the ID numbers are.
+
+Peers are asked about our households, and answer about theirs, by per-pair linkage hashes of the
+members' ID numbers (`services.kit.linkage`). Eligibility is the only service that holds the numbers,
+so it is the one that hashes: for each check it asks, every member under the key current for each
+requested city (`check_subjects`, carried by `cross-region-check-requested` v2), and for the register
+federation answers from, every member under every usable key of every peer (`register_subjects`, in
+`cross-region-register-updated`, with the three categories). No operator or loader supplies a hash.
+
+The categories hold for every member of the household: it is in our registers (a unit or a rent
+subsidy: `holds_subsidised_housing`), on a rent subsidy (`receives_housing_subsidy`), and the property
+in our city on record for its members together exceeds the dated threshold
+`cross_region_property_area` (`owns_property_over_threshold`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.kit.linkage import Keyring
+
+PROPERTY_RULE = "cross_region_property_area"
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """What a `Household.RegisterUpdated` records; `basis` says what the hashes were made from
+    (members and keys), so that a change of either is seen without hashing again."""
+
+    subjects: tuple[dict[str, str], ...]
+    categories: Mapping[str, bool]
+    basis: tuple[str, ...]
+
+
+def basis(keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: datetime) -> tuple[str, ...]:
+    return (*(str(m["member_id"]) for m in members), *keyring.basis(moment))
+
+
+def check_subjects(
+    keyring: Keyring, members: Iterable[Mapping[str, Any]], cities: list[str], moment: datetime
+) -> list[dict[str, str]]:
+    """Each member for each of `cities` under the key current at `moment` (none for a city we share
+    no current key with: federation answers it `unverified`)."""
+    return [
+        {"member_id": str(m["member_id"]), "city": s.city, "key_id": s.key_id, "id_hash": s.id_hash}
+        for m in members
+        for s in keyring.ask(str(m["id_number"]), cities, moment)
+    ]
+
+
+def register_subjects(
+    keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: datetime
+) -> tuple[dict[str, str], ...]:
+    return tuple(
+        {"member_id": str(m["member_id"]), "city": s.city, "key_id": s.key_id, "id_hash": s.id_hash}
+        for m in members
+        for s in keyring.register(str(m["id_number"]), moment)
+    )
+
+
+def local_property_area(properties: Iterable[tuple[str, str, Decimal, date]], city: str, on: date) -> Decimal:
+    """Floor area on record in `city` (latest record per property, described on or before `on`)."""
+    return sum(
+        (area for _, where, area, described_on in properties if where == city and described_on <= on),
+        Decimal("0.00"),
+    )
+
+
+def categories(rent_subsidy: bool, area: Decimal, threshold: Decimal | None) -> dict[str, bool]:
+    """A household with no threshold in force owns nothing "over" it: we answer what a rule says."""
+    return {
+        "holds_subsidised_housing": True,
+        "receives_housing_subsidy": rent_subsidy,
+        "owns_property_over_threshold": threshold is not None and area > threshold,
+    }
+
+
+class RegisterKeeper:
+    """Keeps each household's `RegisterUpdated` current: at registration, when its members, its
+    property on record or the keyring's usable keys change. Hashing is the costly part (members x
+    peers x keys HMACs), so it is redone only when the basis changed; the categories are cheap."""
+
+    def __init__(self, keyring: Keyring, city: str) -> None:
+        self.keyring, self.city = keyring, city
+
+    def check_subjects(self, household: Any, cities: list[str], moment: datetime) -> list[dict[str, str]]:
+        return check_subjects(self.keyring, household.members, cities, moment)
+
+    def stale(self, household: Any, moment: datetime) -> bool:
+        """The household's register entry is missing or was hashed on another basis."""
+        return household.register_categories is None or household.register_basis != basis(
+            self.keyring, household.members, moment
+        )
+
+    def refresh(self, household: Any, threshold: Decimal | None, on: date, moment: datetime) -> bool:
+        """Record a new entry when anything in it changed; True when one was recorded."""
+        now_basis = basis(self.keyring, household.members, moment)
+        area = local_property_area(household.property_places, self.city, on)
+        judged = categories(household.rent_subsidy is not None, area, threshold)
+        previous = household.register_categories
+        if household.register_basis == now_basis and previous is not None and dict(previous.data) == judged:
+            return False
+        subjects = register_subjects(self.keyring, household.members, moment)
+        household.register_updated(list(subjects), judged, on, list(now_basis))
+        return True
