@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from contracts.base import Contract
-from contracts.identifiers import CityCode, IdHash, no_id_number
+from contracts.identifiers import NOT_AN_ID_NUMBER, CityCode, IdHash, no_id_number
 from contracts.money import SquareMetres, Yuan
 from contracts.times import Day
 
@@ -33,8 +33,12 @@ __all__ = [
     "TaxFact",
 ]
 
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(no_id_number)]
-Employer = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_id_number)]
+Reference = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
+Employer = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
 
 
 class Department(StrEnum):

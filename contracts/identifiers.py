@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 __all__ = [
     "ID_NUMBER_PATTERN",
+    "NOT_AN_ID_NUMBER",
     "CityCode",
     "IdHash",
     "Label",
@@ -59,8 +60,15 @@ def no_id_number(value: str) -> str:
     return value
 
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_id_number)]
+NOT_AN_ID_NUMBER: Final = Field(
+    json_schema_extra={"not": {"pattern": "(^|[^0-9])[1-9][0-9]{16}[0-9Xx]([^0-9]|$)"}}
+)
+"""`no_id_number` as the schema says it (beside the validator): what a client may send, exactly."""
+
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
 """A short name: an estate, a rule, a kind, a course."""
 
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_id_number)]
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_id_number), NOT_AN_ID_NUMBER]
 """Free text a person reads: an explanation, a comment, a reason."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from contracts.identifiers import no_id_number
+from contracts.identifiers import NOT_AN_ID_NUMBER, no_id_number
 from gateway.auth import api_principal
 from gateway.operations import Forwarded, Operations
 from gateway.roles import Principal
@@ -19,8 +19,10 @@ from services.kit.http import IsoDate
 Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$")]
 # Free text is held to what the services' contracts take: no ID number inside (`no_id_number`), so the
 # gateway refuses it itself instead of relaying the service's refusal (and never forwards one).
-Short = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_id_number)]
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_id_number)]
+Short = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(no_id_number), NOT_AN_ID_NUMBER]
 REGION = r"^CN-[A-Z]{2}$"
 Region = Annotated[str, StringConstraints(pattern=REGION)]
 RegionQuery = Annotated[str, Query(pattern=REGION)]
@@ -107,8 +109,12 @@ class WarningStepIn(BaseModel):
 # -- penalties, resettlement, training: what the services accept, checked here first ------------------
 
 Note = Text
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(no_id_number)]
-Label = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_id_number)]
+Reason = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
 
 
 class SanctionIn(BaseModel):

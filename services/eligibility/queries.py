@@ -11,15 +11,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from services.eligibility import rules
 from services.eligibility.domain import Household, ReviewCase
+from services.eligibility.projection import Population
 from services.kit.households import RENT_SUBSIDY_ESTATE
 
-if TYPE_CHECKING:
-    from services.eligibility.application import EligibilityApp
+
+class WhatIfSource(Protocol):
+    """What what-if reads of the application (`EligibilityApp` is one): its read model and the
+    parameters in force. A protocol, so that this module does not import the application."""
+
+    @property
+    def population(self) -> Population: ...
+
+    def current_table(self) -> rules.ParameterTable: ...
 
 
 def candidate_table(
@@ -42,7 +50,7 @@ def candidate_table(
 
 
 def what_if(
-    app: EligibilityApp, on: date, values: Sequence[tuple[str, str, Decimal]], *, list_households: bool = True
+    app: WhatIfSource, on: date, values: Sequence[tuple[str, str, Decimal]], *, list_households: bool = True
 ) -> dict[str, Any]:
     app.population.catch_up()
     current = app.current_table()

@@ -1,0 +1,176 @@
+"""Department facts in, and the automated first review they trigger: the intake capability.
+
+Fact intake has one code path for both doors (HTTP batch and the NATS inbox): `intake_fact` writes
+through a `UnitOfWork`, so a batch of facts is one transaction whichever way it came, and a repeated
+(department, reference) is found by its receipt in the store or earlier in the same batch. A household
+with facts in a unit of work is decided once, just before it commits (`evaluate_before_commit`).
+Monitoring's occupancy warnings are kept here too: facts for the review, from another service.
+Split out of application.py so that the application module stays readable in one sitting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from contracts.department import DepartmentFactReported
+from services.eligibility import rules
+from services.eligibility.base import EligibilityBase
+from services.eligibility.domain import FactReceipt, Household, ParkedFacts, PersonIndex, ReviewCase
+from services.kit.uow import UnitOfWork
+
+IntakeStatus = Literal["recorded", "duplicate", "parked", "unmatched"]
+INGEST_CHUNK = 100
+
+
+class IntakeMixin(EligibilityBase):
+    """Department facts (HTTP batches and the inbox), monitoring's warnings, the automated decision."""
+
+    def ingest(self, reports: Sequence[DepartmentFactReported]) -> list[IntakeStatus]:
+        """HTTP batch intake: the valid facts of a request, one transaction per `INGEST_CHUNK` facts.
+
+        Chunks keep transactions small: on PostgreSQL, the library's pipelined insert of a few
+        hundred events (~1-2 KB each) in one transaction was seen to hang (server waiting for the
+        client, client waiting for the sync), with psycopg's Python and C implementations alike.
+        A chunk's write conflict is also redone without redoing the whole request.
+        """
+        statuses: list[IntakeStatus] = []
+        for start in range(0, len(reports), INGEST_CHUNK):
+            chunk = reports[start : start + INGEST_CHUNK]
+
+            def work(uow: UnitOfWork, chunk: Sequence[DepartmentFactReported] = chunk) -> list[IntakeStatus]:
+                self.prefetch_receipts(uow, chunk)
+                return [self.intake_fact(uow, report) for report in chunk]
+
+            statuses += self._in_uow(work)
+        return statuses
+
+    def intake_fact(self, uow: UnitOfWork, report: DepartmentFactReported) -> IntakeStatus:
+        """Record one fact on its household, which is re-evaluated when `uow` commits (once for all its
+        facts in the unit of work); ignore a fact already received.
+
+        A fact about a person no household holds yet is `parked` (with its receipt) and recorded on
+        the household that later takes them in. A fact naming only a household id we do not know is
+        `unmatched` and leaves no receipt: the department's data is wrong, and it can send the fact
+        again corrected.
+        """
+        department = report.department.value
+        if uow.find(FactReceipt.create_id(department, report.reference), FactReceipt) is not None:
+            return "duplicate"
+        household, member = self._locate(uow, report)
+        if household is None:
+            if report.person_hash is None:
+                return "unmatched"
+            self._park(uow, report, report.person_hash)
+            return "parked"
+        if report.person_hash is not None and member is None:
+            # a household and a person who is not its member: which one the figure describes is
+            # unknowable (a member's income read as the household's would decide wrongly)
+            return "unmatched"
+        uow.add(FactReceipt(department, report.reference, household.id))
+        fact = report.fact.model_dump()
+        scope = str(member["member_id"]) if member is not None else "household"
+        household.record_fact(department, report.reference, report.described_on, fact, scope)
+        self.evaluate_before_commit(uow, household.id)
+        return "recorded"
+
+    def prefetch_receipts(self, uow: UnitOfWork, reports: Sequence[DepartmentFactReported]) -> None:
+        """One store query for the receipts of a batch of facts (new facts have none: without this,
+        each would cost a query that finds nothing)."""
+        uow.prefetch(FactReceipt.create_id(r.department.value, r.reference) for r in reports)
+
+    def _park(self, uow: UnitOfWork, report: DepartmentFactReported, person_hash: str) -> None:
+        parked = uow.find(ParkedFacts.create_id(person_hash), ParkedFacts)
+        if parked is None:
+            parked = ParkedFacts(person_hash)
+            uow.add(parked)
+        department = report.department.value
+        parked.park(department, report.reference, report.described_on, report.fact.model_dump())
+        uow.add(FactReceipt(department, report.reference, None))
+
+    def note_occupancy(
+        self,
+        uow: UnitOfWork,
+        household_id: UUID | None,
+        warning_id: UUID,
+        step: str,
+        on: date,
+        detail: str,
+        by: str | None = None,
+    ) -> bool:
+        """Monitoring's warnings are facts for the review: kept on the household, shown to reviewers;
+        False for a household we do not know."""
+        if household_id is None:
+            return False
+        try:
+            household = uow.find(household_id, Household)
+        except TypeError:
+            household = None
+        if household is None:
+            return False
+        household.note_occupancy(warning_id, step, on, detail[:500], by)
+        return True
+
+    def _locate(
+        self, uow: UnitOfWork, report: DepartmentFactReported
+    ) -> tuple[Household | None, dict[str, Any] | None]:
+        household: Household | None = None
+        if report.household_id is not None:
+            try:
+                household = uow.find(report.household_id, Household)
+            except TypeError:
+                household = None
+        elif report.person_hash is not None:
+            index = uow.find(PersonIndex.create_id(report.person_hash), PersonIndex)
+            if index is not None and index.household_id is not None:
+                household = uow.find(index.household_id, Household)
+        if household is None:
+            return None, None
+        member = household.member_of(report.person_hash) if report.person_hash else None
+        return household, member
+
+    def evaluate_before_commit(self, uow: UnitOfWork, household_id: UUID) -> None:
+        """Decide on the household once, just before `uow` commits, on everything recorded in it.
+
+        Facts arrive in batches (an inbox batch, an HTTP chunk); a household with several facts in one
+        batch gets one decision that reflects all of them, rather than one per fact of which all but
+        the last were out of date before they were stored.
+        """
+        uow.defer(("evaluate", household_id), lambda u: self._evaluate_deferred(u, household_id))
+
+    def _evaluate_deferred(self, uow: UnitOfWork, household_id: UUID) -> None:
+        self.evaluate_household(uow, uow.get(household_id, Household))
+
+    def evaluate_household(self, uow: UnitOfWork, household: Household) -> rules.Decision:
+        """Automated first review; a household newly failing opens a review case."""
+        table = self.parameter_table(self._book(uow))
+        decision = rules.evaluate(household.snapshot(), self._in_force(table, household.region, self.today()))
+        previous = household.outcome
+        review_id = uuid4()
+        household.evaluated(review_id, rules.decision_record(decision), previous)
+        if (
+            decision.outcome == "exit_triggered"
+            and previous != "exit_triggered"
+            and household.open_case is None
+        ):
+            triggered = [r.rule for r in decision.results if r.triggered]
+            reason = f"automated review: exit condition met ({', '.join(triggered)})"
+            case = ReviewCase(
+                household.id, review_id, reason, self.clock(), household.region, household.estate
+            )
+            uow.add(case)
+            check_id = uuid4()
+            household.case_opened(case.id, review_id, check_id, reason, triggered)
+            cities, now = list(self.config.cross_region_cities), self.clock()
+            household.cross_region_requested(
+                check_id,
+                cities,
+                self.config.cross_region_purpose,
+                now,
+                "review case opened",
+                self.register_keeper.check_subjects(household, cities, now),
+            )
+        self.refresh_register(uow, household)
+        return decision
