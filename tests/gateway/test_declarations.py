@@ -76,7 +76,9 @@ BODIES = pairs(
 )
 """Gateway routes whose JSON body the service receives as the gateway validated it."""
 
-NARROWING = frozenset({"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "not"})
+NARROWING = frozenset(
+    {"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "not"}
+)
 """Keywords the gateway may add where the service has none: each only narrows what is allowed."""
 IGNORED = frozenset({"title", "description", "default", "examples", "additionalProperties"})
 """Not constraints on a value (the gateway drops unknown fields instead of passing them on)."""
