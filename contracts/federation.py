@@ -26,6 +26,8 @@ from contracts.times import Instant
 
 __all__ = [
     "BATCH_MAX",
+    "CATEGORIES",
+    "CITY_NAMES",
     "BatchAnswer",
     "BatchQuery",
     "BatchSubject",
@@ -36,6 +38,18 @@ __all__ = [
     "StatusAnswer",
     "StatusQuery",
 ]
+
+CATEGORIES = ("holds_subsidised_housing", "receives_housing_subsidy", "owns_property_over_threshold")
+"""What an answer says of a subject, in the order the protocol lists them."""
+
+CITY_NAMES = {
+    "CN-FS": "Foshan",
+    "CN-GZ": "Guangzhou",
+    "CN-DG": "Dongguan",
+    "CN-ZS": "Zhongshan",
+    "CN-ZQ": "Zhaoqing",
+}
+"""The cities of the cooperation by code, as explanations name them (a code not here is shown as is)."""
 
 BATCH_MAX = 100
 """Most subjects in one batch request (a server may state a lower limit in its 413 answer)."""

@@ -21,18 +21,13 @@ from typing import Any
 
 import yaml
 
+from contracts.federation import CITY_NAMES
 from federation.keys import keygen, load_private_key, public_x, write_file
 from federation.peers import Directory, load_directory
 from services.kit.clock import Clock
 from services.kit.clock import now as process_now
 
-DEMO_CITIES = {
-    "CN-FS": "Foshan",
-    "CN-GZ": "Guangzhou",
-    "CN-DG": "Dongguan",
-    "CN-ZS": "Zhongshan",
-    "CN-ZQ": "Zhaoqing",
-}
+DEMO_CITIES = dict(CITY_NAMES)
 DEMO_PORTS = {code: 8006 + 100 * i for i, code in enumerate(DEMO_CITIES)}
 """Where each demo city answers in the local stack (infra/local/Procfile, infra/city/procfile.py)."""
 PURPOSES = ["exit-review", "eligibility-review"]

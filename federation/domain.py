@@ -26,11 +26,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from contracts.federation import Result
+from contracts.federation import CATEGORIES, Result
 from services.kit.clock import Aggregate
 
 NAMESPACE = uuid5(NAMESPACE_URL, "urn:housing:federation")
-CATEGORIES = ("holds_subsidised_housing", "receives_housing_subsidy", "owns_property_over_threshold")
 
 
 class InboundExchange(Aggregate):

@@ -17,9 +17,8 @@ from contracts.eligibility import (
     CrossRegionCheckRequestedV2,
     CrossRegionRegisterUpdated,
 )
-from contracts.federation import CrossRegionResultRecorded
+from contracts.federation import CATEGORIES, CrossRegionResultRecorded
 from federation.domain import (
-    CATEGORIES,
     BatchExchange,
     CrossRegionCheck,
     HouseholdSubjects,

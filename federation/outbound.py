@@ -26,9 +26,17 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
-from contracts.federation import BatchAnswer, BatchQuery, BatchSubject, Result, StatusAnswer, StatusQuery
+from contracts.federation import (
+    CATEGORIES,
+    BatchAnswer,
+    BatchQuery,
+    BatchSubject,
+    Result,
+    StatusAnswer,
+    StatusQuery,
+)
 from federation import metrics
-from federation.domain import CATEGORIES, combine
+from federation.domain import combine
 from federation.peers import Directory, Peer
 from federation.settings import FederationSettings
 from federation.signing import Headers, SignatureRejected, sign_request, signature_of, verify_response

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from federation.domain import CATEGORIES
+from contracts.federation import CATEGORIES
 from federation.peers import Directory
 
 Status = dict[str, bool | None]

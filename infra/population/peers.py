@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
+from contracts.federation import CATEGORIES
 from federation.demo import ensure_linkage
-from federation.domain import CATEGORIES
 from infra.population import params as P
 from infra.population.model import HOME, Population, scaled
 from services.kit.linkage import id_hash, load_linkage_key

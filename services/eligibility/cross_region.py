@@ -31,7 +31,13 @@ class CrossRegionMixin(EligibilityBase):
     """The periodic sweep's due list and batches, operators' sweep orders, peers' answers, registers."""
 
     def record_cross_region(
-        self, uow: UnitOfWork, household_id: UUID, check_id: UUID, city: str, result: str
+        self,
+        uow: UnitOfWork,
+        household_id: UUID,
+        check_id: UUID,
+        city: str,
+        result: str,
+        matched: Sequence[str] = (),
     ) -> bool:
         """A peer city's answer to the household's current check; re-evaluates the household.
         An answer to an older check, or about an unknown household, changes nothing."""
@@ -41,7 +47,7 @@ class CrossRegionMixin(EligibilityBase):
             household = None
         if household is None or household.check_id != check_id:
             return False
-        household.cross_region_answered(check_id, city, result)
+        household.cross_region_answered(check_id, city, result, list(matched))
         self.evaluate_before_commit(uow, household.id)
         return True
 

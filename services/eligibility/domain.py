@@ -148,6 +148,15 @@ class Household(Aggregate):
         check_id: UUID
         city: str
         result: str
+        matched: list[str]
+        """The categories true there (on a `match`: what the explanation names)."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Answers stored before their categories were: none known."""
+            state["matched"] = []
 
     class CrossRegionRequested(Aggregate.Event):
         """A cross-region check asked of federation: by the periodic sweep (`eligibility-review`) or
@@ -227,6 +236,8 @@ class Household(Aggregate):
     property_places: tuple[tuple[str, str, Decimal, date], ...] = ()
     """Each property on record (reference, city, area, the date its latest record describes), so
     that what we answer peers about property here needs no rule (`services.eligibility.register`)."""
+    cross_region_matched: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(city, the categories true there) of the answers above (replaced whole, never edited)."""
     register_basis: tuple[str, ...] = ()
     register_categories: Recorded | None = None
     """What the last `RegisterUpdated` was made from and said (class defaults: none sent yet)."""
@@ -337,14 +348,18 @@ class Household(Aggregate):
         members' ids: the income rule divides their own incomes over them."""
         facts = {kind: dict(scopes) for kind, scopes in self.facts.items()}
         members = tuple(str(m["member_id"]) for m in self.members)
-        return rules.Snapshot(self.region, facts, dict(self.cross_region), members)
+        return rules.Snapshot(
+            self.region, facts, dict(self.cross_region), members, dict(self.cross_region_matched)
+        )
 
     @event(CrossRegionAnswered)
-    def cross_region_answered(self, check_id: UUID, city: str, result: str) -> None:
+    def cross_region_answered(self, check_id: UUID, city: str, result: str, matched: list[str]) -> None:
         """A city's answer replaces its earlier one; the others stay until they answer again (a new
         check does not forget a match while it is being asked again)."""
         if check_id == self.check_id and result in ("match", "no_match", "unverified"):
             self.cross_region[city] = result  # type: ignore[assignment]
+            others = tuple((c, m) for c, m in self.cross_region_matched if c != city)
+            self.cross_region_matched = (*others, (city, tuple(matched)))
             if city not in self.check_answered:
                 self.check_answered = (*self.check_answered, city)
 

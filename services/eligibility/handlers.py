@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported
-from contracts.federation import CrossRegionResultRecorded
+from contracts.federation import CATEGORIES, CrossRegionResultRecorded
 from contracts.monitoring import (
     OccupancyWarningAssigned,
     OccupancyWarningConfirmed,
@@ -73,7 +73,10 @@ def cross_region_handler(app: EligibilityApp) -> Handler:
     def handle(incoming: Incoming, uow: UnitOfWork) -> None:
         result = incoming.payload
         assert isinstance(result, CrossRegionResultRecorded)
-        app.record_cross_region(uow, result.household_id, result.check_id, result.city, result.result)
+        matched = [name for name in CATEGORIES if getattr(result, name) is True]
+        app.record_cross_region(
+            uow, result.household_id, result.check_id, result.city, result.result, matched
+        )
 
     return handle
 

@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 import yaml
 
+from contracts.federation import CITY_NAMES
+
 PARAMETER_DIR = Path(__file__).with_name("parameters")
 
 INCOME = "income_per_capita"
@@ -223,6 +225,8 @@ class Snapshot:
     """The current members' ids (the scopes of member facts), in the household's order. The income rule
     divides their own incomes over them; member incomes of anyone else (a person who left) are not
     read, and with no members given only a household figure is."""
+    cross_region_matched: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per city that answered, the categories true there (what a `match` is named by)."""
 
     def scopes(self, kind: str) -> Mapping[str, tuple[Observation, ...]]:
         return self.facts.get(kind, {})
@@ -266,7 +270,11 @@ def evaluate(snapshot: Snapshot, parameters: InForce) -> Decision:
         _income(snapshot, parameters, oldest),
         _housing(snapshot.scopes("property"), parameters),
         _assets(snapshot.scopes("financial_assets"), parameters, oldest),
-        *((_cross_region(snapshot.cross_region),) if snapshot.cross_region else ()),
+        *(
+            (_cross_region(snapshot.cross_region, snapshot.cross_region_matched),)
+            if snapshot.cross_region
+            else ()
+        ),
     )
     if any(r.status == "exit" for r in results):
         outcome: Outcome = "exit_triggered"
@@ -564,15 +572,39 @@ def _housing(scopes: Mapping[str, tuple[Observation, ...]], parameters: InForce)
     return _compare(HOUSING, total, parameters, sources)
 
 
-def _cross_region(answers: Mapping[str, CrossRegionResult]) -> RuleResult:
-    """Peer cities' answers: any match is an exit condition; an unverified city is never "clear"."""
-    matched = sorted(city for city, result in answers.items() if result == "match")
+MATCHED_WORDS = {
+    "holds_subsidised_housing": "holds subsidised housing",
+    "receives_housing_subsidy": "receives a housing subsidy",
+    "owns_property_over_threshold": "owns property over the threshold",
+}
+"""A peer's category, as the explanation says it."""
+
+
+def _city(code: str) -> str:
+    name = CITY_NAMES.get(code)
+    return code if name is None else f"{code} ({name})"
+
+
+def _cross_region(
+    answers: Mapping[str, CrossRegionResult], matched: Mapping[str, tuple[str, ...]] | None = None
+) -> RuleResult:
+    """Peer cities' answers: any match is an exit condition; an unverified city is never "clear".
+    A match names the city and what its register says there."""
+    found = matched or {}
+    matches = sorted(city for city, result in answers.items() if result == "match")
     unverified = sorted(city for city, result in answers.items() if result == "unverified")
     status: Status
-    if matched:
-        status, text = "exit", f"match in {', '.join(matched)}: holds housing support or property there"
+    if matches:
+        named = []
+        for city in matches:
+            what = " and ".join(MATCHED_WORDS.get(c, c) for c in found.get(city, ()))
+            named.append(f"{_city(city)}: {what or 'holds housing support or property there'}")
+        status, text = "exit", f"match in {'; '.join(named)}"
     elif unverified:
-        status, text = "unverified", f"not verified in {', '.join(unverified)}: a person must look"
+        status, text = (
+            "unverified",
+            f"not verified in {', '.join(map(_city, unverified))}: a person must look",
+        )
     else:
         status, text = "clear", f"no match in {', '.join(sorted(answers))}"
     return RuleResult(CROSS_REGION, status, None, "", (), None, None, CROSS_REGION_REFERENCE, text)

@@ -14,9 +14,10 @@ from uuid import uuid4
 
 import pytest
 
+from contracts.federation import CATEGORIES
 from federation.application import FederationApp
 from federation.audit import GENESIS, AuditWriter, _line_hash, verify_audit
-from federation.domain import CATEGORIES, RegisterEntry, combine
+from federation.domain import RegisterEntry, combine
 from federation.outbound import CircuitBreaker
 from federation.settings import FederationSettings
 from services.kit.integrity import open_store

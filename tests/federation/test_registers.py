@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from contracts.eligibility import CrossRegionRegisterUpdated
 from contracts.envelope import Envelope
-from contracts.federation import StatusAnswer
-from federation.domain import CATEGORIES, RegisterEntry
+from contracts.federation import CATEGORIES, StatusAnswer
+from federation.domain import RegisterEntry
 from federation.handlers import REGISTER_UPDATED, on_register_updated
 from federation.readmodel import UNKNOWN_SUBJECT
 from federation.service import Node, build

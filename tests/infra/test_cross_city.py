@@ -165,7 +165,7 @@ def test_households_registered_through_the_gateway_are_verified_with_every_peer(
     view = decided(gateway, owner, every_peer)
     assert view["cross_region"] == {**dict.fromkeys(PEERS, "no_match"), "CN-DG": "match"}
     assert view["decision"]["outcome"] == "exit_triggered"
-    assert "CN-DG" in rule(view, "cross_region")["comparison"]
+    assert "CN-DG (Dongguan): owns property over the threshold" in rule(view, "cross_region")["comparison"]
 
     # Zhongshan goes down: its answer is `unverified`, never "clear", and a person must look.
     stop(stack.services["federation-zs"].child, echo=False)
