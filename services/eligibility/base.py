@@ -31,6 +31,15 @@ from services.kit.uow import UnitOfWork
 T = TypeVar("T")
 
 
+def find_household(uow: UnitOfWork, household_id: UUID) -> Household | None:
+    """The household in `uow`, or None when there is none by that id (also when the id is another
+    aggregate's: the repository refuses to load it as a household, TypeError)."""
+    try:
+        return uow.find(household_id, Household)
+    except TypeError:
+        return None
+
+
 class NotFound(LookupError):
     """No such household, case or rule."""
 

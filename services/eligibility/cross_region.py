@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from services.eligibility import queries
-from services.eligibility.base import Actor, EligibilityBase
+from services.eligibility.base import Actor, EligibilityBase, find_household
 from services.eligibility.domain import Household, RoleRefused
 from services.eligibility.register import PROPERTY_RULE
 from services.eligibility.sweeps import SweepOrders
@@ -41,10 +41,7 @@ class CrossRegionMixin(EligibilityBase):
     ) -> bool:
         """A peer city's answer to the household's current check; re-evaluates the household.
         An answer to an older check, or about an unknown household, changes nothing."""
-        try:
-            household = uow.find(household_id, Household)
-        except TypeError:
-            household = None
+        household = find_household(uow, household_id)
         if household is None or household.check_id != check_id:
             return False
         household.cross_region_answered(check_id, city, result, list(matched))
@@ -113,10 +110,7 @@ class CrossRegionMixin(EligibilityBase):
             uow.prefetch(household_ids)
             asked = 0
             for household_id in household_ids:
-                try:
-                    household = uow.find(household_id, Household)
-                except TypeError:
-                    household = None
+                household = find_household(uow, household_id)
                 if household is None:
                     continue
                 reason = queries.cross_region_reason(household, policy)
@@ -184,10 +178,7 @@ class CrossRegionMixin(EligibilityBase):
             uow.prefetch(household_ids)
             refreshed = 0
             for household_id in household_ids:
-                try:
-                    household = uow.find(household_id, Household)
-                except TypeError:
-                    household = None
+                household = find_household(uow, household_id)
                 if household is not None and self.register_keeper.stale(household, self.clock()):
                     self.refresh_register(uow, household)
                     refreshed += 1

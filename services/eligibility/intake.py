@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from contracts.department import DepartmentFactReported
 from services.eligibility import rules
-from services.eligibility.base import EligibilityBase
+from services.eligibility.base import EligibilityBase, find_household
 from services.eligibility.domain import FactReceipt, Household, ParkedFacts, PersonIndex, ReviewCase
 from services.kit.uow import UnitOfWork
 
@@ -104,10 +104,7 @@ class IntakeMixin(EligibilityBase):
         False for a household we do not know."""
         if household_id is None:
             return False
-        try:
-            household = uow.find(household_id, Household)
-        except TypeError:
-            household = None
+        household = find_household(uow, household_id)
         if household is None:
             return False
         household.note_occupancy(warning_id, step, on, detail[:500], by)
@@ -118,14 +115,11 @@ class IntakeMixin(EligibilityBase):
     ) -> tuple[Household | None, dict[str, Any] | None]:
         household: Household | None = None
         if report.household_id is not None:
-            try:
-                household = uow.find(report.household_id, Household)
-            except TypeError:
-                household = None
+            household = find_household(uow, report.household_id)
         elif report.person_hash is not None:
             index = uow.find(PersonIndex.create_id(report.person_hash), PersonIndex)
             if index is not None and index.household_id is not None:
-                household = uow.find(index.household_id, Household)
+                household = find_household(uow, index.household_id)
         if household is None:
             return None, None
         member = household.member_of(report.person_hash) if report.person_hash else None

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from services.eligibility import identity
-from services.eligibility.base import EligibilityBase, NotFound, Refused
+from services.eligibility.base import EligibilityBase, NotFound, Refused, find_household
 from services.eligibility.domain import Household, ParkedFacts, PersonIndex, RegistrationReceipt, RentSubsidy
 from services.kit.uow import UnitOfWork
 
@@ -234,11 +234,7 @@ class RegistrationsMixin(EligibilityBase):
         return self._in_uow(work)
 
     def _household(self, uow: UnitOfWork, household_id: UUID) -> Household:
-        household: Household | None
-        try:
-            household = uow.find(household_id, Household)
-        except TypeError:
-            household = None
+        household = find_household(uow, household_id)
         if household is None:
             raise NotFound(f"no household {household_id}")
         return household
