@@ -7,20 +7,27 @@ register makes the household `exit_triggered` naming Dongguan; with a peer down 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import secrets
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
+import yaml
 
 from gateway.users import demo_credentials
-from infra.stack import Stack, start_stack, stop
+from infra.stack import Stack, restart_service, start_stack, stop
 from services.eligibility.identity import person_hash
 from services.eligibility.settings import DEV_PERSON_HASH_KEY
+from services.kit.bus import connect
 from services.kit.clock import now
+from services.kit.keys import write_file
 from tests.faults.stack import procfile
 from tests.support.nats import free_port
 
@@ -183,3 +190,66 @@ def test_no_id_number_reached_a_log(stack: Stack, gateway: httpx.Client) -> None
     for log in logs:
         text = log.read_text(errors="replace")
         assert DONGGUAN_OWNER not in text, f"an ID number in {log.name}"
+
+
+def rotate(directory: Path, city: str, peer: str, new_key: str, moment: datetime) -> None:
+    """In `city`'s peer directory, the pair's single key becomes key "1" ending in a day, beside key
+    "2" valid from a minute ago (PROTOCOL.md §8): the overlap of a rotation."""
+    path = directory / city / "peers.yaml"
+    document = yaml.safe_load(path.read_text())
+    entry = document["cities"][peer]
+    old = entry.pop("linkage_key_file")
+    entry["linkage_keys"] = [
+        {"key_id": "1", "file": old, "not_after": (moment + timedelta(days=1)).isoformat()},
+        {"key_id": "2", "file": new_key, "not_before": (moment - timedelta(minutes=1)).isoformat()},
+    ]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+async def checks_asked(stack: Stack, household: str) -> list[dict[str, Any]]:
+    """The cross-region checks eligibility published about `household`, as federation reads them."""
+    nc = await connect(stack.nats.url, "test-reader", identity="admin", credentials=stack.credentials)
+    try:
+        js = nc.jetstream()
+        subscription = await js.subscribe(
+            "housing.eligibility.cross-region-check-requested", ordered_consumer=True
+        )
+        found: list[dict[str, Any]] = []
+        while True:
+            try:
+                message = await subscription.next_msg(timeout=2)
+            except nats.errors.TimeoutError:
+                return found
+            data = json.loads(message.data)["data"]
+            if data["household_id"] == household:
+                found.append(data)
+    finally:
+        await nc.close()
+
+
+def test_a_linkage_key_rotated_between_foshan_and_dongguan_keeps_matching(
+    gateway: httpx.Client, stack: Stack
+) -> None:
+    """A second Foshan-Dongguan key, agreed and put in both directories; the cities restarted. Our
+    checks now hash with it, Dongguan's register is indexed under both, and its resident still
+    matches."""
+    federation_dir = stack.var_dir / "federation"
+    write_file(
+        federation_dir / "linkage" / "CN-DG_CN-FS.2.DEMO-ONLY.key",
+        secrets.token_hex(32).encode(),
+        secret=True,
+    )
+    moment = now()
+    rotate(federation_dir, "CN-FS", "CN-DG", "../linkage/CN-DG_CN-FS.2.DEMO-ONLY.key", moment)
+    rotate(federation_dir, "CN-DG", "CN-FS", "../linkage/CN-DG_CN-FS.2.DEMO-ONLY.key", moment)
+    for name in ("eligibility", "federation", "federation-dg"):
+        stop(stack.services[name].child, echo=False)
+        restart_service(stack, name)
+
+    resident = register(gateway, "104", ["441900198503030035"])  # in Dongguan's register: property
+    send_facts(gateway, resident, {"441900198503030035": "1000.00"}, "104")
+    view = decided(gateway, resident, lambda v: v.get("cross_region", {}).get("CN-DG") == "match")
+    assert "CN-DG (Dongguan)" in rule(view, "cross_region")["comparison"]
+    asked = asyncio.run(checks_asked(stack, resident))
+    assert asked and {s["key_id"] for c in asked for s in c["subjects"] if s["city"] == "CN-DG"} == {"2"}
+    assert {s["key_id"] for c in asked for s in c["subjects"] if s["city"] == "CN-GZ"} == {"1"}
