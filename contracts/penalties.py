@@ -225,7 +225,7 @@ EVENTS: Final[tuple[EventSpec, ...]] = (
         payload=ExitCompleted,
         summary="A household handed its flat back (keys returned or repossession executed).",
         producer="penalties",
-        consumers=("monitoring", "resettlement"),
+        consumers=("eligibility", "monitoring", "resettlement"),
     ),
     _penalties(
         "transition-started",

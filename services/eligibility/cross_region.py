@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -46,6 +46,17 @@ class CrossRegionMixin(EligibilityBase):
             return False
         household.cross_region_answered(check_id, city, result, list(matched))
         self.evaluate_before_commit(uow, household.id)
+        return True
+
+    def record_exit(self, uow: UnitOfWork, household_id: UUID, on: date, how: str) -> bool:
+        """The household handed its flat back: peers are told it is housed here no more. False for
+        a household we do not know; a second hand-back changes nothing."""
+        household = find_household(uow, household_id)
+        if household is None:
+            return False
+        if household.left_on is None:
+            household.leave(on, how)
+            self.refresh_register(uow, household)
         return True
 
     def sweep_policy(self, orders: SweepOrders | None) -> queries.SweepPolicy:

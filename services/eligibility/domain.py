@@ -185,6 +185,13 @@ class Household(Aggregate):
         as_of: date
         basis: list[str]
 
+    class Left(Aggregate.Event):
+        """The household handed its flat back (penalties' `exit-completed`): no longer housed here,
+        which is what peers are told from then on."""
+
+        on: date
+        how: str
+
     class OccupancyNoted(Aggregate.Event):
         """A step of an occupancy warning monitoring raised on the household's flat: evidence for
         the reviewers (the household page and timeline show it); no exit rule reads it."""
@@ -238,6 +245,8 @@ class Household(Aggregate):
     that what we answer peers about property here needs no rule (`services.eligibility.register`)."""
     cross_region_matched: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(city, the categories true there) of the answers above (replaced whole, never edited)."""
+    left_on: date | None = None
+    """The day the household handed its flat back (None: still housed)."""
     register_basis: tuple[str, ...] = ()
     register_categories: Recorded | None = None
     """What the last `RegisterUpdated` was made from and said (class defaults: none sent yet)."""
@@ -377,6 +386,10 @@ class Household(Aggregate):
         self.check_cities = tuple(cities)
         self.check_answered = ()
         self.checked_at = requested_at
+
+    @event(Left)
+    def leave(self, on: date, how: str) -> None:
+        self.left_on = on
 
     @event(RegisterUpdated)
     def register_updated(

@@ -25,6 +25,7 @@ from contracts.monitoring import (
     OccupancyWarningWithdrawn,
     ViolationConfirmed,
 )
+from contracts.penalties import ExitCompleted
 from services.eligibility.application import EligibilityApp
 from services.kit import faults
 from services.kit.codec import Incoming
@@ -120,10 +121,21 @@ def occupancy_handlers(app: EligibilityApp) -> dict[str, Handler]:
     }
 
 
+def exit_handler(app: EligibilityApp) -> Handler:
+    """Penalties' hand-back of a flat: the household is no longer in our registers as housed."""
+
+    def left(uow: UnitOfWork, p: ExitCompleted) -> bool:
+        return app.record_exit(uow, p.household_id, p.completed_on, p.how)
+
+    return on(ExitCompleted, left, unknown="ignore")
+
+
 def consumes(app: EligibilityApp) -> tuple[Consumes, ...]:
-    """Department facts, federation's answers to our cross-region checks, monitoring's warnings."""
+    """Department facts, federation's answers to our cross-region checks, monitoring's warnings,
+    penalties' hand-backs of flats."""
     return (
         Consumes("DEPARTMENT", {FACT_REPORTED.type: fact_handler(app)}),
         Consumes("FEDERATION", {CROSS_REGION_RESULT[0]: cross_region_handler(app)}),
         Consumes("MONITORING", occupancy_handlers(app)),
+        Consumes("PENALTIES", {"housing.penalties.exit-completed": exit_handler(app)}),
     )

@@ -8,7 +8,8 @@ federation answers from, every member under every usable key of every peer (`reg
 `cross-region-register-updated`, with the three categories). No operator or loader supplies a hash.
 
 The categories hold for every member of the household: it is in our registers (a unit or a rent
-subsidy: `holds_subsidised_housing`), on a rent subsidy (`receives_housing_subsidy`), and the property
+subsidy: `holds_subsidised_housing`, until penalties' `exit-completed` says it handed its flat
+back), on a rent subsidy (`receives_housing_subsidy`), and the property
 in our city on record for its members together exceeds the dated threshold
 `cross_region_property_area` (`owns_property_over_threshold`).
 """
@@ -70,11 +71,14 @@ def local_property_area(properties: Iterable[tuple[str, str, Decimal, date]], ci
     )
 
 
-def categories(rent_subsidy: bool, area: Decimal, threshold: Decimal | None) -> dict[str, bool]:
-    """A household with no threshold in force owns nothing "over" it: we answer what a rule says."""
+def categories(
+    rent_subsidy: bool, area: Decimal, threshold: Decimal | None, housed: bool = True
+) -> dict[str, bool]:
+    """A household with no threshold in force owns nothing "over" it: we answer what a rule says.
+    One that handed its flat back (`housed` False) holds nothing of ours and receives nothing."""
     return {
-        "holds_subsidised_housing": True,
-        "receives_housing_subsidy": rent_subsidy,
+        "holds_subsidised_housing": housed,
+        "receives_housing_subsidy": rent_subsidy and housed,
         "owns_property_over_threshold": threshold is not None and area > threshold,
     }
 
@@ -100,7 +104,7 @@ class RegisterKeeper:
         """Record a new entry when anything in it changed; True when one was recorded."""
         now_basis = basis(self.keyring, household.members, moment)
         area = local_property_area(household.property_places, self.city, on)
-        judged = categories(household.rent_subsidy is not None, area, threshold)
+        judged = categories(household.rent_subsidy is not None, area, threshold, household.left_on is None)
         previous = household.register_categories
         if household.register_basis == now_basis and previous is not None and dict(previous.data) == judged:
             return False

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import yaml
@@ -169,3 +170,18 @@ def test_the_categories_follow_the_housing_and_the_property_in_our_city(app: Any
     assert owns("FC-GZ-1", "CN-GZ", "90.00") is False  # in Guangzhou: Guangzhou's to say, not ours
     assert owns("FC-FS-1", "CN-FS", "40.00") is False  # 40 m² here: within the 60 m² threshold
     assert owns("FC-FS-2", "CN-FS", "30.00") is True  # 70 m² here, the members' together
+
+
+def test_a_household_that_handed_its_flat_back_is_housed_here_no_more(app: Any, clock: Clock) -> None:
+    eligibility, _ = app
+    household = register(eligibility)
+    uow = UnitOfWork(eligibility)
+    assert eligibility.record_exit(uow, household.id, date(2026, 11, 26), "keys_returned")
+    uow.commit(None)
+    latest = published(eligibility, "cross-region-register-updated")[-1]
+    assert (latest["holds_subsidised_housing"], latest["receives_housing_subsidy"]) == (False, False)
+    uow = UnitOfWork(eligibility)
+    assert eligibility.record_exit(uow, household.id, date(2026, 11, 27), "repossessed")  # again: nothing
+    uow.commit(None)
+    assert len(published(eligibility, "cross-region-register-updated")) == 2
+    assert not eligibility.record_exit(UnitOfWork(eligibility), uuid4(), date(2026, 11, 26), "keys_returned")
