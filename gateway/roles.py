@@ -88,7 +88,9 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     "department": frozenset({"facts:write"}),
 }
 
-# The fact kinds each department may report (contracts.department).
+# The fact kinds each department may report (contracts.department). Human resources (and social
+# security) holds members' wages: it reports incomes too, a second source beside civil affairs' (two
+# departments' figures for the same date that differ are a conflict a person resolves).
 DEPARTMENT_KINDS: dict[str, frozenset[str]] = {
     "civil_affairs": frozenset({"income"}),
     "real_estate": frozenset({"property"}),
@@ -96,7 +98,7 @@ DEPARTMENT_KINDS: dict[str, frozenset[str]] = {
     "public_security": frozenset({"registration"}),
     "tax": frozenset({"tax"}),
     "social_insurance": frozenset({"social_insurance"}),
-    "human_resources": frozenset({"employment"}),
+    "human_resources": frozenset({"employment", "income"}),
 }
 
 
