@@ -172,3 +172,22 @@ def test_processes_starting_together_on_one_new_store_all_start(
     started[0].report("ref-1", uuid4())
     for feed in started:
         feed.close()
+
+
+def test_a_copy_rebuilt_before_a_save_never_replaces_the_saved_one_in_the_cache(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    """A reader that missed the cache rebuilds the aggregate from the store; a writer saves a newer
+    version meanwhile and puts it in the cache; the reader's put of its older copy comes last. The
+    cache keeps the newer one, so later reads see the save (the lost answers of the city benchmark)."""
+    app = TallyApp(settings(tmp_path, "tally"), persistence)
+    tally = Tally(uuid4())
+    app.save(tally)
+    rebuilt_before_the_save = app.repository.get(tally.id)  # version 1, as a slow reader holds it
+    tally.count("ref-1")
+    app.save(tally)  # version 2 in the store and in the cache
+    assert app.repository.cache is not None
+    app.repository.cache.put(tally.id, rebuilt_before_the_save)  # the slow reader's put, last
+    assert app.repository.get(tally.id).version == 2
+    assert app.repository.get(tally.id).references == ["ref-1"]
+    app.close()
