@@ -183,7 +183,7 @@ def test_a_copy_rebuilt_before_a_save_never_replaces_the_saved_one_in_the_cache(
     app = TallyApp(settings(tmp_path, "tally"), persistence)
     tally = Tally(uuid4())
     app.save(tally)
-    rebuilt_before_the_save = app.repository.get(tally.id)  # version 1, as a slow reader holds it
+    rebuilt_before_the_save: Tally = app.repository.get(tally.id)  # version 1, as a slow reader has it
     tally.count("ref-1")
     app.save(tally)  # version 2 in the store and in the cache
     assert app.repository.cache is not None
