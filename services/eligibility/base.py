@@ -20,6 +20,8 @@ from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from services.eligibility import rules
 from services.eligibility.domain import Household, ParameterBook
 from services.eligibility.projection import Population
@@ -29,6 +31,7 @@ from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 def find_household(uow: UnitOfWork, household_id: UUID) -> Household | None:
@@ -64,6 +67,17 @@ class EligibilityBase(ServiceApplication):
     """The register peers are answered from (services/eligibility/register.py)."""
     population: Population
     """The read model of households and cases (services/eligibility/projection.py)."""
+
+    def stored(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+        """The aggregate as stored (through the cache), or `NotFound` naming `what` when there is none
+        of that kind by that id."""
+        try:
+            found: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no {what} {aggregate_id}") from None
+        if not isinstance(found, kind):
+            raise NotFound(f"no {what} {aggregate_id}")
+        return found
 
     if TYPE_CHECKING:
         # -- application.py -----------------------------------------------------------------------------

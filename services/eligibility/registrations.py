@@ -16,8 +16,6 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.eligibility import identity
 from services.eligibility.base import EligibilityBase, NotFound, Refused, find_household
 from services.eligibility.domain import Household, ParkedFacts, PersonIndex, RegistrationReceipt, RentSubsidy
@@ -240,14 +238,7 @@ class RegistrationsMixin(EligibilityBase):
         return household
 
     def household(self, household_id: UUID) -> Household:
-        household: Any
-        try:
-            household = self.repository.get(household_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"no household {household_id}") from None
-        if not isinstance(household, Household):
-            raise NotFound(f"no household {household_id}")
-        return household
+        return self.stored(household_id, Household, "household")
 
 
 def _no_repeats(records: Sequence[dict[str, Any]]) -> None:

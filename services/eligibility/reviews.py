@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
 
 from services.eligibility.base import Actor, EligibilityBase, NotFound
 from services.eligibility.domain import ReviewCase
@@ -24,14 +21,7 @@ class ReviewsMixin(EligibilityBase):
     """Review cases: read one, and every step of the re-review."""
 
     def case(self, case_id: UUID) -> ReviewCase:
-        case: Any
-        try:
-            case = self.repository.get(case_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"no case {case_id}") from None
-        if not isinstance(case, ReviewCase):
-            raise NotFound(f"no case {case_id}")
-        return case
+        return self.stored(case_id, ReviewCase, "case")
 
     def _case_step(self, case_id: UUID, step: Callable[[ReviewCase, datetime], None]) -> ReviewCase:
         def work(uow: UnitOfWork) -> ReviewCase:
