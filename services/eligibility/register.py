@@ -17,27 +17,18 @@ in our city on record for its members together exceeds the dated threshold
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.kit.linkage import Keyring
+from services.kit.linkage import Keyring, Subject
 
 PROPERTY_RULE = "cross_region_property_area"
 
 
-@dataclass(frozen=True)
-class RegisterEntry:
-    """What a `Household.RegisterUpdated` records; `basis` says what the hashes were made from
-    (members and keys), so that a change of either is seen without hashing again."""
-
-    subjects: tuple[dict[str, str], ...]
-    categories: Mapping[str, bool]
-    basis: tuple[str, ...]
-
-
 def basis(keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: datetime) -> tuple[str, ...]:
+    """What a household's register hashes are made from (its members and the usable keys), as
+    `Household.RegisterUpdated` records it: a change of either is seen without hashing again."""
     return (*(str(m["member_id"]) for m in members), *keyring.basis(moment))
 
 
@@ -46,21 +37,23 @@ def check_subjects(
 ) -> list[dict[str, str]]:
     """Each member for each of `cities` under the key current at `moment` (none for a city we share
     no current key with: federation answers it `unverified`)."""
-    return [
-        {"member_id": str(m["member_id"]), "city": s.city, "key_id": s.key_id, "id_hash": s.id_hash}
-        for m in members
-        for s in keyring.ask(str(m["id_number"]), cities, moment)
-    ]
+    return [_subject(m, s) for m in members for s in keyring.ask(str(m["id_number"]), cities, moment)]
 
 
 def register_subjects(
     keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: datetime
 ) -> tuple[dict[str, str], ...]:
-    return tuple(
-        {"member_id": str(m["member_id"]), "city": s.city, "key_id": s.key_id, "id_hash": s.id_hash}
-        for m in members
-        for s in keyring.register(str(m["id_number"]), moment)
-    )
+    return tuple(_subject(m, s) for m in members for s in keyring.register(str(m["id_number"]), moment))
+
+
+def _subject(member: Mapping[str, Any], subject: Subject) -> dict[str, str]:
+    """A member's subject as the events carry it (`contracts.federation.PeerSubject`)."""
+    return {
+        "member_id": str(member["member_id"]),
+        "city": subject.city,
+        "key_id": subject.key_id,
+        "id_hash": subject.id_hash,
+    }
 
 
 def local_property_area(properties: Iterable[tuple[str, str, Decimal, date]], city: str, on: date) -> Decimal:
@@ -85,8 +78,9 @@ def categories(
 
 class RegisterKeeper:
     """Keeps each household's `RegisterUpdated` current: at registration, when its members, its
-    property on record or the keyring's usable keys change. Hashing is the costly part (members x
-    peers x keys HMACs), so it is redone only when the basis changed; the categories are cheap."""
+    property on record, its tenancy or the keyring's usable keys change. Hashing is the costly part
+    (members x peers x keys HMACs), so an unchanged entry (same basis, same categories) is found
+    without it; a new entry is hashed whole (the aggregate keeps the basis, not the hashes)."""
 
     def __init__(self, keyring: Keyring, city: str) -> None:
         self.keyring, self.city = keyring, city

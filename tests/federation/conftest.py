@@ -8,6 +8,7 @@ machine's clock, which is then the shared one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,10 +27,13 @@ from federation.service import Node, build
 from federation.settings import FederationSettings
 from federation.signing import Headers, sign_request
 from services.kit import clock as kit_clock
+from services.kit.bus import connect, ensure_streams
 from services.kit.clock import ManualClock
 from services.kit.linkage import id_hash, load_linkage_key
 from tests.conftest import free_port
 from tests.support.identity import OperatorAuth
+from tests.support.nats import NatsServer
+from tests.support.processes import ServiceProcess
 
 CITIES = ("CN-FS", "CN-GZ", "CN-DG")
 TEST_PEOPLE: dict[str, list[dict[str, Any]]] = {
@@ -157,3 +161,35 @@ def client(foshan: tuple[FastAPI, Node], demo: Demo) -> TestClient:
     client = TestClient(foshan[0], base_url=demo.base_url("CN-FS"))
     client.auth = OperatorAuth("auditor.sun", "auditor", "federation")
     return client
+
+
+def city_process(demo: Demo, city: str, tmp: Path, nats_url: str) -> ServiceProcess:
+    env = {
+        **demo.env(city, tmp),
+        "NATS_URL": nats_url,
+        "SERVICE_NAME": f"federation-{city.lower()}",
+        "VAR_DIR": str(tmp),
+        "FEDERATION_CONSUME_CHECKS": "true" if city == "CN-FS" else "false",
+        "FEDERATION_PEER_ATTEMPTS": "2",
+        "FEDERATION_RETRY_BASE_S": "0.05",
+        "FEDERATION_PEER_TIMEOUT_S": "2",
+    }
+    return ServiceProcess("federation", [], env, tmp / f"{city}.log")
+
+
+@pytest.fixture
+def guangzhou(demo: Demo, tmp_path: Path, nats_server: NatsServer) -> Iterator[ServiceProcess]:
+    """Guangzhou as a real process on the test's own nats-server, answering peers from its data file."""
+
+    async def streams() -> None:
+        nc = await connect(nats_server.url, "test", identity="admin")
+        await ensure_streams(nc.jetstream())
+        await nc.close()
+
+    asyncio.run(streams())
+    process = city_process(demo, "CN-GZ", tmp_path, nats_server.url).start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()

@@ -15,13 +15,12 @@ import asyncio
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import pytest
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
@@ -37,11 +36,9 @@ from federation.settings import FederationSettings
 from federation.signing import Headers, sign_response, signature_of
 from federation.worker import OutboundWorker
 from services.kit import clock
-from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Incoming
 from services.kit.uow import UnitOfWork
 from tests.federation.conftest import Demo
-from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually
 
@@ -161,31 +158,6 @@ def verdicts(app: FederationApp) -> dict[UUID, CrossRegionCheck.PeerConcluded]:
 
 def sent_bodies(exchanges: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [json.loads(e["request"]["body"]) for e in exchanges]
-
-
-@pytest.fixture
-def guangzhou(demo: Demo, tmp_path: Path, nats_server: NatsServer) -> Iterator[ServiceProcess]:
-    """Guangzhou as a real process, answering peers from its data file (no inbox of checks)."""
-
-    async def streams() -> None:
-        nc = await connect(nats_server.url, "test", identity="admin")
-        await ensure_streams(nc.jetstream())
-        await nc.close()
-
-    asyncio.run(streams())
-    env = {
-        **demo.env("CN-GZ", tmp_path),
-        "NATS_URL": nats_server.url,
-        "SERVICE_NAME": "federation-cn-gz",
-        "VAR_DIR": str(tmp_path),
-        "FEDERATION_CONSUME_CHECKS": "false",
-    }
-    process = ServiceProcess("federation", [], env, tmp_path / "CN-GZ.log").start()
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.stop()
 
 
 def requests_answered(tmp_path: Path) -> list[dict[str, Any]]:

@@ -12,13 +12,12 @@ bound's and none waits for a connection. No outcome depends on how fast the mach
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import httpx
-import pytest
 from eventsourcing.utils import get_topic
 
 from contracts.federation import CrossRegionResultRecorded
@@ -28,11 +27,8 @@ from federation.handlers import translate
 from federation.outbound import Outcome, PeerClient
 from federation.peers import load_directory
 from federation.worker import OutboundWorker
-from services.kit.bus import connect, ensure_streams
 from tests.federation.conftest import Demo
 from tests.federation.test_checks import check_request, deliver
-from tests.federation.test_processes import city_process
-from tests.support.nats import NatsServer
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually
 
@@ -110,22 +106,6 @@ class Recording(OutboundWorker):
     def _conclude(self, check_id: UUID, city: str, outcome: Outcome) -> None:
         super()._conclude(check_id, city, outcome)
         self.verdicts.append(outcome.result)
-
-
-@pytest.fixture
-def guangzhou(demo: Demo, tmp_path: Path, nats_server: NatsServer) -> Iterator[ServiceProcess]:
-    async def streams() -> None:
-        nc = await connect(nats_server.url, "test", identity="admin")
-        await ensure_streams(nc.jetstream())
-        await nc.close()
-
-    asyncio.run(streams())
-    process = city_process(demo, "CN-GZ", tmp_path, nats_server.url).start()
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.stop()
 
 
 @dataclass

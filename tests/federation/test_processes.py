@@ -26,26 +26,12 @@ from services.kit.bus import connect, ensure_streams
 from services.kit.clock import system_clock
 from services.kit.codec import Outgoing, encode
 from tests.conftest import wait_until
-from tests.federation.conftest import Demo, query, signed
+from tests.federation.conftest import Demo, city_process, query, signed
 from tests.support.identity import as_operator
 from tests.support.nats import NatsServer
 from tests.support.processes import REPO, ServiceProcess
 
 CASE = Case("exit-review", "Foshan public rental housing measures, art. 27", "FS-2026-0042", "officer.wang")
-
-
-def city_process(demo: Demo, city: str, tmp: Path, nats_url: str) -> ServiceProcess:
-    env = {
-        **demo.env(city, tmp),
-        "NATS_URL": nats_url,
-        "SERVICE_NAME": f"federation-{city.lower()}",
-        "VAR_DIR": str(tmp),
-        "FEDERATION_CONSUME_CHECKS": "true" if city == "CN-FS" else "false",
-        "FEDERATION_PEER_ATTEMPTS": "2",
-        "FEDERATION_RETRY_BASE_S": "0.05",
-        "FEDERATION_PEER_TIMEOUT_S": "2",
-    }
-    return ServiceProcess("federation", [], env, tmp / f"{city}.log")
 
 
 @pytest.fixture
