@@ -74,6 +74,10 @@ class BatchHandler(Protocol):
     def prepare(self, batch: Sequence[Incoming], uow: UnitOfWork) -> None: ...
 
 
+class GapUnreadable(Exception):
+    """A message the consumer skipped cannot be read from the stream now; its batch waits."""
+
+
 @dataclass(frozen=True)
 class _Outcome:
     """What `_apply` did: `items[:committed]` are stored; `failed_at` is the handler that raised."""
@@ -345,9 +349,16 @@ class Inbox:
         while sequence < end:
             try:
                 raw = await self.js.get_msg(self.stream, seq=sequence)
-            except nats.js.errors.NotFoundError:  # removed by the stream's limits: nothing to handle
+            except nats.js.errors.NotFoundError:
+                # Removed by the stream's limits (below its first sequence): nothing to handle. Anything
+                # else "not found" (a server still recovering its stream after a restart answers so) is
+                # not a message to skip: the batch fails, and is handled again from the same position.
                 info = await self.js.stream_info(self.stream)
-                sequence = max(sequence + 1, min(info.state.first_seq, end))
+                if sequence >= info.state.first_seq:
+                    raise GapUnreadable(
+                        f"{self.stream} sequence {sequence} not found, first is {info.state.first_seq}"
+                    ) from None
+                sequence = min(info.state.first_seq, end)
                 continue
             headers = {k: v for k, v in (raw.headers or {}).items() if isinstance(v, str)}
             items.append(_Item(sequence, raw.subject or "", raw.data or b"", headers, deliveries=0))
