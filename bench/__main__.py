@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from bench import backbone, city, eligibility, federation, floods, monitoring
+from bench import backbone, city, eligibility, federation, floods, frontdoor, monitoring
 from bench.report import machine_section, write_report
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[], Coroutine[Any, Any, str]]] = {
     "eligibility": eligibility.run,
     "monitoring": monitoring.run,
     "federation": federation.run,
+    "frontdoor": frontdoor.run,
     "city": city.run,
     "floods": floods.run,
 }

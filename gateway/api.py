@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.auth import Unauthorized, token_router, unauthorized_response
 from gateway.console import Console, console_router
+from gateway.idempotency import Replies
+from gateway.intake import Intake, LineLimits
 from gateway.operations import Operations
 from gateway.routes import api_router
 from gateway.security import Guard
@@ -50,6 +53,7 @@ def create_gateway(
     tokens = tokens or Tokens(settings)
     directory = directory or Directory.load(settings.users_file, allow_demo=settings.allow_demo_users)
     minter = assertion_minter(settings, tokens.clock)
+    lines = LineLimits(settings, time.monotonic)  # outlives a lifespan: the budgets are the process's
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -57,10 +61,13 @@ def create_gateway(
         api.state.client = client
         upstream = Upstream(client, settings.services, settings.upstream_timeout_s, minter)
         api.state.operations = Operations(upstream)
+        api.state.intake = Intake(api.state.operations, lines, settings.bulk_timeout_s)
+        api.state.replies = Replies(settings.idempotency_path, tokens.clock, settings.idempotency_ttl_s)
         try:
             yield
         finally:
             await client.aclose()
+            api.state.replies.close()
 
     api = FastAPI(
         title="Housing exit platform: gateway",

@@ -11,7 +11,6 @@ is refused with 403 before anything is forwarded.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from gateway.masking import mask
-from gateway.roles import DEPARTMENT_KINDS, Principal
+from gateway.roles import Principal
 from gateway.upstream import Upstream
 from services.kit.http import Problem
 
@@ -27,7 +26,6 @@ T = TypeVar("T")
 
 OPEN_CASE_STATES = ("open", "proposed", "assessment", "appealed")
 TIMELINE_SERVICES = ("eligibility", "penalties", "resettlement", "training", "monitoring", "federation")
-NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
 
 TRAIL_WORDS = {
     "opened": "Review case opened after the automated first review",
@@ -109,11 +107,6 @@ class Operations:
     async def household(self, p: Principal, household_id: UUID) -> Any:
         self.require(p, "households:read")
         return self.shown(p, await self._household(p, household_id))
-
-    async def register_household(self, p: Principal, body: dict[str, Any]) -> Any:
-        self.require(p, "households:write")
-        self.check_estate(p, body.get("estate"))
-        return self.shown(p, await self.up.json("eligibility", "POST", "/households", p, json=body))
 
     async def household_part(
         self, p: Principal, household_id: UUID, service: str, path: str, scope: str
@@ -254,31 +247,6 @@ class Operations:
                     flip.pop("by_region", None)
             answer.pop("households", None)
         return answer
-
-    # -- department intake --------------------------------------------------------------------------
-
-    async def facts(self, p: Principal, body: bytes, content_type: str) -> Any:
-        """A department's batch, forwarded as sent once every line speaks for the caller's department
-        and reports only that department's kinds of facts; a line that is not JSON is left for
-        eligibility to report per line."""
-        self.require(p, "facts:write")
-        if p.department is None:
-            raise forbidden("only a department system may push facts")
-        kinds = DEPARTMENT_KINDS.get(p.department, frozenset())
-        refused: list[dict[str, Any]] = []
-        for number, line in _lines(body, content_type):
-            if not isinstance(line, dict):
-                continue
-            department = line.get("department")
-            fact = line.get("fact")
-            kind = fact.get("kind") if isinstance(fact, dict) else None
-            if department != p.department:
-                refused.append({"line": number, "detail": f"department must be {p.department}"})
-            elif kind not in kinds:
-                refused.append({"line": number, "detail": f"{p.department} does not report {kind!r} facts"})
-        if refused:
-            raise forbidden("some lines speak for another department or kind of fact", lines=refused[:100])
-        return await self.up.json("eligibility", "POST", "/facts", p, content=body, content_type=content_type)
 
     # -- other services' lists ----------------------------------------------------------------------
 
@@ -586,21 +554,3 @@ def _listed(items: Any) -> list[Any]:
     if not isinstance(items, list):
         raise Problem(502, "Service error", "a list was expected")
     return items
-
-
-def _lines(body: bytes, content_type: str) -> list[tuple[int, Any]]:
-    media = content_type.split(";")[0].strip().lower()
-    if media in NDJSON_TYPES:
-        out: list[tuple[int, Any]] = []
-        for number, raw in enumerate(body.splitlines(), start=1):
-            try:
-                out.append((number, json.loads(raw)))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                continue
-        return out
-    try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return []
-    items = decoded if isinstance(decoded, list) else [decoded]
-    return list(enumerate(items, start=1))

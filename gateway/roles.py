@@ -10,8 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-Role = Literal["reviewer", "supervisor", "inspector", "auditor", "admin", "department"]
-ROLES: tuple[Role, ...] = ("reviewer", "supervisor", "inspector", "auditor", "admin", "department")
+Role = Literal["reviewer", "supervisor", "inspector", "auditor", "admin", "department", "registry"]
+ROLES: tuple[Role, ...] = (
+    "reviewer",
+    "supervisor",
+    "inspector",
+    "auditor",
+    "admin",
+    "department",
+    "registry",
+)
+SYSTEM_ROLES: frozenset[Role] = frozenset({"department", "registry"})
+"""Roles of systems, which log in with client credentials: a department pushing its facts, the housing
+office's register sending its households (`POST /api/registrations`)."""
 
 # Every scope a route may require.
 SCOPES: dict[str, str] = {
@@ -86,6 +97,7 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
         {*_READ_ALL, "federation:read", "households:write", *_PENALTY_STEPS, "appeals:decide", *_CASEWORK}
     ),
     "department": frozenset({"facts:write"}),
+    "registry": frozenset({"households:write"}),
 }
 
 # The fact kinds each department may report (contracts.department). Human resources (and social

@@ -8,10 +8,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from contracts.identifiers import NOT_AN_ID_NUMBER, no_id_number
 from gateway.auth import api_principal
+from gateway.idempotency import IdempotentRoute
+from gateway.intake import Intake
 from gateway.operations import Forwarded, Operations
 from gateway.roles import Principal
 from services.kit.http import IsoDate
@@ -81,7 +83,16 @@ class MemberIn(BaseModel):
     disabled: bool = False
 
 
+Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
+REFERENCE = "The registering office's own number: sent again, the same registration answers its household."
+
+
 class HouseholdIn(BaseModel):
+    """A household in a unit of a subsidised estate."""
+
+    model_config = ConfigDict(extra="forbid", title="HouseholdInUnit")
+
+    reference: Reference | None = Field(default=None, description=REFERENCE)
     region: Region
     estate: Short
     building: Short
@@ -89,6 +100,32 @@ class HouseholdIn(BaseModel):
     base_rent: Amount
     tenancy_start: IsoDate
     members: list[MemberIn] = Field(min_length=1, max_length=30)
+
+
+class RentSubsidyHouseholdIn(BaseModel):
+    """A household renting on the market with a monthly rent subsidy: no estate, building or unit."""
+
+    model_config = ConfigDict(extra="forbid", title="HouseholdOnRentSubsidy")
+
+    reference: Reference | None = Field(default=None, description=REFERENCE)
+    region: Region
+    district: Short | None = None
+    monthly_subsidy: Amount
+    subsidy_start: IsoDate
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+
+
+def _housing_of(body: Any) -> str:
+    """The kind a body describes (as eligibility decides it): one naming a subsidy is on a subsidy."""
+    if isinstance(body, dict):
+        return "rent_subsidy" if {"monthly_subsidy", "subsidy_start"} & body.keys() else "tenancy"
+    return "rent_subsidy" if isinstance(body, RentSubsidyHouseholdIn) else "tenancy"
+
+
+AnyHouseholdIn = Annotated[
+    Annotated[HouseholdIn, Tag("tenancy")] | Annotated[RentSubsidyHouseholdIn, Tag("rent_subsidy")],
+    Discriminator(_housing_of),
+]
 
 
 class SweepOrderIn(BaseModel):
@@ -222,8 +259,14 @@ def sent(body: BaseModel) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude_none=True)
 
 
+def intake_of(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
 Caller = Annotated[Principal, Depends(api_principal)]
 Ops = Annotated[Operations, Depends(operations)]
+Bulk = Annotated[Intake, Depends(intake_of)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 UNAUTH = {401: {"description": "no valid bearer token (problem+json, WWW-Authenticate)"}}
@@ -236,7 +279,7 @@ REFUSED = {
 
 
 def api_router() -> APIRouter:
-    api = APIRouter(prefix="/api", responses=REFUSED)  # type: ignore[arg-type]
+    api = APIRouter(prefix="/api", responses=REFUSED, route_class=IdempotentRoute)  # type: ignore[arg-type]
 
     @api.get("/me", tags=["authentication"], summary="Who the token says you are, and your scopes")
     async def me(p: Caller) -> dict[str, Any]:
@@ -260,9 +303,41 @@ def api_router() -> APIRouter:
     ) -> list[Any]:
         return await ops.households(p, outcome, estate, limit)
 
-    @api.post("/households", tags=["households"], status_code=201, summary="Register (households:write)")
-    async def register(p: Caller, ops: Ops, body: HouseholdIn) -> Any:
-        return await ops.register_household(p, body.model_dump(mode="json"))
+    @api.post(
+        "/households",
+        tags=["households"],
+        status_code=201,
+        summary="Register one household, in a unit or on a rent subsidy (households:write)",
+        responses={200: {"description": "Its `reference` was registered before: that household."}},
+    )
+    async def register(p: Caller, intake: Bulk, body: AnyHouseholdIn) -> JSONResponse:
+        status, answer = await intake.register(p, body.model_dump(mode="json", exclude_none=True))
+        return JSONResponse(answer, status_code=status)
+
+    @api.post(
+        "/registrations",
+        tags=["households"],
+        summary="Register many households: a JSON array or NDJSON, thousands per request (households:write)",
+        description=(
+            "Each line is a `POST /api/households` body (in a unit, or on a rent subsidy). Answered per "
+            "line as eligibility does: `registered`, `duplicate` (its `reference` was registered "
+            "before: the household it created), or a problem naming the line and field. Paced by lines "
+            "per second per client (429 with Retry-After)."
+        ),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        responses={429: {"description": "over the client's lines per second (Retry-After)"}},
+    )
+    async def registrations(p: Caller, intake: Bulk, request: Request) -> Any:
+        body = await request.body()
+        return await intake.registrations(p, body, request.headers.get("content-type", "application/json"))
 
     @api.get("/households/{household_id}", tags=["households"], summary="A household (households:read)")
     async def household(p: Caller, ops: Ops, household_id: UUID) -> Any:
@@ -384,9 +459,9 @@ def api_router() -> APIRouter:
             }
         },
     )
-    async def facts(p: Caller, ops: Ops, request: Request) -> Any:
+    async def facts(p: Caller, intake: Bulk, request: Request) -> Any:
         body = await request.body()
-        return await ops.facts(p, body, request.headers.get("content-type", "application/json"))
+        return await intake.facts(p, body, request.headers.get("content-type", "application/json"))
 
     # -- monitoring ---------------------------------------------------------------------------------
 

@@ -53,8 +53,12 @@ class TokenBuckets:
         self.rate, self.burst, self.max_keys, self.clock = rate_per_s, burst, max_keys, clock
         self.buckets: OrderedDict[str, Bucket] = OrderedDict()
 
-    def take(self, key: str) -> float:
-        """0 when the request may go, else the seconds until it could."""
+    def take(self, key: str, cost: int = 1, *, debt: bool = False) -> float:
+        """0 when a request costing `cost` tokens may go, else the seconds until it could.
+
+        With `debt`, a request is let through once the bucket holds `min(cost, burst)` and may take
+        it below zero (the batches of `gateway.intake`: one larger than the burst still goes, and the
+        ones after it wait until the debt is paid back)."""
         now = self.clock()
         bucket = self.buckets.pop(key, None) or Bucket(float(self.burst), now)
         bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * self.rate)
@@ -62,10 +66,11 @@ class TokenBuckets:
         self.buckets[key] = bucket
         while len(self.buckets) > self.max_keys:
             self.buckets.popitem(last=False)
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
+        needed = float(min(cost, self.burst)) if debt else float(cost)
+        if bucket.tokens >= needed:
+            bucket.tokens -= cost
             return 0.0
-        return (1 - bucket.tokens) / self.rate
+        return (needed - bucket.tokens) / self.rate
 
 
 def problem_bytes(status: int, title: str, detail: str) -> bytes:
@@ -107,6 +112,8 @@ DOCS_PATHS = ("/docs", "/redoc")
 
 
 FACTS_PATH = "/api/facts"
+BULK_PATHS = frozenset({FACTS_PATH, "/api/registrations"})
+"""Routes that take batches of thousands of lines: the larger body limit, their own number in flight."""
 
 
 class Guard:
@@ -175,7 +182,7 @@ class Guard:
                 }
             await send(message)
 
-        if path != FACTS_PATH:
+        if path not in BULK_PATHS:
             await self.gate.handle(scope, receive, send_with_headers, self.app)
             return
         declared = declared_length(scope)
@@ -187,7 +194,7 @@ class Guard:
                 send,
                 503,
                 "Overloaded",
-                "too many department batches in flight; retry later",
+                "too many batches in flight; retry later",
                 self.retry_after,
             )
             return
@@ -198,4 +205,4 @@ class Guard:
             self.facts_in_flight -= 1
 
     def body_limit(self, path: str) -> int:
-        return self.settings.facts_max_body_bytes if path == FACTS_PATH else self.settings.max_body_bytes
+        return self.settings.facts_max_body_bytes if path in BULK_PATHS else self.settings.max_body_bytes

@@ -88,7 +88,31 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
     login_rate_per_min: float = Field(default=10.0, gt=0, description="Token requests per client per minute.")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
     facts_max_body_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024, description="Largest department fact batch."
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest batch body (`/api/facts`, `/api/registrations`).",
+    )
+    line_rate_per_s: float = Field(
+        default=5_000.0,
+        gt=0,
+        description="Lines per second a bulk or department client may send (facts, registrations).",
+    )
+    line_rate_burst: int = Field(
+        default=20_000, ge=1, description="Lines a bulk client may send at once before its rate applies."
+    )
+    line_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="A client's own lines per second, by account id; JSON in LINE_RATES.",
+    )
+    bulk_timeout_s: float = Field(
+        default=120.0, gt=0, description="Deadline of a forwarded batch (thousands of lines take seconds)."
+    )
+    idempotency_ttl_s: int = Field(
+        default=86_400, ge=60, description="How long an `Idempotency-Key`'s answer is kept for a retry."
+    )
+    idempotency_file: Path | None = Field(
+        default=None,
+        description="Where those answers are kept; default `<VAR_DIR>/gateway/idempotency.sqlite3`.",
     )
     facts_max_in_flight: int = Field(
         default=4,
@@ -100,6 +124,10 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
     @property
     def key_file(self) -> Path:
         return self.signing_key_file or self.var_dir / "gateway" / "token-key.pem"
+
+    @property
+    def idempotency_path(self) -> Path:
+        return self.idempotency_file or self.var_dir / "gateway" / "idempotency.sqlite3"
 
     @property
     def assertion_key(self) -> Path:

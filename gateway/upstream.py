@@ -60,7 +60,10 @@ class Upstream:
         json: Any = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        timeout_s: float | None = None,
     ) -> httpx.Response:
+        """`timeout_s`: this call's deadline, when not UPSTREAM_TIMEOUT_S (a batch of thousands of
+        lines takes the service seconds, a single read must not)."""
         headers: dict[str, str] = {"accept": "application/json"}
         if principal is not None:
             headers |= self.minter.headers(
@@ -71,10 +74,11 @@ class Upstream:
         inject(headers)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.url(service, path)
+        deadline = timeout_s or self.timeout_s
         try:
             # httpx's timeout bounds each phase (connect, each read); the deadline bounds the whole call,
             # so a service that trickles its answer cannot hold an operator longer than timeout_s
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(deadline):
                 return await self.client.request(
                     method,
                     url,
@@ -82,11 +86,11 @@ class Upstream:
                     json=json,
                     content=content,
                     headers=headers,
-                    timeout=self.timeout_s,
+                    timeout=deadline,
                 )
         except (httpx.TimeoutException, TimeoutError):
             raise Problem(
-                504, "Service timeout", f"{service} did not answer within {self.timeout_s} s", service=service
+                504, "Service timeout", f"{service} did not answer within {deadline} s", service=service
             ) from None
         except httpx.HTTPError as exc:
             raise Problem(

@@ -37,7 +37,7 @@ from typing import Any, cast
 
 import yaml
 
-from gateway.roles import DEPARTMENT_KINDS, ROLES, Role
+from gateway.roles import DEPARTMENT_KINDS, ROLES, SYSTEM_ROLES, Role
 from gateway.settings import DEMO_USERS_FILE
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB per check: memory-hard, ~50 ms
@@ -109,7 +109,7 @@ class Directory:
         account = self.accounts.get(account_id)
         usable = (
             account is not None
-            and (account.role == "department") == client
+            and (account.role in SYSTEM_ROLES) == client
             and (self.allow_demo or not account.demo)
         )
         ok = verify_password(secret, account.secret_hash if account is not None else _DUMMY_HASH)
@@ -121,7 +121,7 @@ def parse_accounts(data: dict[str, Any]) -> list[Account]:
     accounts: list[Account] = []
     for entry in data.get("users") or []:
         role = entry["role"]
-        if role not in ROLES or role == "department":
+        if role not in ROLES or role in SYSTEM_ROLES:
             raise ValueError(f"user {entry.get('id')!r}: role must be one of the operator roles")
         estates: set[str] | None = None
         if "estates" in entry or "districts" in entry:
@@ -140,13 +140,19 @@ def parse_accounts(data: dict[str, Any]) -> list[Account]:
             )
         )
     for entry in data.get("clients") or []:
-        department = str(entry["department"])
-        if department not in DEPARTMENT_KINDS:
-            raise ValueError(f"client {entry.get('id')!r}: unknown department {department!r}")
+        # A client is a department's system unless it says otherwise (`role: registry`).
+        client_role = entry.get("role", "department")
+        if client_role not in SYSTEM_ROLES:
+            raise ValueError(f"client {entry.get('id')!r}: role must be one of {sorted(SYSTEM_ROLES)}")
+        department = None
+        if client_role == "department":
+            department = str(entry["department"])
+            if department not in DEPARTMENT_KINDS:
+                raise ValueError(f"client {entry.get('id')!r}: unknown department {department!r}")
         accounts.append(
             Account(
                 id=str(entry["id"]),
-                role="department",
+                role=cast(Role, client_role),
                 secret_hash=str(entry["secret"]),
                 department=department,
                 demo=bool(entry.get("demo", False)),
@@ -166,7 +172,7 @@ def demo_credentials(path: Path = DEMO_USERS_FILE) -> list[tuple[str, str, str]]
     rows: list[tuple[str, str, str]] = []
     for account in parse_accounts(data):
         if account.demo:
-            role = f"department:{account.department}" if account.role == "department" else account.role
+            role = f"department:{account.department}" if account.department else account.role
             rows.append((account.id, role, demo_password(account.id)))
     return rows
 

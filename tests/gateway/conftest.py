@@ -28,6 +28,8 @@ ACCOUNTS = {
     "auditor": Account("auditor.sun", "auditor", ""),
     "admin": Account("admin.qian", "admin", ""),
     "department": Account("dept.civil-affairs", "department", "", department="civil_affairs"),
+    "registry": Account("registry.housing-office", "registry", ""),
+    "registry_scoped": Account("registry.chancheng", "registry", "", estates=frozenset({IN_ESTATE})),
 }
 
 
