@@ -180,7 +180,9 @@ class CrossRegionMixin(EligibilityBase):
         or expired, or a store from before entries were kept), from the read model."""
         self.population.catch_up()
         now = self.clock()
-        return [h.id for h in list(self.population.households.values()) if self.register_keeper.stale(h, now)]
+        keys = self.register_keeper.keyring.basis(now)  # once, not once per household
+        stale = self.register_keeper.stale
+        return [h.id for h in list(self.population.households.values()) if stale(h, now, keys)]
 
     def refresh_registers(self, household_ids: Sequence[UUID]) -> int:
         """Bring the register entries of one batch of households up to date (one transaction)."""

@@ -88,11 +88,13 @@ class RegisterKeeper:
     def check_subjects(self, household: Any, cities: list[str], moment: datetime) -> list[dict[str, str]]:
         return check_subjects(self.keyring, household.members, cities, moment)
 
-    def stale(self, household: Any, moment: datetime) -> bool:
-        """The household's register entry is missing or was hashed on another basis."""
-        return household.register_categories is None or household.register_basis != basis(
-            self.keyring, household.members, moment
-        )
+    def stale(self, household: Any, moment: datetime, keys: tuple[str, ...] | None = None) -> bool:
+        """The household's register entry is missing or was hashed on another basis. `keys`: the
+        keyring's basis at `moment`, when the caller asks of many households at once."""
+        if household.register_categories is None:
+            return True
+        keys = self.keyring.basis(moment) if keys is None else keys
+        return tuple(household.register_basis) != (*(str(m["member_id"]) for m in household.members), *keys)
 
     def refresh(self, household: Any, threshold: Decimal | None, on: date, moment: datetime) -> bool:
         """Record a new entry when anything in it changed; True when one was recorded."""
