@@ -446,6 +446,7 @@ class PersonIndex(Aggregate):
         member_id: UUID | None
 
     @staticmethod
+    @functools.lru_cache(maxsize=16384)  # asked three times per member (batch look-up, find, creation)
     def create_id(person_hash: str) -> UUID:
         return uuid5(NAMESPACE, f"person/{person_hash}")
 
@@ -492,6 +493,7 @@ class RegistrationReceipt(Aggregate):
         household_id: UUID
 
     @staticmethod
+    @functools.lru_cache(maxsize=8192)  # asked twice per registration (batch look-up, find)
     def create_id(reference: str) -> UUID:
         return uuid5(NAMESPACE, f"registration/{reference}")
 
@@ -531,6 +533,7 @@ class ParkedFacts(Aggregate):
         count: int
 
     @staticmethod
+    @functools.lru_cache(maxsize=16384)  # asked twice per member (batch look-up, find)
     def create_id(person_hash: str) -> UUID:
         return uuid5(NAMESPACE, f"parked/{person_hash}")
 
