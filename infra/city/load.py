@@ -280,7 +280,7 @@ async def publish_all(nc: NATS, messages: Iterable[tuple[str, bytes, str]]) -> i
     sent = 0
     for batch in chunks(messages, 1000):
         futures = [await js.publish_async(s, d, headers={"Nats-Msg-Id": i}) for s, d, i in batch]
-        await asyncio.gather(*futures)
+        await asyncio.wait_for(asyncio.gather(*futures), 60.0)  # a PubAck has no deadline of its own
         sent += len(batch)
     return sent
 

@@ -184,7 +184,19 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
                 await js.publish_async(subject, chunk, headers={MSG_ID_HEADER: f"http:{batch}:{i}"})
                 for i, chunk in enumerate(publishable(accepted))
             ]
-            await asyncio.gather(*acks)
+            # A PubAck has no deadline of its own (a connection lost after the publish leaves it
+            # pending for ever): the caller gets a 503 to retry, which the message ids make harmless.
+            try:
+                await asyncio.wait_for(asyncio.gather(*acks), app.config.relay_publish_timeout_s)
+            except TimeoutError:
+                for ack in acks:
+                    ack.cancel()
+                raise Problem(
+                    503,
+                    "Bus unavailable",
+                    "JetStream did not acknowledge the batch in time; send it again (same Idempotency-Key)",
+                    headers={"Retry-After": "1"},
+                ) from None
         return {"accepted": len(accepted), "rejected": rejected}
 
     def batch_of(adapter: TypeAdapter[Any]) -> dict[str, Any]:

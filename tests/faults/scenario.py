@@ -418,6 +418,10 @@ def _credential(credentials: Path | None, identity: str) -> dict[str, Any]:
     return {"nkeys_seed": str(seed_file(credentials, identity)), "inbox_prefix": inbox_prefix(identity)}
 
 
+ACK_WAIT_S = 10.0
+"""How long a department waits for JetStream's acknowledgements before it sends the messages again."""
+
+
 async def _publish_all(
     url: str, messages: Sequence[tuple[bytes, str]], credentials: Path | None = None
 ) -> list[tuple[bytes, str]]:
@@ -443,8 +447,14 @@ async def _publish_all(
                 await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
                 for data, msg_id in mine
             ]
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed += [m for m, r in zip(mine, results, strict=True) if isinstance(r, BaseException)]
+            # A PubAck future has no deadline of its own: when the server dies after the publish, it
+            # never resolves, and a round waited on it for ever (its facts were never sent again).
+            done, _ = await asyncio.wait(futures, timeout=ACK_WAIT_S)
+            failed += [
+                m
+                for m, f in zip(mine, futures, strict=True)
+                if f not in done or f.cancelled() or f.exception() is not None
+            ]
         finally:
             await nc.close()
     return failed
@@ -489,6 +499,8 @@ def send_with_fault(
     sender.join(timeout=180)
     if errors:
         raise errors[0]
+    if sender.is_alive():  # never go on as if the round were delivered
+        raise Stuck(f"round {round_no} was still being sent after 180 s")
     driver.settle()
     record.settled_s = time.monotonic() - started
     return record
