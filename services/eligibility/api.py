@@ -15,7 +15,6 @@ by the registration endpoints and never returned: answers show the member's `per
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -62,11 +61,11 @@ from services.eligibility.queries import figures, reviewer_report, what_if
 from services.eligibility.timeline import household_timeline
 from services.kit.http import PROBLEM_JSON, IsoDate, Problem
 from services.kit.identity import Authenticated, Caller
+from services.kit.lines import line_problem, parse_batch
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Role = Literal["reviewer", "supervisor", "assessor", "household"]
-NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
 
 _AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
@@ -392,42 +391,6 @@ def foreign_facts(who: Caller, valid: list[tuple[int, DepartmentFactReported]]) 
 # -- intake parsing -----------------------------------------------------------------------------------
 
 
-def parse_batch(
-    body: bytes, content_type: str, title: str = "Invalid fact"
-) -> tuple[list[tuple[int, Any]], list[dict[str, Any]]]:
-    """Lines of a JSON array or NDJSON body as (line number, decoded object), and the lines that are
-    not JSON at all. Line numbers are 1-based: the array index + 1, or the NDJSON line."""
-    problems_: list[dict[str, Any]] = []
-    media = content_type.split(";")[0].strip().lower()
-    if media in NDJSON_TYPES:
-        lines: list[tuple[int, Any]] = []
-        for number, raw in enumerate(body.splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                lines.append((number, json.loads(raw)))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                problems_.append(line_problem(number, "(line)", f"not JSON: {exc}", title))
-        return lines, problems_
-    try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Problem(400, "Body is not JSON", str(exc)) from None
-    items = decoded if isinstance(decoded, list) else [decoded]
-    return list(enumerate(items, start=1)), problems_
-
-
-def line_problem(line: int, field: str, detail: str, title: str = "Invalid fact") -> dict[str, Any]:
-    return {
-        "type": "about:blank",
-        "title": title,
-        "status": 422,
-        "line": line,
-        "field": field,
-        "detail": detail,
-    }
-
-
 def _line_errors(number: int, exc: ValidationError, title: str = "Invalid fact") -> list[dict[str, Any]]:
     return [
         line_problem(number, ".".join(str(p) for p in error["loc"]) or "(root)", error["msg"], title)
@@ -709,7 +672,9 @@ def router(app: EligibilityApp) -> APIRouter:
         """One line speaking for another department than the caller's refuses the whole batch (403
         naming the lines), as at the gateway."""
         body = await request.body()
-        lines, not_json = parse_batch(body, request.headers.get("content-type", "application/json"))
+        lines, not_json = parse_batch(
+            body, request.headers.get("content-type", "application/json"), "Invalid fact"
+        )
         if len(lines) + len(not_json) > app.config.intake_max_lines:
             raise Problem(413, "Too many facts", f"at most {app.config.intake_max_lines} per request")
         valid, invalid = validate_lines(lines)
