@@ -44,24 +44,37 @@ async def sweep(app: EligibilityApp, stop: asyncio.Event) -> int:
 REGISTER_BATCH = 200
 
 
-async def refresh_registers(app: EligibilityApp, stop: asyncio.Event) -> int:
+async def refresh_registers(
+    app: EligibilityApp, stop: asyncio.Event, passed: dict[str, object] | None = None
+) -> int:
     """Re-derive the register entries whose basis changed (a linkage key began to be usable or
-    expired, members changed elsewhere, a store from before entries): batch by batch, between
-    which `stop` is heeded. Returns how many households were refreshed."""
+    expired, a store from before entries): batch by batch, between which `stop` is heeded. Returns
+    how many households were refreshed.
+
+    `passed` remembers the keyring's basis of the last complete pass: while it is the same, nothing
+    can have gone stale (every registration, change of members or property, and exit refreshes its
+    own entry), and the pass is skipped instead of scanning the whole city again every interval."""
+    keys = app.register_keeper.keyring.basis(app.clock())
+    if passed is not None and passed.get("basis") == keys:
+        return 0
     stale = await asyncio.to_thread(app.registers_stale)
     done = 0
     for start in range(0, len(stale), REGISTER_BATCH):
         if stop.is_set():
-            break
+            return done
         done += await asyncio.to_thread(app.refresh_registers, stale[start : start + REGISTER_BATCH])
     if done:
         log.info("register entries: %d of %d households re-derived", done, len(stale))
+    if passed is not None:
+        passed["basis"] = keys
     return done
 
 
 def periodic_registers(app: EligibilityApp) -> Periodic:
+    passed: dict[str, object] = {}
+
     async def tick(stop: asyncio.Event) -> None:
-        await refresh_registers(app, stop)
+        await refresh_registers(app, stop, passed)
 
     return Periodic("registers", app.config.cross_region_sweep_interval_s, tick)
 

@@ -145,6 +145,37 @@ def test_an_expired_key_is_dropped_from_the_register_by_the_refresh(app: Any, cl
     assert {(s["city"], s["key_id"]) for s in latest["subjects"]} == {("CN-GZ", "gz-new"), ("CN-DG", "1")}
 
 
+async def test_the_periodic_pass_scans_the_city_again_only_when_the_keys_change(
+    app: Any, clock: Clock
+) -> None:
+    """Every registration and change refreshes its own entry: between two key-window edges a pass over
+    the whole city finds nothing, so it is skipped; at an edge it runs, and re-derives."""
+    import asyncio
+
+    from services.eligibility.sweeper import refresh_registers
+
+    eligibility, _ = app
+    household = register(eligibility)
+    passed: dict[str, object] = {}
+    stop = asyncio.Event()
+    scans: list[int] = []
+    stale = eligibility.registers_stale
+
+    def counted() -> list[Any]:
+        found: list[Any] = stale()
+        scans.append(len(found))
+        return found
+
+    eligibility.registers_stale = counted
+    assert await refresh_registers(eligibility, stop, passed) == 0  # the first pass after a start
+    assert await refresh_registers(eligibility, stop, passed) == 0
+    assert scans == [0]  # the second was skipped: the keys are the same
+    clock.now = OLD_ENDS  # Guangzhou's old key expired: every entry hashed under it is stale
+    assert await refresh_registers(eligibility, stop, passed) == 1
+    assert scans == [0, 1] and stale() == []
+    assert household.id not in stale()
+
+
 def test_the_categories_follow_the_housing_and_the_property_in_our_city(app: Any, clock: Clock) -> None:
     eligibility, _ = app
     subsidised = register(eligibility, rent_subsidy=RentSubsidy(Decimal("800.00"), date(2024, 1, 1)))

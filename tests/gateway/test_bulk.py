@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ NDJSON = {"content-type": "application/x-ndjson"}
 
 
 @pytest.fixture
-def eligibility(tmp_path: Path) -> AsyncIterator[dict[str, httpx.AsyncBaseTransport]]:
+def eligibility(tmp_path: Path) -> Iterator[dict[str, httpx.AsyncBaseTransport]]:
     app = EligibilityApp(
         EligibilitySettings(var_dir=tmp_path),
         {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "eligibility.sqlite")},

@@ -45,7 +45,7 @@ async def test_a_message_not_readable_now_is_not_skipped(nats_server: NatsServer
             raise nats.js.errors.NotFoundError()
         return await real_get(stream, seq=seq, **kw)
 
-    inbox.js.get_msg = recovering  # type: ignore[method-assign]
+    inbox.js.get_msg = recovering  # type: ignore[method-assign,assignment]
     try:
         with pytest.raises(GapUnreadable):
             await inbox.process(last)  # r0 and r1 were not delivered to this batch, and cannot be read
