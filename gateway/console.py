@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,9 +26,16 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from gateway.assignments import Assignments
 from gateway.charts import bar_chart, numeric_series, rate_gauge
-from gateway.i18n import LANGS, label
+from gateway.console_accounts import account_routes
+from gateway.explain import Unavailable, explain, proposer
+from gateway.figures_view import checked, log_total, series, with_checks
+from gateway.i18n import LANGS
+from gateway.navigation import lang_link, may, return_page
 from gateway.operations import Operations
+from gateway.parts import part
+from gateway.readable import Reader
 from gateway.roles import Principal
 from gateway.routes import (
     AttendanceIn,
@@ -45,6 +51,7 @@ from gateway.security import SESSION_COOKIE
 from gateway.settings import GatewaySettings
 from gateway.tokens import InvalidToken, Tokens
 from gateway.users import Directory
+from gateway.wording import label
 from services.kit.http import Problem
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -60,6 +67,7 @@ NAV = [
     ("training", "/console/training", "training:read"),
     ("federation", "/console/federation", "federation:read"),
     ("parameters", "/console/parameters", "parameters:read"),
+    ("accounts", "/console/accounts", "accounts:estates"),
 ]
 
 
@@ -76,14 +84,6 @@ class LoginRequired(Exception):
     pass
 
 
-def cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)[:160]
-    return str(value)
-
-
 def as_rows(data: Any) -> list[dict[str, Any]]:
     """A service's answer as table rows: a list of objects, one object, or an object of objects
     (e.g. occupancy per pool), each keyed by its name."""
@@ -96,15 +96,6 @@ def as_rows(data: Any) -> list[dict[str, Any]]:
     return []
 
 
-def columns(rows: list[dict[str, Any]], limit: int = 9) -> list[str]:
-    keys: list[str] = []
-    for row in rows[:20]:
-        for key in row:
-            if key not in keys:
-                keys.append(key)
-    return keys[:limit]
-
-
 class Console:
     def __init__(self, settings: GatewaySettings, tokens: Tokens, directory: Directory) -> None:
         self.settings, self.tokens, self.directory = settings, tokens, directory
@@ -115,9 +106,12 @@ class Console:
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
         )
-        self.env.filters["cell"] = cell
-        self.env.globals.update(columns=columns, bar_chart=bar_chart, rate_gauge=rate_gauge)
-        self.env.globals["numeric_series"] = numeric_series
+        self.env.globals.update(bar_chart=bar_chart, rate_gauge=rate_gauge, numeric_series=numeric_series)
+        # The administrator's estate assignments, applied over the accounts file (the same directory
+        # object logs in the API's clients: an assignment holds for both).
+        self.assignments = Assignments(
+            directory, settings.var_dir / "gateway" / "estate-assignments.yaml", tokens.clock
+        )
 
     # -- sessions and CSRF ------------------------------------------------------------------------
 
@@ -157,16 +151,18 @@ class Console:
     ) -> HTMLResponse:
         lang = self.lang(request)
         other = "en" if lang == "zh" else "zh"
+        reader = Reader(lang, self.settings.utc_offset_hours)
         html = self.env.get_template(template).render(
             t=lambda key: label(key, lang),
+            r=reader,
             lang=lang,
             other_lang=other,
-            lang_link=f"{request.url.path}?{urlencode_lang(request, other)}",
+            lang_link=lang_link(request, other),
             p=p,
             csrf=self.csrf_token(p) if p is not None else "",
-            nav=[(key, href) for key, href, scope in NAV if p is not None and p.may(scope)],
+            nav=[(key, href) for key, href, scope in NAV if p is not None and may(p, scope)],
             path=request.url.path,
-            trace_url=lambda trace_id: self.settings.tracing_ui_url.replace("{trace_id}", str(trace_id)),
+            trace_url=lambda trace_id: self.settings.trace_link(quote(str(trace_id), safe="")),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -177,13 +173,11 @@ class Console:
         return response
 
     def error_page(self, request: Request, p: Principal | None, exc: Problem) -> HTMLResponse:
-        return self.render(request, "error.html", p, status=exc.status, problem=exc)
-
-
-def urlencode_lang(request: Request, lang: str) -> str:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    params.append(("lang", lang))
-    return "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
+        """What happened and who may act, in the reader's words (the service's own words below)."""
+        why = explain(exc, p, self.lang(request))
+        return self.render(
+            request, "error.html", p, status=exc.status, problem=exc, why=why, back=return_page(request)
+        )
 
 
 def safe_next(target: str | None) -> str:
@@ -235,11 +229,12 @@ def console_router(console: Console) -> APIRouter:
             return console.error_page(request, p, exc)
 
     async def section(call: Awaitable[Any]) -> tuple[Any, str | None]:
-        """A part of a page from one service: its data, or the problem's title when it fails."""
+        """A part of a page from one service: its data, or the problem when it fails (a text that
+        keeps the problem, for the page to say in the reader's language)."""
         try:
             return await call, None
         except Problem as exc:
-            return None, f"{exc.status} {exc.title}" + (f": {exc.detail}" if exc.detail else "")
+            return None, Unavailable(exc)
 
     # -- login ------------------------------------------------------------------------------------
 
@@ -318,7 +313,9 @@ def console_router(console: Console) -> APIRouter:
         async def build(p: Principal) -> Response:
             found = await ops(request).case(p, case_id)
             household, _ = await section(ops(request).household(p, UUID(found["household_id"])))
-            return console.render(request, "case.html", p, case=found, household=household)
+            # the four-eyes rule, shown before it refuses: the proposer is offered no approval
+            own = proposer(found) == p.subject
+            return console.render(request, "case.html", p, case=found, household=household, own=own)
 
         return await page(request, build)
 
@@ -357,7 +354,7 @@ def console_router(console: Console) -> APIRouter:
                     data, error = await section(
                         ops(request).household_part(p, household_id, service, path, scope)
                     )
-                    parts.append({"heading": heading, "rows": as_rows(data), "error": error})
+                    parts.append(part(heading, data, error))
             return console.render(
                 request, "household.html", p, household=found, timeline=timeline, parts=parts
             )
@@ -370,7 +367,12 @@ def console_router(console: Console) -> APIRouter:
     async def dashboard(request: Request) -> Response:
         async def build(p: Principal) -> Response:
             figures = await ops(request).figures(p)
-            return console.render(request, "dashboard.html", p, figures=figures)
+            # one source for the cross-region figure: eligibility's checks, as the federation page
+            status, _ = await section(ops(request).cross_region_status(p))
+            figures = with_checks(figures, status)
+            reader = Reader(console.lang(request), console.settings.utc_offset_hours)
+            charts = series(figures, reader)
+            return console.render(request, "dashboard.html", p, figures=figures, charts=charts)
 
         return await page(request, build)
 
@@ -382,8 +384,22 @@ def console_router(console: Console) -> APIRouter:
                 sections = []
                 for heading, load in parts:
                     data, error = await section(load(ops(request), p))
-                    sections.append({"heading": heading, "rows": as_rows(data), "error": error})
-                return console.render(request, "board.html", p, title=name, sections=sections)
+                    sections.append(
+                        {"heading": heading, "rows": as_rows(data), "error": error, "total": log_total(data)}
+                    )
+                # the federation page's summary: the same checks the dashboard counts (one source)
+                checks = None
+                if name == "federation" and not all(s["error"] for s in sections):
+                    checks, _ = await section(ops(request).cross_region_status(p))
+                return console.render(
+                    request,
+                    "board.html",
+                    p,
+                    title=name,
+                    sections=sections,
+                    checks=checks,
+                    checked=checked(checks),
+                )
 
             return await page(request, build)
 
@@ -559,6 +575,10 @@ def console_router(console: Console) -> APIRouter:
     action("/console/courses", {"attendance": attendance})
 
     board("federation", [("federation", lambda o, p: o.federation_exchanges(p, 100))])
+
+    # -- accounts: the administrator assigns estates -------------------------------------------------
+
+    account_routes(router, console, page)
 
     # -- parameters and what-if ---------------------------------------------------------------------
 

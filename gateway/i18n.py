@@ -1,4 +1,7 @@
-"""The console's labels in Chinese and English (`?lang=zh|en`, remembered in a cookie)."""
+"""The console's own labels in Chinese and English (`?lang=zh|en`, remembered in a cookie); the words for
+the services' codes are in `gateway.wording`."""
+
+# ruff: noqa: RUF001 - Chinese text takes full-width punctuation (commas, colons, brackets)
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "proposed_outcome": ("拟处理结果", "Proposed outcome"),
     "reason_code": ("理由代码", "Reason code"),
     "record_findings": ("提交复核意见", "Record findings"),
-    "approve": ("批准（双人复核）", "Approve (four eyes)"),  # noqa: RUF001
+    "approve": ("批准（双人复核）", "Approve (four eyes)"),
     "send_back": ("退回", "Send back"),
     "when": ("时间", "When"),
     "service": ("服务", "Service"),
@@ -60,7 +63,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "exit_rate": ("退出率", "Exit rate"),
     "review_overturn_rate": ("复核改判率", "Review overturn rate"),
     "warnings_open": ("未结预警", "Open warnings"),
-    "cross_region_verifications": ("跨市核查", "Cross-region verifications"),
+    "cross_region_verifications": ("跨市核查完成户数", "Cross-region verifications"),
     "placements": ("安置户数", "Placements"),
     "people_trained": ("培训人数", "People trained"),
     "people_employed": ("就业人数", "People employed"),
@@ -143,6 +146,38 @@ LABELS: dict[str, tuple[str, str]] = {
     "requested": ("涉及住户", "Households covered"),
     "whole_city": ("全部城市", "every region"),
     "every_estate": ("全部小区", "every estate"),
+    "cross_region_source": (
+        "跨市核查完成户数：已向邻近城市核查且各城市均已答复的住户，取自资格审核服务的核查状态"
+        "（统计看板与跨市核查日志页同一来源；日志的行数是交换事件数，不是核查户数）。",
+        "Cross-region verifications: households checked in the neighbour cities with every city's answer in, "
+        "from eligibility's check status (the dashboard and the federation page read this one source; the "
+        "federation log's rows are exchange events, not households).",
+    ),
+    "log_latest": ("最近", "latest"),
+    "own_proposal": (
+        "这份复核意见是您提出的。四眼原则：复核意见由提出该意见的审核员以外的人员批准，请另一位审批主管批准或退回。",
+        "You made this proposal. The four-eyes rule: a proposal is approved by someone other than the "
+        "reviewer who made it, so another supervisor approves it or sends it back.",
+    ),
+    "no_tracing_ui": (
+        "未配置链路追踪界面（TRACING_UI_URL）：可在日志中检索此编号",
+        "No tracing UI is configured (TRACING_UI_URL): search the logs for this id",
+    ),
+    "what_happened": ("发生了什么：", "What happened:"),
+    "who_may_act": ("谁可以办理：", "Who may act:"),
+    "details": ("详细信息", "Details"),
+    "accounts": ("账号与小区", "Accounts and estates"),
+    "accounts_note": (
+        "为经办人员分配负责的小区：勾选片区、逐行填写小区名称，或选择全部小区。新的分配在该人员下次登录时生效。",
+        "Assign the estates an operator works on: tick districts, type estates one per line, or tick every "
+        "estate. An assignment takes effect at the operator's next login.",
+    ),
+    "estates": ("负责小区", "Estates"),
+    "assigned": ("最近分配", "Last assigned"),
+    "assign_estates": ("分配小区", "Assign estates"),
+    "as_in_file": ("按账号文件", "as in the accounts file"),
+    "estates_one_per_line": ("小区（每行一个）", "Estates (one per line)"),
+    "estates_count": ("个小区", "estates"),
 }
 
 

@@ -77,10 +77,22 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
 
     # -- the console ----------------------------------------------------------------------------
     cookie_secure: bool = Field(default=False, description="Mark cookies Secure (behind HTTPS).")
-    tracing_ui_url: str = Field(
-        default="http://127.0.0.1:16686/trace/{trace_id}",
-        description="Link of a trace in the tracing UI; `{trace_id}` is replaced.",
+    tracing_ui_url: str | None = Field(
+        default=None,
+        description="Where the console links a trace id (TRACING_UI_URL): a template with `{trace_id}` "
+        "(Jaeger: `http://127.0.0.1:16686/trace/{trace_id}`, what compose sets) or a base the id is "
+        "appended to (`https://tracing.bureau.example/trace/`). Unset (the `make run` stack, which "
+        "exports no traces): trace ids are shown without a link, for `grep` in the logs.",
     )
+
+    def trace_link(self, trace_id: str) -> str | None:
+        """The tracing UI's page of one trace, or None when no tracing UI is configured."""
+        base = (self.tracing_ui_url or "").strip()
+        if not base:
+            return None
+        if "{trace_id}" in base:
+            return base.replace("{trace_id}", trace_id)
+        return base + trace_id if base.endswith(("/", "=")) else f"{base}/{trace_id}"
 
     # -- limits ---------------------------------------------------------------------------------
     rate_limit_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per client.")

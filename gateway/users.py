@@ -4,7 +4,7 @@ credentials), read from a YAML file that holds only scrypt hashes.
 File shape (`infra/gateway/users.yaml` is the local stack's):
 
     districts:                      # optional: a district is a named set of estates
-      Chancheng: [Chancheng Garden, Lianhua Court]
+      Chancheng: [Chancheng Garden, Chancheng Court]
     users:
       - id: reviewer.li             # an OperatorId: what the accountability trail shows
         role: reviewer
@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -92,17 +92,35 @@ class Account:
 
 
 class Directory:
-    """The accounts of one users file."""
+    """The accounts of one users file (and the estates an administrator assigned since, applied over
+    it: `gateway.assignments`)."""
 
-    def __init__(self, accounts: list[Account], *, allow_demo: bool) -> None:
+    def __init__(
+        self, accounts: list[Account], *, allow_demo: bool, districts: dict[str, list[str]] | None = None
+    ) -> None:
         self.accounts = {a.id: a for a in accounts}
         self.allow_demo = allow_demo
+        self.districts = dict(districts or {})
+        """The file's named sets of estates (what an administrator picks from when assigning)."""
 
     @classmethod
     def load(cls, path: Path, *, allow_demo: bool) -> Directory:
-        return cls(
-            parse_accounts(yaml.safe_load(path.read_text(encoding="utf-8")) or {}), allow_demo=allow_demo
-        )
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls(parse_accounts(data), allow_demo=allow_demo, districts=parse_districts(data))
+
+    def operators(self) -> list[Account]:
+        """The people's accounts (not the systems'), by id."""
+        return sorted((a for a in self.accounts.values() if a.role not in SYSTEM_ROLES), key=lambda a: a.id)
+
+    def set_estates(self, account_id: str, estates: frozenset[str] | None) -> Account:
+        """An operator's estates replaced (None: every estate); a token issued from now on carries
+        them. Unknown accounts and systems' accounts are refused (KeyError, ValueError)."""
+        account = self.accounts[account_id]
+        if account.role in SYSTEM_ROLES:
+            raise ValueError(f"{account_id} is a system's account: it has no estates to assign")
+        changed = replace(account, estates=estates)
+        self.accounts[account_id] = changed
+        return changed
 
     def authenticate(self, account_id: str, secret: str, *, client: bool) -> Account | None:
         """The account when `secret` is right; None for any failure (same cost whichever)."""
@@ -116,8 +134,13 @@ class Directory:
         return account if ok and usable else None
 
 
+def parse_districts(data: dict[str, Any]) -> dict[str, list[str]]:
+    """The file's districts: name → its estates."""
+    return {str(k): [str(e) for e in v] for k, v in (data.get("districts") or {}).items()}
+
+
 def parse_accounts(data: dict[str, Any]) -> list[Account]:
-    districts = {str(k): [str(e) for e in v] for k, v in (data.get("districts") or {}).items()}
+    districts = parse_districts(data)
     accounts: list[Account] = []
     for entry in data.get("users") or []:
         role = entry["role"]

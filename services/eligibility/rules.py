@@ -42,7 +42,12 @@ Outcome = Literal["qualifies", "exit_triggered", "needs_manual"]
 Status = Literal["exit", "clear", "missing", "stale", "conflict", "no_parameter", "unverified"]
 
 CROSS_REGION = "cross_region"
-CROSS_REGION_REFERENCE = "Cross-region housing security coordination (seed/BRIEF.md, mechanism 10)"
+CROSS_REGION_REFERENCE = (
+    "Guangdong cross-region housing security cooperation agreement (Foshan with Guangzhou, Dongguan, "
+    "Zhongshan and Zhaoqing): households verified in the neighbour cities"
+)
+"""The cross-region rule's legal basis: the agreement the checks are made under (the legal basis
+eligibility names to the peers, settings.cross_region_legal_basis), never a file of this repository."""
 CrossRegionResult = Literal["match", "no_match", "unverified"]
 """A peer city's answer as federation reports it: a category is true there (`match`: holds subsidised
 housing, receives a housing subsidy or owns property above the size), none is (`no_match`), or it

@@ -136,12 +136,14 @@ async def test_every_page_renders_and_a_missing_service_is_named(
             response = await client.get(path)
             assert response.status_code == 200, (path, response.text[:300])
             assert INCOME not in response.text, path  # an auditor never sees amounts
-        household = await client.get(f"/console/households/{HOUSE_IN}")
+        household = await client.get(f"/console/households/{HOUSE_IN}", params={"lang": "en"})
         assert f'href="https://jaeger.bureau/trace/{TRACE}"' in household.text
         assert INCOME not in household.text and 'id="facts"' in household.text
-        assert "penalties: unavailable" in household.text
-        sanctions = await client.get("/console/sanctions")
-        assert "Service unavailable" in sanctions.text
+        assert "Rent and sanctions: unavailable" in household.text
+        sanctions = await client.get("/console/sanctions")  # in English: the cookie remembers
+        assert "502 Service unavailable · Rent and sanctions" in sanctions.text
+        zh = await client.get("/console/sanctions", params={"lang": "zh"})
+        assert "服务暂不可用 · 租金与处罚" in zh.text
         dashboard = await client.get("/console/dashboard", params={"lang": "en"})
         assert "<h1>Dashboard</h1>" in dashboard.text and "hx_lang=en" in dashboard.headers["set-cookie"]
         assert dashboard.text.count("<svg") >= 3
@@ -167,7 +169,8 @@ async def test_a_page_outside_the_role_is_an_error_page_not_data(gateway: Gatewa
         queue = await client.get("/console/queue")
         federation = await client.get("/console/federation")
     assert queue.status_code == 403 and "cases:read" in queue.text and CASE_IN not in queue.text
-    assert federation.status_code == 200 and "403 Forbidden" in federation.text
+    assert "审核员、审批主管、审计员、系统管理员" in queue.text  # who may read cases
+    assert federation.status_code == 200 and "403 无权操作" in federation.text
 
 
 async def test_an_inspector_takes_a_warning_as_herself(gateway: GatewayFactory, fakes: Fakes) -> None:

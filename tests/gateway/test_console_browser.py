@@ -1,16 +1,19 @@
 """The console in headless Chromium (Debian's package, driven by Playwright with `executable_path`; no
 browser download) against the real thing: a nats-server, eligibility and the gateway as processes, the
 demo accounts of infra/gateway/users.yaml. A department pushes a fact through the gateway, a reviewer
-scoped to Chancheng logs in, sees only her estates' cases, reads the explanation and records findings;
-a supervisor logs in and approves (four eyes); the household's timeline shows both with trace links;
-the dashboard draws its charts, in Chinese and English. Screenshots: var/test-artifacts/gateway-console/
-(or $TEST_ARTIFACTS_DIR)."""
+scoped to Chancheng logs in, sees only her estates' cases, reads the explanation (in words, amounts as
+¥4,200.00) and records findings; a supervisor proposes on another case and is offered no approval of
+her own proposal (a forced one ends on a page naming the four-eyes rule), then approves the reviewer's
+(four eyes); the household's timeline shows both with links to the configured tracing UI; the dashboard
+draws its charts, in Chinese and English; the language switch works on a form's answer. No page shows
+a JSON literal. Screenshots: var/test-artifacts/gateway-console/ (or $TEST_ARTIFACTS_DIR)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -30,6 +33,8 @@ from tests.support.processes import ServiceProcess
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO / "var" / "test-artifacts")) / "gateway-console"
 TRACING_UI = "http://jaeger.test/trace/"
+JSON_LITERAL = re.compile(r'\{\s*"|"\s*:\s|\[\s*\{|\[\s*"')
+"""An object or array literal in what the reader sees."""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -103,7 +108,7 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[dict[str, str]]:
             "HTTP_PORT": str(free_port()),
             "VAR_DIR": str(tmp_path),
             "SERVICES": json.dumps({"eligibility": f"http://127.0.0.1:{eligibility.port}"}),
-            "TRACING_UI_URL": TRACING_UI + "{trace_id}",
+            "TRACING_UI_URL": TRACING_UI,  # a base: the trace id is appended
         },
         tmp_path / "gateway.log",
     )
@@ -195,6 +200,7 @@ def test_console_four_eyes_review_timeline_and_dashboard(chromium: Path, stack: 
     base = stack["gateway"]
 
     def shot(page: Page, name: str) -> None:
+        assert not JSON_LITERAL.search(page.inner_text("main")), f"{name}: JSON on the page"
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     def log_in(page: Page, account: str, target: str) -> None:
@@ -230,25 +236,64 @@ def test_console_four_eyes_review_timeline_and_dashboard(chromium: Path, stack: 
             page.goto(f"{base}/console/queue")
             page.click(f"a[href='/console/cases/{chancheng_case}']")
             explanation = page.locator("#explanation")
-            expect(explanation).to_contain_text("income_per_capita")
-            expect(explanation).to_contain_text("4200.00")  # a reviewer sees the amounts
+            expect(explanation.locator("tr[data-rule=income_per_capita]")).to_contain_text("人均月收入")
+            expect(explanation).to_contain_text("¥4,200.00")  # a reviewer sees the amounts, as money
+            expect(explanation).to_contain_text("佛山市公共租赁住房管理办法")  # the regulation, by name
             expect(page.locator("#approve")).to_have_count(0)  # not a supervisor
             page.fill("#findings", "Income confirmed with the employer's payslips")
             page.select_option("#proposed_outcome", "exit_required")
             page.fill("#reason_code", "INC")
             shot(page, "02-case-findings")
             page.click("#submit-findings")
-            expect(page.locator("#case-status")).to_have_text("proposed")
+            expect(page.locator("#case-status")).to_have_attribute("data-status", "proposed")
+            expect(page.locator("#case-status")).to_have_text("待审批")
             expect(page.locator("#proposal")).to_contain_text("reviewer.li")
             page.click("#logout")
             expect(page).to_have_url(base + "/login")
 
-            # supervisor.chen, a second person, approves
-            log_in(page, "supervisor.chen", f"/console/cases/{chancheng_case}")
+            # supervisor.chen proposes on the Nanhai case herself: no approval is offered to her there,
+            # and a forced one ends on a page that names the four-eyes rule
+            log_in(page, "supervisor.chen", f"/console/cases/{nanhai_case}")
+            page.fill("#findings", "Payslips checked")
+            page.select_option("#proposed_outcome", "transition")
+            page.fill("#reason_code", "INC")
+            page.click("#submit-findings")
+            expect(page.locator("#case-status")).to_have_attribute("data-status", "proposed")
+            expect(page.locator("#approve")).to_have_count(0)
+            expect(page.locator("#send-back")).to_have_count(0)
+            expect(page.locator("#own-proposal")).to_contain_text("四眼原则")
+            shot(page, "03a-own-proposal")
+            page.evaluate(
+                """([action, csrf]) => {
+                    const form = document.createElement("form");
+                    form.method = "post";
+                    form.action = action;
+                    const field = document.createElement("input");
+                    field.name = "csrf";
+                    field.value = csrf;
+                    form.appendChild(field);
+                    document.body.appendChild(form);
+                    form.submit();
+                }""",
+                [
+                    f"/console/cases/{nanhai_case}/approval",
+                    page.locator("input[name=csrf]").first.input_value(),
+                ],
+            )
+            expect(page.locator("h1")).to_contain_text("403")
+            expect(page.locator("#what-happened")).to_contain_text(
+                "复核意见由提出该意见的审核员以外的人员批准"
+            )
+            expect(page.locator("#who-may-act")).to_contain_text("另一位审批主管")
+            shot(page, "03b-four-eyes-refused")
+
+            # supervisor.chen, a second person, approves the reviewer's proposal
+            page.goto(f"{base}/console/cases/{chancheng_case}")
             page.fill("#approve-reason", "Agreed: income above the limit for two quarters")
             page.click("#approve")
-            expect(page.locator("#case-status")).to_have_text("decided")
-            expect(page.locator("#final-outcome")).to_contain_text("exit_required")
+            expect(page.locator("#case-status")).to_have_attribute("data-status", "decided")
+            expect(page.locator("#final-outcome")).to_have_attribute("data-outcome", "exit_required")
+            expect(page.locator("#final-outcome")).to_contain_text("应当退出")
             expect(page.locator("#trail")).to_contain_text("supervisor.chen")
             shot(page, "03-case-approved")
 
@@ -258,11 +303,23 @@ def test_console_four_eyes_review_timeline_and_dashboard(chromium: Path, stack: 
             timeline = page.locator("#timeline")
             expect(timeline).to_contain_text("reviewer.li")
             expect(timeline).to_contain_text("supervisor.chen")
-            expect(timeline).to_contain_text("civil_affairs")
+            expect(timeline).to_contain_text("民政部门")
             links = page.locator("#timeline a.trace")
             expect(links.first).to_be_visible()
-            assert (links.first.get_attribute("href") or "").startswith(TRACING_UI)
+            href = links.first.get_attribute("href") or ""
+            assert re.fullmatch(re.escape(TRACING_UI) + "[0-9a-f]{32}", href), href
             shot(page, "04-household-timeline")
+
+            # a form's answer (the what-if result) switches language to a page that answers GET
+            page.goto(base + "/console/parameters")
+            page.fill("#what-if-form input[name=value]", "4300")
+            page.click("#simulate")
+            expect(page.locator("#what-if-result")).to_be_visible()
+            page.click("#lang-switch")
+            expect(page).to_have_url(base + "/console/parameters?lang=en")
+            expect(page.locator("h1")).to_have_text("Policy parameters")
+            page.click("#lang-switch")
+            expect(page.locator("h1")).to_have_text("政策参数")
 
             # the dashboard, with its charts, in Chinese then English
             page.goto(base + "/console/dashboard")
@@ -278,7 +335,7 @@ def test_console_four_eyes_review_timeline_and_dashboard(chromium: Path, stack: 
 
             # an auditor sees the same household with amounts masked
             log_in(page, "auditor.sun", f"/console/cases/{chancheng_case}")
-            expect(page.locator("#explanation")).not_to_contain_text("4200.00")
+            expect(page.locator("#explanation")).not_to_contain_text("4,200.00")
             expect(page.locator("#explanation")).to_contain_text("***")
             shot(page, "07-case-auditor-masked")
         finally:
