@@ -30,7 +30,7 @@ from gateway.assignments import Assignments
 from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.console_accounts import account_routes
 from gateway.explain import Unavailable, explain, proposer
-from gateway.figures_view import checked, log_total, series, with_checks
+from gateway.figures_view import checked, log_total, series
 from gateway.i18n import LANGS
 from gateway.navigation import lang_link, may, return_page
 from gateway.operations import Operations
@@ -366,10 +366,9 @@ def console_router(console: Console) -> APIRouter:
     @router.get("/console/dashboard")
     async def dashboard(request: Request) -> Response:
         async def build(p: Principal) -> Response:
+            # the cross-region figure is eligibility's checks (`Operations.figures`), as on the
+            # federation page
             figures = await ops(request).figures(p)
-            # one source for the cross-region figure: eligibility's checks, as the federation page
-            status, _ = await section(ops(request).cross_region_status(p))
-            figures = with_checks(figures, status)
             reader = Reader(console.lang(request), console.settings.utc_offset_hours)
             charts = series(figures, reader)
             return console.render(request, "dashboard.html", p, figures=figures, charts=charts)

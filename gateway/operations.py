@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
+from gateway.figures_view import with_checks
 from gateway.masking import mask
 from gateway.roles import Principal
 from gateway.upstream import Upstream
@@ -477,13 +478,23 @@ class Operations:
                 return service, None
             return service, None
 
-        found = dict(await asyncio.gather(*(one(s) for s in services)))
+        async def checks() -> Any:
+            try:
+                return await self.up.json("eligibility", "GET", "/cross-region/status", p)
+            except Problem:
+                return None
+
+        status, *answers = await asyncio.gather(checks(), *(one(s) for s in services))
+        found = dict(answers)
         by_service = {s: f for s, f in found.items() if f is not None}
-        return {
-            "headline": headline(by_service),
-            "services": by_service,
-            "unavailable": sorted(s for s, f in found.items() if f is None),
-        }
+        return with_checks(
+            {
+                "headline": headline(by_service),
+                "services": by_service,
+                "unavailable": sorted(s for s, f in found.items() if f is None),
+            },
+            status,
+        )
 
     async def _computed_figures(self, service: str, p: Principal) -> dict[str, Any] | None:
         """Figures from the lists of a service that has no `/figures` yet."""
@@ -519,7 +530,6 @@ def headline(by_service: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The bureau's headline figures, from the services' own names (None where a service is absent)."""
     e = by_service.get("eligibility") or {}
     m = by_service.get("monitoring") or {}
-    f = by_service.get("federation") or {}
     r = by_service.get("resettlement") or {}
     t = by_service.get("training") or {}
     pen = by_service.get("penalties") or {}
@@ -537,8 +547,9 @@ def headline(by_service: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "review_overturn_rate": rate(overturns, _number(e.get("proposals"))),
         "violations_by_kind": violations if isinstance(violations, dict) else None,
         "warnings_open": _total(m.get("open_warnings_by_condition")),
-        "cross_region_verifications": _number(f.get("checks_completed"))
-        or _total(f.get("exchanges_by_kind")),
+        # households verified in the neighbour cities: eligibility's count (`figures_view.with_checks`),
+        # never the federation log's rows
+        "cross_region_verifications": None,
         "placements": _number(r.get("placements"))
         or (
             _total({k: v for k, v in resettled.items() if k in ("moved_in", "placed", "closed")})

@@ -602,6 +602,8 @@ async def test_the_dashboard_and_the_federation_page_count_cross_region_checks_f
     assert tile[1] == summary[1] == f"{verified:,}"
     assert f"2 / {LOG_ROWS:,}" in federation  # the log's own count: events, said as such
     assert f"{LOG_ROWS:,}" not in dashboard
+    figures = (await client.get("/api/figures", headers=bearer(tokens, "auditor"))).json()
+    assert figures["headline"]["cross_region_verifications"] == verified  # the API says the same
 
 
 async def test_trace_links_use_the_configured_base(town: Town) -> None:
