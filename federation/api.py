@@ -21,7 +21,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Notification
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.types import Receive, Send
 
 from federation.application import FederationApp
@@ -30,6 +32,7 @@ from federation.keys import public_x
 from federation.signing import Headers
 from services.kit.http import BodyTooLarge, Gate, Problem, declared_length
 from services.kit.identity import Authenticated
+from services.kit.paging import Cursor, Limit, Page, decode_cursor, encode_cursor, page_response
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +227,50 @@ def jwks(responder: Responder) -> list[dict[str, Any]]:
     return listed
 
 
+EXCHANGES_PAGE = 50
+
+
+def _sequence_of(cursor: str | None) -> int | None:
+    """The sequence number a cursor of this log holds (None: from the newest)."""
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor)
+    if len(key) != 1 or not isinstance(key[0], int):
+        raise Problem(400, "Invalid cursor", "pass back the `next` of the previous page as it came")
+    return key[0]
+
+
+def newest(app: FederationApp, before: int | None, count: int) -> list[Notification]:
+    """Up to `count` notifications older than `before` (from the newest when None), newest first.
+    The log only reads forwards, and its ids may have gaps (a transaction rolled back): it is read in
+    windows backwards from `before`, each twice the last, until `count` are found or the log begins."""
+    top = (app.process_recorder.max_notification_id() or 0) if before is None else before - 1
+    found: list[Notification] = []
+    window = count
+    while top >= 1 and len(found) < count:
+        start = max(1, top - window + 1)
+        chunk = app.notification_log.select(start=start, limit=top - start + 1, stop=top)
+        found.extend(reversed([n for n in chunk if n.id <= top]))
+        top, window = start - 1, window * 2
+    return found[:count]
+
+
+def exchange_entry(app: FederationApp, notification: Notification) -> dict[str, Any]:
+    """One event of the log as the operators read it: its sequence number, kind and aggregate, and the
+    few fields of the event that say with whom and with what result."""
+    event = app.mapper.to_domain_event(notification)
+    entry: dict[str, Any] = {
+        "seq": notification.id,
+        "kind": notification.topic.rsplit(".", 1)[-1],
+        "id": str(notification.originator_id),
+    }
+    for name in ("city", "claimed_city", "status", "reason", "result", "query_ids", "purpose", "matches"):
+        if hasattr(event, name):
+            entry[name] = getattr(event, name)
+    entry["at"] = str(getattr(event, "timestamp", None) or app.clock())
+    return entry
+
+
 def operator_router(app: FederationApp, responder: Responder | None = None) -> APIRouter:
     router = APIRouter(prefix="/federation/v1", tags=["operators"])
 
@@ -233,35 +280,18 @@ def operator_router(app: FederationApp, responder: Responder | None = None) -> A
         recent = list(responder.refusals.recent) if responder is not None else []
         return recent[::-1][: max(1, min(limit, 200))]
 
-    @router.get("/exchanges", summary="The most recent federation events, newest first")
-    def exchanges(who: Authenticated, limit: int = 50) -> list[dict[str, Any]]:
+    @router.get("/exchanges", summary="The federation events, newest first, a page")
+    def exchanges(
+        request: Request, who: Authenticated, limit: Limit = EXCHANGES_PAGE, cursor: Cursor = None
+    ) -> JSONResponse:
+        """Newest first, keyed by the event's sequence number in the notification log (`seq`): read
+        backwards from the log a page at a time, never the whole log."""
         who.city_wide("the federation log")
-        limit = max(1, min(limit, 500))
-        last = app.process_recorder.max_notification_id() or 0
-        notifications = app.notification_log.select(start=max(1, last - limit + 1), limit=limit)
-        out = []
-        for n in reversed(notifications):
-            event = app.mapper.to_domain_event(n)
-            entry: dict[str, Any] = {
-                "seq": n.id,
-                "kind": n.topic.rsplit(".", 1)[-1],
-                "id": str(n.originator_id),
-            }
-            for name in (
-                "city",
-                "claimed_city",
-                "status",
-                "reason",
-                "result",
-                "query_ids",
-                "purpose",
-                "matches",
-            ):
-                if hasattr(event, name):
-                    entry[name] = getattr(event, name)
-            entry["at"] = str(getattr(event, "timestamp", None) or app.clock())
-            out.append(entry)
-        return out
+        before = _sequence_of(cursor)
+        found = newest(app, before, limit + 1)
+        more = len(found) > limit
+        page = Page(list(found[:limit]), encode_cursor((found[limit - 1].id,)) if more else None)
+        return page_response(request, page.map(lambda n: exchange_entry(app, n)))
 
     @router.get("/checks/{check_id}", summary="The per-city results of one cross-region check")
     def check(check_id: UUID) -> dict[str, Any]:

@@ -303,8 +303,8 @@ def console_router(console: Console) -> APIRouter:
     @router.get("/console/queue")
     async def queue(request: Request) -> Response:
         async def build(p: Principal) -> Response:
-            cases = await ops(request).queue(p)
-            return console.render(request, "queue.html", p, cases=cases)
+            cases = await ops(request).queue(p, cursor=request.query_params.get("cursor"))
+            return console.render(request, "queue.html", p, cases=cases.items, next_cursor=cases.next)
 
         return await page(request, build)
 
@@ -407,8 +407,14 @@ def console_router(console: Console) -> APIRouter:
     @router.get("/console/warnings")
     async def warnings(request: Request) -> Response:
         async def build(p: Principal) -> Response:
-            found, error = await section(ops(request).listing(p, "monitoring", "/warnings", "warnings:read"))
-            return console.render(request, "warnings.html", p, warnings=found or [], error=error)
+            cursor = {"cursor": request.query_params.get("cursor")}
+            found, error = await section(
+                ops(request).listing(p, "monitoring", "/warnings", "warnings:read", cursor)
+            )
+            listed, next_cursor = (found.items, found.next) if found else ([], None)
+            return console.render(
+                request, "warnings.html", p, warnings=listed, error=error, next_cursor=next_cursor
+            )
 
         return await page(request, build)
 
@@ -431,12 +437,15 @@ def console_router(console: Console) -> APIRouter:
     async def sanctions(request: Request) -> Response:
         async def build(p: Principal) -> Response:
             found: dict[str, Any] = {}
+            next_cursor: dict[str, str | None] = {}  # one list's next page: `?{name}_cursor=`
             for name in ("sanctions", "appeals", "transitions"):
+                cursor = {"cursor": request.query_params.get(f"{name}_cursor")}
                 data, error = await section(
-                    ops(request).listing(p, "penalties", f"/{name}", "sanctions:read")
+                    ops(request).listing(p, "penalties", f"/{name}", "sanctions:read", cursor)
                 )
-                found[name], found[f"{name}_error"] = as_rows(data), error
-            return console.render(request, "sanctions.html", p, **found)
+                found[name], found[f"{name}_error"] = as_rows(data.items if data else None), error
+                next_cursor[name] = data.next if data else None
+            return console.render(request, "sanctions.html", p, **found, next_cursor=next_cursor)
 
         return await page(request, build)
 
@@ -444,8 +453,9 @@ def console_router(console: Console) -> APIRouter:
     async def pools(request: Request) -> Response:
         async def build(p: Principal) -> Response:
             found, pools_error = await section(ops(request).pools(p))
+            cursor = {"cursor": request.query_params.get("cursor")}
             cases, cases_error = await section(
-                ops(request).listing(p, "resettlement", "/cases", "placements:read")
+                ops(request).listing(p, "resettlement", "/cases", "placements:read", cursor)
             )
             return console.render(
                 request,
@@ -453,8 +463,9 @@ def console_router(console: Console) -> APIRouter:
                 p,
                 pools=as_rows(found),
                 pools_error=pools_error,
-                cases=as_rows(cases),
+                cases=as_rows(cases.items if cases else None),
                 cases_error=cases_error,
+                next_cursor=cases.next if cases else None,
             )
 
         return await page(request, build)
@@ -465,8 +476,9 @@ def console_router(console: Console) -> APIRouter:
             courses, courses_error = await section(
                 ops(request).reference(p, "training", "/courses", "training:read")
             )
+            cursor = {"cursor": request.query_params.get("cursor")}
             referrals, referrals_error = await section(
-                ops(request).listing(p, "training", "/referrals", "training:read")
+                ops(request).listing(p, "training", "/referrals", "training:read", cursor)
             )
             return console.render(
                 request,
@@ -474,8 +486,9 @@ def console_router(console: Console) -> APIRouter:
                 p,
                 courses=as_rows(courses),
                 courses_error=courses_error,
-                referrals=as_rows(referrals),
+                referrals=as_rows(referrals.items if referrals else None),
                 referrals_error=referrals_error,
+                next_cursor=referrals.next if referrals else None,
             )
 
         return await page(request, build)
@@ -573,7 +586,10 @@ def console_router(console: Console) -> APIRouter:
 
     action("/console/courses", {"attendance": attendance})
 
-    board("federation", [("federation", lambda o, p: o.federation_exchanges(p, 100))])
+    async def federation_log(o: Operations, p: Principal) -> list[Any]:
+        return (await o.federation_exchanges(p, 100)).items
+
+    board("federation", [("federation", federation_log)])
 
     # -- accounts: the administrator assigns estates -------------------------------------------------
 

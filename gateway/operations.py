@@ -22,6 +22,7 @@ from gateway.masking import mask
 from gateway.roles import Principal
 from gateway.upstream import Upstream
 from services.kit.http import Problem
+from services.kit.paging import DEFAULT_LIMIT, Page, items_of, page_of
 
 T = TypeVar("T")
 
@@ -90,20 +91,35 @@ class Operations:
         return dict(household)
 
     async def households(
-        self, p: Principal, outcome: str | None, estate: str | None, limit: int
-    ) -> list[Any]:
-        """Households by outcome; an estate-scoped operator's are asked estate by estate, so that the
-        service's limit applies to those estates, not to the whole city."""
+        self,
+        p: Principal,
+        *,
+        outcome: str | None = None,
+        estate: str | None = None,
+        building: str | None = None,
+        unit: str | None = None,
+        reference: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Any]:
+        """A page of households, asked once: eligibility lists an estate-scoped operator's estates only
+        (the assertion names them), so one cursor walks all of them."""
+        params: dict[str, Any] = {"outcome": outcome, "estate": estate, "building": building, "unit": unit}
+        params |= {"reference": reference, "limit": limit, "cursor": cursor}
+        return await self.listing(p, "eligibility", "/households", "households:read", params)
+
+    async def search_households(
+        self, p: Principal, id_number: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[Any]:
+        """Households with a member of this ID number: the number goes to eligibility in the body of a
+        POST (never a URL, which access logs and traces keep) and is named in no log line."""
         self.require(p, "households:read")
-        self.check_estate(p, estate)
-        estates: Sequence[str | None] = [estate] if estate or p.estates is None else sorted(p.estates)
-
-        async def of(one: str | None) -> Any:
-            params = {"outcome": outcome, "estate": one, "limit": limit}
-            return await self.up.json("eligibility", "GET", "/households", p, params=params)
-
-        found = await asyncio.gather(*(of(e) for e in estates))
-        return self.visible(p, [item for items in found for item in _listed(items)])[:limit]
+        params = {"limit": limit, "cursor": cursor}
+        body = {"id_number": id_number}
+        found = page_of(
+            await self.up.json("eligibility", "POST", "/households/search", p, json=body, params=params)
+        )
+        return Page(self.shown(p, self.visible(p, found.items)), found.next)
 
     async def household(self, p: Principal, household_id: UUID) -> Any:
         self.require(p, "households:read")
@@ -154,7 +170,7 @@ class Operations:
         except Problem:
             return []
         entries: list[dict[str, Any]] = []
-        for case in cases:
+        for case in items_of(cases):
             if case.get("household_id") != str(household_id):
                 continue
             for step in case.get("trail", []):
@@ -175,26 +191,28 @@ class Operations:
 
     # -- review cases -------------------------------------------------------------------------------
 
-    async def cases(self, p: Principal, status: str | None, limit: int) -> list[Any]:
-        self.require(p, "cases:read")
-        items = await self.up.json(
-            "eligibility", "GET", "/cases", p, params={"status": status, "limit": 1000}
-        )
-        return self.shown(p, self.visible(p, items)[:limit])
+    async def cases(
+        self,
+        p: Principal,
+        status: Sequence[str] | None = None,
+        estate: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Any]:
+        """A page of review cases (in any of `status`), oldest first, as eligibility orders them."""
+        params = {
+            "status": list(status) if status else None,
+            "estate": estate,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await self.listing(p, "eligibility", "/cases", "cases:read", params)
 
-    async def queue(self, p: Principal) -> list[Any]:
-        """Cases waiting for a person (not decided), oldest first."""
-        self.require(p, "cases:read")
-
-        async def of(status: str) -> Any:
-            return await self.up.json(
-                "eligibility", "GET", "/cases", p, params={"status": status, "limit": 1000}
-            )
-
-        found = await asyncio.gather(*(of(status) for status in OPEN_CASE_STATES))
-        waiting = [c for c in self.visible(p, [c for items in found for c in _listed(items)])]
-        waiting.sort(key=lambda c: str(c.get("opened_at", "")))
-        return self.shown(p, waiting)
+    async def queue(
+        self, p: Principal, estate: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[Any]:
+        """Cases waiting for a person (not decided), oldest first: one walk over the open states."""
+        return await self.cases(p, OPEN_CASE_STATES, estate, limit, cursor)
 
     async def case(self, p: Principal, case_id: UUID) -> Any:
         self.require(p, "cases:read")
@@ -253,12 +271,16 @@ class Operations:
 
     async def listing(
         self, p: Principal, service: str, path: str, scope: str, params: dict[str, Any] | None = None
-    ) -> list[Any]:
-        """A list about households (every item carries `estate`), filtered to the operator's estates."""
+    ) -> Page[Any]:
+        """A page of a list about households (every item carries `estate`), passed through with its
+        cursor: the service pages and filters by the operator's estates (the assertion names them);
+        the page is filtered here again (defence in depth: an item outside them, or without an
+        estate, is dropped) and masked."""
         self.require(p, scope)
         estate = (params or {}).get("estate")
         self.check_estate(p, estate)
-        return self.shown(p, self.visible(p, await self.up.json(service, "GET", path, p, params=params)))
+        found = page_of(await self.up.json(service, "GET", path, p, params=params))
+        return Page(self.shown(p, self.visible(p, found.items)), found.next)
 
     async def reference(self, p: Principal, service: str, path: str, scope: str) -> Any:
         """Data about no household in particular (courses, pools): scope only."""
@@ -280,11 +302,15 @@ class Operations:
         pools = await self.up.json("resettlement", "GET", "/pools", p)
         return self.shown(p, pools)
 
-    async def federation_exchanges(self, p: Principal, limit: int) -> Any:
+    async def federation_exchanges(
+        self, p: Principal, limit: int = 50, cursor: str | None = None
+    ) -> Page[Any]:
+        """A page of the federation log, newest first (every estate: not for an estate-scoped account)."""
         self.require(p, "federation:read")
         if p.estates is not None:
             raise forbidden("the federation log spans every estate; an estate-scoped account cannot read it")
-        return await self.up.json("federation", "GET", "/federation/v1/exchanges", p, params={"limit": limit})
+        params = {"limit": limit, "cursor": cursor}
+        return page_of(await self.up.json("federation", "GET", "/federation/v1/exchanges", p, params=params))
 
     async def federation_check(self, p: Principal, check_id: UUID) -> Any:
         self.require(p, "federation:read")
@@ -500,7 +526,9 @@ class Operations:
         """Figures from the lists of a service that has no `/figures` yet."""
         try:
             if service == "monitoring":
-                warnings = await self.up.json("monitoring", "GET", "/warnings", p)
+                warnings = items_of(
+                    await self.up.json("monitoring", "GET", "/warnings", p, params={"limit": 1000})
+                )
                 return {
                     "open_warnings_by_condition": dict(Counter(str(w.get("condition")) for w in warnings))
                 }
@@ -508,7 +536,7 @@ class Operations:
                 exchanges = await self.up.json(
                     "federation", "GET", "/federation/v1/exchanges", p, params={"limit": 500}
                 )
-                return {"exchanges_by_kind": dict(Counter(str(e.get("kind")) for e in exchanges))}
+                return {"exchanges_by_kind": dict(Counter(str(e.get("kind")) for e in items_of(exchanges)))}
         except Problem:
             return None
         return None
@@ -559,9 +587,3 @@ def headline(by_service: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "people_trained": _number(t.get("people_trained")),
         "people_employed": _number(t.get("people_employed")),
     }
-
-
-def _listed(items: Any) -> list[Any]:
-    if not isinstance(items, list):
-        raise Problem(502, "Service error", "a list was expected")
-    return items

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from contracts.identifiers import NOT_AN_ID_NUMBER, no_id_number
@@ -15,8 +16,10 @@ from gateway.auth import api_principal
 from gateway.idempotency import IdempotentRoute
 from gateway.intake import Intake
 from gateway.operations import Forwarded, Operations
+from gateway.paging import CaseStatuses, HouseholdSearchIn, WarningState, paged
 from gateway.roles import Principal
 from services.kit.http import IsoDate
+from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit
 
 Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$")]
 # Free text is held to what the services' contracts take: no ID number inside (`no_id_number`), so the
@@ -267,7 +270,6 @@ def intake_of(request: Request) -> Intake:
 Caller = Annotated[Principal, Depends(api_principal)]
 Ops = Annotated[Operations, Depends(operations)]
 Bulk = Annotated[Intake, Depends(intake_of)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 UNAUTH = {401: {"description": "no valid bearer token (problem+json, WWW-Authenticate)"}}
 REFUSED = {
@@ -293,15 +295,58 @@ def api_router() -> APIRouter:
 
     # -- households ---------------------------------------------------------------------------------
 
-    @api.get("/households", tags=["households"], summary="Households in your estates (households:read)")
+    @api.get(
+        "/households", tags=["households"], summary="Households in your estates, a page (households:read)"
+    )
     async def households(
+        request: Request,
         p: Caller,
         ops: Ops,
         outcome: Literal["qualifies", "exit_triggered", "needs_manual", "none"] | None = None,
         estate: str | None = None,
-        limit: Limit = 100,
-    ) -> list[Any]:
-        return await ops.households(p, outcome, estate, limit)
+        building: str | None = None,
+        unit: str | None = None,
+        reference: Reference | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """Registration order; `next` (and the `Link` header) walks every household of your estates.
+        `unit` with `estate` and `building` finds a flat's household, `reference` the registering
+        office's number."""
+        page = await ops.households(
+            p,
+            outcome=outcome,
+            estate=estate,
+            building=building,
+            unit=unit,
+            reference=reference,
+            limit=limit,
+            cursor=cursor,
+        )
+        return paged(request, page)
+
+    async def search_households(
+        request: Request,
+        p: Caller,
+        ops: Ops,
+        body: HouseholdSearchIn,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """The number in the body, never a URL: access logs and traces keep URLs. The next page: the
+        same body posted again with `?cursor=`. Not an `Idempotency-Key` route: a search changes
+        nothing, and a kept fingerprint of its body would be one of an ID number."""
+        page = await ops.search_households(p, body.id_number, limit, cursor)
+        return paged(request, page, link=False)
+
+    api.add_api_route(
+        "/households/search",
+        search_households,
+        methods=["POST"],
+        tags=["households"],
+        summary="Households with a member of this ID number, in your estates, a page (households:read)",
+        route_class_override=APIRoute,
+    )
 
     @api.post(
         "/households",
@@ -377,13 +422,30 @@ def api_router() -> APIRouter:
 
     # -- review -------------------------------------------------------------------------------------
 
-    @api.get("/review-queue", tags=["review"], summary="Cases waiting for a reviewer or supervisor")
-    async def queue(p: Caller, ops: Ops) -> list[Any]:
-        return await ops.queue(p)
+    @api.get("/review-queue", tags=["review"], summary="Cases waiting for a reviewer or supervisor, a page")
+    async def queue(
+        request: Request,
+        p: Caller,
+        ops: Ops,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """The open states (open, proposed, assessment, appealed), oldest first (cases:read)."""
+        return paged(request, await ops.queue(p, estate, limit, cursor))
 
-    @api.get("/cases", tags=["review"], summary="Review cases in your estates (cases:read)")
-    async def cases(p: Caller, ops: Ops, status: str | None = None, limit: Limit = 100) -> list[Any]:
-        return await ops.cases(p, status, limit)
+    @api.get("/cases", tags=["review"], summary="Review cases in your estates, a page (cases:read)")
+    async def cases(
+        request: Request,
+        p: Caller,
+        ops: Ops,
+        status: CaseStatuses = None,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """Oldest first; `status` repeated for cases in any of them."""
+        return paged(request, await ops.cases(p, status, estate, limit, cursor))
 
     @api.get("/cases/{case_id}", tags=["review"], summary="A case with its explanation and trail")
     async def case(p: Caller, ops: Ops, case_id: UUID) -> Any:
@@ -465,9 +527,19 @@ def api_router() -> APIRouter:
 
     # -- monitoring ---------------------------------------------------------------------------------
 
-    @api.get("/warnings", tags=["monitoring"], summary="Open warnings in your estates (warnings:read)")
-    async def warnings(p: Caller, ops: Ops, estate: str | None = None) -> list[Any]:
-        return await ops.listing(p, "monitoring", "/warnings", "warnings:read", {"estate": estate})
+    @api.get("/warnings", tags=["monitoring"], summary="Warnings in your estates, a page (warnings:read)")
+    async def warnings(
+        request: Request,
+        p: Caller,
+        ops: Ops,
+        estate: str | None = None,
+        state: WarningState | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """The open ones (raised, assigned, confirmed) unless `state` names one; riskiest first."""
+        params = {"estate": estate, "state": state, "limit": limit, "cursor": cursor}
+        return paged(request, await ops.listing(p, "monitoring", "/warnings", "warnings:read", params))
 
     @api.get("/warnings/{warning_id}", tags=["monitoring"], summary="A warning with its evidence")
     async def warning(p: Caller, ops: Ops, warning_id: UUID) -> Any:
@@ -511,8 +583,17 @@ def api_router() -> APIRouter:
             scope: str = scope,
             kind: Any = states[path],
         ) -> Any:
-            async def handler(p: Caller, ops: Ops, state: str | None = None) -> list[Any]:
-                return await ops.listing(p, service, upstream_path, scope, {"state": state})
+            async def handler(
+                request: Request,
+                p: Caller,
+                ops: Ops,
+                state: str | None = None,
+                estate: str | None = None,
+                limit: Limit = DEFAULT_LIMIT,
+                cursor: Cursor = None,
+            ) -> JSONResponse:
+                params = {"state": state, "estate": estate, "limit": limit, "cursor": cursor}
+                return paged(request, await ops.listing(p, service, upstream_path, scope, params))
 
             # Each list takes the states its service knows (so the document says what the service
             # accepts): the annotation is set per route, as a closure's type cannot be written in it.
@@ -524,7 +605,7 @@ def api_router() -> APIRouter:
             listing(),
             methods=["GET"],
             tags=[service],
-            summary=f"{summary}, in your estates ({scope})",
+            summary=f"{summary}, in your estates, a page ({scope})",
             name=path.strip("/").replace("-", "_"),
         )
 
@@ -537,10 +618,20 @@ def api_router() -> APIRouter:
         tags=["resettlement"],
         summary="Units of a pool, those in your estates (placements:read)",
     )
-    async def pool_units(p: Caller, ops: Ops, pool: Pool, state: str | None = None) -> Any:
-        return await ops.listing(
-            p, "resettlement", f"/pools/{pool}/units", "placements:read", {"state": state}
-        )
+    async def pool_units(
+        request: Request,
+        p: Caller,
+        ops: Ops,
+        pool: Pool,
+        state: str | None = None,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """By estate, building and unit, a page."""
+        params = {"state": state, "estate": estate, "limit": limit, "cursor": cursor}
+        page = await ops.listing(p, "resettlement", f"/pools/{pool}/units", "placements:read", params)
+        return paged(request, page)
 
     @api.get("/courses", tags=["training"], summary="Courses (training:read)")
     async def courses(p: Caller, ops: Ops) -> Any:
@@ -787,9 +878,16 @@ def api_router() -> APIRouter:
 
     # -- federation -------------------------------------------------------------------------------
 
-    @api.get("/federation/exchanges", tags=["federation"], summary="Cross-region exchanges (federation:read)")
-    async def exchanges(p: Caller, ops: Ops, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
-        return await ops.federation_exchanges(p, limit)
+    @api.get(
+        "/federation/exchanges",
+        tags=["federation"],
+        summary="Cross-region exchanges, a page (federation:read)",
+    )
+    async def exchanges(
+        request: Request, p: Caller, ops: Ops, limit: Limit = 50, cursor: Cursor = None
+    ) -> JSONResponse:
+        """Newest first."""
+        return paged(request, await ops.federation_exchanges(p, limit, cursor))
 
     @api.get("/federation/checks/{check_id}", tags=["federation"], summary="A cross-region check")
     async def check(p: Caller, ops: Ops, check_id: UUID) -> Any:

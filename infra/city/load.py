@@ -179,6 +179,18 @@ async def checked(response: Awaitable[httpx.Response]) -> httpx.Response:
     return answer
 
 
+async def every(client: httpx.AsyncClient, url: str, **params: Any) -> list[Any]:
+    """Every item of a service's list, page after page by its `next` cursor (1,000 a page)."""
+    query: dict[str, Any] = {"limit": 1000, **params}
+    items: list[Any] = []
+    while True:
+        page = (await checked(client.get(url, params=query))).json()
+        items += page["items"]
+        if not page["next"]:
+            return items
+        query["cursor"] = page["next"]
+
+
 async def post_registrations(
     client: httpx.AsyncClient, urls: Urls, lines: list[tuple[str, dict[str, Any]]]
 ) -> list[tuple[str, dict[str, Any]]]:

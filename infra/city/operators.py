@@ -46,7 +46,7 @@ import httpx
 
 from contracts.department import DepartmentFactReported
 from infra.city.data import RETAIN, City, Truth
-from infra.city.load import CLERK, FACT_REPORTED, Registered, Urls, bounded, checked, fact_message
+from infra.city.load import CLERK, FACT_REPORTED, Registered, Urls, bounded, checked, every, fact_message
 
 REVIEWERS = ("reviewer-chen", "reviewer-li", "reviewer-huang", "reviewer-zhou")
 SUPERVISORS = ("supervisor-wang", "supervisor-liu")
@@ -142,6 +142,10 @@ class Operators:
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return (await checked(self.client.get(f"{self.urls[service]}{path}", params=params))).json()
 
+    async def every(self, service: str, path: str, **params: Any) -> list[Any]:
+        """Every item of a list, walked page by page."""
+        return await every(self.client, f"{self.urls[service]}{path}", **params)
+
     async def post(self, service: str, path: str, body: Any, operator: str, role: str) -> Any:
         answer = await checked(
             self.client.post(
@@ -157,7 +161,7 @@ class Operators:
     async def detect_and_inspect(self) -> list[str]:
         """Run detection, then visit every open warning; returns the ids of confirmed ones."""
         await self.post("monitoring", "/detection/run", None, HOUSING_OFFICER, "inspector")
-        warnings = await self.get("monitoring", "/warnings", state="raised")
+        warnings = await self.every("monitoring", "/warnings", state="raised")
         confirmed: list[str] = []
         for warning in warnings:
             truth = self.truth.get(warning["household_id"])
@@ -282,7 +286,8 @@ class Operators:
         """Every open case through findings and approval (or send-back and again), four eyes each."""
         done = 0
         while True:
-            cases = await self.get("eligibility", "/cases", status="open", limit=1000)
+            # a page at a time: each review moves its case out of `open` (or back, when sent back)
+            cases = (await self.get("eligibility", "/cases", status="open", limit=1000))["items"]
             if not cases:
                 return done
             calls = [lambda case=case: self.review(case) for case in cases]
@@ -352,13 +357,13 @@ class Operators:
                 self.work.keys_returned += 1
 
     async def accept_offers(self) -> None:
-        for case in await self.get("resettlement", "/cases", state="offered"):
+        for case in await self.every("resettlement", "/cases", state="offered"):
             who = f"household-{case['household_id'][:8]}"
             await self.post("resettlement", f"/cases/{case['case_id']}/accept", None, who, "household")
             self.work.offers_accepted += 1
 
     async def move_in(self, handed_back: set[str]) -> None:
-        for case in await self.get("resettlement", "/cases", state="accepted"):
+        for case in await self.every("resettlement", "/cases", state="accepted"):
             if case["pool"] == "transitional" and case["household_id"] not in handed_back:
                 continue
             await self.post(
@@ -369,7 +374,7 @@ class Operators:
     # -- training ----------------------------------------------------------------------------------
 
     async def run_training(self) -> None:
-        referrals = await self.get("training", "/referrals", state="open")
+        referrals = await self.every("training", "/referrals", state="open")
         if not referrals:
             return
         courses = await self.get("training", "/courses")
@@ -426,7 +431,7 @@ class Operators:
     async def report_jobs(self) -> None:
         """Human resources reports jobs on NATS; where a household has two trainees the fact could not
         be matched, so the training officer records the job he verified instead."""
-        completed = await self.get("training", "/referrals", state="completed")
+        completed = await self.every("training", "/referrals", state="completed")
         per_household = Counter(r["household_id"] for r in completed)
         facts: list[tuple[str, bytes, str]] = []
         start = self.today()

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from infra.city.data import EXIT, RETAIN, City
-from infra.city.load import Counts, Urls
+from infra.city.load import Counts, Urls, every
 from infra.city.operators import Models, Work
 
 UNDECIDED = "undecided"
@@ -73,13 +73,14 @@ async def all_figures(client: httpx.AsyncClient, urls: Urls) -> dict[str, dict[s
 
 
 async def outcomes(client: httpx.AsyncClient, urls: Urls, city: City) -> dict[str, str]:
-    """household_id -> eligibility's latest automated outcome, listed estate by estate (at most 1000 a
-    page), so that the whole city fits."""
+    """household_id -> eligibility's latest automated outcome, of the households in the city's estates
+    (the list walked by its cursor)."""
     found: dict[str, str] = {}
     for estate in sorted({t.estate for t in city.households if t.estate is not None}):
         for outcome in OUTCOMES:
-            params: dict[str, Any] = {"estate": estate, "outcome": outcome, "limit": 1000}
-            for row in (await client.get(f"{urls['eligibility']}/households", params=params)).json():
+            for row in await every(
+                client, f"{urls['eligibility']}/households", estate=estate, outcome=outcome
+            ):
                 found[row["household_id"]] = row["outcome"]
     return found
 

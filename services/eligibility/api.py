@@ -62,10 +62,12 @@ from services.eligibility.timeline import household_timeline
 from services.kit.http import PROBLEM_JSON, IsoDate, Problem
 from services.kit.identity import Authenticated, Caller
 from services.kit.lines import line_problem, parse_batch
+from services.kit.paging import DEFAULT_LIMIT, Cursor, Key, Limit, page_response, paginate, time_key
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Role = Literal["reviewer", "supervisor", "assessor", "household"]
+CaseStatus = Literal["open", "proposed", "assessment", "decided", "appealed"]
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
 
 _AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
@@ -168,6 +170,16 @@ class MembersIn(BaseModel):
     members: list[MemberIn] = Field(min_length=1)
 
 
+class SearchIn(BaseModel):
+    """A member's ID number, in a body: a URL's query would carry it into access logs and traces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id_number: Annotated[str, StringConstraints(min_length=15, max_length=24)] = Field(
+        description="Resident ID number of a member; hashed to look the member up, never kept or logged."
+    )
+
+
 class ParameterValueIn(BaseModel):
     region: CityCode
     effective_from: IsoDate
@@ -230,6 +242,28 @@ def plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     return value
+
+
+def household_key(household: Household) -> Key:
+    """Registration order: a household's key never changes, so a walk meets it once."""
+    return time_key(household.created_on, household.id)
+
+
+def household_row(household: Household) -> Any:
+    """A household as a list shows it: where it lives and where its review stands."""
+    return plain(
+        {
+            "household_id": household.id,
+            "reference": household.reference,
+            "region": household.region,
+            "estate": household.estate,
+            "building": household.building,
+            "unit": household.unit,
+            "outcome": household.outcome,
+            "review_id": household.review_id,
+            "open_case": household.open_case,
+        }
+    )
 
 
 def household_view(household: Household) -> Any:
@@ -567,42 +601,69 @@ def router(app: EligibilityApp) -> APIRouter:
             }
         )
 
-    @api.get("/households", tags=["households"], summary="Households by latest automated decision")
+    @api.get("/households", tags=["households"], summary="Households by latest automated decision, a page")
     def list_households(
+        request: Request,
         who: Authenticated,
         outcome: Literal["qualifies", "exit_triggered", "needs_manual", "none"] | None = None,
         estate: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        building: str | None = None,
+        unit: str | None = None,
+        reference: Reference | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
     ) -> JSONResponse:
         """The manual-review queue is `?outcome=needs_manual`; `none` lists households not yet decided.
-        An estate-scoped caller lists its estates' households only (another estate named: 403)."""
+        `unit` (with `estate` and `building` when known) finds a flat's household, `reference` the
+        registering office's number. Registration order (`next` walks the whole city); an
+        estate-scoped caller lists its estates' households only (another estate named: 403)."""
         if estate is not None:
             who.check_estate(estate)
         app.population.catch_up()
-        found = [
+        found = (
             h
-            for h in app.population.households.values()
+            for h in list(app.population.households.values())  # a snapshot: catch-up may add meanwhile
             if (outcome is None or (h.outcome or "none") == outcome)
             and (estate is None or h.estate == estate)
+            and (building is None or h.building == building)
+            and (unit is None or h.unit == unit)
+            and (reference is None or h.reference == reference)
             and who.sees_estate(h.estate)
-        ]
-        return JSONResponse(
-            plain(
-                [
-                    {
-                        "household_id": h.id,
-                        "region": h.region,
-                        "estate": h.estate,
-                        "outcome": h.outcome,
-                        "review_id": h.review_id,
-                        "open_case": h.open_case,
-                    }
-                    for h in found[:limit]
-                ]
-            )
         )
+        page = paginate(found, household_key, limit=limit, cursor=cursor)
+        return page_response(request, page, household_row)
 
-    @api.get("/households/{household_id}", tags=["households"], summary="A household, its facts and decision")
+    @api.post(
+        "/households/search",
+        tags=["households"],
+        summary="Households with a member of this ID number, a page (the number in the body, never a URL)",
+    )
+    def search_households(
+        request: Request,
+        body: SearchIn,
+        who: Authenticated,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """Found by the member's `person_hash` (the number is hashed here and goes no further: not in
+        a URL, where access logs and traces would keep it, nor in a log); each household as `GET
+        /households/{id}` shows it, ID numbers masked. An estate-scoped caller finds its estates'
+        households only. The next page: the same body posted again with `?cursor=`."""
+        hashed = identity.person_hash(body.id_number, app.config.person_hash_key)
+        app.population.catch_up()
+        found = (
+            h
+            for h in list(app.population.households.values())
+            if h.member_of(hashed) is not None and who.sees_estate(h.estate)
+        )
+        page = paginate(found, household_key, limit=limit, cursor=cursor)
+        return page_response(request, page, household_view, link=False)
+
+    # `:uuid` in the path: `/households/search` (a POST) is not a household, so a GET there is no
+    # route (405 naming POST only), not this route's 422
+    @api.get(
+        "/households/{household_id:uuid}", tags=["households"], summary="A household, its facts and decision"
+    )
     def get_household(household_id: UUID, who: Authenticated) -> JSONResponse:
         with problems():
             household = app.household(household_id)
@@ -742,18 +803,33 @@ def router(app: EligibilityApp) -> APIRouter:
             app.add_parameter_value(value, who, body.reason)
         return JSONResponse(value_view(value), status_code=201)
 
-    @api.get("/cases", tags=["review"], summary="Review cases, optionally by status")
+    @api.get("/cases", tags=["review"], summary="Review cases, optionally by status and estate, a page")
     def list_cases(
-        who: Authenticated, status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        request: Request,
+        who: Authenticated,
+        status: Annotated[
+            list[CaseStatus] | None,
+            Query(description="One or more (`?status=open&status=proposed`): cases in any of them"),
+        ] = None,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
     ) -> JSONResponse:
+        """Oldest first (the review queue is the open states, `open`, `proposed`, `assessment`,
+        `appealed`, in one walk); an estate-scoped caller lists its estates' cases only."""
+        if estate is not None:
+            who.check_estate(estate)
         app.population.catch_up()
-        cases = [
+        wanted = set(status or ())
+        cases = (
             c
-            for c in app.population.cases.values()
-            if (status is None or c.status == status) and who.sees_estate(c.estate)
-        ]
-        cases.sort(key=lambda c: c.opened_at)
-        return JSONResponse([case_view(app.today(), c) for c in cases[:limit]])
+            for c in list(app.population.cases.values())
+            if (not wanted or c.status in wanted)
+            and (estate is None or c.estate == estate)
+            and who.sees_estate(c.estate)
+        )
+        page = paginate(cases, lambda c: time_key(c.opened_at, c.id), limit=limit, cursor=cursor)
+        return page_response(request, page, lambda c: case_view(app.today(), c))
 
     @api.get("/cases/{case_id}", tags=["review"], summary="A case with its accountability trail")
     def get_case(case_id: UUID, who: Authenticated) -> JSONResponse:

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from contracts.envelope import MSG_ID_HEADER
@@ -29,6 +30,7 @@ from contracts.monitoring import CredentialKind, DoorAccess, UtilityReading
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
+from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response
 from services.kit.runtime import Runtime
 from services.kit.timeline import timeline
 from services.monitoring.application import MonitoringApp, NotFound
@@ -270,18 +272,21 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         raised = app.detect(None, None if as_of is None else as_of.toordinal())
         return {"raised": [str(w) for w in raised]}
 
-    @api.get("/warnings", tags=["warnings"])
+    @api.get("/warnings", tags=["warnings"], summary="Warnings by state and estate, riskiest first, a page")
     def open_warnings(
+        request: Request,
         who: Authenticated,
         estate: str | None = None,
         state: Literal["raised", "assigned", "confirmed", "dismissed", "rectified", "withdrawn"]
         | None = None,
-    ) -> list[dict[str, Any]]:
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
         """Open warnings (raised, assigned, confirmed), or those in `state`, highest risk first;
         optionally of one estate. Each carries its household's status and the exit decided, if any."""
         if estate is not None:
             who.check_estate(estate)
-        return who.visible(app.open_warnings(estate, state))
+        return page_response(request, app.warnings_page(estate, state, who.sees_estate, limit, cursor))
 
     @api.get("/warnings/{warning_id}", tags=["warnings"])
     def get_warning(warning_id: UUID, who: Authenticated) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.penalties import ExitCompleted
 from services.kit.clock import Clock
+from services.kit.paging import Page, paginate
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 from services.kit.views import follow
@@ -495,6 +496,33 @@ class MonitoringApp(ServiceApplication):
                 {**v.as_dict(), **self._household_context(v.household_id)}
                 for v in sorted(views, key=lambda v: (-v.risk_score, v.raised_on))
             ]
+
+    def warnings_page(
+        self,
+        estate: str | None,
+        state: str | None,
+        sees: Callable[[object], bool],
+        limit: int,
+        cursor: str | None,
+    ) -> Page[dict[str, Any]]:
+        """`open_warnings` a page at a time (`services.kit.paging`), the household's context added for
+        the page's warnings only. Highest risk first: a warning's score is fixed when it is raised, so
+        the order never changes under a walk."""
+        self.catch_up()
+        states = OPEN if state is None else (state,)
+        with self.lock:
+            chosen = (
+                v
+                for v in self.warnings.values()
+                if v.status in states and (estate is None or v.unit.estate == estate) and sees(v.unit.estate)
+            )
+            page = paginate(
+                chosen,
+                lambda v: (-v.risk_score, v.raised_on.isoformat(), str(v.warning_id)),
+                limit=limit,
+                cursor=cursor,
+            )
+            return page.map(lambda v: {**v.as_dict(), **self._household_context(v.household_id)})
 
     def warning(self, warning_id: UUID) -> dict[str, Any]:
         self.catch_up()

@@ -20,12 +20,14 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
+from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response
 from services.kit.timeline import Step, timeline
 from services.penalties.application import MAX_STATEMENT_MONTHS, NotFound, OutsideWindow, PenaltiesApp
 from services.penalties.domain import (
@@ -237,12 +239,19 @@ def router(app: PenaltiesApp) -> APIRouter:
         ids = call(lambda: app.timeline_ids(household_id))
         return Timeline(household_id=household_id, entries=timeline(app, ids, describe))
 
-    @api.get("/sanctions", tags=["sanctions"])
+    @api.get("/sanctions", tags=["sanctions"], summary="Sanctions by state and estate, a page")
     def sanctions(
+        request: Request,
         who: Authenticated,
         state: Literal["active", "issued", "notice_served", "executed", "lifted", "withdrawn"] | None = None,
-    ) -> list[dict[str, Any]]:
-        return who.visible(app.list_sanctions(state))
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """In the order they were imposed; an estate-scoped caller's estates only."""
+        if estate is not None:
+            who.check_estate(estate)
+        return page_response(request, app.sanctions_page(state, estate, who.sees_estate, limit, cursor))
 
     @api.get("/sanctions/{sanction_id}", tags=["sanctions"])
     def get_sanction(sanction_id: UUID, who: Authenticated) -> dict[str, Any]:
@@ -250,18 +259,33 @@ def router(app: PenaltiesApp) -> APIRouter:
         who.check_estate(sanction.get("estate"))
         return sanction
 
-    @api.get("/transitions", tags=["transitions"])
+    @api.get("/transitions", tags=["transitions"], summary="Transition plans by state and estate, a page")
     def transitions(
+        request: Request,
         who: Authenticated,
         state: Literal["active", "overdue", "exited", "withdrawn"] | None = None,
-    ) -> list[dict[str, Any]]:
-        return who.visible(app.list_transitions(state))
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """In the order they started; an estate-scoped caller's estates only."""
+        if estate is not None:
+            who.check_estate(estate)
+        return page_response(request, app.transitions_page(state, estate, who.sees_estate, limit, cursor))
 
-    @api.get("/appeals", tags=["appeals"])
+    @api.get("/appeals", tags=["appeals"], summary="Appeals against sanctions by state and estate, a page")
     def appeals(
-        who: Authenticated, state: Literal["open", "upheld", "dismissed"] | None = None
-    ) -> list[dict[str, Any]]:
-        return who.visible(app.list_appeals(state))
+        request: Request,
+        who: Authenticated,
+        state: Literal["open", "upheld", "dismissed"] | None = None,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """In the order they were lodged; an estate-scoped caller's estates only."""
+        if estate is not None:
+            who.check_estate(estate)
+        return page_response(request, app.appeals_page(state, estate, who.sees_estate, limit, cursor))
 
     @api.get(
         "/appeals/{appeal_id}",

@@ -28,6 +28,7 @@ from contracts.eligibility import (
 )
 from contracts.monitoring import OccupancyWarningRectified, ViolationConfirmed
 from services.kit.clock import Clock
+from services.kit.paging import Page, instant, paginate
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 from services.kit.views import follow
@@ -54,6 +55,8 @@ from services.penalties.parameters import ParameterTable, Policy, load
 from services.penalties.settings import PenaltiesSettings
 
 T = TypeVar("T")
+Sees = Callable[[object], bool]
+"""Whether the caller may see an object of an estate (`Caller.sees_estate`)."""
 
 MAX_STATEMENT_MONTHS = 120
 MAX_RECORDED_FAILURES = 5
@@ -76,6 +79,8 @@ class SanctionView:
     kind: str
     violation: str
     state: str
+    imposed_at: str = ""
+    """When it was imposed (`paging.instant`): its place in the list, which never changes."""
     suspended: bool = False
 
 
@@ -887,6 +892,7 @@ class PenaltiesApp(ServiceApplication):
                 "state": "active",
                 "route": e.route,
                 "due": e.exit_due_on,
+                "started_at": instant(e.timestamp),
             }
         elif kind == "Tenancy.TransitionClosed":
             self.transitions[e.originator_id]["state"] = e.how
@@ -900,6 +906,7 @@ class PenaltiesApp(ServiceApplication):
                 e.kind,
                 e.violation,
                 "issued" if e.kind == "repossession" else "active",
+                instant(e.timestamp),
             )
         elif kind == "Sanction.Changed":
             view = self.sanctions[e.originator_id]
@@ -914,6 +921,8 @@ class PenaltiesApp(ServiceApplication):
                 "household_id": e.household_id,
                 "sanction_id": e.sanction_id,
                 "state": "open",
+                "estate": e.estate,
+                "lodged_at": instant(e.timestamp),
             }
         elif kind == "Appeal.Resolved":
             self.appeals[e.originator_id]["state"] = e.outcome
@@ -1116,6 +1125,58 @@ class PenaltiesApp(ServiceApplication):
         with self.lock:
             ids = [a for a, view in self.appeals.items() if state is None or view["state"] == state]
         return [self.appeal_dict(self._get(a)) for a in ids]
+
+    # Pages of the lists (`services.kit.paging`): chosen and ordered on the views, so that only the
+    # page's sanctions, plans and appeals are loaded from the store. `sees` is the caller's estates.
+
+    def sanctions_page(
+        self, state: str | None, estate: str | None, sees: Sees, limit: int, cursor: str | None
+    ) -> Page[dict[str, Any]]:
+        """In the order they were imposed."""
+        self.catch_up()
+        with self.lock:
+            chosen = [
+                v
+                for v in self.sanctions.values()
+                if (state is None or v.state == state)
+                and (estate is None or v.estate == estate)
+                and sees(v.estate)
+            ]
+        page = paginate(chosen, lambda v: (v.imposed_at, str(v.sanction_id)), limit=limit, cursor=cursor)
+        return page.map(lambda v: self.sanction_dict(self._get(v.sanction_id)))
+
+    def transitions_page(
+        self, state: str | None, estate: str | None, sees: Sees, limit: int, cursor: str | None
+    ) -> Page[dict[str, Any]]:
+        """In the order they started."""
+        self.catch_up()
+        with self.lock:
+            chosen = [
+                (household_id, plan["started_at"])
+                for household_id, plan in self.transitions.items()
+                if (state is None or plan["state"] == state)
+                and (estate is None or self.estates.get(household_id) == estate)
+                and sees(self.estates.get(household_id))
+            ]
+        page = paginate(chosen, lambda c: (c[1], str(c[0])), limit=limit, cursor=cursor)
+        plans = page.map(lambda c: self.transition_dict(self.load_tenancy(c[0])))
+        return Page([p for p in plans.items if p is not None], plans.next)
+
+    def appeals_page(
+        self, state: str | None, estate: str | None, sees: Sees, limit: int, cursor: str | None
+    ) -> Page[dict[str, Any]]:
+        """In the order they were lodged."""
+        self.catch_up()
+        with self.lock:
+            chosen = [
+                (appeal_id, view["lodged_at"])
+                for appeal_id, view in self.appeals.items()
+                if (state is None or view["state"] == state)
+                and (estate is None or view["estate"] == estate)
+                and sees(view["estate"])
+            ]
+        page = paginate(chosen, lambda c: (c[1], str(c[0])), limit=limit, cursor=cursor)
+        return page.map(lambda c: self.appeal_dict(self._get(c[0])))
 
     def figures(self) -> dict[str, Any]:
         self.catch_up()

@@ -18,8 +18,9 @@ from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts.identifiers import Label, Text
@@ -27,6 +28,7 @@ from contracts.money import SquareMetres
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
+from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response
 from services.kit.timeline import timeline
 from services.resettlement.application import NotFound, Refused, ResettlementApp, UnitSpec
 from services.resettlement.domain import CASE_STATES, UNIT_STATES, TransitionError
@@ -130,11 +132,22 @@ def router(app: ResettlementApp) -> APIRouter:
     def pools() -> list[dict[str, Any]]:
         return app.pools()
 
-    @api.get("/pools/{pool}/units", tags=["pools"], summary="A pool's units, optionally of one state")
-    def pool_units(pool: PoolName, who: Authenticated, state: str | None = None) -> list[dict[str, Any]]:
+    @api.get("/pools/{pool}/units", tags=["pools"], summary="A pool's units, optionally of one state, a page")
+    def pool_units(
+        request: Request,
+        pool: PoolName,
+        who: Authenticated,
+        state: str | None = None,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """By estate, building and unit; an estate-scoped caller's estates only."""
         if state is not None and state not in UNIT_STATES:
             raise Problem(422, "Unknown state", f"one of {', '.join(UNIT_STATES)}")
-        return who.visible(app.units(pool, state))
+        if estate is not None:
+            who.check_estate(estate)
+        return page_response(request, app.units_page(pool, state, estate, who.sees_estate, limit, cursor))
 
     @api.get(
         "/pools/{pool}/waitlist", tags=["pools"], summary="Cases waiting for the pool, in priority order"
@@ -188,13 +201,23 @@ def router(app: ResettlementApp) -> APIRouter:
 
     # -- cases ------------------------------------------------------------------------------------
 
-    @api.get("/cases", tags=["cases"], summary="Placement cases, optionally of one state or pool")
+    @api.get("/cases", tags=["cases"], summary="Placement cases by state, pool or estate, a page")
     def cases(
-        who: Authenticated, state: str | None = None, pool: PoolName | None = None
-    ) -> list[dict[str, Any]]:
+        request: Request,
+        who: Authenticated,
+        state: str | None = None,
+        pool: PoolName | None = None,
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """In the order the cases were opened; an estate-scoped caller's estates only (`estate` is
+        that of the flat the household leaves)."""
         if state is not None and state not in CASE_STATES:
             raise Problem(422, "Unknown state", f"one of {', '.join(CASE_STATES)}")
-        return who.visible(app.cases(state, pool))
+        if estate is not None:
+            who.check_estate(estate)
+        return page_response(request, app.cases_page(state, pool, estate, who.sees_estate, limit, cursor))
 
     @api.get(
         "/cases/{case_id}",

@@ -39,6 +39,7 @@ from contracts.eligibility import (
 )
 from contracts.penalties import ExitCompleted
 from services.kit.clock import Clock
+from services.kit.paging import Page, paginate, time_key
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
 from services.resettlement.domain import (
@@ -570,6 +571,58 @@ class ResettlementApp(ServiceApplication):
 
     def waitlist(self, pool: str) -> list[dict[str, Any]]:
         return [{**self.case_view(c), "position": i + 1} for i, c in enumerate(self.view.waitlist(pool))]
+
+    # Pages (`services.kit.paging`): chosen and ordered on the read model, rendered for the page only.
+    # `sees` is the caller's estates (`Caller.sees_estate`).
+
+    def units_page(
+        self,
+        pool: str,
+        state: str | None,
+        estate: str | None,
+        sees: Callable[[object], bool],
+        limit: int,
+        cursor: str | None,
+    ) -> Page[dict[str, Any]]:
+        """By estate, building and unit, as `units` lists them."""
+        self.view.catch_up()
+        with self.view.lock:
+            chosen = (
+                u
+                for u in self.view.units.values()
+                if u.pool == pool
+                and (state is None or u.state == state)
+                and (estate is None or u.estate == estate)
+                and sees(u.estate)
+            )
+            page = paginate(
+                chosen, lambda u: (u.estate, u.building, u.unit, str(u.id)), limit=limit, cursor=cursor
+            )
+            return page.map(self.unit_view)
+
+    def cases_page(
+        self,
+        state: str | None,
+        pool: str | None,
+        estate: str | None,
+        sees: Callable[[object], bool],
+        limit: int,
+        cursor: str | None,
+    ) -> Page[dict[str, Any]]:
+        """In the order the cases were opened (a key that never changes; the waitlist's priority order,
+        which changes with each decline, is `GET /pools/{pool}/waitlist`)."""
+        self.view.catch_up()
+        with self.view.lock:
+            chosen = (
+                c
+                for c in self.view.cases.values()
+                if (state is None or c.state == state)
+                and (pool is None or c.pool == pool)
+                and (estate is None or c.estate == estate)
+                and sees(c.estate)
+            )
+            page = paginate(chosen, lambda c: time_key(c.created_on, c.id), limit=limit, cursor=cursor)
+            return page.map(self.case_view)
 
     def placement(self, household_id: UUID) -> dict[str, Any]:
         self.view.catch_up()

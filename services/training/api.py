@@ -21,13 +21,15 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from contracts.identifiers import Label, Text
 from contracts.timeline import Timeline
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
+from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response, paginate, time_key
 from services.kit.timeline import Step, timeline
 from services.training.application import CourseSpec, NotFound, TrainingApp
 from services.training.domain import ReferralState, TrainingError
@@ -329,23 +331,31 @@ def router(app: TrainingApp) -> APIRouter:
 
     # -- referrals --------------------------------------------------------------------------------
 
-    @api.get("/referrals", tags=["referrals"], summary="Referrals by state, estate or household")
+    @api.get("/referrals", tags=["referrals"], summary="Referrals by state, estate or household, a page")
     def list_referrals(
+        request: Request,
         who: Authenticated,
         state: ReferralState | None = None,
         estate: str | None = None,
         household_id: UUID | None = None,
-    ) -> list[dict[str, Any]]:
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """In the order they were made; an estate-scoped caller's estates only."""
         views = app.catch_up()
         with app.lock:
-            return [
-                r.as_dict(views.courses)
-                for r in sorted(views.referrals.values(), key=lambda r: (r.referred_on, str(r.referral_id)))
+            chosen = (
+                r
+                for r in views.referrals.values()
                 if (state is None or r.state == state)
                 and (estate is None or r.estate == estate)
                 and (household_id is None or r.household_id == household_id)
                 and who.sees_estate(r.estate)
-            ]
+            )
+            page = paginate(
+                chosen, lambda r: time_key(r.referred_on, r.referral_id), limit=limit, cursor=cursor
+            )
+            return page_response(request, page.map(lambda r: r.as_dict(views.courses)))
 
     @api.get("/referrals/{referral_id}", tags=["referrals"], summary="One referral")
     def get_referral(referral_id: UUID, who: Authenticated) -> dict[str, Any]:
@@ -410,18 +420,35 @@ def router(app: TrainingApp) -> APIRouter:
 
     # -- unmatched employment facts ---------------------------------------------------------------
 
-    @api.get("/employment-evidence", tags=["employment"], summary="Employment facts matched to no trainee")
+    @api.get(
+        "/employment-evidence", tags=["employment"], summary="Employment facts matched to no trainee, a page"
+    )
     def list_evidence(
+        request: Request,
         who: Authenticated,
         state: Literal["unmatched", "attributed", "dismissed"] | None = None,
-    ) -> list[dict[str, Any]]:
+        estate: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """By the day they describe; an estate-scoped caller's estates only (a fact naming no
+        household, hence no estate, is for every-estate callers)."""
         views = app.catch_up()
         with app.lock:
-            return [
-                v.as_dict()
-                for v in sorted(views.evidence.values(), key=lambda v: (v.described_on, v.reference))
-                if (state is None or v.state == state) and who.sees_estate(v.estate)
-            ]
+            chosen = (
+                v
+                for v in views.evidence.values()
+                if (state is None or v.state == state)
+                and (estate is None or v.estate == estate)
+                and who.sees_estate(v.estate)
+            )
+            page = paginate(
+                chosen,
+                lambda v: (v.described_on.isoformat(), v.reference, str(v.evidence_id)),
+                limit=limit,
+                cursor=cursor,
+            )
+            return page_response(request, page.map(lambda v: v.as_dict()))
 
     @api.get(
         "/employment-evidence/{evidence_id}",

@@ -283,7 +283,7 @@ async def test_a_second_region_is_decided_on_its_own_values(client: httpx.AsyncC
     await facts(client, fact(household, "i", income("4100.00")), fact(household, "f", assets("1.00")))
     decision = (await client.get(f"/households/{household}")).json()["decision"]
     assert decision["outcome"] == "needs_manual"  # no Guangzhou values yet: never decided on Foshan's
-    queue = (await client.get("/households", params={"outcome": "needs_manual"})).json()
+    queue = (await client.get("/households", params={"outcome": "needs_manual"})).json()["items"]
     assert [(h["household_id"], h["region"]) for h in queue] == [(household, "CN-GZ")]
     assert {r["status"] for r in decision["rules"]} == {"no_parameter"}
     guangzhou = [("income_per_capita", "4500.00"), ("housing_area", "40.00"), ("financial_assets", "300000")]
@@ -613,7 +613,7 @@ async def test_a_registration_sent_again_with_its_reference_is_a_duplicate(clien
     single = await client.post("/households", json={**household_body(ID_1), "reference": "H000001"})
     assert single.status_code == 200 and single.json()["household_id"] == first["results"][0]["household_id"]
     listed = (await client.get("/households", params={"limit": 1000})).json()
-    assert len(listed) == 2
+    assert len(listed["items"]) == 2 and listed["next"] is None
 
 
 async def test_registration_batches_in_ndjson_with_lines_that_are_not_json(client: httpx.AsyncClient) -> None:

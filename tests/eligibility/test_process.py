@@ -64,6 +64,10 @@ def test_the_service_runs_as_a_process(nats_server: NatsServer, tmp_path: Path) 
         assert answer["recorded"] == 1
         read = httpx.get(f"{base}/households/{household}", headers=clerk, timeout=10)
         assert read.json()["open_case"] is not None
+        # the search by a member's number: in the body, so the access log below never sees it
+        search = {"id_number": "440604198507151234"}
+        found = httpx.post(f"{base}/households/search", json=search, headers=clerk, timeout=10).json()
+        assert [h["household_id"] for h in found["items"]] == [household]
     finally:
         assert service.stop() in (0, -15), service.tail()  # uvicorn re-raises SIGTERM after a clean stop
     assert "440604198507151234" not in service.log.read_text()

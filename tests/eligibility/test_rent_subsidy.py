@@ -58,7 +58,7 @@ async def test_a_rent_subsidy_household_is_registered_without_a_unit(client: htt
     assert (body["estate"], body["building"], body["unit"], body["base_rent"]) == (None, None, None, None)
     assert body["rent_subsidy"] == {"monthly_subsidy": "650.00", "start": "2021-03-01", "district": "Nanhai"}
     assert ID_1 not in response.text and len(body["members"]) == 2
-    listed = (await client.get("/households")).json()
+    listed = (await client.get("/households")).json()["items"]
     assert [(h["household_id"], h["estate"]) for h in listed] == [(body["household_id"], None)]
     timeline = (await client.get(f"/households/{body['household_id']}/timeline")).json()
     first = timeline["entries"][0]
@@ -119,7 +119,7 @@ async def test_only_city_wide_operators_see_a_household_without_an_estate(client
 
     subsidised = (await client.post("/households", json=subsidy_body(ID_1))).json()
     in_unit = (await client.post("/households", json=household_body(ID_2))).json()
-    listed = (await client.get("/households")).json()
+    listed = (await client.get("/households")).json()["items"]
     estate_scoped = Principal(
         "reviewer.wu", "reviewer", scopes_for("reviewer"), frozenset({"Chancheng Garden"})
     )

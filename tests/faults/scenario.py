@@ -292,7 +292,7 @@ class Driver:
     def review_cases(self) -> int:
         """Every open case gets findings from one operator and the approval of another; the proposed
         outcome and the flags follow the household's index, so both runs decide alike."""
-        cases = self._get(self.url("eligibility", "/cases?status=open&limit=1000"))
+        cases = self._every(self.url("eligibility", "/cases?status=open&limit=1000"))
         index = {hid: i for i, hid in enumerate(self.household_ids)}
         cases.sort(key=lambda c: index[c["household_id"]])
         for case in cases:
@@ -315,6 +315,15 @@ class Driver:
                 auth=self.acting(SUPERVISOR),
             )
         return len(cases)
+
+    def _every(self, url: str) -> list[Any]:
+        """Every item of a list, page after page by its `next` cursor."""
+        page = self._get(url)
+        items: list[Any] = list(page["items"])
+        while page["next"]:
+            page = self._get(f"{url}&cursor={page['next']}")
+            items += page["items"]
+        return items
 
     def _get(self, url: str, within_s: float = 120.0) -> Any:
         deadline = time.monotonic() + within_s

@@ -87,7 +87,7 @@ def test_two_cities_answer_each_others_signed_queries(
     asyncio.run(exchange())
     auditor = as_operator("auditor.sun", "auditor", "federation-cn-fs")
     url = f"{demo.base_url('CN-FS')}/federation/v1/exchanges"
-    exchanges = httpx.get(url, headers=auditor, timeout=5).json()
+    exchanges = httpx.get(url, headers=auditor, timeout=5).json()["items"]
     assert any(e["kind"] == "Answered" and e["city"] == "CN-GZ" for e in exchanges)
     assert cities["CN-GZ"].metric('federation_inbound_queries_total{peer="CN-FS"}') == 3
     for process in cities.values():

@@ -91,6 +91,11 @@ def household_view(household: str) -> dict[str, Any]:
     }
 
 
+def page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A list as the services answer it: one page, the last (`next` None)."""
+    return {"items": items, "next": None}
+
+
 def case_view(case: str) -> dict[str, Any]:
     household = HOUSE_IN if case == CASE_IN else HOUSE_OUT
     return {"case_id": case, "household_id": household, "estate": estate_of(household), "status": "open"}
@@ -237,6 +242,8 @@ def answer(
             "households": 2,
             "flips": {"qualifies->exit_triggered": {**flip, "by_region": {"CN-FS": 3}}},
         }
+    if method == "POST" and service == "eligibility" and path == "/households/search":
+        return 200, page([household_view(h) for h in (HOUSE_IN, HOUSE_OUT)])
     if method == "POST":
         return 200, {"status": "ok", "by": None if caller is None else caller.subject, "path": path}
     if path == "/figures":
@@ -258,19 +265,21 @@ def answer(
         }
     if service == "eligibility":
         if path == "/households":
-            return 200, [
-                {"household_id": h, "estate": estate_of(h), "outcome": "needs_manual"}
-                for h in (HOUSE_IN, HOUSE_OUT)
-            ]
+            return 200, page(
+                [
+                    {"household_id": h, "estate": estate_of(h), "outcome": "needs_manual"}
+                    for h in (HOUSE_IN, HOUSE_OUT)
+                ]
+            )
         if parts[0] == "households" and len(parts) == 2:
             return (
                 (200, household_view(parts[1])) if parts[1] in (HOUSE_IN, HOUSE_OUT, HOUSE_SUBSIDY) else None
             )
         if path == "/cases":
-            status = request.query_params.get("status")
-            return 200, [
-                c for c in (case_view(CASE_IN), case_view(CASE_OUT)) if status in (None, c["status"])
-            ]
+            status = request.query_params.getlist("status")
+            return 200, page(
+                [c for c in (case_view(CASE_IN), case_view(CASE_OUT)) if not status or c["status"] in status]
+            )
         if parts[0] == "cases" and len(parts) == 2:
             return (200, case_view(parts[1])) if parts[1] in (CASE_IN, CASE_OUT) else None
         if path.startswith("/parameters"):
@@ -288,12 +297,12 @@ def answer(
             return 200, dict(zip(counts, (40, 3, 5, 2, 1, 4), strict=True))
     if service == "monitoring":
         if path == "/warnings":
-            return 200, [warning_view(WARN_IN), warning_view(WARN_OUT)]
+            return 200, page([warning_view(WARN_IN), warning_view(WARN_OUT)])
         if parts[0] == "warnings" and len(parts) == 2:
             return (200, warning_view(parts[1])) if parts[1] in (WARN_IN, WARN_OUT) else None
     if service == "penalties":
         if path == "/appeals":
-            return 200, [appeal_view(a) for a in (APPEAL_IN, APPEAL_OUT, APPEAL_OWN)]
+            return 200, page([appeal_view(a) for a in (APPEAL_IN, APPEAL_OUT, APPEAL_OWN)])
         if parts[0] == "appeals" and len(parts) == 2:
             return (200, appeal_view(parts[1])) if parts[1] in (APPEAL_IN, APPEAL_OUT, APPEAL_OWN) else None
         if parts[0] == "sanctions" and len(parts) == 2:
@@ -303,21 +312,25 @@ def answer(
                 else None
             )
         if path == "/sanctions":
-            return 200, [sanction_view(s) for s in (SANCTION_IN, SANCTION_OUT)]
+            return 200, page([sanction_view(s) for s in (SANCTION_IN, SANCTION_OUT)])
         if path == "/transitions":
-            return 200, [
-                {"household_id": h, "estate": estate_of(h), "kind": "rent_surcharge"}
-                for h in (HOUSE_IN, HOUSE_OUT)
-            ]
+            return 200, page(
+                [
+                    {"household_id": h, "estate": estate_of(h), "kind": "rent_surcharge"}
+                    for h in (HOUSE_IN, HOUSE_OUT)
+                ]
+            )
         if parts[0] == "households" and len(parts) == 3:
             return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "entries": []}
     if service == "resettlement":
         if path == "/pools":
             return 200, [{"pool": "transitional", "total": 13, "states": {"free": 3, "occupied": 10}}]
         if parts[0] == "pools":
-            return 200, [unit_view(u, estate_of(h)) for u, h in ((UNIT_IN, HOUSE_IN), (UNIT_OUT, HOUSE_OUT))]
+            return 200, page(
+                [unit_view(u, estate_of(h)) for u, h in ((UNIT_IN, HOUSE_IN), (UNIT_OUT, HOUSE_OUT))]
+            )
         if path == "/cases":
-            return 200, [resettlement_case_view(c) for c in (RCASE_IN, RCASE_OUT)]
+            return 200, page([resettlement_case_view(c) for c in (RCASE_IN, RCASE_OUT)])
         if parts[0] == "cases" and len(parts) == 2:
             return (200, resettlement_case_view(parts[1])) if parts[1] in (RCASE_IN, RCASE_OUT) else None
         if parts[0] == "units" and len(parts) == 2 and (where := in_or_out(parts[1], UNIT_IN, UNIT_OUT)):
@@ -343,7 +356,7 @@ def answer(
                 "state": "open",
             }
         if path == "/employment-evidence":
-            return 200, [evidence_view(e) for e in (EVIDENCE_IN, EVIDENCE_OUT)]
+            return 200, page([evidence_view(e) for e in (EVIDENCE_IN, EVIDENCE_OUT)])
         if parts[0] == "employment-evidence" and len(parts) == 2:
             return (200, evidence_view(parts[1])) if parts[1] in (EVIDENCE_IN, EVIDENCE_OUT) else None
         if path == "/courses" or parts[0] == "courses":
@@ -352,29 +365,31 @@ def answer(
                 {"course_id": COURSE_IN, "code": "electrician", "title": "Electrician", "estate": IN_ESTATE},
             ]
         if path == "/referrals":
-            return 200, [
-                {
-                    "referral_id": REFERRAL_IN,
-                    "member_id": MEMBER_IN,
-                    "household_id": HOUSE_IN,
-                    "estate": IN_ESTATE,
-                    "state": "open",
-                    "course_id": None,
-                },
-                {
-                    "referral_id": REFERRAL_OUT,
-                    "member_id": MEMBER_OUT,
-                    "household_id": HOUSE_OUT,
-                    "estate": OUT_ESTATE,
-                    "state": "enrolled",
-                    "course_id": COURSE_IN,
-                },
-            ]
+            return 200, page(
+                [
+                    {
+                        "referral_id": REFERRAL_IN,
+                        "member_id": MEMBER_IN,
+                        "household_id": HOUSE_IN,
+                        "estate": IN_ESTATE,
+                        "state": "open",
+                        "course_id": None,
+                    },
+                    {
+                        "referral_id": REFERRAL_OUT,
+                        "member_id": MEMBER_OUT,
+                        "household_id": HOUSE_OUT,
+                        "estate": OUT_ESTATE,
+                        "state": "enrolled",
+                        "course_id": COURSE_IN,
+                    },
+                ]
+            )
         if parts[0] == "households":
             return 200, {"household_id": parts[1], "estate": estate_of(parts[1]), "referrals": []}
     if service == "federation":
         if path == "/federation/v1/exchanges":
-            return 200, [{"seq": 1, "kind": "CheckCompleted", "id": CHECK_OUT}]
+            return 200, page([{"seq": 1, "kind": "CheckCompleted", "id": CHECK_OUT}])
         if parts[:3] == ["federation", "v1", "checks"]:
             return 200, {"check_id": parts[3], "household_id": HOUSE_OUT, "results": {}}
     return None

@@ -134,7 +134,7 @@ def federation_log() -> FastAPI:
                 "at": "2026-11-27T08:59:00+00:00",
             },
         ]
-        return JSONResponse(rows[:limit])
+        return JSONResponse({"items": rows[:limit], "next": None})
 
     @api.get("/{path:path}")
     async def other(path: str) -> JSONResponse:
@@ -166,10 +166,13 @@ def monitoring(city: City) -> FastAPI:
     @api.get("/warnings")
     async def warnings() -> JSONResponse:
         return JSONResponse(
-            [
-                warning(CHANCHENG, "raised", "vacancy", None),
-                warning(NANHAI, "assigned", "sublet_or_lend", "inspector.zhao"),
-            ]
+            {
+                "items": [
+                    warning(CHANCHENG, "raised", "vacancy", None),
+                    warning(NANHAI, "assigned", "sublet_or_lend", "inspector.zhao"),
+                ],
+                "next": None,
+            }
         )
 
     @api.get("/figures")
@@ -370,7 +373,7 @@ async def seed(city: City, client: httpx.AsyncClient, tokens: Tokens) -> None:
     }
     added = await client.post("/api/courses", json=course, headers=officer)
     assert added.status_code == 201, added.text
-    referrals = (await client.get("/api/referrals", headers=officer)).json()
+    referrals = (await client.get("/api/referrals", headers=officer)).json()["items"]
     assert referrals, "the exit decision refers the working-age member"
     enrolled = await client.post(
         f"/api/courses/{added.json()['course_id']}/enrolments",

@@ -37,6 +37,8 @@ QUERIES = pairs(
     """
     GET /api/households  eligibility =
     GET /api/cases  eligibility =
+    GET /api/review-queue  eligibility GET /cases
+    POST /api/households/search  eligibility =
     GET /api/reviewers/{operator_id}/report  eligibility =
     GET /api/parameters  eligibility =
     GET /api/parameters/history  eligibility =
@@ -56,6 +58,7 @@ QUERIES = pairs(
 BODIES = pairs(
     """
     POST /api/households  eligibility =
+    POST /api/households/search  eligibility =
     POST /api/cases/{case_id}/findings  eligibility =
     POST /api/cases/{case_id}/approval  eligibility =
     POST /api/cases/{case_id}/send-back  eligibility =

@@ -94,7 +94,7 @@ async def test_four_eyes_through_the_gateway_with_scoping_and_timeline(
     (house, case), (other_house, other_case) = seeded["Chancheng Garden"], seeded["Nanhai Homes"]
     scoped = bearer(tokens, "reviewer_scoped")
 
-    queue = (await client.get("/api/review-queue", headers=scoped)).json()
+    queue = (await client.get("/api/review-queue", headers=scoped)).json()["items"]
     assert [c["case_id"] for c in queue] == [case]
     assert (await client.get(f"/api/cases/{other_case}", headers=scoped)).status_code == 403
     assert (
@@ -144,4 +144,4 @@ async def test_four_eyes_through_the_gateway_with_scoping_and_timeline(
     assert figures["headline"]["exit_rate"] == 1.0
     assert "monitoring" in figures["services"] and figures["unavailable"] == []
     warnings = await client.get("/api/warnings", headers=bearer(tokens, "inspector"))
-    assert warnings.status_code == 200 and warnings.json() == []
+    assert warnings.status_code == 200 and warnings.json() == {"items": [], "next": None}

@@ -98,6 +98,7 @@ HOUSEHOLD = {
 ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/api/me", None, set(ACCOUNTS)),
     ("GET", "/api/households", None, READERS),
+    ("POST", "/api/households/search", {"id_number": "440604198507151234"}, READERS),
     ("GET", f"/api/households/{HOUSE_IN}", None, READERS),
     ("GET", f"/api/households/{HOUSE_OUT}", None, UNSCOPED(READERS)),
     ("GET", f"/api/households/{HOUSE_IN}/timeline", None, READERS),
@@ -348,10 +349,10 @@ async def test_personal_fields_are_shown_only_with_personal_read(
 async def test_lists_are_filtered_to_the_operators_estates(gateway: GatewayFactory, tokens: Tokens) -> None:
     async with gateway() as client:
         scoped = bearer(tokens, "reviewer_scoped")
-        households = (await client.get("/api/households", headers=scoped)).json()
-        queue = (await client.get("/api/review-queue", headers=scoped)).json()
+        households = (await client.get("/api/households", headers=scoped)).json()["items"]
+        queue = (await client.get("/api/review-queue", headers=scoped)).json()["items"]
         asked_other = await client.get("/api/households", params={"estate": OUT_ESTATE}, headers=scoped)
-        everyone = (await client.get("/api/households", headers=bearer(tokens, "reviewer"))).json()
+        everyone = (await client.get("/api/households", headers=bearer(tokens, "reviewer"))).json()["items"]
     assert [h["household_id"] for h in households] == [HOUSE_IN]
     assert [c["case_id"] for c in queue] == [CASE_IN]
     assert asked_other.status_code == 403
@@ -450,7 +451,7 @@ async def test_a_scoped_supervisor_decides_appeals_of_her_estates_only(
         outside = await client.post(
             f"/api/appeals/{APPEAL_OUT}/resolve", json={"outcome": "dismissed"}, headers=headers
         )
-        units = (await client.get("/api/pools/transitional/units", headers=headers)).json()
+        units = (await client.get("/api/pools/transitional/units", headers=headers)).json()["items"]
     assert inside.status_code == 200
     assert outside.status_code == 403 and OUT_ESTATE not in outside.text
     assert [c.path for c in fakes.writes()] == [f"/appeals/{APPEAL_IN}/resolve"]

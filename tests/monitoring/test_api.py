@@ -96,7 +96,7 @@ async def test_detection_on_demand_and_the_lifecycle_over_http(api: Api) -> None
     assert (
         await api.client.post("/detection/run", params={"as_of": str(START + timedelta(days=31))})
     ).json() == {"raised": []}
-    (listed,) = (await api.client.get("/warnings", params={"estate": UNIT.estate})).json()
+    (listed,) = (await api.client.get("/warnings", params={"estate": UNIT.estate})).json()["items"]
     assert listed["warning_id"] == raised and listed["condition"] == "vacancy"
     detail = (await api.client.get(f"/warnings/{raised}")).json()
     assert "No registered member" in detail["explanation"]
@@ -118,8 +118,8 @@ async def test_detection_on_demand_and_the_lifecycle_over_http(api: Api) -> None
         json={"inspector_id": "inspector.wu", "reason": "tenant abroad for surgery"},
     )
     assert dismissed.status_code == 200
-    assert (await api.client.get("/warnings")).json() == []
-    (closed,) = (await api.client.get("/warnings", params={"state": "dismissed"})).json()
+    assert (await api.client.get("/warnings")).json()["items"] == []
+    (closed,) = (await api.client.get("/warnings", params={"state": "dismissed"})).json()["items"]
     assert closed["warning_id"] == raised and closed["status"] == "dismissed"
     assert (await api.client.get("/warnings", params={"state": "lost"})).status_code == 422
     assert (

@@ -132,7 +132,7 @@ async def test_signals_through_nats_to_a_warning_and_a_violation(
 
             await eventually(folded_all, "the thirty evenings folded")
             await eventually(lambda: bool(app.open_warnings()), "a warning")
-            (warning,) = (await client.get("/warnings", params={"estate": UNIT.estate})).json()
+            (warning,) = (await client.get("/warnings", params={"estate": UNIT.estate})).json()["items"]
             assert warning["condition"] == "sublet_or_lend" and warning["household_id"] == str(household)
             history = (await client.get("/units/occupancy", params=UNIT._asdict() | {"days": 40})).json()
             assert sum(d["other_openings"] for d in history["days"]) == 30

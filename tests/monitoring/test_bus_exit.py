@@ -89,7 +89,7 @@ async def test_an_exit_published_by_penalties_ends_monitoring_of_the_household(
             evenings += [door_signal(UNIT, "c-1", local(day, 10)) for day in days(START, 30, step=10)]
             await js.publish(DOOR_ACCESS.subject, json.dumps(evenings).encode())
             await eventually(lambda: bool(app.open_warnings()), "a sublet warning")
-            (listed,) = (await client.get("/warnings")).json()
+            (listed,) = (await client.get("/warnings")).json()["items"]
             assert listed["household_status"] == "exit_decided"  # in transition: still monitored
             detail = (await client.get(f"/warnings/{listed['warning_id']}")).json()
             labels = {e["label"]: e["value"] for e in detail["evidence"]}
@@ -107,7 +107,7 @@ async def test_an_exit_published_by_penalties_ends_monitoring_of_the_household(
             await eventually(forgotten, "the register to forget the household")
             detail = (await client.get(f"/warnings/{listed['warning_id']}")).json()
             assert (detail["status"], detail["closed_on"]) == ("withdrawn", HANDED_BACK.isoformat())
-            assert (await client.get("/warnings")).json() == []
+            assert (await client.get("/warnings")).json()["items"] == []
             occupancy = (await client.get("/units/occupancy", params=UNIT._asdict())).json()
             assert occupancy["status"] == "unlet"
             # More evenings of the stranger: counted at the unlet flat, no new warning.

@@ -109,7 +109,9 @@ async def test_sanctions_appeals_and_reads_over_http(
         f"/households/{household_id}/ledger", params={"from": "2027-04", "to": "2027-04"}
     )
     assert ledger.json()["months"][0]["adjustments"][0]["status"] == "suspended"
-    assert (await client.get("/appeals", params={"state": "open"})).json()[0]["estate"] == "Chancheng Garden"
+    assert (await client.get("/appeals", params={"state": "open"})).json()["items"][0][
+        "estate"
+    ] == "Chancheng Garden"
     resolve_url = f"/appeals/{appeal_id}/resolve"
     assert (await client.post(resolve_url, json={"outcome": "dismissed"}, headers=OFFICER)).status_code == 403
     resolved = await client.post(
@@ -118,7 +120,7 @@ async def test_sanctions_appeals_and_reads_over_http(
     assert resolved.status_code == 200 and resolved.json()["state"] == "dismissed"
     assert (await client.post(resolve_url, json={"outcome": "upheld"}, headers=SUPERVISOR)).status_code == 409
 
-    active = (await client.get("/sanctions", params={"state": "active"})).json()
+    active = (await client.get("/sanctions", params={"state": "active"})).json()["items"]
     assert {s["kind"] for s in active} == {"rent_surcharge", "credit_list"}
     assert all(s["household_id"] == str(household_id) and s["estate"] for s in active)
     notices = (await client.get(f"/households/{household_id}/notices")).json()
@@ -132,11 +134,11 @@ async def test_sanctions_appeals_and_reads_over_http(
     summaries = [entry["summary"] for entry in timeline["entries"]]
     assert "Sanction imposed: credit_list for sublet" in summaries and "Appeal dismissed" in summaries
     assert any(e["actor"] == "officer.li" for e in timeline["entries"])
-    assert (await client.get("/transitions", params={"state": "active"})).json() == []
+    assert (await client.get("/transitions", params={"state": "active"})).json()["items"] == []
     assert (await client.get("/sanctions", params={"state": "bogus"})).status_code == 422
 
     feed(app, "on_exit_decided", exit_decision(household_id, "transition"))
-    (plan,) = (await client.get("/transitions", params={"state": "active"})).json()
+    (plan,) = (await client.get("/transitions", params={"state": "active"})).json()["items"]
     assert plan["estate"] == "Chancheng Garden" and plan["schedule"][-1] == {
         "month": "2027-07",
         "rent": "1600.00",
@@ -147,7 +149,9 @@ async def test_sanctions_appeals_and_reads_over_http(
         f"/households/{household_id}/keys-returned", json={"on": "2027-08-20"}, headers=OFFICER
     )
     assert returned.status_code == 200
-    assert (await client.get("/transitions", params={"state": "exited"})).json()[0]["state"] == "exited"
+    assert (await client.get("/transitions", params={"state": "exited"})).json()["items"][0][
+        "state"
+    ] == "exited"
     parameters = (await client.get("/parameters")).json()
     assert {p["parameter"] for p in parameters} >= {"transition_rule", "subsidy_amount", "surcharge_rate"}
 

@@ -123,7 +123,7 @@ async def test_one_appeal_by_id(client_and_app: tuple[httpx.AsyncClient, Penalti
     appeal_id = lodged.json()["appeal_id"]
 
     one = await client.get(f"/appeals/{appeal_id}")
-    (listed,) = [a for a in (await client.get("/appeals")).json() if a["appeal_id"] == appeal_id]
+    (listed,) = [a for a in (await client.get("/appeals")).json()["items"] if a["appeal_id"] == appeal_id]
     assert one.status_code == 200 and one.json() == listed == lodged.json()
     assert one.json()["estate"] == "Chancheng Garden" and one.json()["state"] == "open"
     for unknown in (uuid4(), sanction["sanction_id"], sanction["household_id"]):  # not appeals
@@ -151,7 +151,7 @@ async def test_four_eyes_and_roles_hold_when_penalties_is_called_directly(
     assert (await client.post(appeals_url, json=grounds, auth=ANONYMOUS)).status_code == 401
     by_auditor = await client.post(appeals_url, json=grounds, headers=AUDITOR)
     assert by_auditor.status_code == 403 and by_auditor.json()["title"] == "Role not allowed"
-    assert (await client.get("/appeals")).json() == []  # nothing recorded
+    assert (await client.get("/appeals")).json()["items"] == []  # nothing recorded
 
     lodged = await client.post(appeals_url, json=grounds, headers=WANG)  # on the household's behalf
     assert lodged.status_code == 201

@@ -36,12 +36,12 @@ async def test_pools_cases_placement_figures_and_steps(
     pools = {p["pool"]: p for p in (await client.get("/pools")).json()}
     assert pools["transitional"]["total"] == 2 and pools["transitional"]["states"]["offered"] == 2
     assert pools["affordable"]["total"] == 0
-    listed = (await client.get("/pools/transitional/units", params={"state": "offered"})).json()
+    listed = (await client.get("/pools/transitional/units", params={"state": "offered"})).json()["items"]
     assert len(listed) == 2 and all(u["household_id"] and u["household_estate"] for u in listed)
     assert (await client.get("/pools/transitional/units", params={"state": "let"})).status_code == 422
 
-    offered = (await client.get("/cases", params={"state": "offered"})).json()
-    waiting = (await client.get("/cases", params={"state": "waitlisted"})).json()
+    offered = (await client.get("/cases", params={"state": "offered"})).json()["items"]
+    waiting = (await client.get("/cases", params={"state": "waitlisted"})).json()["items"]
     assert len(offered) == 2 and len(waiting) == 1
     assert all({"household_id", "estate", "placement_class", "reasons"} <= set(c) for c in offered + waiting)
     assert (await client.get("/cases", params={"state": "lost"})).status_code == 422

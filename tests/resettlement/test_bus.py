@@ -161,7 +161,7 @@ async def test_an_exit_decision_through_nats_to_a_classification_and_a_move_in(
                 return bool(answer["state"] == "withdrawn")
 
             await eventually(withdrawn, "the case withdrawn")
-            units = (await client.get("/pools/transitional/units", params={"state": "free"})).json()
+            units = (await client.get("/pools/transitional/units", params={"state": "free"})).json()["items"]
             assert other_unit in {u["unit_id"] for u in units} and len(units) == 85
 
             timeline = (await client.get(f"/households/{elderly}/timeline")).json()

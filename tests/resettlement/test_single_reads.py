@@ -21,7 +21,7 @@ async def test_one_case_and_one_unit_by_id(client: httpx.AsyncClient, resettleme
         resettlement.exit_decided(decision(household, low_income=True))
     resettlement.exit_decided(decision(market := uuid4()))  # market rental: guided, no pool
 
-    listed = {c["case_id"]: c for c in (await client.get("/cases")).json()}
+    listed = {c["case_id"]: c for c in (await client.get("/cases")).json()["items"]}
     assert len(listed) == 4
     for case_id, item in listed.items():
         one = await client.get(f"/cases/{case_id}")
@@ -35,7 +35,7 @@ async def test_one_case_and_one_unit_by_id(client: httpx.AsyncClient, resettleme
     guided = next(c for c in listed.values() if c["household_id"] == str(market))
     assert (await client.get(f"/cases/{guided['case_id']}")).json()["pool"] is None
 
-    units = {u["unit_id"]: u for u in (await client.get("/pools/transitional/units")).json()}
+    units = {u["unit_id"]: u for u in (await client.get("/pools/transitional/units")).json()["items"]}
     assert len(units) == 2
     for unit_id, item in units.items():
         one = await client.get(f"/units/{unit_id}")

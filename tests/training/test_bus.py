@@ -88,7 +88,9 @@ async def test_exit_decision_through_nats_to_referrals_enrolment_employment_and_
         async with httpx.AsyncClient(transport=transport, base_url="http://t", auth=READER) as client:
 
             async def referrals(state: str) -> list[dict[str, Any]]:
-                found: list[dict[str, Any]] = (await client.get("/referrals", params={"state": state})).json()
+                found: list[dict[str, Any]] = (
+                    await client.get("/referrals", params={"state": state})
+                ).json()["items"]
                 return found
 
             async def two_open() -> bool:

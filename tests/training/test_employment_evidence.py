@@ -15,7 +15,7 @@ async def test_one_employment_fact_by_id(training: TrainingApp, client: httpx.As
     h = household(ages=(40, 20))
     feed(training, h)
     feed(training, exit_decided(h.household_id))
-    referrals = [r["referral_id"] for r in (await client.get("/referrals")).json()]
+    referrals = [r["referral_id"] for r in (await client.get("/referrals")).json()["items"]]
     body = {
         "code": "welding-t9",
         "title": "Welding",
@@ -33,7 +33,7 @@ async def test_one_employment_fact_by_id(training: TrainingApp, client: httpx.As
     assert feed(training, employment_fact(h.household_id, reference="RS-7")) == "unmatched"
     assert feed(training, employment_fact(None, reference="RS-8", person_hash="cd" * 32)) == "unmatched"
 
-    listed = {e["reference"]: e for e in (await client.get("/employment-evidence")).json()}
+    listed = {e["reference"]: e for e in (await client.get("/employment-evidence")).json()["items"]}
     for reference, estate in (("RS-7", "Chancheng Garden"), ("RS-8", None)):
         one = await client.get(f"/employment-evidence/{listed[reference]['evidence_id']}")
         assert one.status_code == 200 and one.json() == listed[reference]

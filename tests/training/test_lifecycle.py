@@ -78,7 +78,7 @@ async def test_exit_decision_refers_working_age_members_and_an_overturned_appeal
 
     listed = (
         await client.get("/referrals", params={"state": "open", "household_id": str(h.household_id)})
-    ).json()
+    ).json()["items"]
     assert sorted(r["member_id"] for r in listed) == sorted(map(str, [adult, youth, young]))
     assert {(r["source"], r["referred_on"], r["estate"]) for r in listed} == {
         ("exit_decision", DECIDED_ON.isoformat(), "Chancheng Garden")
@@ -112,7 +112,7 @@ async def test_exit_decision_refers_working_age_members_and_an_overturned_appeal
     assert (await client.post("/referrals", json=body, headers=household_role)).status_code == 403
     auditor = as_operator("audit.1", "auditor", "training")
     assert (await client.post("/referrals", json=body, headers=auditor)).status_code == 403
-    assert child not in {UUID(r["member_id"]) for r in (await client.get("/referrals")).json()}
+    assert child not in {UUID(r["member_id"]) for r in (await client.get("/referrals")).json()["items"]}
 
     steps = Timeline.model_validate((await client.get(f"/households/{h.household_id}/timeline")).json())
     summaries = [entry.summary for entry in steps.entries]
@@ -219,7 +219,7 @@ async def test_employment_matched_by_household_left_for_an_operator_when_ambiguo
     h = household(ages=(40, 20))
     feed(training, h)
     feed(training, exit_decided(h.household_id))
-    by_member = {r["member_id"]: r["referral_id"] for r in (await client.get("/referrals")).json()}
+    by_member = {r["member_id"]: r["referral_id"] for r in (await client.get("/referrals")).json()["items"]}
     first, second = (by_member[str(m.member_id)] for m in h.members)
     course = await schedule(client, "domestic-t3", capacity=5)
     await enrol(client, course, first)
@@ -241,7 +241,7 @@ async def test_employment_matched_by_household_left_for_an_operator_when_ambiguo
     assert feed(training, other_job) == "unmatched"
     assert feed(training, employment_fact(None, reference="RS-3", person_hash="ab" * 32)) == "unmatched"
     assert feed(training, employment_fact(uuid4(), reference="RS-4")) == "ignored"  # unknown household
-    unmatched = (await client.get("/employment-evidence", params={"state": "unmatched"})).json()
+    unmatched = (await client.get("/employment-evidence", params={"state": "unmatched"})).json()["items"]
     assert [(e["reference"], e["estate"]) for e in unmatched] == [
         ("RS-2", "Chancheng Garden"),
         ("RS-3", None),
