@@ -29,6 +29,7 @@ from starlette.datastructures import FormData
 from gateway.assignments import Assignments
 from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.console_accounts import account_routes
+from gateway.console_lists import list_routes
 from gateway.explain import Unavailable, explain, proposer
 from gateway.figures_view import checked, log_total, series
 from gateway.i18n import LANGS
@@ -61,6 +62,7 @@ LOGIN_CSRF_COOKIE = "hx_csrf"
 NAV = [
     ("dashboard", "/console/dashboard", "figures:read"),
     ("queue", "/console/queue", "cases:read"),
+    ("household_search", "/console/households", "households:read"),
     ("warnings", "/console/warnings", "warnings:read"),
     ("sanctions", "/console/sanctions", "sanctions:read"),
     ("pools", "/console/pools", "placements:read"),
@@ -299,14 +301,6 @@ def console_router(console: Console) -> APIRouter:
         return RedirectResponse("/console/dashboard", status_code=303)
 
     # -- review -----------------------------------------------------------------------------------
-
-    @router.get("/console/queue")
-    async def queue(request: Request) -> Response:
-        async def build(p: Principal) -> Response:
-            cases = await ops(request).queue(p, cursor=request.query_params.get("cursor"))
-            return console.render(request, "queue.html", p, cases=cases.items, next_cursor=cases.next)
-
-        return await page(request, build)
 
     @router.get("/console/cases/{case_id}")
     async def case(request: Request, case_id: UUID) -> Response:
@@ -594,6 +588,7 @@ def console_router(console: Console) -> APIRouter:
     # -- accounts: the administrator assigns estates -------------------------------------------------
 
     account_routes(router, console, page)
+    list_routes(router, console, page)
 
     # -- parameters and what-if ---------------------------------------------------------------------
 

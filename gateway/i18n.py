@@ -178,6 +178,25 @@ LABELS: dict[str, tuple[str, str]] = {
     "as_in_file": ("按账号文件", "as in the accounts file"),
     "estates_one_per_line": ("小区（每行一个）", "Estates (one per line)"),
     "estates_count": ("个小区", "estates"),
+    "household_search": ("住户查询", "Households"),
+    "search": ("查询", "Search"),
+    "search_hint": (
+        "按文号、小区与房号或成员身份证号查询",
+        "By reference, by estate and unit, or by a member's ID number",
+    ),
+    "id_number": ("成员身份证号", "A member's ID number"),
+    "id_number_hint": (
+        "身份证号不会出现在地址栏或日志中",
+        "The ID number never appears in an address or a log",
+    ),
+    "all_estates": ("全部小区", "Every estate"),
+    "filter": ("筛选", "Filter"),
+    "next_page": ("下一页", "Next page"),
+    "first_page": ("第一页", "First page"),
+    "no_match": ("没有符合条件的住户", "No household matches"),
+    "building": ("楼栋", "Building"),
+    "unit_no": ("房号", "Unit"),
+    "reference": ("文号", "Reference"),
 }
 
 

@@ -64,6 +64,20 @@ class Population:
         thread.start()
         return thread
 
+    def keep_up(self, interval_s: float = 1.0) -> threading.Thread:
+        """Catch up every `interval_s` on a thread of its own, for the life of the process: a bulk
+        registration stores hundreds of thousands of events, and a list asked right after it would
+        otherwise apply them all inside its request (past the gateway's deadline)."""
+
+        def run() -> None:
+            while True:
+                self._catch_up_logged()
+                threading.Event().wait(interval_s)
+
+        thread = threading.Thread(target=run, name="population-keep-up", daemon=True)
+        thread.start()
+        return thread
+
     def _catch_up_logged(self) -> None:
         try:
             self.catch_up()

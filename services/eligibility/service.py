@@ -44,7 +44,8 @@ def main() -> None:
     if settings.person_hash_key == DEV_PERSON_HASH_KEY:
         log.warning("PERSON_HASH_KEY is the development default: set the key shared with the departments")
     api, app = build(settings)
-    # The read model behind what-if and the case lists follows the whole log; catching up now, while
-    # the service starts, spares the first query that wait.
-    app.population.catch_up_in_background()
+    # The read model behind the lists, what-if and the sweeps follows the whole log: kept up on a
+    # thread from the start, so that no query (the first, or one right after a bulk registration)
+    # waits for it to apply what was stored meanwhile.
+    app.population.keep_up()
     serve(api, settings)

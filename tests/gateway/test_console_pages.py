@@ -474,6 +474,8 @@ def pages(city: City) -> dict[str, str]:
     """Every console page: name → path (cases and households named by their estate)."""
     boards = ("dashboard", "queue", "warnings", "sanctions", "pools", "training", "federation", "parameters")
     found = {name: f"/console/{name}" for name in (*boards, "accounts")}
+    found["household-search"] = f"/console/households?estate={CHANCHENG.replace(' ', '+')}"
+    found["queue-estate"] = f"/console/queue?estate={CHANCHENG.replace(' ', '+')}"
     for estate in (CHANCHENG, NANHAI):
         found[f"case-{estate}"] = f"/console/cases/{city.cases[estate]}"
         found[f"household-{estate}"] = f"/console/households/{city.households[estate]}"
