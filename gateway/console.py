@@ -27,6 +27,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from gateway.assignments import Assignments
+from gateway.bodies import (
+    AttendanceIn,
+    DatedIn,
+    DeclineIn,
+    EnrolIn,
+    ResolveIn,
+    SanctionIn,
+    SanctionStepIn,
+    SweepOrderIn,
+)
 from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.console_accounts import account_routes
 from gateway.console_lists import list_routes
@@ -38,16 +48,6 @@ from gateway.operations import Operations
 from gateway.parts import part
 from gateway.readable import Reader
 from gateway.roles import Principal
-from gateway.routes import (
-    AttendanceIn,
-    DatedIn,
-    DeclineIn,
-    EnrolIn,
-    ResolveIn,
-    SanctionIn,
-    SanctionStepIn,
-    SweepOrderIn,
-)
 from gateway.security import SESSION_COOKIE
 from gateway.settings import GatewaySettings
 from gateway.tokens import InvalidToken, Tokens
