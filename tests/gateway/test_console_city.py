@@ -112,7 +112,9 @@ def test_a_supervisor_pages_through_2500_cases_and_finds_one_household(
             page.fill("#username", "supervisor.chen")
             page.fill("#password", demo_password("supervisor.chen"))
             page.click("#login-submit")
+            expect(page.locator("#signed-in")).to_contain_text("supervisor.chen")  # the session is set
             page.goto(base + "/console/queue?lang=en")
+            expect(page.locator("#queue a.case-link").first).to_be_visible()
 
             # the whole queue, a page at a time: every case once
             cases: set[str] = set()
@@ -120,13 +122,15 @@ def test_a_supervisor_pages_through_2500_cases_and_finds_one_household(
             while True:
                 rows = page.locator("#queue a.case-link")
                 hrefs = [rows.nth(i).get_attribute("href") or "" for i in range(rows.count())]
-                assert 0 < len(hrefs) <= 50
+                assert 0 < len(hrefs) <= 50, page.inner_text("main")[:500]
                 assert not cases & set(hrefs), "a case on two pages"
                 cases |= set(hrefs)
                 pages += 1
                 if page.locator("#next-page").count() == 0:
                     break
-                page.click("#next-page")
+                with page.expect_navigation():
+                    page.click("#next-page")
+                expect(page.locator("#queue a.case-link").first).to_be_visible()
             assert len(cases) == HOUSEHOLDS and pages == HOUSEHOLDS // 50
             assert not JSON_LITERAL.search(page.inner_text("main"))
 
