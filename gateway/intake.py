@@ -83,16 +83,7 @@ class Intake:
                 refused.append({"line": number, "detail": f"{p.department} does not report {kind!r} facts"})
         if refused:
             raise forbidden("some lines speak for another department or kind of fact", lines=refused[:100])
-        self.limits.take(p, len(lines) + len(not_json))
-        return await self.ops.up.json(
-            "eligibility",
-            "POST",
-            "/facts",
-            p,
-            content=body,
-            content_type=content_type,
-            timeout_s=self.timeout_s,
-        )
+        return await self._forward(p, "/facts", body, content_type, len(lines) + len(not_json))
 
     async def registrations(self, p: Principal, body: bytes, content_type: str) -> Any:
         """Many households at once (units and rent subsidies), a line each, forwarded as sent once
@@ -118,17 +109,15 @@ class Intake:
                     )
             if refused:
                 raise forbidden("some lines are outside the estates you are assigned", lines=refused[:100])
-        self.limits.take(p, len(lines) + len(not_json))
-        answer = await self.ops.up.json(
-            "eligibility",
-            "POST",
-            "/registrations",
-            p,
-            content=body,
-            content_type=content_type,
-            timeout_s=self.timeout_s,
-        )
+        answer = await self._forward(p, "/registrations", body, content_type, len(lines) + len(not_json))
         return self.ops.shown(p, answer)
+
+    async def _forward(self, p: Principal, path: str, body: bytes, content_type: str, lines: int) -> Any:
+        """A batch as sent, to eligibility, once its lines are counted against the caller's budget."""
+        self.limits.take(p, lines)
+        return await self.ops.up.json(
+            "eligibility", "POST", path, p, content=body, content_type=content_type, timeout_s=self.timeout_s
+        )
 
     async def register(self, p: Principal, body: dict[str, Any]) -> tuple[int, Any]:
         """One household; 201 when registered now, 200 with the household when its `reference` was

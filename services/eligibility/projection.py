@@ -69,10 +69,12 @@ class Population:
         registration stores hundreds of thousands of events, and a list asked right after it would
         otherwise apply them all inside its request (past the gateway's deadline)."""
 
+        never = threading.Event()  # nothing stops it but the process's end (a daemon thread)
+
         def run() -> None:
             while True:
                 self._catch_up_logged()
-                threading.Event().wait(interval_s)
+                never.wait(interval_s)
 
         thread = threading.Thread(target=run, name="population-keep-up", daemon=True)
         thread.start()
