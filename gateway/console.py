@@ -153,7 +153,7 @@ class Console:
     ) -> HTMLResponse:
         lang = self.lang(request)
         other = "en" if lang == "zh" else "zh"
-        reader = Reader(lang, self.settings.utc_offset_hours)
+        reader = Reader(lang, self.settings.zone)
         html = self.env.get_template(template).render(
             t=lambda key: label(key, lang),
             r=reader,
@@ -363,7 +363,7 @@ def console_router(console: Console) -> APIRouter:
             # the cross-region figure is eligibility's checks (`Operations.figures`), as on the
             # federation page
             figures = await ops(request).figures(p)
-            reader = Reader(console.lang(request), console.settings.utc_offset_hours)
+            reader = Reader(console.lang(request), console.settings.zone)
             charts = series(figures, reader)
             return console.render(request, "dashboard.html", p, figures=figures, charts=charts)
 

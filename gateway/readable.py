@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
 from gateway import explain, phrases
 from gateway.wording import field, known, word
+
+CITY_ZONE = ZoneInfo("Asia/Shanghai")
 
 DASH = "—"
 MASK = "***"
@@ -126,7 +129,7 @@ def month(value: object, lang: str) -> str:
     return f"{MONTHS_EN[number_ - 1]} {year}" if lang == "en" else f"{year}年{number_}月"
 
 
-def instant(value: object, lang: str, utc_offset_hours: int = 8) -> str:
+def instant(value: object, lang: str, zone: tzinfo = CITY_ZONE) -> str:
     """An ISO timestamp in the city's local time, to the minute, in the reader's language."""
     if value in (None, ""):
         return DASH
@@ -137,7 +140,7 @@ def instant(value: object, lang: str, utc_offset_hours: int = 8) -> str:
         return text
     if found.tzinfo is None:
         found = found.replace(tzinfo=UTC)
-    local = found.astimezone(timezone(timedelta(hours=utc_offset_hours)))
+    local = found.astimezone(zone)
     return f"{day(local.date().isoformat(), lang)}{', ' if lang == 'en' else ' '}{local:%H:%M}"
 
 
@@ -149,8 +152,8 @@ def short_id(value: str) -> Markup:
 class Reader:
     """How one page shows values: in `lang`, with timestamps in the city's local time."""
 
-    def __init__(self, lang: str, utc_offset_hours: int = 8) -> None:
-        self.lang, self.offset = lang, utc_offset_hours
+    def __init__(self, lang: str, zone: tzinfo = CITY_ZONE) -> None:
+        self.lang, self.zone = lang, zone
 
     # -- words ------------------------------------------------------------------------------------
 
@@ -183,7 +186,7 @@ class Reader:
         return month(value, self.lang)
 
     def when(self, value: object) -> str:
-        return instant(value, self.lang, self.offset)
+        return instant(value, self.lang, self.zone)
 
     def yes_no(self, value: object) -> str:
         return self.word("true" if value else "false")

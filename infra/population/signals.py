@@ -21,7 +21,7 @@ from infra.population.model import LEND, LONG_ABSENCE, NORMAL, PARTIAL_ABSENCE, 
 from services.monitoring.detectors import DetectorParams
 
 OFFSET = "+08:00"
-"""Estates' local time (Foshan, UTC+8), as monitoring's `UTC_OFFSET_HOURS` default."""
+"""Estates' local time (Foshan, UTC+8), as the platform's `CITY_TIME_ZONE` default (Asia/Shanghai)."""
 
 _OPENINGS = (0, 1, 2, 2, 2, 3, 3, 4)
 """Door openings a normal household makes in a day, drawn uniformly."""

@@ -50,6 +50,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.times import Day
+from services.kit.dating import DateRefused
 from services.kit.health import watching
 from services.kit.identity import Verifier, authenticated, install_guard
 from services.kit.logs import setup_logging
@@ -96,6 +97,12 @@ def install_problem_handlers(api: FastAPI) -> None:
         ]
         return problem_response(
             422, "Invalid request", "the request does not match the schema", errors=errors
+        )
+
+    @api.exception_handler(DateRefused)
+    async def _date(_: Request, exc: DateRefused) -> JSONResponse:
+        return problem_response(
+            422, "Date not allowed", str(exc), errors=[{"location": f"body.{exc.field}", "message": str(exc)}]
         )
 
     @api.exception_handler(HTTPException)

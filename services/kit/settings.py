@@ -9,8 +9,9 @@ passes through untouched so that switching SQLite for PostgreSQL is a deployment
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,12 +48,11 @@ class ServiceSettings(BusSettings):
     http_port: int = 8000
     var_dir: Path = REPO_ROOT / "var"
     log_level: str = "INFO"
-    utc_offset_hours: int = Field(
-        default=8,
-        ge=-12,
-        le=14,
-        description="The city's local time (Foshan: +8). Business dates (today, a step's date) are "
-        "local: from 00:00 to 08:00 in Foshan the UTC date is still yesterday's.",
+    city_time_zone: str = Field(
+        default="Asia/Shanghai",
+        description="The city's time zone (IANA name; Foshan: Asia/Shanghai). Every calendar date the "
+        "platform gives (a decision, a deadline, a notice, a ledger month, a step's day) is the city's "
+        "date in it: from 00:00 to 08:00 in Foshan the UTC date is still yesterday's.",
     )
     otel_exporter_otlp_endpoint: str | None = None
     health_port: int | None = Field(
@@ -149,9 +149,13 @@ class ServiceSettings(BusSettings):
             return self.service_trust_keys
         return {"housing-gateway": [self.var_dir / "gateway" / "assertion-key.pub.pem"]}
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.city_time_zone)
+
     def local_date(self, instant: datetime) -> date:
         """The city's date at `instant` (an aware datetime)."""
-        return (instant.astimezone(UTC) + timedelta(hours=self.utc_offset_hours)).date()
+        return instant.astimezone(self.zone).date()
 
     def runs(self, loop: str) -> bool:
         """Whether this process runs `loop` (`http`, `relay`, `inbox.<STREAM>`, a service's own):

@@ -381,7 +381,7 @@ class ServiceApplication(Application[UUID]):
             self.repository.cache = NewestCache(cache.maxsize)
 
     def today(self) -> date:
-        """Today in the city's local time (`UTC_OFFSET_HOURS`): every service dates things alike."""
+        """Today in the city's local time (`CITY_TIME_ZONE`): every service dates things alike."""
         return self.settings.local_date(self.clock())
 
     @property

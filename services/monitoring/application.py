@@ -113,7 +113,7 @@ class MonitoringApp(ServiceApplication):
         self.params = settings.detector_params()
         self.lock = threading.RLock()
         self.register = Register()
-        self.book = OccupancyBook(settings.utc_offset_hours, settings.retention_days)
+        self.book = OccupancyBook(settings.zone, settings.retention_days)
         self.warnings: dict[UUID, WarningView] = {}
         self.watches: dict[UnitRef, dict[str, tuple[UUID | None, date | None]]] = {}
         self._seen = 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -635,12 +635,12 @@ class UnitOccupancy:
 class OccupancyBook:
     """Every monitored unit's `UnitOccupancy`, the first day seen and the latest signal time.
 
-    `utc_offset` turns a door opening's instant into the estate's local day: a night-shift worker
-    coming home at 07:30 in Foshan is at home on that local day, not on the UTC day before.
+    `zone` (the city's) turns a door opening's instant into the estate's local day: a night-shift
+    worker coming home at 07:30 in Foshan is at home on that local day, not on the UTC day before.
     """
 
-    def __init__(self, utc_offset_hours: int = 8, retention_days: int = 120) -> None:
-        self.offset = timedelta(hours=utc_offset_hours)
+    def __init__(self, zone: tzinfo, retention_days: int = 120) -> None:
+        self.zone = zone
         self.retention_days = retention_days
         self.units: dict[UnitRef, UnitOccupancy] = {}
         self.first_day: int | None = None
@@ -649,7 +649,7 @@ class OccupancyBook:
         self.signals: dict[str, int] = {}  # signals taken in since the book began, by outcome
 
     def local_day(self, at: datetime) -> int:
-        return _local_ordinal(at, self.offset)
+        return at.astimezone(self.zone).toordinal()
 
     def unit(self, unit: UnitRef) -> UnitOccupancy:
         occupancy = self.units.get(unit)
@@ -713,11 +713,6 @@ class OccupancyBook:
         self.estate_days = dict(data["estates"])
         self.signals = dict(data.get("signals", {}))
         self.units = {UnitRef(*unit): UnitOccupancy.from_json(state) for unit, state in data["units"]}
-
-
-def _local_ordinal(at: datetime, offset: timedelta) -> int:
-    utc = at - (at.utcoffset() or timedelta())
-    return (utc.replace(tzinfo=None) + offset).toordinal()
 
 
 def month_of(day: int) -> str:

@@ -341,7 +341,7 @@ class SignalIntake:
                 self.position,
             )
             with self.app.lock:
-                self.app.book = OccupancyBook(self.settings.utc_offset_hours, self.settings.retention_days)
+                self.app.book = OccupancyBook(self.settings.zone, self.settings.retention_days)
                 self.position = self.checkpointed = 0
 
     async def _fetch(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:

@@ -15,12 +15,12 @@ from tests.eligibility.conftest import Clock
 
 
 def test_the_local_date_is_the_citys() -> None:
-    settings = ServiceSettings(utc_offset_hours=8)
+    settings = ServiceSettings(city_time_zone="Asia/Shanghai")
     assert settings.local_date(datetime(2026, 11, 27, 15, 59, tzinfo=UTC)) == date(2026, 11, 27)
     assert settings.local_date(datetime(2026, 11, 27, 16, 0, tzinfo=UTC)) == date(2026, 11, 28)
-    assert ServiceSettings(utc_offset_hours=0).local_date(datetime(2026, 11, 27, 23, 0, tzinfo=UTC)) == date(
-        2026, 11, 27
-    )
+    assert ServiceSettings(city_time_zone="UTC").local_date(
+        datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
+    ) == date(2026, 11, 27)
 
 
 def test_a_fact_dated_today_in_foshan_counts_in_the_utc_evening(

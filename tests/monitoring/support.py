@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from services.monitoring.credentials import CredentialHasher
 from services.monitoring.domain import Credential, Household, OccupancyBook, Register, UnitRef
@@ -30,7 +31,7 @@ class World:
 
     def __init__(self) -> None:
         self.register = Register()
-        self.book = OccupancyBook(utc_offset_hours=8, retention_days=120)
+        self.book = OccupancyBook(ZoneInfo("Asia/Shanghai"), retention_days=120)
         self.households: dict[UnitRef, Household] = {}
 
     def household(self, unit: UnitRef, members: int = 1, tenancy_start: date = date(2020, 1, 1)) -> Household:
