@@ -38,12 +38,12 @@ from typing import Any
 import httpx
 
 from contracts.department import DepartmentFactReported
-from infra.city.data import RETAIN, load_city, write_population
+from infra.city.data import FOSHAN, RETAIN, load_city, write_population
 from infra.city.load import FACT_REPORTED, Urls, fact_message
 from infra.city.load import load_city as load_into
 from infra.city.procfile import city_specs, write_procfile
 from infra.city.settle import settle
-from infra.demo import FOSHAN, urls_of
+from infra.demo import urls_of
 from infra.stack import Stack, demo_federation, start_stack
 from services.kit import clock
 from tests.support.nats import free_port

@@ -21,13 +21,12 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from infra.city.data import load_city, write_population
+from infra.city.data import FOSHAN, load_city, write_population
 from infra.city.load import Urls
-from infra.city.procfile import city_specs, write_procfile
+from infra.city.procfile import SIMULATED_CLOCK, city_specs, write_procfile
 from infra.city.report import Report
 from infra.city.run import Run, run_city
 from infra.stack import ASSERTION_KEY, DEFAULT_VAR_DIR, Stack, StackError, demo_federation, start_stack
@@ -35,7 +34,6 @@ from services.kit import clock
 
 DEFAULT_SCALE = Decimal("0.05")
 DEMO_DIR = DEFAULT_VAR_DIR / "demo"
-FOSHAN = timezone(timedelta(hours=8))
 
 
 def say(message: str) -> None:
@@ -49,6 +47,7 @@ def urls_of(stack: Stack) -> Urls:
         nats_monitor=stack.nats.monitor_url,
         credentials=stack.credentials,
         assertion_key=stack.var_dir / ASSERTION_KEY,
+        clock_file=stack.var_dir / SIMULATED_CLOCK,
     )
 
 

@@ -10,11 +10,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from infra.population.generate import Options, generate
 from infra.population.peers import DEFAULT_LINKAGE_DIR
 
 EXIT = "exit"
+FOSHAN = ZoneInfo("Asia/Shanghai")
+"""The city's time zone, as the services' `CITY_TIME_ZONE` default."""
+
 RETAIN = "retain"
 
 

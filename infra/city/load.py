@@ -78,6 +78,10 @@ class Urls:
     """The stack's service-assertion key (`<var>/gateway/assertion-key.pem`): the demo's tools sign
     their direct calls of the services with it, as an operator tool would (see the module docstring)."""
 
+    clock_file: Path | None = None
+    """The stack's simulated clock (`SIMULATED_CLOCK_FILE` of every process): the demo moves time
+    by writing it, and reads its own time from it."""
+
     def __getitem__(self, name: str) -> str:
         return self.services[name]
 

@@ -34,6 +34,7 @@ probability is a named parameter of `Models` and printed in the report.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import zlib
 from collections import Counter
@@ -45,8 +46,10 @@ from typing import Any
 import httpx
 
 from contracts.department import DepartmentFactReported
-from infra.city.data import RETAIN, City, Truth
+from infra.city.data import FOSHAN, RETAIN, City, Truth
 from infra.city.load import CLERK, FACT_REPORTED, Registered, Urls, bounded, checked, every, fact_message
+from services.kit import clock
+from services.kit.clock import SimulatedClock
 
 REVIEWERS = ("reviewer-chen", "reviewer-li", "reviewer-huang", "reviewer-zhou")
 SUPERVISORS = ("supervisor-wang", "supervisor-liu")
@@ -106,6 +109,7 @@ class Work:
     completions: int = 0
     jobs_reported: int = 0
     jobs_recorded_by_officer: int = 0
+    days_moved: int = 0
 
 
 class Operators:
@@ -137,7 +141,25 @@ class Operators:
         return self.person_of.get(member_id, member_id)
 
     def today(self) -> date:
+        """The population's day: what the ground truth describes."""
         return self.city.as_of
+
+    def clock_today(self) -> date:
+        """The stack's day now, by the simulation's clock (moved by `advance_to`)."""
+        return clock.local_today(FOSHAN)
+
+    async def advance_to(self, day: date) -> None:
+        """Move every process's clock forward to `day` (the simulation's clock file), if it is ahead."""
+        if self.urls.clock_file is None:
+            raise RuntimeError("the stack runs without a simulated clock: the demo cannot move its time")
+        ahead = (day - self.clock_today()).days
+        if ahead <= 0:
+            return
+        moved = SimulatedClock(self.urls.clock_file).offset() + timedelta(days=ahead)
+        SimulatedClock.move(self.urls.clock_file, moved)
+        # Every process re-reads the file at its next reading of the clock after REREAD_S.
+        await asyncio.sleep(SimulatedClock.REREAD_S * 3)
+        self.work.days_moved += ahead
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return (await checked(self.client.get(f"{self.urls[service]}{path}", params=params))).json()
@@ -377,25 +399,35 @@ class Operators:
         referrals = await self.every("training", "/referrals", state="open")
         if not referrals:
             return
+        # The demo's own courses, run on the days after today, one session a day: the catalogue's
+        # courses are months ahead, and attendance is taken on a session's day, not before. Time
+        # moves by moving the stack's clock (`advance`), never through the API.
+        prefix = f"city-demo-{self.models.seed}-"
         courses = await self.get("training", "/courses")
-        seats = sum(c["seats_left"] for c in courses if c["sessions_held"] == 0)
+        seats = sum(
+            c["seats_left"] for c in courses if c["sessions_held"] == 0 and c["code"].startswith(prefix)
+        )
         template = courses[0]
         n = 0
+        start = self.clock_today() + timedelta(days=1)
         while seats < len(referrals):
             n += 1
-            start = self.today() + timedelta(days=7)
             body = {
                 "code": f"city-demo-{self.models.seed}-{n:02d}",
                 "title": template["title"],
                 "provider": template["provider"],
                 "estate": template["estate"],
                 "capacity": 15,
-                "sessions": [{"on": (start + timedelta(days=7 * k)).isoformat()} for k in range(4)],
+                "sessions": [{"on": (start + timedelta(days=k)).isoformat()} for k in range(4)],
             }
             await self.post("training", "/courses", body, TRAINING_OFFICER, "admin")
             self.work.courses_added += 1
             seats += 15
-        courses = [c for c in await self.get("training", "/courses") if c["sessions_held"] == 0]
+        courses = [
+            c
+            for c in await self.get("training", "/courses")
+            if c["sessions_held"] == 0 and c["code"].startswith(prefix)
+        ]
         queue = list(referrals)
         for course in courses:
             free = course["seats_left"]
@@ -406,21 +438,30 @@ class Operators:
                     "training", f"/courses/{course['course_id']}/enrolments", body, TRAINING_OFFICER, "admin"
                 )
                 free -= 1
+        running: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         for course in courses:
             detail = await self.get("training", f"/courses/{course['course_id']}")
             trainees = [t for t in detail.get("trainees", []) if t.get("outcome") is None]
-            if not trainees:
-                continue
-            for session in range(1, course["sessions_scheduled"] + 1):
-                present = [
-                    t["member_id"]
-                    for t in trainees
-                    if self.draw(self.person(t["member_id"]), f"session-{session}").random()
-                    < self.models.attendance
-                ]
-                path = f"/courses/{course['course_id']}/sessions/{session}/attendance"
-                await self.post("training", path, {"attendees": present}, TRAINING_OFFICER, "admin")
-                self.work.sessions_held += 1
+            if trainees:
+                running.append((detail, trainees))
+        sessions = sorted(
+            (date.fromisoformat(s["on"]), number, detail["course_id"], trainees)
+            for detail, trainees in running
+            for number, s in enumerate(detail["sessions"], start=1)
+        )
+        for day, session, course_id, trainees in sessions:
+            await self.advance_to(day)
+            present = [
+                t["member_id"]
+                for t in trainees
+                if self.draw(self.person(t["member_id"]), f"session-{session}").random()
+                < self.models.attendance
+            ]
+            path = f"/courses/{course_id}/sessions/{session}/attendance"
+            await self.post("training", path, {"attendees": present}, TRAINING_OFFICER, "admin")
+            self.work.sessions_held += 1
+        for detail, trainees in running:
+            course = detail
             for trainee in trainees:
                 path = f"/courses/{course['course_id']}/completions"
                 answer = await self.post(

@@ -46,6 +46,10 @@ def peer_spec(city: str, port: int) -> ProcessSpec:
     )
 
 
+SIMULATED_CLOCK = "simulated-clock"
+"""The file under the run's VAR_DIR whose offset every process of the city demo adds to its clock."""
+
+
 def city_specs(
     population: Path,
     *,
@@ -76,7 +80,12 @@ def city_specs(
     for spec in ordered:
         # VAR_DIR: the services' own files (monitoring's checkpoint, penalties' notices, federation's
         # audit log) beside the event stores of this run, not in the repository's var/.
-        changes: dict[str, str] = {"HTTP_PORT": str(moved[spec.name]), "VAR_DIR": str(var_dir)}
+        # SIMULATED_CLOCK_FILE: the demo is a simulation; it moves every process's time together.
+        changes: dict[str, str] = {
+            "HTTP_PORT": str(moved[spec.name]),
+            "VAR_DIR": str(var_dir),
+            "SIMULATED_CLOCK_FILE": str(var_dir / SIMULATED_CLOCK),
+        }
         if moved[spec.name] != spec.http_port:
             # Moved to a port chosen for this run: its derived health port (+1000) could be another
             # process's chosen port, so the run goes without health listeners.

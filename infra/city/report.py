@@ -438,7 +438,8 @@ class Report:
             f"accepted {self.work.offers_accepted}, moved in or bought {self.work.moved_in}, courses added "
             f"{self.work.courses_added}, sessions held {self.work.sessions_held}, jobs reported by human "
             f"resources {self.work.jobs_reported} (+{self.work.jobs_recorded_by_officer} recorded by the "
-            "officer)",
+            f"officer); the stack's clock moved {self.work.days_moved} days ahead for the courses' "
+            "sessions (a simulated clock, never a date sent through the API)",
             "",
             "## Loading and timing",
             "",

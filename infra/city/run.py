@@ -25,6 +25,8 @@ from infra.city.report import (
     same_figures,
 )
 from infra.city.settle import backlog, settle
+from services.kit import clock
+from services.kit.clock import SimulatedClock
 
 
 @dataclass
@@ -44,6 +46,8 @@ async def run_city(
     quiet_s: float = 3.0,
 ) -> Run:
     """`quiet_s`: how long nothing may move before the state counts as steady (settle.py)."""
+    if urls.clock_file is not None:  # the loader keeps the stack's time (its signatures, its dates)
+        clock.install(SimulatedClock(urls.clock_file))
     models = models or Models()
     seconds: dict[str, float] = {}
     started = time.monotonic()

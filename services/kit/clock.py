@@ -18,8 +18,10 @@ kin everywhere but here, so a new reading of the wall clock cannot slip in unnot
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
 
 from eventsourcing.domain import Aggregate as LibraryAggregate
 
@@ -72,6 +74,43 @@ class ManualClock:
     def advance(self, **delta: float) -> datetime:
         self.now = self.now + timedelta(**delta)
         return self.now
+
+
+class SimulatedClock:
+    """The machine's clock moved forward by the seconds written in a file: how a simulation moves the
+    time of the processes it starts (`SIMULATED_CLOCK_FILE`), never through the API.
+
+    `make demo` starts every process of its stack with the same file and writes a new offset to step
+    a day ahead (a training course's next session); each process sees it at its next reading after
+    `REREAD_S`. The file is read at most once per `REREAD_S` (a monotonic interval), so the clock
+    costs no system call per event. Only for simulations: a deployment leaves the setting unset."""
+
+    REREAD_S = 0.1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = timedelta()
+        self._read_at: float | None = None
+
+    def offset(self) -> timedelta:
+        moment = time.monotonic()
+        if self._read_at is None or moment - self._read_at >= self.REREAD_S:
+            self._read_at = moment
+            try:
+                self._offset = timedelta(seconds=float(self.path.read_text(encoding="utf-8").strip() or 0))
+            except FileNotFoundError:
+                self._offset = timedelta()
+        return self._offset
+
+    def __call__(self) -> datetime:
+        return system_clock() + self.offset()
+
+    @staticmethod
+    def move(path: Path, offset: timedelta) -> None:
+        """Set the offset the processes reading `path` add to the machine's clock (atomically)."""
+        staged = path.with_suffix(".tmp")
+        staged.write_text(f"{offset.total_seconds():.0f}\n", encoding="utf-8")
+        staged.replace(path)
 
 
 class Aggregate(LibraryAggregate):

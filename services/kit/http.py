@@ -50,6 +50,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.times import Day
+from services.kit.clock import SimulatedClock, install
 from services.kit.dating import DateRefused
 from services.kit.health import watching
 from services.kit.identity import Verifier, authenticated, install_guard
@@ -547,8 +548,12 @@ def create_app(
 
 
 def observe(settings: ServiceSettings) -> None:
-    """Logging and tracing for a process, before anything else logs."""
+    """Logging and tracing for a process, before anything else logs; a simulation's clock, if set,
+    before anything reads the time."""
     setup_logging(settings.service_name, settings.log_level)
+    if settings.simulated_clock_file is not None:
+        install(SimulatedClock(settings.simulated_clock_file))
+        log.warning("the clock is simulated: SIMULATED_CLOCK_FILE=%s", settings.simulated_clock_file)
     setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
     HTTPXClientInstrumentor().instrument()  # calls to other services and peer cities carry the trace
 

@@ -48,6 +48,11 @@ class ServiceSettings(BusSettings):
     http_port: int = 8000
     var_dir: Path = REPO_ROOT / "var"
     log_level: str = "INFO"
+    simulated_clock_file: Path | None = Field(
+        default=None,
+        description="Simulations only (`make demo`): a file holding seconds the process's clock runs "
+        "ahead of the machine's, so the simulation moves every process's time together.",
+    )
     city_time_zone: str = Field(
         default="Asia/Shanghai",
         description="The city's time zone (IANA name; Foshan: Asia/Shanghai). Every calendar date the "

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.city.data import EXIT, RETAIN, load_city, write_population
+from infra.city.data import EXIT, FOSHAN, RETAIN, load_city, write_population
 from infra.city.procfile import city_specs, write_procfile
-from infra.demo import FOSHAN, run_demo
+from infra.demo import run_demo
 from infra.stack import demo_federation, start_stack
 from services.kit import clock
 from tests.support.nats import free_port

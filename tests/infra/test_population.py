@@ -28,6 +28,7 @@ from contracts.monitoring import DoorAccess, UtilityReading
 from federation.demo import ensure_demo
 from federation.peers import load_directory
 from federation.readmodel import load_book
+from infra.city.data import FOSHAN
 from infra.population import params as P
 from infra.population.__main__ import main
 from infra.population.generate import Options, generate
@@ -323,7 +324,7 @@ def test_raw_peer_ids_load_in_federation_as_it_reads_data_files_today(tmp_path: 
 def test_expected_warnings_are_what_monitorings_detectors_raise(out: Path, truth: dict[str, Any]) -> None:
     """Replay credentials, door openings and readings into monitoring's own register, occupancy book and
     detectors (default parameters), and compare every unit's warnings with the ground truth."""
-    register, book = Register(), OccupancyBook()
+    register, book = Register(), OccupancyBook(FOSHAN)
     namespace = UUID(int=0)
     units = {}
     bodies = records(out / "households.ndjson")

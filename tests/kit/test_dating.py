@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.kit.clock import SimulatedClock
 from services.kit.dating import DateRefused, happened, not_in_future
+from services.kit.settings import ServiceSettings
 
 TODAY = date(2026, 12, 7)
 days = st.integers(min_value=-400, max_value=400)
@@ -75,3 +78,19 @@ def test_world_dates_are_not_in_the_future() -> None:
     assert not_in_future(TODAY, TODAY, "birth_date", "a birth") == TODAY
     with pytest.raises(DateRefused, match="birth_date 2030-01-01: a birth cannot lie in the future"):
         not_in_future(date(2030, 1, 1), TODAY, "birth_date", "a birth")
+
+
+def test_a_simulation_moves_the_clock_through_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SIMULATED_CLOCK_FILE`: every process of a simulated stack adds the file's offset to the machine's
+    clock, read again once REREAD_S has passed (here: at once)."""
+    machine = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    monkeypatch.setattr("services.kit.clock.system_clock", lambda: machine)
+    monkeypatch.setattr(SimulatedClock, "REREAD_S", 0.0)
+    path = tmp_path / "simulated-clock"
+    simulated = SimulatedClock(path)
+    assert simulated() == machine  # no file yet: the machine's time
+    SimulatedClock.move(path, timedelta(days=3))
+    assert simulated() == machine + timedelta(days=3)
+    assert ServiceSettings(simulated_clock_file=path).simulated_clock_file == path
