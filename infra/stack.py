@@ -539,10 +539,20 @@ def service_env(
         env["NATS_CREDENTIALS"] = str(credentials)
     if "PERSISTENCE_MODULE" not in env:
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
-        env["SQLITE_DBNAME"] = str(var_dir / f"{spec.name}.sqlite")
+        # A file per process, unless its line names the store: a process that runs only some of a
+        # service's loops (`SERVICE_LOOPS`) names the store of the service it belongs to.
+        named = expand_var(spec.env, var_dir).get("SQLITE_DBNAME")
+        env["SQLITE_DBNAME"] = named or str(var_dir / f"{spec.name}.sqlite")
     env.setdefault("SERVICE_LOG_DIR", str(var_dir / "log"))
     env["PYTHONUNBUFFERED"] = "1"  # so that log lines reach the terminal as they are written
     return env
+
+
+def without_api(env: Mapping[str, str]) -> bool:
+    """A process whose `SERVICE_LOOPS` leave out `http` (a relay of its own): no API, so its health
+    listener answers /readyz, on its HTTP_PORT (`HEALTH_PORT` set to it)."""
+    loops = env.get("SERVICE_LOOPS")
+    return loops is not None and "http" not in [part.strip() for part in loops.split(",")]
 
 
 def expand_var(env: Mapping[str, str], var_dir: Path) -> dict[str, str]:
@@ -801,7 +811,10 @@ def where_to_look(stack: Stack) -> str:
                 f"  {account:<22} {role:<28} {password}" for account, role, password in demo_credentials()
             ]
     for name, service in stack.services.items():
-        rows.append(f"{name + ' API':<17} {service.base_url}/docs")
+        if without_api(service.env):
+            rows.append(f"{name:<17} {service.base_url}/readyz (no API: {service.env.get('SERVICE_LOOPS')})")
+        else:
+            rows.append(f"{name + ' API':<17} {service.base_url}/docs")
     rows += [
         f"NATS monitoring   {stack.nats.monitor_url}",
         f"NATS clients      {stack.nats.url}",

@@ -445,9 +445,9 @@ class Operators:
             if trainees:
                 running.append((detail, trainees))
         sessions = sorted(
-            (date.fromisoformat(s["on"]), number, detail["course_id"], trainees)
+            (date.fromisoformat(s["on"]), s["session"], detail["course_id"], trainees)
             for detail, trainees in running
-            for number, s in enumerate(detail["sessions"], start=1)
+            for s in detail["schedule"]
         )
         for day, session, course_id, trainees in sessions:
             await self.advance_to(day)

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from federation.demo import DEMO_PORTS, ensure_demo
-from infra.stack import PROCFILE, VAR_PLACEHOLDER, ProcessSpec, parse_procfile
+from infra.stack import PROCFILE, VAR_PLACEHOLDER, ProcessSpec, parse_procfile, without_api
 
 PEERS = {"CN-GZ": "gz", "CN-DG": "dg", "CN-ZS": "zs", "CN-ZQ": "zq"}
 """Foshan's four neighbours (seed/BRIEF.md item 10) and their process name suffix."""
@@ -89,7 +89,7 @@ def city_specs(
         if moved[spec.name] != spec.http_port:
             # Moved to a port chosen for this run: its derived health port (+1000) could be another
             # process's chosen port, so the run goes without health listeners.
-            changes["HEALTH_PORT"] = "0"
+            changes["HEALTH_PORT"] = str(moved[spec.name]) if without_api(spec.env) else "0"
         if spec.module == "federation":
             city = spec.env.get("FEDERATION_CITY") or "CN-FS"
             if city in PEERS:

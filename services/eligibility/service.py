@@ -47,5 +47,6 @@ def main() -> None:
     # The read model behind the lists, what-if and the sweeps follows the whole log: kept up on a
     # thread from the start, so that no query (the first, or one right after a bulk registration)
     # waits for it to apply what was stored meanwhile.
-    app.population.keep_up()
+    if settings.runs("http"):
+        app.population.keep_up()
     serve(api, settings)

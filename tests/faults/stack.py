@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.city.procfile import write_directories, write_procfile
-from infra.stack import ASSERTION_KEY, PROCFILE, ProcessSpec, Stack, parse_procfile, start_stack
+from infra.stack import ASSERTION_KEY, PROCFILE, ProcessSpec, Stack, parse_procfile, start_stack, without_api
 from tests.faults.scenario import ELIGIBILITY_ENV, Endpoints
 from tests.support.nats import free_port
 
@@ -39,7 +39,8 @@ def procfile(
 ) -> Path:
     """`make run`'s processes `names` on free ports, with the demo federation's directories rewritten
     for them (`infra.city.procfile.write_directories`)."""
-    specs = [s for s in parse_procfile(PROCFILE) if s.name in names]
+    # a service's processes: those named, and those of the same service (`eligibility-relay`)
+    specs = [s for s in parse_procfile(PROCFILE) if s.name in names or s.env.get("SERVICE_NAME") in names]
     ports = {s.name: free_port() for s in specs}
     city_ports = {
         s.env.get("FEDERATION_CITY", "CN-FS"): ports[s.name] for s in specs if s.module == "federation"
@@ -52,7 +53,9 @@ def procfile(
             **STACK_ENV,
             **extra_env,
             "HTTP_PORT": str(ports[spec.name]),
-            "HEALTH_PORT": "0",  # its derived port (+1000) could be another process's free port
+            # its derived port (+1000) could be another process's free port; a process without the
+            # API answers /readyz on its health listener, at its HTTP port
+            "HEALTH_PORT": str(ports[spec.name]) if without_api(spec.env) else "0",
             "VAR_DIR": str(var_dir),
         }
         if spec.module == "federation":
@@ -63,7 +66,7 @@ def procfile(
             # services/kit/store.py names the schema after the service; eventsourcing cannot register
             # its types in a schema named `federation-cn-gz` (reported; remove once the kit maps it)
             env["POSTGRES_SCHEMA"] = service_name.replace("-", "_")
-        if spec.name == "eligibility":
+        if service_name == "eligibility":
             env.update(eligibility_env)
         moved.append(ProcessSpec(name=spec.name, env=env, module=spec.module))
     return write_procfile(moved, tmp / "Procfile")

@@ -57,6 +57,7 @@ NATS_CONFS = sorted((INFRA / "nats").rglob("*.conf"))
 DESIGN_PORTS = {
     "gateway": 8000,
     "eligibility": 8001,
+    "eligibility-relay": 8011,
     "penalties": 8002,
     "resettlement": 8003,
     "training": 8004,
@@ -172,7 +173,10 @@ def test_procfile_lists_every_process_once_on_its_design_port() -> None:
     assert len(names) == len(set(names))
     assert len(ports) == len(set(ports))
     assert {s.name: s.http_port for s in specs} == {**DESIGN_PORTS, **PEER_CITY_PORTS}
-    assert all(s.module in (f"services.{s.name}", s.name, "federation") for s in specs)
+    # a process runs its service's module (`eligibility-relay` is eligibility's relay, SERVICE_NAME)
+    assert all(
+        s.module in (f"services.{s.env.get('SERVICE_NAME', s.name)}", s.name, "federation") for s in specs
+    )
 
 
 def test_procfile_active_processes_end_with_the_gateway() -> None:
