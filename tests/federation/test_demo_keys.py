@@ -147,8 +147,10 @@ def test_the_procfiles_federation_lines_name_the_files_the_stack_generates(tmp_p
         elif spec in specs:
             data = Path(env["FEDERATION_DATA_FILE"])
             assert data.is_relative_to(var.resolve()) and data.is_file(), spec.name
-    (eligibility,) = [s for s in procfile if s.module == "services.eligibility"]
-    assert Path(expand_var(eligibility.env, var)["LINKAGE_KEYS_FILE"]) == foshan_peers
+    eligibility = [s for s in procfile if s.module == "services.eligibility"]  # the API's and the relay's
+    assert [s.name for s in eligibility] == ["eligibility", "eligibility-relay"]
+    for process in eligibility:
+        assert Path(expand_var(process.env, var)["LINKAGE_KEYS_FILE"]) == foshan_peers
     committed = REPO_ROOT / "infra" / "federation"
     assert [p.name for p in committed.rglob("*") if p.is_file()] == ["README.md"], "keys are never committed"
 
