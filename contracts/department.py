@@ -3,7 +3,8 @@
 Multi-department data sharing is the input of both the automated first review and dynamic monitoring.
 Each department reports in its own terms (its own reference, the date its record describes); the
 contract only normalises the shape so that every fact kind has one meaning platform-wide. A person is
-named by an `IdHash`, never an ID number (see `contracts.identifiers`).
+named by an `IdHash`, never an ID number (see `contracts.identifiers`). Amounts and areas are decimal
+strings only (`YuanText`, `SquareMetresText`): a JSON number, an integer included, is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from contracts.base import Contract
 from contracts.identifiers import NOT_AN_ID_NUMBER, CityCode, IdHash, no_id_number
-from contracts.money import SquareMetres, Yuan
+from contracts.money import SquareMetresText, YuanText
 from contracts.times import Day
 
 __all__ = [
@@ -64,7 +65,7 @@ class IncomeFact(Contract):
     """
 
     kind: Literal["income"] = "income"
-    monthly_income: Yuan = Field(
+    monthly_income: YuanText = Field(
         description=(
             "Without person_hash: the household's income per member per month (per capita). With "
             "person_hash: that member's own monthly income; the household's per-capita income is "
@@ -77,7 +78,7 @@ class PropertyFact(Contract):
     """A dwelling the household owns (real-estate registry), possibly in another city."""
 
     kind: Literal["property"] = "property"
-    area_m2: SquareMetres = Field(description="Floor area of this property.")
+    area_m2: SquareMetresText = Field(description="Floor area of this property.")
     city: CityCode = Field(description="City where the property is.")
     property_ref: Reference = Field(description="The registry's reference of the property.")
 
@@ -86,7 +87,7 @@ class FinancialAssetsFact(Contract):
     """Total financial assets (deposits, securities, ...) the finance side reports for the household."""
 
     kind: Literal["financial_assets"] = "financial_assets"
-    amount: Yuan = Field(description="Total of financial assets.")
+    amount: YuanText = Field(description="Total of financial assets.")
 
 
 class RegistrationFact(Contract):
@@ -102,7 +103,7 @@ class TaxFact(Contract):
     """Annual taxable income the tax bureau assessed."""
 
     kind: Literal["tax"] = "tax"
-    annual_taxable_income: Yuan = Field(description="Taxable income of the year.")
+    annual_taxable_income: YuanText = Field(description="Taxable income of the year.")
 
 
 class SocialInsuranceFact(Contract):
@@ -110,7 +111,7 @@ class SocialInsuranceFact(Contract):
 
     kind: Literal["social_insurance"] = "social_insurance"
     employer: Employer = Field(description="Contributing employer (an organisation, not a person).")
-    contribution_base: Yuan = Field(description="Monthly contribution base.")
+    contribution_base: YuanText = Field(description="Monthly contribution base.")
 
 
 class EmploymentFact(Contract):

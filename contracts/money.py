@@ -18,7 +18,7 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["SquareMetres", "Yuan"]
+__all__ = ["SquareMetres", "SquareMetresText", "Yuan", "YuanText"]
 
 _CENT: Final = Decimal("0.01")
 _YUAN_INTEGER_DIGITS: Final = 12
@@ -105,3 +105,19 @@ SquareMetres = Annotated[
     ),
 ]
 """Non-negative floor area in m², exact to the hundredth; a JSON string on the wire."""
+
+
+def _not_a_number(value: object) -> object:
+    """Only text (or, from Python, a `Decimal`): a JSON number is not what the schema documents."""
+    if isinstance(value, int | float):  # bool is an int
+        raise ValueError('must be a decimal string such as "3960.00", not a number')
+    return value
+
+
+YuanText = Annotated[Yuan, BeforeValidator(_not_a_number)]
+"""`Yuan` that takes no JSON number, integers included (`Yuan` takes 3960 as "3960.00"): where a
+sender's figures are read (department facts), a number means the sender's software turned text into
+a float somewhere, and the schema says string. From Python, a `Decimal` or a decimal string."""
+
+SquareMetresText = Annotated[SquareMetres, BeforeValidator(_not_a_number)]
+"""`SquareMetres` that takes no JSON number (see `YuanText`)."""

@@ -25,7 +25,7 @@ Region = Annotated[str, StringConstraints(pattern=REGION)]
 RegionQuery = Annotated[str, Query(pattern=REGION)]
 # What the services behind take in their query and path parameters (tests/gateway/test_declarations.py
 # holds the two documents side by side): a value the gateway allows must not be refused behind it.
-SanctionState = Literal["active", "issued", "notice_served", "executed", "lifted", "withdrawn"]
+SanctionState = Literal["proposed", "active", "issued", "notice_served", "executed", "lifted", "withdrawn"]
 TransitionState = Literal["active", "overdue", "exited", "withdrawn"]
 AppealState = Literal["open", "upheld", "dismissed"]
 ReferralState = Literal["open", "enrolled", "wait_listed", "completed", "not_completed", "withdrawn"]
@@ -50,6 +50,32 @@ class AssessmentRequestIn(BaseModel):
     assessor_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")]
     deadline: IsoDate
     reason: Text = ""
+
+
+Grounds = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(no_id_number), NOT_AN_ID_NUMBER
+]
+
+
+class AssessmentReportIn(BaseModel):
+    """The assigned assessor's report; the case goes back to the reviewer."""
+
+    report: Grounds
+    recommendation: Literal["exit_required", "transition", "retain"]
+
+
+class CaseAppealIn(BaseModel):
+    """An appeal against a final (exit) decision, lodged on the household's behalf within the window."""
+
+    reason: Grounds = Field(description="The household's grounds.")
+
+
+class AppealDecisionIn(BaseModel):
+    decision: Literal["upheld", "overturned"] = Field(
+        description="The exit decision appealed against is upheld (it stands) or overturned (the "
+        "household keeps its home: the case's outcome becomes `retain`)."
+    )
+    reason: Grounds
 
 
 class ParameterValueIn(BaseModel):
@@ -136,6 +162,9 @@ class WarningStepIn(BaseModel):
     reason: Text | None = None
     note: Text | None = None
     on: IsoDate | None = None
+    reason_late: Text | None = Field(
+        default=None, description="why a step dated before today (`on`) is recorded late; required with one"
+    )
 
 
 # -- penalties, resettlement, training: what the services accept, checked here first ------------------
@@ -149,6 +178,11 @@ Label = Annotated[
 ]
 
 
+ReasonLate = Annotated[
+    Text | None, Field(description="why a step dated before today (`on`) is recorded late; required with one")
+]
+
+
 class SanctionIn(BaseModel):
     kind: Literal["rent_surcharge", "credit_list", "repossession"]
     violation: Literal["sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"]
@@ -157,26 +191,33 @@ class SanctionIn(BaseModel):
     )
     note: Note = ""
     on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class DatedIn(BaseModel):
+    """A penalties step: today, or an earlier day (`on`) within the late-recording window, with a reason."""
+
     on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class SanctionStepIn(BaseModel):
     on: IsoDate | None = None
     reason: Note = Field(default="", description="required to withdraw; optional to lift")
+    reason_late: ReasonLate = None
 
 
 class AppealIn(BaseModel):
     grounds: Reason
     on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class ResolveIn(BaseModel):
     outcome: Literal["upheld", "dismissed"]
     note: Note = ""
     on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class DeclineIn(BaseModel):
@@ -192,7 +233,14 @@ class UnitStepIn(BaseModel):
 
 
 class ExpireIn(BaseModel):
-    as_of: IsoDate | None = Field(default=None, description="offers whose last day is before this day expire")
+    as_of: IsoDate | None = Field(
+        default=None, description="only today (the sweep runs on the service's date; any other day: 422)"
+    )
+
+
+class MoveInIn(BaseModel):
+    on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class SessionIn(BaseModel):
@@ -214,16 +262,21 @@ class ReferIn(BaseModel):
     member_id: UUID
     note: Note = ""
     on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class EnrolIn(BaseModel):
     referral_id: UUID
     on: IsoDate | None = None
+    reason_late: ReasonLate = None
 
 
 class AttendanceIn(BaseModel):
-    held_on: IsoDate | None = Field(default=None, description="defaults to the scheduled day")
+    held_on: IsoDate | None = Field(
+        default=None, description="defaults to today; never before the scheduled day (nor a session to come)"
+    )
     attendees: list[UUID] = Field(max_length=10_000, description="member ids of the trainees present")
+    reason_late: ReasonLate = None
 
 
 class EmploymentIn(BaseModel):
@@ -234,6 +287,7 @@ class EmploymentIn(BaseModel):
 class StableIn(BaseModel):
     on: IsoDate | None = None
     basis: Reason = Field(description="how it was checked (call to the employer, contract, ...)")
+    reason_late: ReasonLate = None
 
 
 class AttributeIn(BaseModel):

@@ -70,6 +70,7 @@ NAV = [
     ("federation", "/console/federation", "federation:read"),
     ("parameters", "/console/parameters", "parameters:read"),
     ("accounts", "/console/accounts", "accounts:estates"),
+    ("assessments", "/console/assessments", "assessments:read"),
 ]
 
 
@@ -309,7 +310,13 @@ def console_router(console: Console) -> APIRouter:
             household, _ = await section(ops(request).household(p, UUID(found["household_id"])))
             # the four-eyes rule, shown before it refuses: the proposer is offered no approval
             own = proposer(found) == p.subject
-            return console.render(request, "case.html", p, case=found, household=household, own=own)
+            # the appeal's four eyes, shown before they refuse: its lodger and the decision's approver
+            appeals = found.get("appeals") or []
+            approver = (found.get("final_proposal") or {}).get("approver")
+            own_appeal = bool(appeals) and p.subject in (approver, appeals[-1].get("lodged_by"))
+            return console.render(
+                request, "case.html", p, case=found, household=household, own=own, own_appeal=own_appeal
+            )
 
         return await page(request, build)
 
@@ -326,8 +333,11 @@ def console_router(console: Console) -> APIRouter:
                     "low_income": form.get("low_income") == "on",
                     "wants_to_buy": form.get("wants_to_buy") == "on",
                 }
-            elif step in ("approval", "send-back"):
+            elif step in ("approval", "send-back", "appeals"):
                 body = {"reason": str(form.get("reason", ""))[:2000]}
+            elif step == "appeal-decision":
+                decision = str(form.get("decision", ""))
+                body = {"decision": decision, "reason": str(form.get("reason", ""))[:2000]}
             else:
                 raise Problem(404, "Not found", "no such step")
             await ops(request).case_step(p, case_id, step, body)
@@ -357,9 +367,35 @@ def console_router(console: Console) -> APIRouter:
 
     # -- dashboard and boards ---------------------------------------------------------------------
 
+    @router.get("/console/assessments")
+    async def assessments(request: Request) -> Response:
+        async def build(p: Principal) -> Response:
+            found = await ops(request).assessments(p, "all", 100, request.query_params.get("cursor"))
+            return console.render(
+                request, "assessments.html", p, assessments=found.items, next_cursor=found.next
+            )
+
+        return await page(request, build)
+
+    @router.post("/console/assessments/{case_id}/report")
+    async def assessment_report(request: Request, case_id: UUID) -> Response:
+        async def build(p: Principal) -> Response:
+            form = await request.form()
+            console.check_csrf(request, p, str(form.get("csrf", "")))
+            body = {
+                "report": str(form.get("report", ""))[:2000],
+                "recommendation": str(form.get("recommendation", "")),
+            }
+            await ops(request).assessment_report(p, case_id, body)
+            return RedirectResponse("/console/assessments", status_code=303)
+
+        return await page(request, build)
+
     @router.get("/console/dashboard")
     async def dashboard(request: Request) -> Response:
         async def build(p: Principal) -> Response:
+            if not p.may("figures:read") and p.may("assessments:read"):
+                return RedirectResponse("/console/assessments", status_code=303)  # an assessor's start
             # the cross-region figure is eligibility's checks (`Operations.figures`), as on the
             # federation page
             figures = await ops(request).figures(p)
@@ -526,7 +562,8 @@ def console_router(console: Console) -> APIRouter:
 
         async def run(o: Operations, p: Principal, sanction_id: UUID, form: FormData) -> str:
             body = valid(model, filled(form, "on", "reason"))
-            await o.sanction_command(p, sanction_id, "sanctions:write", step, body)
+            scope = "sanctions:execute" if step == "execute" else "sanctions:write"
+            await o.sanction_command(p, sanction_id, scope, step, body)
             return "/console/sanctions"
 
         return run

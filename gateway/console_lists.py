@@ -49,9 +49,12 @@ def list_routes(router: APIRouter, console: Console, page: Page) -> None:
     @router.get("/console/queue")
     async def queue(request: Request) -> Response:
         async def build(p: Principal) -> Response:
-            filters = kept(request, ("estate",))
+            filters = kept(request, ("estate", "escalated"))
+            if filters.get("escalated") not in (None, "true"):
+                filters.pop("escalated")
             cursor = request.query_params.get("cursor")
-            cases = await ops(request).queue(p, filters.get("estate"), PAGE, cursor)
+            escalated = True if filters.get("escalated") == "true" else None
+            cases = await ops(request).queue(p, filters.get("estate"), PAGE, cursor, escalated)
             return console.render(
                 request,
                 "queue.html",

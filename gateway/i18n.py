@@ -197,6 +197,26 @@ LABELS: dict[str, tuple[str, str]] = {
     "building": ("楼栋", "Building"),
     "unit_no": ("房号", "Unit"),
     "reference": ("文号", "Reference"),
+    # third-party assessments and exit-decision appeals (issue 23)
+    "assessments": ("我的评估任务", "My assessments"),
+    "question": ("评估事项", "Question asked"),
+    "requested_by": ("委托人", "Requested by"),
+    "file_report": ("提交评估报告", "File the report"),
+    "report": ("评估报告", "Report"),
+    "recommendation": ("评估建议", "Recommendation"),
+    "overdue_mark": ("已逾期", "Overdue"),
+    "on_time": ("未逾期", "On time"),
+    "escalated": ("超期督办", "Escalated"),
+    "escalated_only": ("只看超期督办", "Escalations only"),
+    "lodge_appeal": ("代住户提出申诉", "Lodge the household's appeal"),
+    "decide_appeal": ("决定申诉", "Decide the appeal"),
+    "decide_by": ("应决定日期", "To be decided by"),
+    "appeal_decision.upheld": ("维持原退出决定", "Exit decision upheld"),
+    "appeal_decision.overturned": ("撤销原退出决定，继续保障", "Exit decision overturned: keeps the home"),
+    "appeal_four_eyes": (
+        "您批准了原退出决定或提出了本申诉，须由另一位审批主管决定（四眼原则）。",
+        "You approved the exit decision or lodged this appeal: another supervisor decides it (four eyes).",
+    ),
 }
 
 

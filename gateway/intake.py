@@ -64,8 +64,8 @@ class Intake:
 
     async def facts(self, p: Principal, body: bytes, content_type: str) -> Any:
         """A department's batch, forwarded as sent once every line speaks for the caller's department
-        and reports only that department's kinds of facts; a line that is not JSON is left for
-        eligibility to report per line."""
+        and reports only that department's kinds of facts; a line that is not JSON, or names no fact
+        or no kind, is left for eligibility to report per line (422, "fact is required")."""
         self.ops.require(p, "facts:write")
         if p.department is None:
             raise forbidden("only a department system may push facts")
@@ -79,8 +79,9 @@ class Intake:
             kind = fact.get("kind") if isinstance(fact, dict) else None
             if line.get("department") != p.department:
                 refused.append({"line": number, "detail": f"department must be {p.department}"})
-            elif kind not in kinds:
+            elif isinstance(kind, str) and kind not in kinds:
                 refused.append({"line": number, "detail": f"{p.department} does not report {kind!r} facts"})
+            # a line without a fact or its kind is no other department's: eligibility answers it 422
         if refused:
             raise forbidden("some lines speak for another department or kind of fact", lines=refused[:100])
         return await self._forward(p, "/facts", body, content_type, len(lines) + len(not_json))

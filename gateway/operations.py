@@ -37,6 +37,7 @@ TRAIL_WORDS = {
     "assessment_requested": "Third-party assessment requested",
     "assessment_received": "Third-party assessment received",
     "appeal_lodged": "Appeal lodged",
+    "appeal_decided": "Appeal decided by a supervisor (four-eyes)",
 }
 
 
@@ -209,10 +210,23 @@ class Operations:
         return await self.listing(p, "eligibility", "/cases", "cases:read", params)
 
     async def queue(
-        self, p: Principal, estate: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+        self,
+        p: Principal,
+        estate: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        escalated: bool | None = None,
     ) -> Page[Any]:
-        """Cases waiting for a person (not decided), oldest first: one walk over the open states."""
-        return await self.cases(p, OPEN_CASE_STATES, estate, limit, cursor)
+        """Cases waiting for a person (not decided), oldest first: one walk over the open states;
+        `escalated` keeps those with an assessment or appeal past its day (or those without)."""
+        params = {
+            "status": list(OPEN_CASE_STATES),
+            "estate": estate,
+            "escalated": None if escalated is None else str(escalated).lower(),
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await self.listing(p, "eligibility", "/cases", "cases:read", params)
 
     async def case(self, p: Principal, case_id: UUID) -> Any:
         self.require(p, "cases:read")
@@ -221,13 +235,52 @@ class Operations:
         return self.shown(p, case)
 
     async def case_step(self, p: Principal, case_id: UUID, step: str, body: dict[str, Any]) -> Any:
-        """findings, assessment-requests (cases:review); approval, send-back (cases:approve)."""
-        scope = "cases:approve" if step in ("approval", "send-back") else "cases:review"
+        """findings, assessment-requests, appeals (cases:review); approval, send-back, appeal-decision
+        (cases:approve)."""
+        scope = "cases:approve" if step in ("approval", "send-back", "appeal-decision") else "cases:review"
         self.require(p, scope)
         case = await self.up.json("eligibility", "GET", f"/cases/{case_id}", p)
         self.check_object(p, case)
         answer = await self.up.json("eligibility", "POST", f"/cases/{case_id}/{step}", p, json=body)
         return self.shown(p, answer)
+
+    # -- third-party assessments and exit-decision appeals ------------------------------------------
+
+    async def assessments(
+        self,
+        p: Principal,
+        state: str = "pending",
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Any]:
+        """The assessments assigned to the caller (an assessor: eligibility lists only the assertion's
+        subject's), masked like any list for a role without `personal:read`."""
+        self.require(p, "assessments:read")
+        params = {"assessor_id": p.subject, "state": state, "limit": limit, "cursor": cursor}
+        return await self.listing(p, "eligibility", "/assessments", "assessments:read", params)
+
+    async def assessment_report(self, p: Principal, case_id: UUID, body: dict[str, Any]) -> Any:
+        """Only by the assessor the case's assessment was requested from (403 before anything is
+        forwarded otherwise; eligibility holds the same rule); the case goes back to the reviewer."""
+        self.require(p, "assessments:report")
+        case = await self.up.json("eligibility", "GET", f"/cases/{case_id}", p)
+        self.check_object(p, case)
+        assigned = {a.get("assessor_id") for a in case.get("assessments") or [] if isinstance(a, dict)}
+        if p.subject not in assigned:
+            raise forbidden("this case's assessment was not requested from you")
+        path = f"/cases/{case_id}/assessment-reports"
+        answer = await self.up.json("eligibility", "POST", path, p, json=body)
+        return _assessor_view(answer)
+
+    async def lodge_case_appeal(self, p: Principal, case_id: UUID, body: dict[str, Any]) -> Any:
+        """On the household's behalf, by a reviewer or supervisor (cases:review); eligibility keeps the
+        window by its own clock."""
+        return await self.case_step(p, case_id, "appeals", body)
+
+    async def decide_case_appeal(self, p: Principal, case_id: UUID, body: dict[str, Any]) -> Any:
+        """A supervisor (cases:approve) who neither approved the decision nor lodged the appeal:
+        eligibility's four-eyes rule (409 naming it), passed on."""
+        return await self.case_step(p, case_id, "appeal-decision", body)
 
     async def reviewer_report(self, p: Principal, operator_id: str) -> Any:
         self.require(p, "cases:read")
@@ -391,9 +444,11 @@ class Operations:
         return await self._object(p, "penalties", f"/sanctions/{sanction_id}")
 
     async def sanction_command(
-        self, p: Principal, sanction_id: UUID, scope: str, step: str, body: dict[str, Any]
+        self, p: Principal, sanction_id: UUID, scope: str, step: str, body: dict[str, Any] | None
     ) -> Forwarded:
-        """serve-notice, execute, lift, withdraw (sanctions:write); appeals (appeals:lodge)."""
+        """serve-notice, propose-execution, lift, withdraw (sanctions:write); execute, enter
+        (sanctions:execute: a supervisor, four eyes on the proposal, enforced by penalties); appeals
+        (appeals:lodge)."""
         self.require(p, scope)
         await self._sanction(p, sanction_id)
         return await self._command(p, "penalties", f"/sanctions/{sanction_id}/{step}", body)
@@ -540,6 +595,18 @@ class Operations:
         except Problem:
             return None
         return None
+
+
+def _assessor_view(case: Any) -> Any:
+    """What an assessor is told back after filing: the case's state and its own reports, not the
+    reviewers' trail or the household's facts (an assessor holds no `cases:read`)."""
+    if not isinstance(case, dict):
+        return case
+    return {
+        "case_id": case.get("case_id"),
+        "status": case.get("status"),
+        "assessments": case.get("assessments"),
+    }
 
 
 def _number(value: Any) -> float | None:

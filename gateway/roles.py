@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-Role = Literal["reviewer", "supervisor", "inspector", "auditor", "admin", "department", "registry"]
+Role = Literal[
+    "reviewer", "supervisor", "inspector", "auditor", "admin", "assessor", "department", "registry"
+]
 ROLES: tuple[Role, ...] = (
     "reviewer",
     "supervisor",
     "inspector",
     "auditor",
     "admin",
+    "assessor",
     "department",
     "registry",
 )
@@ -31,13 +34,18 @@ SCOPES: dict[str, str] = {
     "personal:read": "personal amounts (incomes, assets) and birth dates, unmasked",
     "cases:read": "review cases and the review queue",
     "cases:review": "record findings (the first pair of eyes)",
-    "cases:approve": "approve or send back (the second pair of eyes)",
+    "cases:approve": "approve or send back (the second pair of eyes); decide an exit decision's appeal",
+    "assessments:read": "the third-party assessments assigned to oneself",
+    "assessments:report": "file the report of an assessment assigned to oneself",
     "parameters:read": "policy parameters and the what-if simulator",
     "parameters:write": "add dated parameter values",
     "warnings:read": "monitoring warnings",
     "warnings:write": "assign, confirm, dismiss, rectify warnings",
     "sanctions:read": "sanctions, transitions, appeals, rent ledgers, notices",
-    "sanctions:write": "impose, serve, execute, lift, withdraw sanctions; run the overdue check",
+    "sanctions:write": "impose (a credit-list entry: propose), serve, propose executing, lift, withdraw "
+    "sanctions; run the overdue check",
+    "sanctions:execute": "execute a repossession, enter a credit-list entry: the second pair of eyes on "
+    "another officer's proposal",
     "exits:write": "record a voluntary-exit application and the hand-back of keys",
     "appeals:lodge": "lodge a household's appeal against a sanction",
     "appeals:decide": "uphold or dismiss an appeal against a sanction (not one's own sanction)",
@@ -78,6 +86,7 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
             "parameters:write",
             "cross-region:order",
             *_PENALTY_STEPS,
+            "sanctions:execute",
             "appeals:decide",
             *_CASEWORK,
         }
@@ -96,6 +105,8 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     "admin": frozenset(
         {*_READ_ALL, "federation:read", "households:write", *_PENALTY_STEPS, "appeals:decide", *_CASEWORK}
     ),
+    # an external third-party assessor: its own assessments (masked), its reports, nothing else
+    "assessor": frozenset({"assessments:read", "assessments:report"}),
     "department": frozenset({"facts:write"}),
     "registry": frozenset({"households:write"}),
 }

@@ -15,11 +15,14 @@ from gateway.auth import api_principal
 from gateway.bodies import (
     REGION,
     AnyHouseholdIn,
+    AppealDecisionIn,
     AppealIn,
     AppealState,
+    AssessmentReportIn,
     AssessmentRequestIn,
     AttendanceIn,
     AttributeIn,
+    CaseAppealIn,
     CourseIn,
     DatedIn,
     DecisionIn,
@@ -28,6 +31,7 @@ from gateway.bodies import (
     EnrolIn,
     ExpireIn,
     FindingIn,
+    MoveInIn,
     ParameterValueIn,
     PathName,
     Pool,
@@ -235,11 +239,17 @@ def api_router() -> APIRouter:
         p: Caller,
         ops: Ops,
         estate: str | None = None,
+        escalated: Annotated[
+            bool | None,
+            Query(description="Only escalations (an assessment or an appeal past its day), or none"),
+        ] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> JSONResponse:
-        """The open states (open, proposed, assessment, appealed), oldest first (cases:read)."""
-        return paged(request, await ops.queue(p, estate, limit, cursor))
+        """The open states (open, proposed, assessment, appealed), oldest first (cases:read). Each case
+        says `escalated` and its `escalations` (an assessment past its deadline, an appeal undecided past
+        `appeal_decision_days`)."""
+        return paged(request, await ops.queue(p, estate, limit, cursor, escalated))
 
     @api.get("/cases", tags=["review"], summary="Review cases in your estates, a page (cases:read)")
     async def cases(
@@ -279,6 +289,50 @@ def api_router() -> APIRouter:
     )
     async def assessment(p: Caller, ops: Ops, case_id: UUID, body: AssessmentRequestIn) -> Any:
         return await ops.case_step(p, case_id, "assessment-requests", body.model_dump(mode="json"))
+
+    @api.post(
+        "/cases/{case_id}/appeals",
+        tags=["review"],
+        summary="Lodge the household's appeal against the case's final decision, within the window "
+        "(cases:review)",
+    )
+    async def case_appeal(p: Caller, ops: Ops, case_id: UUID, body: CaseAppealIn) -> Any:
+        return await ops.lodge_case_appeal(p, case_id, body.model_dump(mode="json"))
+
+    @api.post(
+        "/cases/{case_id}/appeal-decision",
+        tags=["review"],
+        summary="Uphold or overturn the exit decision appealed against; not by who approved it or lodged "
+        "the appeal (cases:approve)",
+    )
+    async def case_appeal_decision(p: Caller, ops: Ops, case_id: UUID, body: AppealDecisionIn) -> Any:
+        return await ops.decide_case_appeal(p, case_id, body.model_dump(mode="json"))
+
+    @api.get(
+        "/assessments",
+        tags=["assessments"],
+        summary="The assessments assigned to you, a page (assessments:read)",
+    )
+    async def assessments(
+        request: Request,
+        p: Caller,
+        ops: Ops,
+        state: Literal["pending", "reported", "all"] = "pending",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """Oldest request first: each with its case and household (reference, estate), the question
+        asked, the deadline and whether it is overdue."""
+        return paged(request, await ops.assessments(p, state, limit, cursor))
+
+    @api.post(
+        "/cases/{case_id}/assessment-reports",
+        tags=["assessments"],
+        summary="File your report on an assessment assigned to you; the case returns to the reviewer "
+        "(assessments:report)",
+    )
+    async def assessment_report(p: Caller, ops: Ops, case_id: UUID, body: AssessmentReportIn) -> Any:
+        return await ops.assessment_report(p, case_id, body.model_dump(mode="json"))
 
     @api.get("/reviewers/{operator_id}/report", tags=["review"], summary="A reviewer's figures (cases:read)")
     async def reviewer_report(p: Caller, ops: Ops, operator_id: PathName) -> Any:
@@ -488,25 +542,45 @@ def api_router() -> APIRouter:
         )
 
     # annotations name module-level models: FastAPI resolves them in this module's namespace
+    # Irreversible steps need four eyes: an officer proposes (sanctions:write), a supervisor other than
+    # the proposer carries it out (sanctions:execute); penalties refuses the same person (409).
     sanction_steps = {
-        "serve-notice": "Serve a repossession order's notice (sanctions:write)",
-        "execute": "Carry out a served repossession after its deadline (sanctions:write)",
-        "lift": "End a sanction from now on: the violation was put right (sanctions:write)",
-        "withdraw": "Withdraw a sanction from its start, with a reason (sanctions:write)",
+        "serve-notice": ("sanctions:write", "Serve a repossession order's notice (sanctions:write)"),
+        "propose-execution": (
+            "sanctions:write",
+            "Propose carrying out a served repossession whose deadline has passed (sanctions:write)",
+        ),
+        "execute": (
+            "sanctions:execute",
+            "Carry out a repossession another officer proposed, after its deadline (sanctions:execute)",
+        ),
+        "enter": (
+            "sanctions:execute",
+            "Enter a credit-list entry another officer proposed (sanctions:execute)",
+        ),
+        "lift": (
+            "sanctions:write",
+            "End a sanction from now on: the violation was put right (sanctions:write)",
+        ),
+        "withdraw": (
+            "sanctions:write",
+            "Withdraw a sanction from its start, with a reason (sanctions:write)",
+        ),
     }
-    for sanction_step, step_summary in sanction_steps.items():
+    for sanction_step, (step_scope, step_summary) in sanction_steps.items():
 
-        def sanction_route(sanction_step: str = sanction_step) -> Any:
+        def sanction_route(sanction_step: str = sanction_step, scope: str = step_scope) -> Any:
             async def dated(p: Caller, ops: Ops, sanction_id: UUID, body: DatedIn) -> Any:
-                return answered(
-                    await ops.sanction_command(p, sanction_id, "sanctions:write", sanction_step, sent(body))
-                )
+                return answered(await ops.sanction_command(p, sanction_id, scope, sanction_step, sent(body)))
 
             async def reasoned(p: Caller, ops: Ops, sanction_id: UUID, body: SanctionStepIn) -> Any:
-                return answered(
-                    await ops.sanction_command(p, sanction_id, "sanctions:write", sanction_step, sent(body))
-                )
+                return answered(await ops.sanction_command(p, sanction_id, scope, sanction_step, sent(body)))
 
+            async def bare(p: Caller, ops: Ops, sanction_id: UUID) -> Any:
+                return answered(await ops.sanction_command(p, sanction_id, scope, sanction_step, None))
+
+            if sanction_step in ("propose-execution", "enter"):
+                return bare
             return reasoned if sanction_step in ("lift", "withdraw") else dated
 
         api.add_api_route(
@@ -538,12 +612,11 @@ def api_router() -> APIRouter:
     @api.post(
         "/transitions/overdue-check",
         tags=["penalties"],
-        summary="Sanction plans overdue before `on` (sanctions:write; not for an estate-scoped account)",
+        summary="Sanction plans overdue before today, the service's day: it takes no date (sanctions:write; "
+        "not for an estate-scoped account)",
     )
-    async def overdue_check(p: Caller, ops: Ops, body: DatedIn) -> Any:
-        return answered(
-            await ops.sweep(p, "sanctions:write", "penalties", "/transitions/overdue-check", sent(body))
-        )
+    async def overdue_check(p: Caller, ops: Ops) -> Any:
+        return answered(await ops.sweep(p, "sanctions:write", "penalties", "/transitions/overdue-check"))
 
     # -- resettlement: commands -------------------------------------------------------------------
 
@@ -566,7 +639,11 @@ def api_router() -> APIRouter:
             async def reasoned(p: Caller, ops: Ops, case_id: UUID, body: ReasonIn) -> Any:
                 return answered(await ops.placement_command(p, case_id, step, sent(body)))
 
-            return {"decline": declined, "withdraw": reasoned}.get(step, bare)
+            async def moved(p: Caller, ops: Ops, case_id: UUID, body: MoveInIn | None = None) -> Any:
+                given = None if body is None else sent(body) or None
+                return answered(await ops.placement_command(p, case_id, step, given))
+
+            return {"decline": declined, "withdraw": reasoned, "move-in": moved}.get(step, bare)
 
         api.add_api_route(
             f"/resettlement-cases/{{case_id}}/{case_step_name}",

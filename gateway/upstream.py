@@ -11,7 +11,8 @@ context, and failures turned into problem+json an operator can act on:
   step) → 502 "Service refused the gateway's identity", with the service's reason: the operator's own
   token was fine, so this is the platform's fault, not theirs;
 - the service refuses (other 4xx) → the same status and the service's own title and detail (and its
-  problem type when it is one of the platform's own `/problems/...`).
+  problem type when it is one of the platform's own `/problems/...`), with the members naming what
+  is wrong (`PASSED_ON`: each field's or line's reason).
 
 Calls without an operator (the status page's `/readyz` probes) carry no assertion: those endpoints
 are open at every service.
@@ -31,6 +32,23 @@ from services.kit.identity import Minter
 from services.kit.tracing import inject
 
 log = logging.getLogger(__name__)
+
+PASSED_ON = (
+    "errors",
+    "problems",
+    "lines",
+    "received",
+    "recorded",
+    "registered",
+    "duplicates",
+    "parked",
+    "unmatched",
+    "rejected",
+    "results",
+)
+"""Members of a service's 4xx problem the gateway passes on beside its title and detail: which field
+(`errors`) or which lines (`problems`, `lines`) are wrong and why, and a refused batch's counts in the
+shape of a batch's answer (an answer that says only "every line was rejected" cannot be acted on)."""
 
 
 class Upstream:
@@ -140,12 +158,14 @@ class Upstream:
         if response.status_code >= 400:
             title = body.get("title") if isinstance(body, dict) else None
             kind = body.get("type") if isinstance(body, dict) else None
+            said = {k: body[k] for k in PASSED_ON if k in body} if isinstance(body, dict) else {}
             raise Problem(
                 response.status_code,
                 str(title or response.reason_phrase or "Refused"),
                 str(detail or ""),
                 type_=kind if isinstance(kind, str) and kind.startswith("/problems/") else "about:blank",
                 service=service,
+                **said,
             )
         if body is None:
             raise Problem(

@@ -44,6 +44,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "assessment_requested": ("委托第三方评估", "Assessment requested"),
     "assessment_received": ("收到评估报告", "Assessment received"),
     "appeal_lodged": ("提出申诉", "Appeal lodged"),
+    "appeal_decided": ("申诉已决定", "Appeal decided"),
+    "assessment_overdue": ("第三方评估逾期", "Assessment past its deadline"),
+    "appeal_overdue": ("申诉超期未决定", "Appeal undecided past its day"),
+    "pending": ("待提交", "Waiting for the report"),
+    "reported": ("已提交", "Reported"),
+    "appeal_decision_days": ("申诉决定期限", "Time to decide an appeal"),
     # rules and what a rule found
     "income_per_capita": ("人均月收入", "Per-capita monthly income"),
     "housing_area": ("家庭自有住房面积", "Family-owned housing area"),

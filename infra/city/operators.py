@@ -225,7 +225,8 @@ class Operators:
         return confirmed
 
     async def credit_list_sublets(self) -> None:
-        """After penalties has seen the confirmations: a sublet goes on the credit list."""
+        """After penalties has seen the confirmations: a sublet goes on the credit list, proposed by
+        one supervisor and entered by the other (four eyes on an irreversible step)."""
         for seen in self.work.warnings_seen:
             if seen["step"] != "confirmed sublet":
                 continue
@@ -235,13 +236,15 @@ class Operators:
                 "basis_id": seen["warning_id"],
                 "note": "sublet confirmed by an inspector's visit",
             }
-            await self.post(
+            proposed = await self.post(
                 "penalties",
                 f"/households/{seen['household_id']}/sanctions",
                 body,
                 SUPERVISORS[0],
                 "supervisor",
             )
+            path = f"/sanctions/{proposed['sanction_id']}/enter"
+            await self.post("penalties", path, None, SUPERVISORS[1], "supervisor")
             self.work.credit_listed += 1
 
     # -- the offline review's data requests -------------------------------------------------------------
@@ -475,7 +478,7 @@ class Operators:
         completed = await self.every("training", "/referrals", state="completed")
         per_household = Counter(r["household_id"] for r in completed)
         facts: list[tuple[str, bytes, str]] = []
-        start = self.today()
+        start = self.clock_today()  # the job began on the stack's day (after the courses' days)
         for referral in completed:
             if self.draw(self.person(referral["member_id"]), "job").random() >= self.models.employment:
                 continue

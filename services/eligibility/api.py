@@ -57,8 +57,10 @@ from services.eligibility.application import (
     TenancyInput,
 )
 from services.eligibility.domain import CaseError, Household, RentSubsidy, ReviewCase
+from services.eligibility.intake import future_fact
 from services.eligibility.queries import figures, reviewer_report, what_if
 from services.eligibility.timeline import household_timeline
+from services.kit.dating import InvalidField, not_in_future
 from services.kit.http import PROBLEM_JSON, IsoDate, Problem
 from services.kit.identity import Authenticated, Caller
 from services.kit.lines import line_problem, parse_batch
@@ -100,12 +102,28 @@ Money = Annotated[DecimalText, AfterValidator(lambda amount: amount.quantize(Dec
 """Yuan in a request: a decimal string, kept to the fen."""
 
 
+class NotAnIdNumber(InvalidField):
+    title = "Not a resident ID number"
+
+
 class MemberIn(BaseModel):
     id_number: Annotated[str, StringConstraints(min_length=15, max_length=24)] = Field(
-        description="Resident ID number; hashed and kept only in eligibility's store, never returned."
+        description="Resident ID number (18 characters, the last a check digit or X; 422 otherwise); "
+        "hashed and kept only in eligibility's store, never returned."
     )
-    birth_date: IsoDate
+    birth_date: IsoDate = Field(description="Date of birth; not after today (the city's date).")
     disabled: StrictBool = False
+
+
+def born_by(members: list[MemberIn], today: date, prefix: str = "members") -> None:
+    """Every member's ID number well formed (`identity.is_valid`) and birth on or before `today`; else
+    422 naming the member's field. A malformed number is invalid input, not a state the household is
+    in; the message never quotes it. (A domain check, not the schema's: the check digit is no pattern.)"""
+    for index, member in enumerate(members):
+        if not identity.is_valid(member.id_number):
+            message = "not a resident ID number: 17 digits and a final digit or X, with a valid check digit"
+            raise NotAnIdNumber(message, f"{prefix}.{index}.id_number")
+        not_in_future(member.birth_date, today, f"{prefix}.{index}.birth_date", "a birth")
 
 
 class TenancyHouseholdIn(BaseModel):
@@ -207,8 +225,24 @@ class AssessmentRequestIn(BaseModel):
 
 
 class AssessmentReportIn(BaseModel):
-    report: Text
+    report: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     recommendation: Literal["exit_required", "transition", "retain"]
+
+
+class AppealIn(BaseModel):
+    """An appeal against a final decision: its grounds, as the household gives them."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="The household's grounds."
+    )
+
+
+class AppealDecisionIn(BaseModel):
+    decision: Literal["upheld", "overturned"] = Field(
+        description="The exit decision appealed against is upheld (it stands) or overturned (the "
+        "household keeps its home: the case's outcome becomes `retain`)."
+    )
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
 class CandidateValue(BaseModel):
@@ -327,11 +361,19 @@ def household_view(household: Household) -> Any:
     )
 
 
-def case_view(today: date, case: ReviewCase) -> Any:
-    """A case with its trail; a pending third-party assessment past its deadline is marked overdue."""
+def case_view(app: EligibilityApp, case: ReviewCase) -> Any:
+    """A case with its trail; a pending third-party assessment past its deadline is marked overdue,
+    an appeal carries the day it is to be decided by (`decide_by`, overdue while undecided after it),
+    and `escalations` lists what waits past its day (the supervisors' queue shows them)."""
+    today = app.today()
     assessments = [
         {**a, "overdue": a["received_at"] is None and a["deadline"] < today} for a in case.assessments
     ]
+    appeals = []
+    for a in case.appeals:
+        due = app.appeal_due(case, a)
+        appeals.append({**a, "decide_by": due, "overdue": a.get("outcome") is None and due < today})
+    escalations = app.escalations(case, today)
     return plain(
         {
             "case_id": case.id,
@@ -347,7 +389,9 @@ def case_view(today: date, case: ReviewCase) -> Any:
             "final_proposal": case.final_proposal,
             "decided_at": case.decided_at,
             "assessments": assessments,
-            "appeals": case.appeals,
+            "appeals": appeals,
+            "escalated": bool(escalations),
+            "escalations": escalations,
             "trail": case.steps,
         }
     )
@@ -425,38 +469,94 @@ def foreign_facts(who: Caller, valid: list[tuple[int, DepartmentFactReported]]) 
 # -- intake parsing -----------------------------------------------------------------------------------
 
 
+def _error_text(error: Any) -> tuple[str, str]:
+    """(field, what is wrong) of one pydantic error, in words a sender can act on: a missing field is
+    "fact is required" (pydantic's "Field required" named no field in the text), a fact without its
+    `kind` "fact.kind is required"."""
+    field = ".".join(str(p) for p in error["loc"]) or "(root)"
+    if error["type"] == "missing":
+        return field, f"{field} is required"
+    if error["type"] == "union_tag_not_found":
+        tag = str((error.get("ctx") or {}).get("discriminator", "kind")).strip("'")
+        return f"{field}.{tag}", f"{field}.{tag} is required"
+    return field, str(error["msg"])
+
+
 def _line_errors(number: int, exc: ValidationError, title: str = "Invalid fact") -> list[dict[str, Any]]:
-    return [
-        line_problem(number, ".".join(str(p) for p in error["loc"]) or "(root)", error["msg"], title)
-        for error in exc.errors()
-    ]
+    return [line_problem(number, *_error_text(error), title) for error in exc.errors()]
 
 
 def validate_lines(
-    lines: list[tuple[int, Any]],
+    lines: list[tuple[int, Any]], today: date
 ) -> tuple[list[tuple[int, DepartmentFactReported]], list[dict[str, Any]]]:
+    """Valid facts, and a problem entry per invalid line: the contract's own checks, and a fact
+    describing a day after `today` (the city's date), which cannot have happened yet: recorded, it
+    would set aside every fact of its kind described before it."""
     valid: list[tuple[int, DepartmentFactReported]] = []
     invalid: list[dict[str, Any]] = []
     for number, item in lines:
         try:
-            valid.append((number, DepartmentFactReported.model_validate(item)))
+            report = DepartmentFactReported.model_validate(item)
         except ValidationError as exc:
             invalid += _line_errors(number, exc)
+            continue
+        if report.described_on > today:
+            detail = future_fact(report, today)
+            invalid.append(line_problem(number, "described_on", detail, "Date not allowed"))
+        else:
+            valid.append((number, report))
     return valid, invalid
 
 
-def no_valid_line(entries: list[dict[str, Any]], title: str) -> JSONResponse:
+def no_valid_line(
+    entries: list[dict[str, Any]], title: str, received: int, counts: tuple[str, ...]
+) -> JSONResponse:
+    """422 when every line is bad: the same members as a batch's answer (`received`, the `counts` at
+    zero, `rejected`, `results` empty, `problems` naming each line's field and reason), and a detail
+    that says the reasons too."""
+    ordered = sorted(entries, key=lambda p: p["line"])
+    said = [
+        f"line {p['line']}: {p['detail']}"
+        if str(p["detail"]).startswith(str(p["field"]))
+        else f"line {p['line']}: {p['field']}: {p['detail']}"
+        for p in ordered
+    ]
+    detail = "; ".join(said[:10]) + (f"; and {len(said) - 10} more" if len(said) > 10 else "")
     return JSONResponse(
         {
             "type": "about:blank",
             "title": title,
             "status": 422,
-            "detail": "every line was rejected",
-            "problems": sorted(entries, key=lambda p: p["line"]),
+            "detail": f"every line was rejected: {detail}",
+            "received": received,
+            **dict.fromkeys(counts, 0),
+            "rejected": len({p["line"] for p in ordered}),
+            "results": [],
+            "problems": ordered,
         },
         status_code=422,
         media_type=PROBLEM_JSON,
     )
+
+
+def fact_line(
+    number: int, report: DepartmentFactReported, status: str, newer: rules.Source | None
+) -> dict[str, Any]:
+    """A fact line's answer; a fact older than the record on file for its kind names that record,
+    which still decides (`superseded_by`): the fact is in the household's history, not its inputs."""
+    line: dict[str, Any] = {
+        "line": number,
+        "department": report.department.value,
+        "reference": report.reference,
+        "status": status,
+    }
+    if newer is not None:
+        line["superseded_by"] = {
+            "department": newer.department,
+            "reference": newer.reference,
+            "described_on": newer.described_on.isoformat(),
+        }
+    return line
 
 
 def registered_line(
@@ -526,6 +626,7 @@ def router(app: EligibilityApp) -> APIRouter:
         """The caller (the assertion's subject) is recorded as the one who registered. A household on
         a rent subsidy has no estate: only city-wide callers register or see it."""
         who.check_estate(getattr(body, "estate", None))
+        born_by(body.members, app.today())
         with problems():
             status, household = app.register(registration(body), registered_by=who.subject)
         return JSONResponse(household_view(household), status_code=201 if status == "registered" else 200)
@@ -564,13 +665,18 @@ def router(app: EligibilityApp) -> APIRouter:
         )
         if len(lines) + len(not_json) > app.config.intake_max_lines:
             raise Problem(413, "Too many households", f"at most {app.config.intake_max_lines} per request")
+        today = app.today()
         valid: list[tuple[int, TenancyHouseholdIn | RentSubsidyHouseholdIn]] = []
         invalid: list[dict[str, Any]] = []
         for number, item in lines:
             try:
                 household = HOUSEHOLD_IN.validate_python(item)
+                born_by(household.members, today)
             except ValidationError as exc:
                 invalid += _line_errors(number, exc, "Invalid registration")
+                continue
+            except InvalidField as exc:
+                invalid.append(line_problem(number, exc.field, str(exc), exc.title))
                 continue
             if who.sees_estate(getattr(household, "estate", None)):
                 valid.append((number, household))
@@ -578,7 +684,10 @@ def router(app: EligibilityApp) -> APIRouter:
                 problem = line_problem(number, "estate", "outside the estates you are assigned", "Forbidden")
                 invalid.append({**problem, "status": 403})
         if not valid:
-            return no_valid_line([*not_json, *invalid], "No valid registration")
+            received = len(lines) + len(not_json)
+            return no_valid_line(
+                [*not_json, *invalid], "No valid registration", received, ("registered", "duplicates")
+            )
         batch = [registration(b) for _, b in valid]
         answers = await run_in_threadpool(app.register_batch, batch, who.subject)
         results: list[dict[str, Any]] = []
@@ -695,6 +804,7 @@ def router(app: EligibilityApp) -> APIRouter:
 
     @api.put("/households/{household_id}/members", tags=["households"], summary="Replace the members")
     def put_members(household_id: UUID, body: MembersIn, who: Authenticated) -> JSONResponse:
+        born_by(body.members, app.today())
         with problems():
             who.check_estate(app.household(household_id).estate)
             household = app.change_members(
@@ -738,17 +848,19 @@ def router(app: EligibilityApp) -> APIRouter:
         )
         if len(lines) + len(not_json) > app.config.intake_max_lines:
             raise Problem(413, "Too many facts", f"at most {app.config.intake_max_lines} per request")
-        valid, invalid = validate_lines(lines)
+        valid, invalid = validate_lines(lines, app.today())
         refused = foreign_facts(who, valid)
         if refused:
             raise Problem(403, "Forbidden", "some lines speak for another department", lines=refused[:100])
         entries = sorted([*not_json, *invalid], key=lambda p: p["line"])
         if not valid:
-            return no_valid_line(entries, "No valid fact")
-        statuses = await run_in_threadpool(app.ingest, [report for _, report in valid])
+            counts = ("recorded", "duplicates", "parked", "unmatched")
+            return no_valid_line(entries, "No valid fact", len(lines) + len(not_json), counts)
+        answers = await run_in_threadpool(app.ingest_noting, [report for _, report in valid])
+        statuses = [status for status, _ in answers]
         results = [
-            {"line": number, "department": r.department.value, "reference": r.reference, "status": status}
-            for (number, r), status in zip(valid, statuses, strict=True)
+            fact_line(number, r, status, newer)
+            for (number, r), (status, newer) in zip(valid, answers, strict=True)
         ]
         return JSONResponse(
             {
@@ -812,6 +924,10 @@ def router(app: EligibilityApp) -> APIRouter:
             Query(description="One or more (`?status=open&status=proposed`): cases in any of them"),
         ] = None,
         estate: str | None = None,
+        escalated: Annotated[
+            bool | None,
+            Query(description="Only cases with an assessment or appeal past its day (or only without)"),
+        ] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> JSONResponse:
@@ -821,19 +937,21 @@ def router(app: EligibilityApp) -> APIRouter:
             who.check_estate(estate)
         app.population.catch_up()
         wanted = set(status or ())
+        today = app.today()
         cases = (
             c
             for c in list(app.population.cases.values())
             if (not wanted or c.status in wanted)
             and (estate is None or c.estate == estate)
             and who.sees_estate(c.estate)
+            and (escalated is None or bool(app.escalations(c, today)) == escalated)
         )
         page = paginate(cases, lambda c: time_key(c.opened_at, c.id), limit=limit, cursor=cursor)
-        return page_response(request, page, lambda c: case_view(app.today(), c))
+        return page_response(request, page, lambda c: case_view(app, c))
 
     @api.get("/cases/{case_id}", tags=["review"], summary="A case with its accountability trail")
     def get_case(case_id: UUID, who: Authenticated) -> JSONResponse:
-        return JSONResponse(case_view(app.today(), case_of(case_id, who)))
+        return JSONResponse(case_view(app, case_of(case_id, who)))
 
     @api.post("/cases/{case_id}/findings", tags=["review"], summary="Reviewer: findings and proposed outcome")
     def findings(case_id: UUID, body: FindingIn, caller: Authenticated) -> JSONResponse:
@@ -849,14 +967,14 @@ def router(app: EligibilityApp) -> APIRouter:
                 low_income=body.low_income,
                 wants_to_buy=body.wants_to_buy,
             )
-        return JSONResponse(case_view(app.today(), case))
+        return JSONResponse(case_view(app, case))
 
     @api.post("/cases/{case_id}/approval", tags=["review"], summary="Supervisor (not the reviewer): approve")
     def approve(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
         case_of(case_id, caller)
         who = actor(caller)
         with problems():
-            return JSONResponse(case_view(app.today(), app.approve(case_id, who, body.reason)))
+            return JSONResponse(case_view(app, app.approve(case_id, who, body.reason)))
 
     @api.post(
         "/cases/{case_id}/send-back", tags=["review"], summary="Supervisor (not the reviewer): send back"
@@ -865,7 +983,7 @@ def router(app: EligibilityApp) -> APIRouter:
         case_of(case_id, caller)
         who = actor(caller)
         with problems():
-            return JSONResponse(case_view(app.today(), app.send_back(case_id, who, body.reason)))
+            return JSONResponse(case_view(app, app.send_back(case_id, who, body.reason)))
 
     @api.post("/cases/{case_id}/assessment-requests", tags=["review"], summary="Ask a third-party assessor")
     def request_assessment(case_id: UUID, body: AssessmentRequestIn, caller: Authenticated) -> JSONResponse:
@@ -873,7 +991,7 @@ def router(app: EligibilityApp) -> APIRouter:
         who = actor(caller)
         with problems():
             case = app.request_assessment(case_id, who, body.assessor_id, body.deadline, body.reason)
-        return JSONResponse(case_view(app.today(), case))
+        return JSONResponse(case_view(app, case))
 
     @api.post("/cases/{case_id}/assessment-reports", tags=["review"], summary="The assessor's report")
     def assessment_report(case_id: UUID, body: AssessmentReportIn, caller: Authenticated) -> JSONResponse:
@@ -881,23 +999,115 @@ def router(app: EligibilityApp) -> APIRouter:
         who = actor(caller)
         with problems():
             case = app.receive_assessment(case_id, who, body.report, body.recommendation)
-        return JSONResponse(case_view(app.today(), case))
+        return JSONResponse(case_view(app, case))
 
     @api.post(
         "/cases/{case_id}/appeals", tags=["review"], summary="Appeal a final decision (within the window)"
     )
-    def appeal(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
+    def appeal(case_id: UUID, body: AppealIn, caller: Authenticated) -> JSONResponse:
+        """By the household or an operator on its behalf, within `APPEAL_WINDOW_DAYS` of the decision
+        by this service's clock; `reason` holds the grounds."""
         case_of(case_id, caller)
         who = actor(caller)
         with problems():
-            return JSONResponse(case_view(app.today(), app.lodge_appeal(case_id, who, body.reason)))
+            return JSONResponse(case_view(app, app.lodge_appeal(case_id, who, body.reason)))
+
+    @api.post(
+        "/cases/{case_id}/appeal-decision",
+        tags=["review"],
+        summary="Supervisor: uphold or overturn the exit decision appealed against (four eyes)",
+    )
+    def appeal_decision(case_id: UUID, body: AppealDecisionIn, caller: Authenticated) -> JSONResponse:
+        """Not by who approved the decision nor by who lodged the appeal: 409 naming the four-eyes
+        rule. Overturned, the outcome becomes `retain` (`appeal-resolved`, `overturned: true`)."""
+        case_of(case_id, caller)
+        who = actor(caller)
+        with problems():
+            return JSONResponse(case_view(app, app.decide_appeal(case_id, who, body.decision, body.reason)))
+
+    @api.get(
+        "/assessments", tags=["review"], summary="Third-party assessments assigned to an assessor, a page"
+    )
+    def list_assessments(
+        request: Request,
+        who: Authenticated,
+        assessor_id: Annotated[
+            OperatorId | None,
+            Query(description="Whose (reviewers and supervisors); an assessor lists only its own"),
+        ] = None,
+        state: Literal["pending", "reported", "all"] = "pending",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> JSONResponse:
+        """An assessor's own assessments (`assessor_id` defaults to the caller; naming another is 403),
+        each with its case's household, reference, estate, the question asked, deadline and whether it
+        is overdue; oldest request first."""
+        if who.role == "assessor":
+            if assessor_id not in (None, who.subject):
+                raise Problem(403, "Forbidden", "an assessor lists only the assessments assigned to it")
+            assessor_id = who.subject
+        elif who.role not in ("reviewer", "supervisor"):
+            raise Problem(403, "Role not allowed", f"the role {who.role!r} is assigned no assessments")
+        app.population.catch_up()
+        today = app.today()
+        found = [
+            (case, index, a)
+            for case in list(app.population.cases.values())
+            if who.sees_estate(case.estate)
+            for index, a in enumerate(case.assessments)
+            if (assessor_id is None or a["assessor_id"] == assessor_id)
+            and (state == "all" or (a["received_at"] is None) == (state == "pending"))
+        ]
+
+        def view(item: tuple[ReviewCase, int, dict[str, Any]]) -> Any:
+            case, index, a = item
+            household = app.population.households.get(case.household_id)
+            pending = a["received_at"] is None
+            return plain(
+                {
+                    "case_id": case.id,
+                    "assessment": index,
+                    "household_id": case.household_id,
+                    "reference": household.reference if household is not None else None,
+                    "estate": case.estate,
+                    "building": household.building if household is not None else None,
+                    "unit": household.unit if household is not None else None,
+                    "case_status": case.status,
+                    "case_reason": case.reason,
+                    "question": a.get("reason", ""),
+                    "assessor_id": a["assessor_id"],
+                    "requested_by": a["requested_by"],
+                    "requested_at": a["requested_at"],
+                    "deadline": a["deadline"],
+                    "overdue": pending and a["deadline"] < today,
+                    "state": "pending" if pending else "reported",
+                    "can_report": pending
+                    and case.status == "assessment"
+                    and index == len(case.assessments) - 1,
+                    "recommendation": a["recommendation"],
+                    "received_at": a["received_at"],
+                }
+            )
+
+        page = paginate(
+            found,
+            lambda item: (*time_key(item[2]["requested_at"], item[0].id), item[1]),
+            limit=limit,
+            cursor=cursor,
+        )
+        return page_response(request, page, view)
 
     @api.get(
         "/reviewers/{operator_id}/report", tags=["review"], summary="Cases handled, overturned, time taken"
     )
     def report(operator_id: str) -> JSONResponse:
+        """404 for an operator who has taken no step in any case (an unknown reviewer, or an id
+        mistyped): zeros would read as a reviewer who handled nothing."""
         app.population.catch_up()
-        return JSONResponse(plain(reviewer_report(app.population.cases.values(), operator_id)))
+        cases = list(app.population.cases.values())
+        if not any(step["actor"] == operator_id for case in cases for step in case.steps):
+            raise Problem(404, "Unknown reviewer", f"no review step was taken by {operator_id}")
+        return JSONResponse(plain(reviewer_report(cases, operator_id)))
 
     @api.post(
         "/what-if", tags=["parameters"], summary="Who would flip under candidate parameters (no writes)"

@@ -28,7 +28,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from services.eligibility import rules
+from services.eligibility import register, rules
 from services.kit.clock import Aggregate
 
 NAMESPACE = UUID("5d0f3f5e-3c4b-4b7e-9a51-2f0d6c1e8a10")
@@ -39,6 +39,9 @@ FACT_VALUE_FIELDS = {"income": "monthly_income", "property": "area_m2", "financi
 PROPOSALS = ("exit_required", "transition", "retain")
 REVIEWER_ROLES = frozenset({"reviewer", "supervisor"})
 APPELLANT_ROLES = frozenset({"household", "reviewer", "supervisor"})
+APPEAL_DECISIONS = ("upheld", "overturned")
+EXIT_OUTCOMES = frozenset({"exit_required", "transition"})
+"""Final outcomes that are exit decisions: an appeal against one may be upheld or overturned."""
 
 
 @dataclass(frozen=True)
@@ -167,23 +170,37 @@ class Household(Aggregate):
         purpose: str
         requested_at: datetime
         reason: str
-        subjects: list[dict[str, str]]
+        subjects: list[str]
+        """`member_id city key_id id_hash` each (`services.eligibility.register`)."""
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Checks asked before eligibility derived subjects: none (federation held them)."""
             state["subjects"] = []
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Subjects stored as objects before the compact form."""
+            state["subjects"] = [register.packed(s) for s in state["subjects"]]
+
     class RegisterUpdated(Aggregate.Event):
         """What peers are answered about the members (`services.eligibility.register`): their hashes
         under every usable linkage key, the three categories, and what the hashes were made from."""
 
-        subjects: list[dict[str, str]]
+        subjects: list[str]
+        """`member_id city key_id id_hash` each (`services.eligibility.register`)."""
         categories: dict[str, bool]
         as_of: date
         basis: list[str]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Subjects stored as objects before the compact form."""
+            state["subjects"] = [register.packed(s) for s in state["subjects"]]
 
     class Left(Aggregate.Event):
         """The household handed its flat back (penalties' `exit-completed`): no longer housed here,
@@ -352,6 +369,22 @@ class Household(Aggregate):
         else:
             self.facts[kind][scope] = (observation,)
 
+    def newer_record(
+        self, kind: str, scope: str, fact: Mapping[str, Any], described_on: date
+    ) -> rules.Source | None:
+        """The record on file that describes a later day than a fact of `kind` about `scope` (a
+        member's id or `household`; a property is its own scope) describing `described_on`: such a
+        fact is kept in the history but does not replace it (`_fact_recorded`). None when the fact
+        would be used, or no rule reads its kind."""
+        if kind not in FACT_VALUE_FIELDS:
+            return None
+        if kind == "property":
+            scope = str(fact["property_ref"])
+        current = self.facts.get(kind, {}).get(scope, ())
+        if current and current[0].source.described_on > described_on:
+            return current[0].source
+        return None
+
     def snapshot(self) -> rules.Snapshot:
         """The rule inputs as of now (copied: later facts do not change a snapshot), with the current
         members' ids: the income rule divides their own incomes over them."""
@@ -380,7 +413,7 @@ class Household(Aggregate):
         purpose: str,
         requested_at: datetime,
         reason: str,
-        subjects: list[dict[str, str]],
+        subjects: list[str],
     ) -> None:
         self.check_id = check_id
         self.check_cities = tuple(cities)
@@ -393,7 +426,7 @@ class Household(Aggregate):
 
     @event(RegisterUpdated)
     def register_updated(
-        self, subjects: list[dict[str, str]], categories: dict[str, bool], as_of: date, basis: list[str]
+        self, subjects: list[str], categories: dict[str, bool], as_of: date, basis: list[str]
     ) -> None:
         self.register_basis = tuple(basis)
         self.register_categories = Recorded(dict(categories))
@@ -642,9 +675,18 @@ class RoleRefused(CaseError):
     title = "Role not allowed"
 
 
+class AppealFourEyes(CaseError):
+    """The appeal's decider approved the decision or lodged the appeal: a valid request the case's
+    history does not allow (409, naming the rule)."""
+
+    status = 409
+    title = "Four-eyes principle"
+
+
 class ReviewCase(Aggregate):
     """Statuses: open → proposed → decided; proposed → open (sent back); open → assessment → open;
-    decided → appealed → proposed → decided."""
+    decided → appealed → proposed → decided; decided → appealed → decided (an exit decision's appeal
+    upheld or overturned by a supervisor, `decide_appeal`)."""
 
     class Opened(Aggregate.Created):
         household_id: UUID
@@ -710,6 +752,19 @@ class ReviewCase(Aggregate):
         role: str
         reason: str
         at: datetime
+
+    class AppealDecided(Aggregate.Event):
+        """A supervisor decided an appeal against an exit decision: `upheld` (the decision stands) or
+        `overturned` (the household keeps its home: `outcome` is `retain`)."""
+
+        household_id: UUID
+        decided_by: str
+        role: str
+        decision: str
+        reason: str
+        at: datetime
+        outcome: str
+        previous_outcome: str | None
 
     @event(Opened)
     def __init__(
@@ -827,6 +882,8 @@ class ReviewCase(Aggregate):
     ) -> None:
         self._require("assessment")
         pending = self.assessments[-1]
+        if role != "assessor":
+            raise RoleRefused(f"a {role} cannot file an assessment report; the assigned assessor does")
         if assessor_id != pending["assessor_id"]:
             raise RoleRefused(f"the assessment was requested from {pending['assessor_id']}")
         self._assessment_received(self.household_id, assessor_id, role, report, recommendation, at)
@@ -840,6 +897,33 @@ class ReviewCase(Aggregate):
         if at > closes:
             raise CaseError(f"the appeal window closed on {closes.date()} ({window_days} days)")
         self._appeal_lodged(self.household_id, lodged_by, role, reason, at)
+
+    def decide_appeal(self, decided_by: str, role: str, decision: str, reason: str, at: datetime) -> None:
+        """An appeal against an exit decision, decided by a supervisor who neither approved the decision
+        appealed against nor lodged the appeal (four eyes)."""
+        self._require("appealed")
+        if role != "supervisor":
+            raise RoleRefused("only a supervisor decides an appeal")
+        if decision not in APPEAL_DECISIONS:
+            raise CaseError(f"decision must be one of {', '.join(APPEAL_DECISIONS)}")
+        if not reason.strip():
+            raise CaseError("an appeal's decision gives its reason")
+        previous = self.final_outcome
+        if previous not in EXIT_OUTCOMES:
+            raise CaseError(
+                f"the decision appealed against is {previous}, not an exit: record findings on the appeal"
+            )
+        approver = (self.final_proposal or {}).get("approver")
+        if decided_by == approver:
+            raise AppealFourEyes(
+                f"four-eyes rule: {decided_by} approved the exit decision appealed against and cannot "
+                "also decide the appeal"
+            )
+        lodged_by = self.appeals[-1]["lodged_by"]
+        if decided_by == lodged_by:
+            raise AppealFourEyes(f"four-eyes rule: {decided_by} lodged this appeal and cannot also decide it")
+        outcome = previous if decision == "upheld" else "retain"
+        self._appeal_decided(self.household_id, decided_by, role, decision, reason, at, outcome, previous)
 
     def _second_pair_of_eyes(self, actor: str, role: str, what: str) -> None:
         assert self.proposal is not None
@@ -930,6 +1014,7 @@ class ReviewCase(Aggregate):
                 "assessor_id": assessor_id,
                 "deadline": deadline,
                 "requested_at": at,
+                "reason": reason,
                 "resume": self.status,
                 "report": None,
                 "recommendation": None,
@@ -957,3 +1042,38 @@ class ReviewCase(Aggregate):
         self.status = "appealed"
         self.proposal = None
         self._step(at, lodged_by, role, "appeal_lodged", reason, self.final_outcome, "appealed")
+
+    @event(AppealDecided)
+    def _appeal_decided(
+        self,
+        household_id: UUID,
+        decided_by: str,
+        role: str,
+        decision: str,
+        reason: str,
+        at: datetime,
+        outcome: str,
+        previous_outcome: str | None,
+    ) -> None:
+        appeal = self.appeals[-1]
+        appeal.update(
+            resolved_at=at,
+            outcome=outcome,
+            overturned=outcome != previous_outcome,
+            decision=decision,
+            decided_by=decided_by,
+            decision_reason=reason,
+        )
+        if outcome != previous_outcome:
+            # the exit decision is withdrawn: the household keeps its home, decided today
+            self.final_proposal = {
+                **(self.final_proposal or {}),
+                "proposed_outcome": outcome,
+                "approver": decided_by,
+                "approved_at": at,
+                "appeal": True,
+            }
+            self.decided_at = at
+        self.final_outcome = outcome
+        self.status = "decided"
+        self._step(at, decided_by, role, "appeal_decided", reason, previous_outcome, decision)

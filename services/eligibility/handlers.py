@@ -27,6 +27,7 @@ from contracts.monitoring import (
 )
 from contracts.penalties import ExitCompleted
 from services.eligibility.application import EligibilityApp
+from services.eligibility.intake import future_fact
 from services.kit import faults
 from services.kit.codec import Incoming
 from services.kit.inbox import Handler
@@ -45,6 +46,16 @@ class FactHandler:
 
     def __init__(self, app: EligibilityApp) -> None:
         self.app = app
+
+    def refuse(self, payload: object) -> str | None:
+        """A fact describing a day after today (the city's date) is dead-lettered by the inbox (alone,
+        in an export), as over HTTP it is a 422 line: recorded, it would set aside every fact of its
+        kind described before it. No receipt is kept, so the department can send it corrected."""
+        if isinstance(payload, DepartmentFactReported):
+            today = self.app.today()
+            if payload.described_on > today:
+                return future_fact(payload, today)
+        return None
 
     def prepare(self, batch: Sequence[Incoming], uow: UnitOfWork) -> None:
         reports = [i.payload for i in batch if isinstance(i.payload, DepartmentFactReported)]

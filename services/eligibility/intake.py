@@ -19,10 +19,19 @@ from contracts.department import DepartmentFactReported
 from services.eligibility import rules
 from services.eligibility.base import EligibilityBase, find_household
 from services.eligibility.domain import FactReceipt, Household, ParkedFacts, PersonIndex, ReviewCase
+from services.kit.dating import DateRefused
 from services.kit.uow import UnitOfWork
 
 IntakeStatus = Literal["recorded", "duplicate", "parked", "unmatched"]
 INGEST_CHUNK = 100
+
+
+def future_fact(report: DepartmentFactReported, today: date) -> str:
+    """Why a fact describing a day after `today` is refused (a 422 line, a dead letter on the bus)."""
+    return (
+        f"described_on {report.described_on.isoformat()} lies in the future (today is "
+        f"{today.isoformat()}): a fact describes what has happened"
+    )
 
 
 class IntakeMixin(EligibilityBase):
@@ -36,45 +45,66 @@ class IntakeMixin(EligibilityBase):
         client, client waiting for the sync), with psycopg's Python and C implementations alike.
         A chunk's write conflict is also redone without redoing the whole request.
         """
-        statuses: list[IntakeStatus] = []
+        return [status for status, _ in self.ingest_noting(reports)]
+
+    def ingest_noting(
+        self, reports: Sequence[DepartmentFactReported]
+    ) -> list[tuple[IntakeStatus, rules.Source | None]]:
+        """`ingest`, each status with the record on file that a recorded fact is older than (kept in
+        the history, not used: that record still decides), or None."""
+        answers: list[tuple[IntakeStatus, rules.Source | None]] = []
         for start in range(0, len(reports), INGEST_CHUNK):
             chunk = reports[start : start + INGEST_CHUNK]
 
-            def work(uow: UnitOfWork, chunk: Sequence[DepartmentFactReported] = chunk) -> list[IntakeStatus]:
+            def work(
+                uow: UnitOfWork, chunk: Sequence[DepartmentFactReported] = chunk
+            ) -> list[tuple[IntakeStatus, rules.Source | None]]:
                 self.prefetch_receipts(uow, chunk)
-                return [self.intake_fact(uow, report) for report in chunk]
+                return [self._intake(uow, report) for report in chunk]
 
-            statuses += self._in_uow(work)
-        return statuses
+            answers += self._in_uow(work)
+        return answers
 
     def intake_fact(self, uow: UnitOfWork, report: DepartmentFactReported) -> IntakeStatus:
+        """`_intake`'s status (the inbox's door)."""
+        return self._intake(uow, report)[0]
+
+    def _intake(
+        self, uow: UnitOfWork, report: DepartmentFactReported
+    ) -> tuple[IntakeStatus, rules.Source | None]:
         """Record one fact on its household, which is re-evaluated when `uow` commits (once for all its
         facts in the unit of work); ignore a fact already received.
 
         A fact about a person no household holds yet is `parked` (with its receipt) and recorded on
         the household that later takes them in. A fact naming only a household id we do not know is
         `unmatched` and leaves no receipt: the department's data is wrong, and it can send the fact
-        again corrected.
+        again corrected. A fact describing an earlier day than the record on file for its kind and
+        scope is recorded in the history and does not replace that record (returned beside the
+        status); one describing a day after today is refused (`DateRefused`).
         """
+        today = self.today()
+        if report.described_on > today:  # both doors refuse it first (api.validate_lines, handlers)
+            raise DateRefused(future_fact(report, today), "described_on")
         department = report.department.value
         if uow.find(FactReceipt.create_id(department, report.reference), FactReceipt) is not None:
-            return "duplicate"
+            return "duplicate", None
         household, member = self._locate(uow, report)
         if household is None:
             if report.person_hash is None:
-                return "unmatched"
+                return "unmatched", None
             self._park(uow, report, report.person_hash)
-            return "parked"
+            return "parked", None
         if report.person_hash is not None and member is None:
             # a household and a person who is not its member: which one the figure describes is
             # unknowable (a member's income read as the household's would decide wrongly)
-            return "unmatched"
+            return "unmatched", None
         uow.add(FactReceipt(department, report.reference, household.id))
         fact = report.fact.model_dump()
         scope = str(member["member_id"]) if member is not None else "household"
+        newer = household.newer_record(str(fact["kind"]), scope, fact, report.described_on)
         household.record_fact(department, report.reference, report.described_on, fact, scope)
         self.evaluate_before_commit(uow, household.id)
-        return "recorded"
+        return "recorded", newer
 
     def prefetch_receipts(self, uow: UnitOfWork, reports: Sequence[DepartmentFactReported]) -> None:
         """One store query for the receipts of a batch of facts (new facts have none: without this,

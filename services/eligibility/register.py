@@ -34,7 +34,7 @@ def basis(keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: dateti
 
 def check_subjects(
     keyring: Keyring, members: Iterable[Mapping[str, Any]], cities: list[str], moment: datetime
-) -> list[dict[str, str]]:
+) -> list[str]:
     """Each member for each of `cities` under the key current at `moment` (none for a city we share
     no current key with: federation answers it `unverified`)."""
     return [_subject(m, s) for m in members for s in keyring.ask(str(m["id_number"]), cities, moment)]
@@ -42,18 +42,36 @@ def check_subjects(
 
 def register_subjects(
     keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: datetime
-) -> tuple[dict[str, str], ...]:
+) -> tuple[str, ...]:
     return tuple(_subject(m, s) for m in members for s in keyring.register(str(m["id_number"]), moment))
 
 
-def _subject(member: Mapping[str, Any], subject: Subject) -> dict[str, str]:
-    """A member's subject as the events carry it (`contracts.federation.PeerSubject`)."""
-    return {
-        "member_id": str(member["member_id"]),
-        "city": subject.city,
-        "key_id": subject.key_id,
-        "id_hash": subject.id_hash,
-    }
+SEPARATOR = " "
+"""Between the four parts of a stored subject; none of them holds a space (a UUID, a city code, a key
+id from the peer directory, a hex digest)."""
+
+
+def _subject(member: Mapping[str, Any], subject: Subject) -> str:
+    """A member's subject as the domain events store it: one string, `member_id city key_id id_hash`.
+
+    A register entry holds members x peers x usable keys subjects; as four-key objects they were most
+    of the entry's bytes and of the time to store, relay and read it back (each object walked by the
+    transcoder). The bus still carries objects (`contracts.federation.PeerSubject`): `unpacked`."""
+    return SEPARATOR.join((str(member["member_id"]), subject.city, subject.key_id, subject.id_hash))
+
+
+def packed(subject: Mapping[str, str]) -> str:
+    """A subject object (as events stored before the compact form held them) as the stored string."""
+    return SEPARATOR.join((subject["member_id"], subject["city"], subject["key_id"], subject["id_hash"]))
+
+
+def unpacked(subjects: Iterable[str]) -> list[dict[str, str]]:
+    """Stored subjects as the bus carries them (`contracts.federation.PeerSubject`)."""
+    out = []
+    for subject in subjects:
+        member_id, city, key_id, id_hash = subject.split(SEPARATOR)
+        out.append({"member_id": member_id, "city": city, "key_id": key_id, "id_hash": id_hash})
+    return out
 
 
 def local_property_area(properties: Iterable[tuple[str, str, Decimal, date]], city: str, on: date) -> Decimal:
@@ -85,7 +103,7 @@ class RegisterKeeper:
     def __init__(self, keyring: Keyring, city: str) -> None:
         self.keyring, self.city = keyring, city
 
-    def check_subjects(self, household: Any, cities: list[str], moment: datetime) -> list[dict[str, str]]:
+    def check_subjects(self, household: Any, cities: list[str], moment: datetime) -> list[str]:
         return check_subjects(self.keyring, household.members, cities, moment)
 
     def stale(self, household: Any, moment: datetime, keys: tuple[str, ...] | None = None) -> bool:

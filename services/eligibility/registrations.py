@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 from services.eligibility import identity
 from services.eligibility.base import EligibilityBase, NotFound, Refused, find_household
 from services.eligibility.domain import Household, ParkedFacts, PersonIndex, RegistrationReceipt, RentSubsidy
+from services.kit.dating import not_in_future
 from services.kit.uow import UnitOfWork
 
 RegistrationStatus = Literal["registered", "duplicate"]
@@ -66,6 +67,8 @@ class RegistrationsMixin(EligibilityBase):
     def _member_record(self, member: MemberInput, member_id: UUID | None = None) -> dict[str, Any]:
         if not identity.is_valid(member.id_number):
             raise Refused("an ID number has 17 digits and a final digit or X")
+        # the API refuses both first, naming the member's field (422); kept here for every caller
+        not_in_future(member.birth_date, self.today(), "birth_date", "a birth")
         return {
             "member_id": member_id or uuid4(),
             "person_hash": identity.person_hash(member.id_number, self.config.person_hash_key),

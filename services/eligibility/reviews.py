@@ -1,5 +1,10 @@
 """The manual re-review of a case: findings, four-eyes approval, assessments, appeals.
 
+Deadlines (issue 23): a third-party assessment is due on the deadline its requester set; an appeal
+against an exit decision is to be decided within the dated regional parameter `appeal_decision_days`
+(parameters/appeal_decision_days.yaml, in force on the day it was lodged) of its lodging. Either one
+past its day, still waiting, is an escalation on the supervisors' review queue (`escalations`).
+
 A case is opened by the automated review (intake.py); each step here is one unit of work on the case
 that also closes or reopens the case on its household when the case's decision comes or goes. Who may
 do which step (roles, four eyes, the appeal window) is the `ReviewCase` aggregate's to refuse.
@@ -9,12 +14,16 @@ Split out of application.py so that the application module stays readable in one
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from services.eligibility.base import Actor, EligibilityBase, NotFound
 from services.eligibility.domain import ReviewCase
 from services.kit.uow import UnitOfWork
+
+DEFAULT_APPEAL_DECISION_DAYS = 60
+"""For a region without a value of `appeal_decision_days`."""
 
 
 class ReviewsMixin(EligibilityBase):
@@ -96,6 +105,45 @@ class ReviewsMixin(EligibilityBase):
                 actor.operator_id, actor.role, report, recommendation, now
             ),
         )
+
+    def decide_appeal(self, case_id: UUID, actor: Actor, decision: str, reason: str) -> ReviewCase:
+        """The exit decision appealed against upheld or overturned, by a supervisor (four eyes)."""
+        return self._case_step(
+            case_id,
+            lambda case, now: case.decide_appeal(actor.operator_id, actor.role, decision, reason, now),
+        )
+
+    def appeal_decision_days(self, region: str, on: date) -> int:
+        """Days to decide an appeal lodged on `on` in `region`: the dated parameter then in force."""
+        value = self.current_table().value_at("appeal_decision_days", region, on)
+        return DEFAULT_APPEAL_DECISION_DAYS if value is None else int(value.value)
+
+    def appeal_due(self, case: ReviewCase, appeal: dict[str, Any]) -> date:
+        """The day by which an appeal is to be decided: its lodging day (the city's) plus the days in
+        force in the case's region on that day."""
+        lodged_on = self.settings.local_date(appeal["lodged_at"])
+        return lodged_on + timedelta(days=self.appeal_decision_days(case.region, lodged_on))
+
+    def escalations(self, case: ReviewCase, today: date) -> list[dict[str, Any]]:
+        """What on the case waits past its day: the pending assessment past its deadline, the
+        undecided appeal past its decision deadline. Each is an escalation for the supervisors."""
+        found: list[dict[str, Any]] = []
+        if case.status == "assessment" and case.assessments:
+            pending = case.assessments[-1]
+            if pending["received_at"] is None and pending["deadline"] < today:
+                found.append(
+                    {
+                        "kind": "assessment_overdue",
+                        "due": pending["deadline"],
+                        "assessor_id": pending["assessor_id"],
+                    }
+                )
+        appeal = case.appeals[-1] if case.appeals else None
+        if case.status in ("appealed", "proposed") and appeal is not None and appeal["outcome"] is None:
+            due = self.appeal_due(case, appeal)
+            if due < today:
+                found.append({"kind": "appeal_overdue", "due": due, "lodged_by": appeal["lodged_by"]})
+        return found
 
     def lodge_appeal(self, case_id: UUID, actor: Actor, reason: str) -> ReviewCase:
         return self._case_step(

@@ -17,7 +17,15 @@ from services.eligibility.domain import Household, ReviewCase
 from services.kit.store import ServiceApplication
 from services.kit.timeline import Step, timeline
 
-_CASE_ACTORS = ("approver", "supervisor", "requested_by", "assessor_id", "lodged_by", "reviewer")
+_CASE_ACTORS = (
+    "approver",
+    "supervisor",
+    "decided_by",
+    "requested_by",
+    "assessor_id",
+    "lodged_by",
+    "reviewer",
+)
 """Who did a case step: the first of these the event carries (an approval also names the reviewer)."""
 
 
@@ -81,6 +89,12 @@ def _case_step(event: DomainEventProtocol[UUID]) -> Step:
         summary = f"Assessment report received, recommending {event.recommendation}"
     elif isinstance(event, ReviewCase.AppealLodged):
         summary = "Appeal lodged"
+    elif isinstance(event, ReviewCase.AppealDecided):
+        summary = (
+            f"Appeal decided: the exit decision is upheld ({event.outcome})"
+            if event.decision == "upheld"
+            else "Appeal decided: the exit decision is overturned, the household keeps its home"
+        )
     else:
         summary = type(event).__name__
     return Step(summary, actor, reason[:2000])

@@ -7,6 +7,7 @@ by `member_id`), free-text findings (they stay in the case's trail), assessors' 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -42,6 +43,7 @@ from services.eligibility.domain import (
     PersonIndex,
     ReviewCase,
 )
+from services.eligibility.register import unpacked
 from services.eligibility.settings import EligibilitySettings
 from services.kit.codec import Outgoing
 
@@ -147,7 +149,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                     reviewer_id=domain_event.reviewer,
                     proposed_outcome=domain_event.proposed_outcome,  # type: ignore[arg-type]
                     reason_code=domain_event.reason_code,
-                    recorded_on=domain_event.at.date(),
+                    recorded_on=settings.local_date(domain_event.at),
                 ),
             )
         elif isinstance(domain_event, ReviewCase.AssessmentRequested):
@@ -171,7 +173,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                     case_id=domain_event.originator_id,
                     assessor_id=domain_event.assessor_id,
                     recommendation=domain_event.recommendation,  # type: ignore[arg-type]
-                    received_on=domain_event.at.date(),
+                    received_on=settings.local_date(domain_event.at),
                 ),
             )
         elif isinstance(domain_event, ReviewCase.AppealLodged):
@@ -181,10 +183,13 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 AppealLodged(
                     household_id=domain_event.household_id,
                     case_id=domain_event.originator_id,
-                    lodged_on=domain_event.at.date(),
+                    lodged_on=settings.local_date(domain_event.at),
                 ),
             )
-        elif isinstance(domain_event, ReviewCase.Approved) and domain_event.appeal:
+        elif isinstance(domain_event, ReviewCase.AppealDecided) or (
+            isinstance(domain_event, ReviewCase.Approved) and domain_event.appeal
+        ):
+            # an appeal decided: by a supervisor's decision on it, or by findings approved on appeal
             out += catalogued(
                 "appeal-resolved",
                 domain_event.household_id,
@@ -193,7 +198,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                     case_id=domain_event.originator_id,
                     outcome=domain_event.outcome,  # type: ignore[arg-type]
                     overturned=domain_event.outcome != domain_event.previous_outcome,
-                    resolved_on=domain_event.at.date(),
+                    resolved_on=settings.local_date(domain_event.at),
                 ),
             )
         return out
@@ -230,7 +235,7 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                     "cities": domain_event.cities,
                     "purpose": domain_event.purpose,
                     "legal_basis": settings.cross_region_legal_basis,
-                    "subjects": domain_event.subjects,
+                    "subjects": unpacked(domain_event.subjects),
                 }
             )
             return catalogued("cross-region-check-requested", household, check, version=2)
@@ -238,14 +243,14 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
             entry = CrossRegionRegisterUpdated.model_validate(
                 {
                     "household_id": household,
-                    "subjects": domain_event.subjects,
+                    "subjects": unpacked(domain_event.subjects),
                     "as_of": domain_event.as_of,
                     **domain_event.categories,
                 }
             )
             return catalogued("cross-region-register-updated", household, entry)
         if isinstance(domain_event, ReviewCase.Approved):
-            return approved(domain_event, catalogued)
+            return approved(domain_event, catalogued, settings.local_date)
         return []
 
     return _Translator(translate)
@@ -298,14 +303,19 @@ def registered(domain_event: Household.Registered, emit: Emit) -> list[Outgoing]
     return emit("household-registered", household, tenancy)
 
 
-def approved(domain_event: ReviewCase.Approved, emit: Emit) -> list[Outgoing]:
+def approved(
+    domain_event: ReviewCase.Approved, emit: Emit, local_date: Callable[[datetime], date]
+) -> list[Outgoing]:
+    """The confirmed review and, for an exit, the exit decision, dated by the city's calendar
+    (`local_date`): penalties counts the notice's deadline from `decided_on`, so at 00:30 in Foshan
+    (16:30 UTC the day before) it is the city's day, as every other step of that minute is."""
     confirmed = ReviewConfirmed(
         household_id=domain_event.household_id,
         review_id=domain_event.review_id,
         outcome=CONFIRMED_OUTCOME[domain_event.outcome],  # type: ignore[arg-type]
         reviewer_id=domain_event.reviewer,
         approver_id=domain_event.approver,
-        decided_on=domain_event.at.date(),
+        decided_on=local_date(domain_event.at),
         comment=domain_event.reason[:2000],
     )
     out = emit("review-confirmed", domain_event.household_id, confirmed)
@@ -315,7 +325,7 @@ def approved(domain_event: ReviewCase.Approved, emit: Emit) -> list[Outgoing]:
             household_id=domain_event.household_id,
             review_id=domain_event.review_id,
             route=route,  # type: ignore[arg-type]
-            decided_on=domain_event.at.date(),
+            decided_on=local_date(domain_event.at),
             low_income=domain_event.low_income,
             wants_to_buy=domain_event.wants_to_buy,
         )

@@ -25,13 +25,25 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 
-class DateRefused(Exception):
+class InvalidField(Exception):
+    """A request field that is well formed but not acceptable (a domain rule the schema cannot say):
+    answered 422 with `title`, naming `field`, by the HTTP kit."""
+
+    title = "Invalid value"
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DateRefused(InvalidField):
     """A date a command cannot take: in the future, outside the late-recording window, before what the
     step depends on, or in the past without a reason. `field` names the request field it came from."""
 
+    title = "Date not allowed"
+
     def __init__(self, message: str, field: str = "on") -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.times import Day
 from services.kit.clock import SimulatedClock, install
-from services.kit.dating import DateRefused
+from services.kit.dating import InvalidField
 from services.kit.health import watching
 from services.kit.identity import Verifier, authenticated, install_guard
 from services.kit.logs import setup_logging
@@ -100,10 +100,10 @@ def install_problem_handlers(api: FastAPI) -> None:
             422, "Invalid request", "the request does not match the schema", errors=errors
         )
 
-    @api.exception_handler(DateRefused)
-    async def _date(_: Request, exc: DateRefused) -> JSONResponse:
+    @api.exception_handler(InvalidField)
+    async def _invalid_field(_: Request, exc: InvalidField) -> JSONResponse:
         return problem_response(
-            422, "Date not allowed", str(exc), errors=[{"location": f"body.{exc.field}", "message": str(exc)}]
+            422, exc.title, str(exc), errors=[{"location": f"body.{exc.field}", "message": str(exc)}]
         )
 
     @api.exception_handler(HTTPException)

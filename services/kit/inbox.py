@@ -74,6 +74,15 @@ class BatchHandler(Protocol):
     def prepare(self, batch: Sequence[Incoming], uow: UnitOfWork) -> None: ...
 
 
+def _refusal(handler: Handler, payload: object) -> str | None:
+    """Why a handler refuses a valid payload for good (its `refuse(payload)`, when it has one: a fact
+    describing a day that has not come yet), or None. Asked when the message is classified, so a
+    refused message is dead-lettered at once and a refused entry of a batch event alone, as an
+    invalid one is, instead of failing its handler `max_deliver` times."""
+    refuse = getattr(handler, "refuse", None)
+    return None if refuse is None else refuse(payload)
+
+
 class GapUnreadable(Exception):
     """A message the consumer skipped cannot be read from the stream now; its batch waits."""
 
@@ -385,12 +394,18 @@ class Inbox:
             item.cause = "contract"
             return
         if spec.type in self.handlers:
+            if (refused := _refusal(self.handlers[spec.type], payload)) is not None:
+                item.reason, item.cause = f"{spec.type}: {refused}", "refused"
+                return
             item.incoming = Incoming(spec, envelope, payload, self.stream, item.sequence, item.headers)
         elif spec.batch_of is not None and spec.batch_of.type in self.handlers:
+            handler = self.handlers[spec.batch_of.type]
             for index, entry in enumerate(entries(spec, payload)):
                 if not isinstance(entry, Rejected) and (claimed := _claims_other(entry, tokens)):
                     reason = f"{spec.batch_field}[{index}]: published on {item.subject!r} but names {claimed}"
                     entry = Rejected(index, reason)
+                if not isinstance(entry, Rejected) and (refused := _refusal(handler, entry)) is not None:
+                    entry = Rejected(index, f"{spec.batch_field}[{index}]: {refused}")
                 if isinstance(entry, Rejected):
                     item.rejected.append(entry)
                 else:

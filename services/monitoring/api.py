@@ -28,6 +28,7 @@ from contracts.envelope import MSG_ID_HEADER
 from contracts.identifiers import OperatorId
 from contracts.monitoring import CredentialKind, DoorAccess, UtilityReading
 from contracts.timeline import Timeline
+from services.kit.dating import not_in_future
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response
@@ -56,28 +57,47 @@ class ExcuseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="e.g. `hospital stay`")
 
 
+StepDay = Annotated[
+    IsoDate | None,
+    Field(
+        description=(
+            "The day the step happened: today when omitted; earlier only with `reason_late`, at most "
+            "`LATE_RECORDING_DAYS` back, never before the warning was raised or its previous step."
+        )
+    ),
+]
+LateReason = Annotated[
+    str | None,
+    Field(max_length=2000, description="Why the step is recorded after the day it happened."),
+]
+
+
 class AssignIn(BaseModel):
     inspector_id: OperatorId
-    on: IsoDate | None = None
+    on: StepDay = None
+    reason_late: LateReason = None
 
 
 class ConfirmIn(BaseModel):
     inspector_id: OperatorId
     finding: Literal["vacant", "sublet", "lend"]
     note: str = Field(default="", max_length=2000)
-    on: IsoDate | None = None
+    on: StepDay = None
+    reason_late: LateReason = None
 
 
 class DismissIn(BaseModel):
     inspector_id: OperatorId
     reason: str = Field(min_length=1, max_length=2000)
-    on: IsoDate | None = None
+    on: StepDay = None
+    reason_late: LateReason = None
 
 
 class RectifyIn(BaseModel):
     operator_id: OperatorId
     note: str = Field(default="", max_length=2000)
-    on: IsoDate | None = None
+    on: StepDay = None
+    reason_late: LateReason = None
 
 
 class Figures(BaseModel):
@@ -269,6 +289,8 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
     def run_detection(who: Authenticated, as_of: IsoDate | None = None) -> dict[str, Any]:
         """Run every detector over every unit now (the intake also sweeps periodically)."""
         who.city_wide("detection")
+        if as_of is not None:
+            not_in_future(as_of, app.today(), "as_of", "a day detection judges")
         raised = app.detect(None, None if as_of is None else as_of.toordinal())
         return {"raised": [str(w) for w in raised]}
 
@@ -310,7 +332,7 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
     def assign(warning_id: UUID, body: AssignIn, who: Authenticated) -> dict[str, str]:
         in_own_name(who, body.inspector_id)
         warning_in_scope(who, warning_id)
-        return step(lambda: app.assign(warning_id, body.inspector_id, body.on or app.today()))
+        return step(lambda: app.assign(warning_id, body.inspector_id, body.on, body.reason_late))
 
     @api.post("/warnings/{warning_id}/confirm", tags=["warnings"])
     def confirm(warning_id: UUID, body: ConfirmIn, who: Authenticated) -> dict[str, str]:
@@ -319,7 +341,7 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         warning_in_scope(who, warning_id)
         return step(
             lambda: app.confirm(
-                warning_id, body.inspector_id, body.finding, body.on or app.today(), body.note
+                warning_id, body.inspector_id, body.finding, body.on, body.note, body.reason_late
             )
         )
 
@@ -327,13 +349,15 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
     def dismiss(warning_id: UUID, body: DismissIn, who: Authenticated) -> dict[str, str]:
         in_own_name(who, body.inspector_id)
         warning_in_scope(who, warning_id)
-        return step(lambda: app.dismiss(warning_id, body.inspector_id, body.reason, body.on or app.today()))
+        return step(
+            lambda: app.dismiss(warning_id, body.inspector_id, body.reason, body.on, body.reason_late)
+        )
 
     @api.post("/warnings/{warning_id}/rectify", tags=["warnings"])
     def rectify(warning_id: UUID, body: RectifyIn, who: Authenticated) -> dict[str, str]:
         in_own_name(who, body.operator_id)
         warning_in_scope(who, warning_id)
-        return step(lambda: app.rectify(warning_id, body.operator_id, body.on or app.today(), body.note))
+        return step(lambda: app.rectify(warning_id, body.operator_id, body.on, body.note, body.reason_late))
 
     @api.get("/households/{household_id}", tags=["households"], summary="A household as monitoring sees it")
     def get_household(household_id: UUID, who: Authenticated) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.penalties import ExitCompleted
 from services.kit.clock import Clock
+from services.kit.dating import Dated, happened
 from services.kit.paging import Page, paginate
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
@@ -441,34 +442,81 @@ class MonitoringApp(ServiceApplication):
             raise NotFound(f"warning {warning_id} does not exist") from None
         return warning
 
-    def assign(self, warning_id: UUID, inspector_id: str, on: date) -> None:
+    def _dated(self, warning: OccupancyWarning, on: date | None, late_reason: str | None) -> Dated:
+        """The day of a warning's step: today, or earlier when recorded late (inside
+        `LATE_RECORDING_DAYS`, with a reason), never before the warning was raised or its last step."""
+        not_before, depends_on = warning.not_before()
+        return happened(
+            on,
+            self.today(),
+            window_days=self.config.late_recording_days,
+            not_before=not_before,
+            depends_on=depends_on,
+            reason=late_reason,
+        )
+
+    def assign(
+        self, warning_id: UUID, inspector_id: str, on: date | None = None, late_reason: str | None = None
+    ) -> Dated:
         with self.lock:
             warning = self._warning(warning_id)
-            warning.assign(inspector_id, on)
+            day = self._dated(warning, on, late_reason)
+            warning.assign(inspector_id, day.on, day)
             self.save(warning)
         self.catch_up()
+        return day
 
-    def confirm(self, warning_id: UUID, inspector_id: str, finding: str, on: date, note: str) -> None:
+    def confirm(
+        self,
+        warning_id: UUID,
+        inspector_id: str,
+        finding: str,
+        on: date | None = None,
+        note: str = "",
+        late_reason: str | None = None,
+    ) -> Dated:
         with self.lock:
             warning = self._warning(warning_id)
-            warning.confirm(inspector_id, finding, on, note)
+            day = self._dated(warning, on, late_reason)
+            warning.confirm(inspector_id, finding, day.on, note, day)
             self.save(warning)
         self.catch_up()
+        return day
 
-    def dismiss(self, warning_id: UUID, inspector_id: str, reason: str, on: date) -> None:
-        self._close(warning_id, lambda w: w.dismiss(inspector_id, reason, on), on)
+    def dismiss(
+        self,
+        warning_id: UUID,
+        inspector_id: str,
+        reason: str,
+        on: date | None = None,
+        late_reason: str | None = None,
+    ) -> Dated:
+        return self._close(
+            warning_id, lambda w, day: w.dismiss(inspector_id, reason, day.on, day), on, late_reason
+        )
 
-    def rectify(self, warning_id: UUID, operator_id: str, on: date, note: str) -> None:
-        self._close(warning_id, lambda w: w.rectify(operator_id, on, note), on)
+    def rectify(
+        self,
+        warning_id: UUID,
+        operator_id: str,
+        on: date | None = None,
+        note: str = "",
+        late_reason: str | None = None,
+    ) -> Dated:
+        return self._close(
+            warning_id, lambda w, day: w.rectify(operator_id, day.on, note, day), on, late_reason
+        )
 
-    def _close(self, warning_id: UUID, step: Any, on: date) -> None:
+    def _close(self, warning_id: UUID, step: Any, on: date | None, late_reason: str | None) -> Dated:
         with self.lock:
             warning = self._warning(warning_id)
-            step(warning)
+            day = self._dated(warning, on, late_reason)
+            step(warning, day)
             watch: UnitWatch = self.repository.get(UnitWatch.create_id(*warning.unit_ref))
-            watch.closed(warning.condition, warning.id, on)
+            watch.closed(warning.condition, warning.id, day.on)
             self.save(warning, watch)
         self.catch_up()
+        return day
 
     # -- queries -----------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from services.kit.clock import Aggregate
+from services.kit.dating import Dated
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://housing.foshan.example/monitoring")
 
@@ -212,6 +213,13 @@ class Pending(Aggregate):
 # -- event-sourced: warnings ---------------------------------------------------------------------
 
 
+def _late(dated: Dated | None) -> tuple[date | None, str | None]:
+    """(recorded on, reason) of a step recorded after its day; (None, None) otherwise."""
+    if dated is None or not dated.late:
+        return None, None
+    return dated.recorded_on, dated.reason
+
+
 class OccupancyWarning(Aggregate):
     """A suspicion about one unit, from detection to its outcome.
 
@@ -258,6 +266,7 @@ class OccupancyWarning(Aggregate):
         self.finding: str | None = None
         self.closed_on: date | None = None
         self.outcome_note = ""
+        self.stepped_on: date | None = raised_on  # the day of the latest step (a late step not before)
 
     @property
     def unit_ref(self) -> UnitRef:
@@ -268,17 +277,41 @@ class OccupancyWarning(Aggregate):
         """Open = still blocks a new warning for the same condition on the same unit."""
         return self.status in ("raised", "assigned", "confirmed")
 
-    def assign(self, inspector_id: str, on: date) -> None:
+    def not_before(self) -> tuple[date, str]:
+        """The earliest day the next step may be dated, and what happened then."""
+        stepped = getattr(self, "stepped_on", None) or self.raised_on
+        if stepped > self.raised_on:
+            return stepped, "the warning's previous step"
+        return self.raised_on, "the warning being raised"
+
+    def assign(self, inspector_id: str, on: date, late: Dated | None = None) -> None:
         if self.status not in ("raised", "assigned"):
             raise TransitionError(f"a {self.status} warning cannot be assigned")
-        self._assigned(household_id=self.household_id, inspector_id=inspector_id, on=on)
+        recorded_on, late_reason = _late(late)
+        self._assigned(
+            household_id=self.household_id,
+            inspector_id=inspector_id,
+            on=on,
+            recorded_on=recorded_on,
+            late_reason=late_reason,
+        )
 
     @event("Assigned")
-    def _assigned(self, household_id: UUID, inspector_id: str, on: date) -> None:
+    def _assigned(
+        self,
+        household_id: UUID,
+        inspector_id: str,
+        on: date,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.status = "assigned"
         self.inspector_id = inspector_id
+        self.stepped_on = on
 
-    def confirm(self, inspector_id: str, finding: str, on: date, note: str) -> None:
+    def confirm(
+        self, inspector_id: str, finding: str, on: date, note: str, late: Dated | None = None
+    ) -> None:
         if self.status != "assigned":
             raise TransitionError(f"a {self.status} warning cannot be confirmed (assign it first)")
         if finding not in FINDINGS[self.condition]:
@@ -292,6 +325,8 @@ class OccupancyWarning(Aggregate):
             finding=finding,
             on=on,
             note=note,
+            recorded_on=_late(late)[0],
+            late_reason=_late(late)[1],
         )
 
     @event("Confirmed")
@@ -305,33 +340,70 @@ class OccupancyWarning(Aggregate):
         finding: str,
         on: date,
         note: str,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
     ) -> None:
         self.status = "confirmed"
         self.inspector_id = inspector_id
         self.finding = finding
         self.outcome_note = note
+        self.stepped_on = on
 
-    def dismiss(self, inspector_id: str, reason: str, on: date) -> None:
+    def dismiss(self, inspector_id: str, reason: str, on: date, late: Dated | None = None) -> None:
         if self.status != "assigned":
             raise TransitionError(f"a {self.status} warning cannot be dismissed (assign it first)")
         if not reason.strip():
             raise TransitionError("a dismissal needs a reason")
-        self._dismissed(household_id=self.household_id, inspector_id=inspector_id, reason=reason, on=on)
+        recorded_on, late_reason = _late(late)
+        self._dismissed(
+            household_id=self.household_id,
+            inspector_id=inspector_id,
+            reason=reason,
+            on=on,
+            recorded_on=recorded_on,
+            late_reason=late_reason,
+        )
 
     @event("Dismissed")
-    def _dismissed(self, household_id: UUID, inspector_id: str, reason: str, on: date) -> None:
+    def _dismissed(
+        self,
+        household_id: UUID,
+        inspector_id: str,
+        reason: str,
+        on: date,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.status = "dismissed"
         self.inspector_id = inspector_id
         self.outcome_note = reason
         self.closed_on = on
+        self.stepped_on = on
 
-    def rectify(self, operator_id: str, on: date, note: str) -> None:
+    def rectify(self, operator_id: str, on: date, note: str, late: Dated | None = None) -> None:
         if self.status != "confirmed":
             raise TransitionError(f"a {self.status} warning cannot be rectified (only a confirmed one)")
-        self._rectified(household_id=self.household_id, operator_id=operator_id, on=on, note=note)
+        recorded_on, late_reason = _late(late)
+        self._rectified(
+            household_id=self.household_id,
+            operator_id=operator_id,
+            on=on,
+            note=note,
+            recorded_on=recorded_on,
+            late_reason=late_reason,
+        )
 
     @event("Rectified")
-    def _rectified(self, household_id: UUID, operator_id: str, on: date, note: str) -> None:
+    def _rectified(
+        self,
+        household_id: UUID,
+        operator_id: str,
+        on: date,
+        note: str,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
+        self.stepped_on = on
         self.status = "rectified"
         self.outcome_note = note
         self.closed_on = on

@@ -53,6 +53,15 @@ class MonitoringSettings(ServiceSettings):
     signals_max_clock_skew_s: float = Field(default=3600, ge=0, description="Later signals are refused.")
     detection_sweep_s: float = Field(default=60.0, gt=0, description="Interval of the all-units sweep.")
     http_signals_max: int = Field(default=100_000, ge=1, description="Signals accepted in one HTTP batch.")
+    late_recording_days: int = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Days back a warning's step (assign, confirm, dismiss, rectify) may be dated when recorded "
+            "late, with a reason (services/kit/dating.py); never in the future, never before the "
+            "warning was raised or its previous step."
+        ),
+    )
 
     def detector_params(self) -> DetectorParams:
         return DetectorParams(

@@ -66,7 +66,12 @@ def describe(domain_event: DomainEventProtocol[UUID]) -> Step | None:
     if kind == "Credential.Reassigned":
         return Step("A door credential was moved to another member")
     if kind.startswith("OccupancyWarning."):
-        return _warning_step(kind, e)
+        found = _warning_step(kind, e)
+        recorded_on = getattr(e, "recorded_on", None)
+        if found is None or recorded_on is None:
+            return found
+        late = f" on {e.on.isoformat()} (recorded late on {recorded_on.isoformat()}: {e.late_reason or ''})"
+        return Step(found.summary + late, actor=found.actor, reason=found.reason)
     return None
 
 

@@ -8,7 +8,16 @@ rule, on the verified subject, so a caller that bypasses the gateway meets it to
 outside the caller's estates (the gateway's object-level rule again: penalties knows each tenancy's,
 sanction's and appeal's estate; lists are filtered, the overdue sweep is city-wide), 404 unknown, 409
 a step that does not follow from the current state, 422 a sanction without a basis penalties has
-seen or an appeal outside its window.
+seen, an appeal outside its window, or a date a command cannot take.
+
+When a command happens is the service's business: today, the city's date by its clock. A caller may
+only say that a step happened earlier (`on`), within `late_recording_days`, never in the future, never
+before what it depends on, and with `reason_late` (422 otherwise, `services.kit.dating`); the step is
+then shown as recorded late (`recorded`). No date moves a deadline: the overdue check takes none, and a
+repossession is executed only once its deadline has passed by the service's day (409 otherwise).
+Irreversible steps need four eyes: a repossession is executed by a supervisor on another officer's
+proposal, and a credit-list entry an officer proposes is entered by another supervisor (409 "Four-eyes
+principle" for the same person, 403 for another role).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from services.penalties.domain import (
     SANCTION_KINDS,
     VIOLATION_WORDS,
     BasisError,
+    FourEyesConflict,
     NotPermitted,
     RuleError,
     months_between,
@@ -60,7 +70,19 @@ def officer(who: Authenticated) -> Caller:
 Officer = Annotated[Caller, Depends(officer)]
 
 
-class SanctionIn(BaseModel):
+ON = (
+    "The day the step happened, if earlier than today: within `late_recording_days`, never in the "
+    "future nor before what it depends on, and with `reason_late`. Default: today."
+)
+REASON_LATE = "Why the step is recorded after the day it happened (required with an earlier `on`)."
+
+
+class DatedIn(BaseModel):
+    on: IsoDate | None = Field(default=None, description=ON)
+    reason_late: str | None = Field(default=None, max_length=2000, description=REASON_LATE)
+
+
+class SanctionIn(DatedIn):
     kind: Literal["rent_surcharge", "credit_list", "repossession"]
     violation: Literal["sublet", "lend", "vacant", "concealed_income", "concealed_assets", "overstaying"]
     basis_id: UUID = Field(
@@ -69,21 +91,21 @@ class SanctionIn(BaseModel):
         )
     )
     note: str = Field(default="", max_length=2000)
-    on: IsoDate | None = None
 
 
-class StepIn(BaseModel):
-    on: IsoDate | None = None
+class StepIn(DatedIn):
     reason: str = Field(default="", max_length=2000)
 
 
-class DatedIn(BaseModel):
-    on: IsoDate | None = None
-
-
-class AppealIn(BaseModel):
+class AppealIn(DatedIn):
     grounds: str = Field(min_length=1, max_length=2000)
-    on: IsoDate | None = None
+
+
+class RecordedOut(BaseModel):
+    on: date
+    recorded_on: date
+    recorded_late: bool
+    late_reason: str | None
 
 
 class AppealOut(BaseModel):
@@ -100,12 +122,22 @@ class AppealOut(BaseModel):
     resolved_on: date | None
     resolved_by: str | None = Field(description="The supervisor who decided it (four eyes).")
     note: str
+    recorded: dict[str, RecordedOut] = Field(
+        description="`lodged`, `resolved`: the day each happened and the day it was recorded."
+    )
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(DatedIn):
     outcome: Literal["upheld", "dismissed"]
     note: str = Field(default="", max_length=2000)
-    on: IsoDate | None = None
+
+
+def late(v: dict[str, Any], day: str = "on") -> str:
+    """ " (recorded late on D: why)" for a step recorded after the day it happened, else ""."""
+    recorded = v.get("recorded_on")
+    if recorded is None or recorded == v.get(day):
+        return ""
+    return f" (happened {v.get(day)}, recorded late on {recorded}: {v.get('late_reason', '')})"
 
 
 def describe(e: DomainEventProtocol[UUID]) -> Step | None:
@@ -136,18 +168,29 @@ def describe(e: DomainEventProtocol[UUID]) -> Step | None:
             "Rent adjustments suspended by an open appeal", reason=v["reason"]
         ),
         "Tenancy.HoldReleased": lambda: Step(f"Appeal closed ({v['outcome']}): suspension released"),
-        "Tenancy.VoluntaryExitApplied": lambda: Step("Voluntary exit applied for", actor=v["by"]),
+        "Tenancy.VoluntaryExitApplied": lambda: Step(
+            "Voluntary exit applied for" + late(v, "applied_on"), actor=v["by"]
+        ),
         "Tenancy.PurchaseHelpFlagged": lambda: Step("Flagged for purchase help"),
-        "Tenancy.ExitCompleted": lambda: Step(f"Flat handed back ({v['how']})", actor=v["by"]),
+        "Tenancy.ExitCompleted": lambda: Step(f"Flat handed back ({v['how']}){late(v)}", actor=v["by"]),
         "Subsidy.Awarded": lambda: Step(f"Voluntary-exit subsidy awarded: {v['amount']:.2f} yuan"),
         "Sanction.Imposed": lambda: Step(
-            f"Sanction imposed: {v['kind']} for {v['violation']}",
+            ("Credit-list entry proposed" if v.get("awaiting_entry") else "Sanction imposed")
+            + f": {v['kind']} for {v['violation']}{late(v, 'imposed_on')}",
             actor=v["imposed_by"],
             reason=f"{v['basis_kind']} {v['basis_id']}",
         ),
-        "Sanction.Changed": lambda: Step(f"Sanction {v['state']}", actor=v["by"], reason=v["reason"]),
-        "Appeal.Lodged": lambda: Step("Appeal lodged against a sanction", actor=v["lodged_by"]),
-        "Appeal.Resolved": lambda: Step(f"Appeal {v['outcome']}", actor=v["by"], reason=v["note"]),
+        "Sanction.Entered": lambda: Step(
+            f"Credit-list entry entered until {v['ends_on']} (second pair of eyes)", actor=v["by"]
+        ),
+        "Sanction.ExecutionProposed": lambda: Step("Execution of the repossession proposed", actor=v["by"]),
+        "Sanction.Changed": lambda: Step(
+            f"Sanction {v['state']}{late(v)}", actor=v["by"], reason=v["reason"]
+        ),
+        "Appeal.Lodged": lambda: Step(
+            "Appeal lodged against a sanction" + late(v, "lodged_on"), actor=v["lodged_by"]
+        ),
+        "Appeal.Resolved": lambda: Step(f"Appeal {v['outcome']}{late(v)}", actor=v["by"], reason=v["note"]),
         "Notice.Issued": lambda: Step(f"Notice issued: {v['title']}"),
         "Notice.Delivered": lambda: Step(f"Notice delivered ({v['channel']})"),
     }
@@ -171,6 +214,8 @@ def router(app: PenaltiesApp) -> APIRouter:
             raise Problem(422, "Outside the appeal window", str(exc)) from None
         except NotPermitted as exc:
             raise Problem(403, exc.title, str(exc)) from None
+        except FourEyesConflict as exc:
+            raise Problem(409, exc.title, str(exc)) from None
         except RuleError as exc:
             raise Problem(409, "Not allowed in this state", str(exc)) from None
         except ParameterError as exc:  # a date before the first dated value of a policy parameter
@@ -243,7 +288,8 @@ def router(app: PenaltiesApp) -> APIRouter:
     def sanctions(
         request: Request,
         who: Authenticated,
-        state: Literal["active", "issued", "notice_served", "executed", "lifted", "withdrawn"] | None = None,
+        state: Literal["proposed", "active", "issued", "notice_served", "executed", "lifted", "withdrawn"]
+        | None = None,
         estate: str | None = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
@@ -325,12 +371,15 @@ def router(app: PenaltiesApp) -> APIRouter:
         """The household applies to leave voluntarily; a low-income household (as eligibility decided)
         is awarded the one-time subsidy, once, whatever is retried."""
         household_in_scope(who, household_id)
-        return call(lambda: app.apply_voluntarily(household_id, body.on or app.today(), who.subject))
+        return call(
+            lambda: app.apply_voluntarily(household_id, who.subject, on=body.on, reason_late=body.reason_late)
+        )
 
     @api.post("/households/{household_id}/sanctions", tags=["sanctions"], status_code=201)
     def impose(household_id: UUID, body: SanctionIn, response: Response, who: Officer) -> dict[str, Any]:
         """A sanction on a basis penalties has seen (otherwise 422); the same kind on the same basis
-        again returns the existing sanction (200)."""
+        again returns the existing sanction (200). A credit-list entry is `proposed`: a supervisor
+        other than the proposer enters it (`POST /sanctions/{id}/enter`)."""
         assert body.kind in SANCTION_KINDS and body.violation in VIOLATION_WORDS
         household_in_scope(who, household_id)
         sanction, created = call(
@@ -339,9 +388,10 @@ def router(app: PenaltiesApp) -> APIRouter:
                 body.kind,
                 body.violation,
                 body.basis_id,
-                body.on or app.today(),
                 who.subject,
                 body.note,
+                on=body.on,
+                reason_late=body.reason_late,
             )
         )
         if not created:
@@ -350,22 +400,47 @@ def router(app: PenaltiesApp) -> APIRouter:
 
     @api.post("/sanctions/{sanction_id}/serve-notice", tags=["sanctions"])
     def serve(sanction_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
-        """Serve a repossession order's notice; its deadline follows from the notice period."""
+        """Serve a repossession order's notice; its deadline counts from the day it is recorded."""
         sanction_in_scope(who, sanction_id)
-        return call(lambda: app.serve_repossession(sanction_id, body.on or app.today(), who.subject))
+        return call(
+            lambda: app.serve_repossession(sanction_id, who.subject, on=body.on, reason_late=body.reason_late)
+        )
+
+    @api.post("/sanctions/{sanction_id}/propose-execution", tags=["sanctions"])
+    def propose_execution(sanction_id: UUID, who: Officer) -> dict[str, Any]:
+        """The first pair of eyes: propose carrying out a served order whose deadline has passed (409
+        before it); a second supervisor executes it."""
+        sanction_in_scope(who, sanction_id)
+        return call(lambda: app.propose_execution(sanction_id, who.subject, role=who.role))
 
     @api.post("/sanctions/{sanction_id}/execute", tags=["sanctions"])
     def execute(sanction_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
-        """Carry out a served repossession after its deadline; publishes exit-completed."""
+        """Carry out a proposed repossession after its deadline (409 before it, whatever `on` says):
+        a supervisor who did not propose it (403 another role, 409 the proposer); publishes
+        exit-completed."""
         sanction_in_scope(who, sanction_id)
-        return call(lambda: app.execute_repossession(sanction_id, body.on or app.today(), who.subject))
+        return call(
+            lambda: app.execute_repossession(
+                sanction_id, who.subject, role=who.role, on=body.on, reason_late=body.reason_late
+            )
+        )
+
+    @api.post("/sanctions/{sanction_id}/enter", tags=["sanctions"])
+    def enter(sanction_id: UUID, who: Officer) -> dict[str, Any]:
+        """Enter a proposed credit-list entry today: a supervisor who did not propose it (403 another
+        role, 409 the proposer); the household is told, the entry's length and appeal window count
+        from today."""
+        sanction_in_scope(who, sanction_id)
+        return call(lambda: app.enter_credit_list(sanction_id, who.subject, role=who.role))
 
     @api.post("/sanctions/{sanction_id}/lift", tags=["sanctions"])
     def lift(sanction_id: UUID, body: StepIn, who: Officer) -> dict[str, Any]:
         """End a sanction from now on (rectified); a surcharge's current month is its last."""
         reason = body.reason or "the violation was put right"
         sanction_in_scope(who, sanction_id)
-        return call(lambda: app.lift(sanction_id, body.on or app.today(), who.subject, reason))
+        return call(
+            lambda: app.lift(sanction_id, who.subject, reason, on=body.on, reason_late=body.reason_late)
+        )
 
     @api.post("/sanctions/{sanction_id}/withdraw", tags=["sanctions"])
     def withdraw(sanction_id: UUID, body: StepIn, who: Officer) -> dict[str, Any]:
@@ -373,20 +448,30 @@ def router(app: PenaltiesApp) -> APIRouter:
         if not body.reason:
             raise Problem(422, "Reason required", "say why the sanction is withdrawn")
         sanction_in_scope(who, sanction_id)
-        return call(lambda: app.withdraw(sanction_id, body.on or app.today(), who.subject, body.reason))
+        return call(
+            lambda: app.withdraw(
+                sanction_id, who.subject, body.reason, on=body.on, reason_late=body.reason_late
+            )
+        )
 
     @api.post("/households/{household_id}/keys-returned", tags=["households"])
     def keys_returned(household_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
-        """The household handed the flat back: the ledger closes; publishes exit-completed."""
+        """The household handed the flat back (409 without an exit decision; `on` never before the
+        decision or the tenancy's start): the ledger closes; publishes exit-completed."""
         household_in_scope(who, household_id)
-        return call(lambda: app.record_keys_returned(household_id, body.on or app.today(), who.subject))
+        return call(
+            lambda: app.record_keys_returned(
+                household_id, who.subject, on=body.on, reason_late=body.reason_late
+            )
+        )
 
     @api.post("/transitions/overdue-check", tags=["transitions"])
-    def overdue_check(body: DatedIn, who: Officer) -> dict[str, Any]:
-        """Turn plans whose exit date passed before `on` into overstaying violations with a surcharge
-        (the process also runs this periodically). City-wide: not for an estate-scoped caller."""
+    def overdue_check(who: Officer) -> dict[str, Any]:
+        """Turn plans whose exit date passed before today (the service's day; it takes no date) into
+        overstaying violations with a surcharge (the process also runs this periodically). City-wide:
+        not for an estate-scoped caller."""
         who.city_wide("the overdue check")
-        sanctioned = call(lambda: app.overdue_check(body.on or app.today()))
+        sanctioned = call(app.overdue_check)
         return {"sanctioned": [str(s) for s in sanctioned]}
 
     @api.post("/sanctions/{sanction_id}/appeals", tags=["appeals"], status_code=201)
@@ -396,7 +481,12 @@ def router(app: PenaltiesApp) -> APIRouter:
         sanction_in_scope(who, sanction_id)
         return call(
             lambda: app.lodge_appeal(
-                sanction_id, body.on or app.today(), body.grounds, who.subject, role=who.role
+                sanction_id,
+                body.grounds,
+                who.subject,
+                role=who.role,
+                on=body.on,
+                reason_late=body.reason_late,
             )
         )
 
@@ -408,7 +498,13 @@ def router(app: PenaltiesApp) -> APIRouter:
         appeal_in_scope(who, appeal_id)
         return call(
             lambda: app.resolve_appeal(
-                appeal_id, body.outcome, body.on or app.today(), who.subject, body.note, role=who.role
+                appeal_id,
+                body.outcome,
+                who.subject,
+                body.note,
+                role=who.role,
+                on=body.on,
+                reason_late=body.reason_late,
             )
         )
 

@@ -66,10 +66,26 @@ class FourEyesViolation(NotPermitted):
     title = "Four-eyes principle"
 
 
+class FourEyesConflict(RuleError):
+    """An irreversible step (a repossession's execution, a credit-list entry) confirmed by the person who
+    proposed it (HTTP 409): it needs a second person."""
+
+    title = "Four-eyes principle"
+
+
 APPEAL_LODGERS = frozenset({"household", "reviewer", "supervisor", "inspector", "admin"})
 """Who records a household's appeal: the household at the desk, or an officer on its behalf."""
 APPEAL_DECIDERS = frozenset({"supervisor", "admin"})
 """Who decides an appeal: a supervisor (or the bureau's administrator), never a first pair of eyes."""
+CONFIRMERS = frozenset({"supervisor"})
+"""Who carries out an irreversible step (executes a repossession, enters a household on the credit
+list): a supervisor, never the person who proposed it."""
+
+
+def stamp(on: date, recorded_on: date | None, late_reason: str = "") -> dict[str, Any]:
+    """The day a step happened and the day it was recorded (the same unless recorded late); events
+    stored before the recording day was kept have none, and read as recorded on their own day."""
+    return {"on": on, "recorded_on": recorded_on or on, "late_reason": late_reason}
 
 
 # -- months and money ------------------------------------------------------------------------------
@@ -232,6 +248,19 @@ class Tenancy(Aggregate):
             f"{basis_id} is no confirmed violation, exit decision or overdue plan of household "
             f"{self.household_id} known to penalties"
         )
+
+    def basis_date(self, basis_id: UUID) -> date:
+        """The day the basis of a sanction came about: a sanction cannot be dated before it."""
+        warning = self.warnings.get(str(basis_id))
+        if warning is not None:
+            return warning["confirmed_on"]  # type: ignore[no-any-return]
+        decision = self.exit_decision
+        if decision is not None and decision["review_id"] == basis_id:
+            return decision["decided_on"]  # type: ignore[no-any-return]
+        plan = self.transition
+        if plan is not None and plan["transition_id"] == basis_id:
+            return plan["exit_due_on"] + timedelta(days=1)  # type: ignore[no-any-return]
+        return self.tenancy_start
 
     # -- transition plan -----------------------------------------------------------------------------
 
@@ -436,7 +465,9 @@ class Tenancy(Aggregate):
 
     # -- voluntary exit, purchase help -----------------------------------------------------------------
 
-    def apply_voluntarily(self, applied_on: date, by: str | None) -> None:
+    def apply_voluntarily(
+        self, applied_on: date, by: str | None, recorded_on: date | None = None, late_reason: str = ""
+    ) -> None:
         decision = self.exit_decision or {}
         self._voluntary_applied(
             applied_on,
@@ -444,13 +475,22 @@ class Tenancy(Aggregate):
             self.estate,
             bool(decision.get("low_income", False)),
             bool(decision.get("wants_to_buy", False)),
+            recorded_on or applied_on,
+            late_reason,
         )
 
     @event("VoluntaryExitApplied")
     def _voluntary_applied(
-        self, applied_on: date, by: str | None, estate: str, low_income: bool, wants_to_buy: bool
+        self,
+        applied_on: date,
+        by: str | None,
+        estate: str,
+        low_income: bool,
+        wants_to_buy: bool,
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> None:
-        self.voluntary = {"applied_on": applied_on, "by": by}
+        self.voluntary = {"applied_on": applied_on, "by": by, **stamp(applied_on, recorded_on, late_reason)}
 
     @event("PurchaseHelpFlagged")
     def flag_purchase_help(self, on: date, source: str, estate: str) -> None:
@@ -470,14 +510,28 @@ class Tenancy(Aggregate):
     def link_appeal(self, appeal_id: UUID) -> None:
         self.appeal_ids.append(appeal_id)
 
-    def complete_exit(self, on: date, how: str, by: str) -> None:
+    def complete_exit(
+        self, on: date, how: str, by: str, recorded_on: date | None = None, late_reason: str = ""
+    ) -> None:
         if self.exited is not None:
             raise RuleError(f"the household left on {self.exited['on']}")
-        self._exit_completed(on, how, by, self.estate, self.building, self.unit)
+        self._exit_completed(
+            on, how, by, self.estate, self.building, self.unit, recorded_on or on, late_reason
+        )
 
     @event("ExitCompleted")
-    def _exit_completed(self, on: date, how: str, by: str, estate: str, building: str, unit: str) -> None:
-        self.exited = {"on": on, "how": how, "by": by}
+    def _exit_completed(
+        self,
+        on: date,
+        how: str,
+        by: str,
+        estate: str,
+        building: str,
+        unit: str,
+        recorded_on: date | None = None,
+        late_reason: str = "",
+    ) -> None:
+        self.exited = {"how": how, "by": by, **stamp(on, recorded_on, late_reason)}
 
     # -- the ledger ----------------------------------------------------------------------------------
 
@@ -566,6 +620,9 @@ class Sanction(Aggregate):
         imposed_by: str | None
         note: str
         estate: str
+        awaiting_entry: bool
+        recorded_on: date | None
+        late_reason: str
 
     @event(Imposed)
     def __init__(
@@ -583,13 +640,21 @@ class Sanction(Aggregate):
         imposed_by: str | None,
         note: str,
         estate: str,
+        awaiting_entry: bool = False,
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> None:
+        """`awaiting_entry`: a credit-list entry proposed, not yet confirmed by a second person (entries
+        stored before the rule have none: they were in force at once)."""
         self.household_id, self.kind, self.violation = household_id, kind, violation
         self.basis_kind, self.basis_id = basis_kind, basis_id
         self.imposed_on, self.effective_from, self.ends_on = imposed_on, effective_from, ends_on
         self.rate, self.appeal_until, self.imposed_by, self.note = rate, appeal_until, imposed_by, note
         self.estate = estate
-        self.state = "issued" if kind == "repossession" else "active"
+        self.state = "issued" if kind == "repossession" else "proposed" if awaiting_entry else "active"
+        self.recorded: dict[str, dict[str, Any]] = {"imposed": stamp(imposed_on, recorded_on, late_reason)}
+        self.entered: dict[str, Any] | None = None
+        self.execution_proposed: dict[str, Any] | None = None
         self.suspended_by: UUID | None = None
         self.appeal_ids: list[UUID] = []
         self.deadline: date | None = None
@@ -598,12 +663,21 @@ class Sanction(Aggregate):
 
     @property
     def open(self) -> bool:
-        return self.state in ("active", "issued", "notice_served")
+        return self.state in ("proposed", "active", "issued", "notice_served")
 
     def _change(
-        self, state: str, on: date, reason: str, by: str | None, deadline: date | None = None
+        self,
+        state: str,
+        on: date,
+        reason: str,
+        by: str | None,
+        deadline: date | None = None,
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> None:
-        self._changed(state, on, reason, by, deadline, self.household_id, self.kind)
+        self._changed(
+            state, on, reason, by, deadline, self.household_id, self.kind, recorded_on or on, late_reason
+        )
 
     @event("Changed")
     def _changed(
@@ -615,7 +689,10 @@ class Sanction(Aggregate):
         deadline: date | None,
         household_id: UUID,
         kind: str,
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> None:
+        self.recorded[state] = stamp(on, recorded_on, late_reason)
         if state == "suspended":
             return
         if state == "resumed":
@@ -635,6 +712,8 @@ class Sanction(Aggregate):
     def suspend(self, appeal_id: UUID, on: date) -> None:
         if not self.open:
             raise RuleError(f"the sanction is {self.state}; there is nothing to appeal")
+        if self.state == "proposed":
+            raise RuleError("the credit-list entry is only proposed; there is nothing to appeal yet")
         if self.suspended_by is not None:
             raise RuleError(f"appeal {self.suspended_by} is already open against this sanction")
         self._suspended_by(appeal_id)
@@ -643,32 +722,141 @@ class Sanction(Aggregate):
     def resume(self, on: date, reason: str, by: str) -> None:
         self._change("resumed", on, reason, by)
 
-    def serve_notice(self, on: date, deadline: date, by: str) -> None:
+    def serve_notice(
+        self, on: date, deadline: date, by: str, recorded_on: date | None = None, late_reason: str = ""
+    ) -> None:
         if self.kind != "repossession" or self.state != "issued":
             raise RuleError(
                 f"a notice is served on an issued repossession order, not a {self.state} {self.kind}"
             )
-        self._change("notice_served", on, "repossession notice served", by, deadline)
+        self._change(
+            "notice_served", on, "repossession notice served", by, deadline, recorded_on, late_reason
+        )
 
-    def execute(self, on: date, by: str) -> None:
+    def _executable(self, today: date) -> date:
+        """The notice's deadline, if the order may be carried out today (else `RuleError`). Counted on
+        the service's own day: no date a caller names moves it."""
         if self.kind != "repossession" or self.state != "notice_served":
             raise RuleError("only a served repossession order is executed")
         if self.suspended_by is not None:
             raise RuleError(f"appeal {self.suspended_by} is open: the order is suspended")
         assert self.deadline is not None
-        if on <= self.deadline:
+        if today <= self.deadline:
             raise RuleError(f"the household has until {self.deadline} to hand the flat back")
-        self._change("executed", on, "repossession executed", by)
+        return self.deadline
 
-    def lift(self, on: date, reason: str, by: str | None) -> None:
+    def propose_execution(self, today: date, by: str, role: str) -> None:
+        """The first pair of eyes: an officer (a supervisor, or a reviewer preparing it) proposes that a
+        served order whose deadline has passed be carried out; another supervisor executes it."""
+        self._executable(today)
+        if self.execution_proposed is not None:
+            raise RuleError(
+                f"{self.execution_proposed['by']} proposed the execution on "
+                f"{self.execution_proposed['on']}; a second supervisor carries it out"
+            )
+        self._execution_proposed(today, by, role, self.household_id)
+
+    @event("ExecutionProposed")
+    def _execution_proposed(self, on: date, by: str, role: str, household_id: UUID) -> None:
+        self.execution_proposed = {"on": on, "by": by, "role": role}
+
+    def execute(
+        self,
+        on: date,
+        by: str,
+        role: str,
+        today: date,
+        recorded_on: date | None = None,
+        late_reason: str = "",
+    ) -> None:
+        """The second pair of eyes: a supervisor other than the proposer carries the order out."""
+        if role not in CONFIRMERS:
+            raise RoleRefused(f"a {role} cannot execute a repossession; a supervisor can")
+        deadline = self._executable(today)
+        if on <= deadline:
+            raise RuleError(f"the household had until {deadline} to hand the flat back")
+        if self.execution_proposed is None:
+            raise RuleError(
+                "four-eyes principle: a repossession is executed on a second person's proposal; "
+                "propose the execution first (POST /sanctions/{id}/propose-execution)"
+            )
+        if self.execution_proposed["by"] == by:
+            raise FourEyesConflict(
+                f"{by} proposed this execution and cannot also carry it out: a second supervisor does"
+            )
+        self._change("executed", on, "repossession executed", by, None, recorded_on, late_reason)
+
+    def enter(self, today: date, by: str, role: str, ends_on: date, appeal_until: date) -> None:
+        """A proposed credit-list entry is entered by a supervisor other than who proposed it; it counts
+        from today, the day it is entered (and the household is told)."""
+        if role not in CONFIRMERS:
+            raise RoleRefused(f"a {role} cannot enter a household on the credit list; a supervisor can")
+        if self.kind != "credit_list" or self.state != "proposed":
+            raise RuleError(f"only a proposed credit-list entry is entered, not a {self.state} {self.kind}")
+        if by == self.imposed_by:
+            raise FourEyesConflict(
+                f"{by} proposed this credit-list entry and cannot also enter it: a second supervisor does"
+            )
+        self._entered(
+            today,
+            by,
+            role,
+            ends_on,
+            appeal_until,
+            self.household_id,
+            self.kind,
+            self.violation,
+            self.basis_kind,
+            self.basis_id,
+            self.estate,
+            self.imposed_on,
+            self.imposed_by,
+        )
+
+    @event("Entered")
+    def _entered(
+        self,
+        on: date,
+        by: str,
+        role: str,
+        ends_on: date,
+        appeal_until: date,
+        household_id: UUID,
+        kind: str,
+        violation: str,
+        basis_kind: str,
+        basis_id: UUID,
+        estate: str,
+        imposed_on: date,
+        imposed_by: str | None,
+    ) -> None:
+        self.state = "active"
+        self.effective_from, self.ends_on, self.appeal_until = on, ends_on, appeal_until
+        self.entered = {"on": on, "by": by, "role": role}
+
+    def lift(
+        self,
+        on: date,
+        reason: str,
+        by: str | None,
+        recorded_on: date | None = None,
+        late_reason: str = "",
+    ) -> None:
         if not self.open:
             raise RuleError(f"the sanction is already {self.state}")
-        self._change("lifted", on, reason, by)
+        self._change("lifted", on, reason, by, None, recorded_on, late_reason)
 
-    def withdraw(self, on: date, reason: str, by: str | None) -> None:
+    def withdraw(
+        self,
+        on: date,
+        reason: str,
+        by: str | None,
+        recorded_on: date | None = None,
+        late_reason: str = "",
+    ) -> None:
         if not self.open:
             raise RuleError(f"the sanction is already {self.state}")
-        self._change("withdrawn", on, reason, by)
+        self._change("withdrawn", on, reason, by, None, recorded_on, late_reason)
 
 
 class Appeal(Aggregate):
@@ -684,6 +872,8 @@ class Appeal(Aggregate):
         grounds: str
         lodged_by: str
         estate: str
+        recorded_on: date | None
+        late_reason: str
 
     @event(Lodged)
     def __init__(
@@ -694,9 +884,12 @@ class Appeal(Aggregate):
         grounds: str,
         lodged_by: str,
         estate: str,
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> None:
         self.household_id, self.sanction_id, self.estate = household_id, sanction_id, estate
         self.lodged_on, self.grounds, self.lodged_by = lodged_on, grounds, lodged_by
+        self.recorded: dict[str, dict[str, Any]] = {"lodged": stamp(lodged_on, recorded_on, late_reason)}
         self.state = "open"
         self.resolved_on: date | None = None
         self.resolved_by: str | None = None
@@ -713,25 +906,58 @@ class Appeal(Aggregate):
         lodged_by: str,
         role: str,
         estate: str,
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> Appeal:
         """A new appeal, if `role` may record one (checked before anything is recorded)."""
         if role not in APPEAL_LODGERS:
             raise RoleRefused(f"a {role} cannot lodge an appeal; the household or an officer can")
-        return cls(household_id, sanction_id, lodged_on, grounds, lodged_by, estate)
+        return cls(
+            household_id,
+            sanction_id,
+            lodged_on,
+            grounds,
+            lodged_by,
+            estate,
+            recorded_on or lodged_on,
+            late_reason,
+        )
 
-    def resolve(self, outcome: str, on: date, by: str, role: str, note: str, imposed_by: str | None) -> None:
-        """`imposed_by`: who imposed the sanction appealed against (None when the system did)."""
+    def check_decider(
+        self, by: str, role: str, imposed_by: str | None, entered_by: str | None = None
+    ) -> None:
+        """403 for a role that does not decide appeals, or a first pair of eyes (who recorded it, who
+        imposed the sanction, who entered a credit-list entry)."""
         if role not in APPEAL_DECIDERS:
             raise RoleRefused(f"a {role} cannot decide an appeal; a supervisor can")
         if by == self.lodged_by:
             raise FourEyesViolation(f"{by} recorded this appeal and cannot also decide it")
         if by == imposed_by:
             raise FourEyesViolation(f"{by} imposed the sanction and cannot also decide the appeal")
+        if by == entered_by:
+            raise FourEyesViolation(f"{by} entered the credit-list entry and cannot also decide the appeal")
+
+    def resolve(
+        self,
+        outcome: str,
+        on: date,
+        by: str,
+        role: str,
+        note: str,
+        imposed_by: str | None,
+        recorded_on: date | None = None,
+        late_reason: str = "",
+        entered_by: str | None = None,
+    ) -> None:
+        """`imposed_by`: who imposed the sanction appealed against (None when the system did)."""
+        self.check_decider(by, role, imposed_by, entered_by)
         if self.state != "open":
             raise RuleError(f"the appeal is already {self.state}")
         if on < self.lodged_on:
             raise RuleError("an appeal is resolved after it was lodged")
-        self._resolved(outcome, on, by, note, self.household_id, self.sanction_id, role)
+        self._resolved(
+            outcome, on, by, note, self.household_id, self.sanction_id, role, recorded_on or on, late_reason
+        )
 
     @event("Resolved")
     def _resolved(
@@ -743,10 +969,13 @@ class Appeal(Aggregate):
         household_id: UUID,
         sanction_id: UUID,
         role: str = "",
+        recorded_on: date | None = None,
+        late_reason: str = "",
     ) -> None:
         """`role` defaults to "" for appeals decided before the role was recorded."""
         self.state, self.resolved_on, self.resolved_by, self.note = outcome, on, by, note
         self.resolved_role = role
+        self.recorded["resolved"] = stamp(on, recorded_on, late_reason)
 
 
 class Notice(Aggregate):

@@ -217,7 +217,7 @@ def _tenancy(kind: str, e: Any) -> list[tuple[str, BaseModel]]:
 
 
 def _sanction(kind: str, e: Any) -> list[tuple[str, BaseModel]]:
-    if kind == "Imposed":
+    if kind == "Imposed" and not getattr(e, "awaiting_entry", False):
         imposed = SanctionImposed(
             household_id=e.household_id,
             sanction_id=e.originator_id,
@@ -234,6 +234,23 @@ def _sanction(kind: str, e: Any) -> list[tuple[str, BaseModel]]:
             imposed_by=e.imposed_by,
         )
         return [("sanction-imposed", imposed)]
+    if kind == "Entered":  # a proposed credit-list entry entered by a second person: now it is imposed
+        entered = SanctionImposed(
+            household_id=e.household_id,
+            sanction_id=e.originator_id,
+            kind=e.kind,
+            violation=e.violation,
+            basis_kind=e.basis_kind,
+            basis_id=e.basis_id,
+            estate=e.estate,
+            imposed_on=e.imposed_on,
+            effective_from=e.on,
+            ends_on=e.ends_on,
+            surcharge_rate=None,
+            appeal_until=e.appeal_until,
+            imposed_by=e.imposed_by,
+        )
+        return [("sanction-imposed", entered)]
     if kind == "Changed":
         changed = SanctionChanged(
             household_id=e.household_id,

@@ -28,6 +28,7 @@ NAMES = (
     "repossession_notice_days",
     "exit_notice_days",
     "credit_list_days",
+    "late_recording_days",
 )
 
 
@@ -59,6 +60,7 @@ class Policy:
     repossession_notice_days: int
     exit_notice_days: int
     credit_list_days: int
+    late_recording_days: int
     references: Mapping[str, str]
 
 
@@ -92,6 +94,7 @@ class ParameterTable:
             repossession_notice_days=int(found["repossession_notice_days"].value),
             exit_notice_days=int(found["exit_notice_days"].value),
             credit_list_days=int(found["credit_list_days"].value),
+            late_recording_days=int(found["late_recording_days"].value),
             references={name: v.legal_reference for name, v in found.items()},
         )
 

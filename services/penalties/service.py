@@ -24,7 +24,7 @@ def overdue_check(app: PenaltiesApp) -> Periodic:
     and the inboxes), so replicas do not both sanction the same plan."""
 
     async def tick(stop: asyncio.Event) -> None:
-        sanctioned = await asyncio.to_thread(app.overdue_check, app.today())
+        sanctioned = await asyncio.to_thread(app.overdue_check)
         if sanctioned:
             log.info("overdue check: %d overstaying households sanctioned", len(sanctioned))
 

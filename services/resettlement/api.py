@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from contracts.identifiers import Label, Text
 from contracts.money import SquareMetres
 from contracts.timeline import Timeline
+from services.kit.dating import DateRefused
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response
@@ -58,6 +59,20 @@ class ReasonIn(BaseModel):
 
 class UnitStepIn(BaseModel):
     reason: Text = ""
+
+
+class MoveInIn(BaseModel):
+    on: IsoDate | None = Field(
+        default=None,
+        description=(
+            "The day the household moved in (or the purchase completed): today when omitted; earlier "
+            "only with `reason_late`, at most `late_recording_days` back, never before the acceptance "
+            "nor (transitional) the hand-back of the subsidised flat."
+        ),
+    )
+    reason_late: Text | None = Field(
+        default=None, description="Why the move-in is recorded after the day it happened."
+    )
 
 
 class UnitOut(BaseModel):
@@ -263,10 +278,11 @@ def router(app: ResettlementApp) -> APIRouter:
         tags=["cases"],
         summary="Move in (transitional: once the subsidised flat is handed back), or complete the purchase",
     )
-    async def move_in(case_id: UUID, caller: Authenticated) -> dict[str, str]:
+    async def move_in(case_id: UUID, caller: Authenticated, body: MoveInIn | None = None) -> dict[str, str]:
         case_in_scope(caller, case_id)
         who = caller.subject
-        return await step(lambda: app.move_in(case_id, who))
+        given = body or MoveInIn()
+        return await step(lambda: app.move_in(case_id, who, given.on, given.reason_late))
 
     @api.post("/cases/{case_id}/close", tags=["cases"], summary="Close a moved-in or guided case")
     async def close(case_id: UUID, caller: Authenticated) -> dict[str, str]:
@@ -283,11 +299,20 @@ def router(app: ResettlementApp) -> APIRouter:
     @api.post(
         "/offers/expire",
         tags=["cases"],
-        summary="Expire offers whose last day is before `as_of` (default: today); units go to the waitlist",
+        summary="Expire offers whose last day is before today; units go to the waitlist",
     )
     async def expire(who: Authenticated, as_of: IsoDate | None = None) -> dict[str, Any]:
+        """The sweep runs on the service's date: `as_of`, if sent, must be today (422 otherwise: a
+        later day would expire offers before their deadline, an earlier one is not the sweep of
+        today). Time moves by the clock of the process, never through this call."""
         who.city_wide("the offers' expiry")
-        expired = await run_in_threadpool(app.expire_offers, as_of)
+        today = app.today()
+        if as_of is not None and as_of != today:
+            raise DateRefused(
+                f"as_of {as_of.isoformat()}: the expiry sweep runs on today ({today.isoformat()}) only",
+                "as_of",
+            )
+        expired = await run_in_threadpool(app.expire_offers)
         return {"expired": [str(case_id) for case_id in expired]}
 
     @api.post("/pools/allocate", tags=["pools"], summary="Offer free units to waiting cases now")

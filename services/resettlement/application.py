@@ -39,6 +39,7 @@ from contracts.eligibility import (
 )
 from contracts.penalties import ExitCompleted
 from services.kit.clock import Clock
+from services.kit.dating import happened
 from services.kit.paging import Page, paginate, time_key
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
@@ -348,10 +349,10 @@ class ResettlementApp(ServiceApplication):
         self._in_uow(work)
         self.drain()
 
-    def expire_offers(self, as_of: date | None = None) -> list[UUID]:
-        """Expire every offer whose last day is before `as_of` (default today); each freed unit goes
-        to the next waiting case."""
-        today = as_of or self.today()
+    def expire_offers(self) -> list[UUID]:
+        """Expire every offer whose last day is before today (the service's date: no caller names
+        another day, so no deadline is moved); each freed unit goes to the next waiting case."""
+        today = self.today()
         expired: list[UUID] = []
         for case_id in self.view.offers_due(today):
 
@@ -368,22 +369,41 @@ class ResettlementApp(ServiceApplication):
 
             if self._in_uow(work):
                 expired.append(case_id)
-        self.drain(today)
+        self.drain()
         return expired
 
-    def move_in(self, case_id: UUID, by: str) -> None:
+    def move_in(self, case_id: UUID, by: str, on: date | None = None, late_reason: str | None = None) -> None:
+        """Move in today, or on an earlier day recorded late (inside `late_recording_days`, with a
+        reason), never before the offer was accepted nor, for a transitional unit, before the
+        subsidised flat was handed back."""
+
         def work(uow: UnitOfWork) -> None:
             today = self.today()
             case = self._case(uow, case_id)
+            bounds: list[tuple[date, str]] = []
+            accepted_on = getattr(case, "accepted_on", None)
+            if accepted_on is not None:
+                bounds.append((accepted_on, "the offer's acceptance"))
             if case.pool == "transitional":
                 household = uow.find(case.household_id, Household)
                 if household is None or household.exit_completed_on is None:
                     raise Refused(
                         "the household has not handed its subsidised flat back yet (no exit-completed)"
                     )
-            case.move_in(today, by)
+                bounds.append((household.exit_completed_on, "the hand-back of the subsidised flat"))
+            not_before, depends_on = max(bounds) if bounds else (None, "")
+            moved = happened(
+                on,
+                today,
+                window_days=self.policies.in_force(today).late_recording_days,
+                not_before=not_before,
+                depends_on=depends_on,
+                reason=late_reason,
+            )
+            late = moved.late
+            case.move_in(moved.on, by, moved.recorded_on if late else None, moved.reason if late else None)
             assert case.unit_id is not None
-            uow.get(case.unit_id, Unit).move_in(case.id, today)
+            uow.get(case.unit_id, Unit).move_in(case.id, moved.on)
 
         self._in_uow(work)
 
@@ -456,7 +476,7 @@ class ResettlementApp(ServiceApplication):
 
         self._in_uow(work)
 
-    def drain(self, today: date | None = None) -> int:
+    def drain(self) -> int:
         """Offer free units to waiting cases, in priority order, until one side runs out."""
         offered = 0
         for pool in POOLS:
@@ -466,7 +486,7 @@ class ResettlementApp(ServiceApplication):
                     break
 
                 def work(uow: UnitOfWork, pool: str = pool) -> bool:
-                    on = today or self.today()
+                    on = self.today()
                     for entry in self.view.waitlist(pool):
                         case = uow.get(entry.id, PlacementCase)
                         if case.state == "waitlisted" and self._offer_free_unit(uow, case, on):
@@ -478,10 +498,10 @@ class ResettlementApp(ServiceApplication):
                 offered += 1
         return offered
 
-    def sweep(self, as_of: date | None = None) -> dict[str, int]:
-        """The periodic task: expire overdue offers, then fill free units from the waitlists."""
-        expired = self.expire_offers(as_of)
-        return {"expired": len(expired), "offered": self.drain(as_of)}
+    def sweep(self) -> dict[str, int]:
+        """The periodic task: expire overdue offers, then fill free units from the waitlists, today."""
+        expired = self.expire_offers()
+        return {"expired": len(expired), "offered": self.drain()}
 
     # -- queries ------------------------------------------------------------------------------------
 

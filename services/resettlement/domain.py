@@ -74,6 +74,7 @@ class Policy:
     offer_days: int
     max_offers: int
     legal_reference: str
+    late_recording_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def load_policy(path: Path = PARAMETERS_FILE) -> PolicyBook:
             offer_days=int(item["offer_days"]),
             max_offers=int(item["max_offers"]),
             legal_reference=str(item["legal_reference"]),
+            late_recording_days=int(item.get("late_recording_days", 30)),
         )
         for item in raw["values"]
     ]
@@ -446,6 +448,8 @@ class PlacementCase(Aggregate):
     class MovedIn(Aggregate.Event):
         on: date
         by: str
+        recorded_on: date | None = None  # set when recorded after the day it happened
+        late_reason: str | None = None
 
     class Closed(Aggregate.Event):
         outcome: str
@@ -507,6 +511,7 @@ class PlacementCase(Aggregate):
         self.unit_id: UUID | None = None
         self.unit_label: str | None = None
         self.respond_by: date | None = None
+        self.accepted_on: date | None = None
         self.outcome: str | None = None
         self.waitlisted_on: date | None = None
 
@@ -611,6 +616,7 @@ class PlacementCase(Aggregate):
     def _accepted(self, on: date, by: str) -> None:
         self.state = "accepted"
         self.respond_by = None
+        self.accepted_on = on
 
     def decline(self, on: date, by: str, reason: str) -> None:
         self._require("offered")
@@ -638,12 +644,16 @@ class PlacementCase(Aggregate):
         if self.unit_id is not None:
             self.declined_units.append(self.unit_id)
 
-    def move_in(self, on: date, by: str) -> None:
+    def move_in(
+        self, on: date, by: str, recorded_on: date | None = None, late_reason: str | None = None
+    ) -> None:
+        """Moved in on `on` (checked by the caller: not in the future, not before the acceptance);
+        `recorded_on` and `late_reason` when it is recorded after that day."""
         self._require("accepted")
-        self._moved_in(on, by)
+        self._moved_in(on, by, recorded_on, late_reason)
 
     @event(MovedIn)
-    def _moved_in(self, on: date, by: str) -> None:
+    def _moved_in(self, on: date, by: str, recorded_on: date | None, late_reason: str | None) -> None:
         self.state = "moved_in"
 
     def close(self, outcome: str, on: date, by: str | None) -> None:

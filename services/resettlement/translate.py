@@ -153,7 +153,13 @@ def describe(domain_event: DomainEventProtocol[UUID]) -> Step | None:
     if isinstance(e, PlacementCase.Expired):
         return Step("Offer expired without an answer: the unit is free again")
     if isinstance(e, PlacementCase.MovedIn):
-        return Step("Moved in (or purchase completed)", actor=e.by)
+        recorded_on = getattr(e, "recorded_on", None)
+        late = (
+            ""
+            if recorded_on is None
+            else f" on {e.on.isoformat()} (recorded late on {recorded_on.isoformat()}: {e.late_reason or ''})"
+        )
+        return Step(f"Moved in (or purchase completed){late}", actor=e.by)
     if isinstance(e, PlacementCase.Closed):
         return Step(f"Placement case closed: {e.outcome}", actor=e.by)
     if isinstance(e, PlacementCase.Withdrawn):

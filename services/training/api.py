@@ -36,6 +36,19 @@ from services.training.domain import ReferralState, TrainingError
 from services.training.rules import ParameterError
 
 Employer = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LateReason = Annotated[
+    Text | None,
+    Field(
+        description=(
+            "Why the step is recorded after the day it happened: required when the day given is "
+            "before today (at most `late_recording_days` back); the step is then shown as recorded late."
+        )
+    ),
+]
+OnDay = Annotated[
+    IsoDate | None,
+    Field(description="The day it happened: today when omitted; earlier only with `reason_late`."),
+]
 READ_ONLY_ROLES = ("household", "auditor")
 
 
@@ -55,46 +68,65 @@ class CourseIn(BaseModel):
 
 class EnrolIn(BaseModel):
     referral_id: UUID
-    on: IsoDate | None = None
+    on: OnDay = None
+    reason_late: LateReason = None
 
 
 class LeaveIn(BaseModel):
     reason: Text
-    on: IsoDate | None = None
+    on: OnDay = None
+    reason_late: LateReason = None
 
 
 class AttendanceIn(BaseModel):
-    held_on: IsoDate | None = Field(default=None, description="Defaults to the scheduled day.")
+    held_on: IsoDate | None = Field(
+        default=None,
+        description=(
+            "The day the session was held: today when omitted; earlier only with `reason_late`, never "
+            "before the session's scheduled day (a session scheduled after today: 422)."
+        ),
+    )
     attendees: list[UUID] = Field(
         max_length=10_000, description="Member ids of the trainees present (at most a course's capacity)."
     )
+    reason_late: LateReason = None
 
 
 class FinishIn(BaseModel):
     referral_id: UUID
-    on: IsoDate | None = None
+    on: OnDay = None
+    reason_late: LateReason = None
 
 
 class ReferIn(BaseModel):
     household_id: UUID
     member_id: UUID
     note: Text = ""
-    on: IsoDate | None = None
+    on: OnDay = None
+    reason_late: LateReason = None
 
 
 class WithdrawIn(BaseModel):
     reason: Text
-    on: IsoDate | None = None
+    on: OnDay = None
+    reason_late: LateReason = None
 
 
 class EmploymentIn(BaseModel):
     employer: Employer
-    start_date: IsoDate
+    start_date: IsoDate = Field(description="The job's first day: not after today (422).")
 
 
 class StableIn(BaseModel):
-    on: IsoDate | None = Field(default=None, description="Day the operator checked the trainee still works.")
+    on: IsoDate | None = Field(
+        default=None,
+        description=(
+            "Day the operator checked the trainee still works there: today when omitted; earlier only "
+            "with `reason_late`. The 6 months are counted from the recorded start to this day."
+        ),
+    )
     basis: Text = Field(min_length=1, description="How it was checked (call to employer, contract, ...).")
+    reason_late: LateReason = None
 
 
 class AttributeIn(BaseModel):
@@ -163,7 +195,23 @@ def operator(who: Caller) -> str:
     return who.subject
 
 
+def late(e: Any) -> str:
+    """`" (recorded late on …: reason)"` for a step dated before the day it was recorded."""
+    recorded_on = getattr(e, "recorded_on", None)
+    if recorded_on is None:
+        return ""
+    return f" (recorded late on {recorded_on.isoformat()}: {getattr(e, 'late_reason', '') or ''})"
+
+
 def describe(event: DomainEventProtocol[UUID]) -> Step | None:
+    step = _describe(event)
+    suffix = late(event)
+    if step is None or not suffix:
+        return step
+    return Step(step.summary + suffix, step.actor, step.reason)
+
+
+def _describe(event: DomainEventProtocol[UUID]) -> Step | None:
     kind = type(event).__qualname__
     e: Any = event
     by = getattr(e, "by", None) or getattr(e, "operator_id", None) or getattr(e, "referred_by", None)
@@ -203,9 +251,6 @@ def describe(event: DomainEventProtocol[UUID]) -> Step | None:
 
 def router(app: TrainingApp) -> APIRouter:
     api = APIRouter()
-
-    def today(value: date | None) -> date:
-        return value or app.today()
 
     def in_scope(who: Caller, kind: Literal["referral", "course", "evidence"], object_id: UUID) -> None:
         """403 when the referral, course or employment fact is outside an estate-scoped caller's
@@ -271,7 +316,7 @@ def router(app: TrainingApp) -> APIRouter:
         who = operator(caller)
         in_scope(caller, "referral", body.referral_id)
         with problems():
-            status = app.enrol(course_id, body.referral_id, today(body.on), who)
+            status = app.enrol(course_id, body.referral_id, body.on, who, body.reason_late)
         return {"course_id": str(course_id), "referral_id": str(body.referral_id), "status": status}
 
     @api.post(
@@ -288,13 +333,13 @@ def router(app: TrainingApp) -> APIRouter:
         who = operator(caller)
         in_scope(caller, "referral", referral_id)
         with problems():
-            promoted = app.leave(course_id, referral_id, today(body.on), body.reason, who)
+            promoted = app.leave(course_id, referral_id, body.on, body.reason, who, body.reason_late)
         return {"promoted_referral_id": str(promoted) if promoted else None}
 
     @api.post(
         "/courses/{course_id}/sessions/{session}/attendance",
         tags=["courses"],
-        summary="A session was held: who attended",
+        summary="A session was held: who attended (not before its scheduled day; late with a reason)",
     )
     def attendance(
         course_id: UUID,
@@ -304,30 +349,29 @@ def router(app: TrainingApp) -> APIRouter:
     ) -> dict[str, Any]:
         who = operator(caller)
         in_scope(caller, "course", course_id)
-        held_on = body.held_on
-        if held_on is None:
-            views = app.catch_up()
-            with app.lock:
-                course = views.courses.get(course_id)
-                if course is None:
-                    raise Problem(404, "Not found", f"course {course_id} is not known here")
-                if not 1 <= session <= len(course.sessions):
-                    raise Problem(404, "Not found", f"course has sessions 1 to {len(course.sessions)}")
-                held_on = course.sessions[session - 1]["on"]
         with problems():
-            app.hold_session(course_id, session, held_on, body.attendees, who)
-        return {"course_id": str(course_id), "session": session, "attendees": len(set(body.attendees))}
+            held = app.hold_session(course_id, session, body.held_on, body.attendees, who, body.reason_late)
+        return {
+            "course_id": str(course_id),
+            "session": session,
+            "attendees": len(set(body.attendees)),
+            "held_on": held.on.isoformat(),
+            "recorded_late": held.late,
+        }
 
     @api.post(
         "/courses/{course_id}/completions",
         tags=["courses"],
-        summary="The course ends for a trainee: completed if attendance meets the completion rule",
+        summary=(
+            "The course ends for a trainee: completed when the required sessions were attended, not "
+            "completed once they no longer can be (409 while the course runs and they still can)"
+        ),
     )
     def complete(course_id: UUID, body: FinishIn, caller: Authenticated) -> dict[str, Any]:
         who = operator(caller)
         in_scope(caller, "referral", body.referral_id)
         with problems():
-            return app.finish(course_id, body.referral_id, today(body.on), who)
+            return app.finish(course_id, body.referral_id, body.on, who, body.reason_late)
 
     # -- referrals --------------------------------------------------------------------------------
 
@@ -371,7 +415,7 @@ def router(app: TrainingApp) -> APIRouter:
         "/referrals",
         tags=["referrals"],
         status_code=201,
-        summary="Refer a member of a household (200 when the member is already referred)",
+        summary="Refer a member of working age of a household (200 when the member is already referred)",
     )
     def refer(body: ReferIn, response: Response, caller: Authenticated) -> dict[str, Any]:
         who = operator(caller)
@@ -380,7 +424,7 @@ def router(app: TrainingApp) -> APIRouter:
                 caller.check_estate(app.catch_up().estates.get(body.household_id))
         with problems():
             referral_id, created = app.refer(
-                body.household_id, body.member_id, today(body.on), who, body.note
+                body.household_id, body.member_id, body.on, who, body.note, body.reason_late
             )
         if not created:
             response.status_code = 200
@@ -391,7 +435,7 @@ def router(app: TrainingApp) -> APIRouter:
         who = operator(caller)
         in_scope(caller, "referral", referral_id)
         with problems():
-            app.withdraw_referral(referral_id, today(body.on), body.reason, who)
+            app.withdraw_referral(referral_id, body.on, body.reason, who, body.reason_late)
         return {"referral_id": str(referral_id), "state": "withdrawn"}
 
     @api.post(
@@ -404,7 +448,7 @@ def router(app: TrainingApp) -> APIRouter:
         who = operator(caller)
         in_scope(caller, "referral", referral_id)
         with problems():
-            recorded = app.record_employment(referral_id, body.employer, body.start_date, who, app.today())
+            recorded = app.record_employment(referral_id, body.employer, body.start_date, who)
         return {"referral_id": str(referral_id), "recorded": recorded}
 
     @api.post(
@@ -416,7 +460,7 @@ def router(app: TrainingApp) -> APIRouter:
         who = operator(caller)
         in_scope(caller, "referral", referral_id)
         with problems():
-            return app.confirm_stable(referral_id, today(body.on), body.basis, who)
+            return app.confirm_stable(referral_id, body.on, body.basis, who, body.reason_late)
 
     # -- unmatched employment facts ---------------------------------------------------------------
 
@@ -540,7 +584,7 @@ def router(app: TrainingApp) -> APIRouter:
 
     @api.get("/parameters", tags=["figures"], summary="The dated rules in force on a day")
     def parameters(on: IsoDate | None = None) -> dict[str, Any]:
-        day = today(on)
+        day = on or app.today()
         return {"on": day.isoformat(), "rules": app.params.in_force(day)}
 
     return api

@@ -26,6 +26,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts.department import Department, DepartmentFactReported, EmploymentFact, SocialInsuranceFact
 from contracts.eligibility import AppealResolved, ExitDecided, HouseholdMembersChanged, HouseholdRegistered
 from services.kit.clock import Clock
+from services.kit.dating import Dated, DateRefused, happened
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 from services.kit.views import follow
@@ -128,6 +129,32 @@ class TrainingApp(ServiceApplication):
                 self._attempt.loaded = None
         raise AssertionError("unreachable")
 
+    def dated(
+        self,
+        requested: date | None,
+        *,
+        not_before: date | None = None,
+        depends_on: str = "",
+        reason: str | None = None,
+        field: str = "on",
+    ) -> Dated:
+        """The day a command's step happened: today, or an earlier day inside the late-recording
+        window (`late_recording_days`, dated parameter) with a reason, never before `not_before`."""
+        today = self.today()
+        return happened(
+            requested,
+            today,
+            window_days=self.params.late_recording_days(today),
+            not_before=not_before,
+            depends_on=depends_on,
+            reason=reason,
+            field=field,
+        )
+
+    def scheduled_on(self, course: Course) -> date:
+        """The city's date on which the course was scheduled (created here)."""
+        return self.settings.local_date(course.created_on)
+
     # -- catalogue -------------------------------------------------------------------------------
 
     def schedule_course(self, spec: CourseSpec, by: str | None) -> UUID:
@@ -183,75 +210,158 @@ class TrainingApp(ServiceApplication):
 
     # -- referrals -------------------------------------------------------------------------------
 
-    def refer(self, household_id: UUID, member_id: UUID, on: date, by: str, note: str) -> tuple[UUID, bool]:
-        """An operator refers a member of a known household; returns (referral id, newly referred)."""
+    def refer(
+        self,
+        household_id: UUID,
+        member_id: UUID,
+        on: date | None,
+        by: str,
+        note: str,
+        late_reason: str | None = None,
+    ) -> tuple[UUID, bool]:
+        """An operator refers a member of a known household; returns (referral id, newly referred).
+        Only a member of working age (`working_age`, dated) on the referral's day is referred (422)."""
 
         def attempt() -> tuple[UUID, bool]:
+            day = self.dated(on, reason=late_reason)
             household = self._get(household_id, Household, "household")
             if member_id not in household.member_ids():
                 raise NotFound(f"member {member_id} is not in household {household_id}")
             referral_id = Referral.create_id(member_id)
             try:
-                referral: Referral = self.repository.get(referral_id)
+                referral: Referral | None = self.repository.get(referral_id)
             except AggregateNotFoundError:
-                referral = Referral(member_id, household_id, household.estate, "operator", on, by, note)
+                referral = None
+            if referral is not None and referral.state != "withdrawn":
+                return referral.id, False
+            self._check_working_age(household, member_id, day.on)
+            recorded_on, reason = (day.recorded_on, day.reason) if day.late else (None, None)
+            if referral is None:
+                referral = Referral(
+                    member_id,
+                    household_id,
+                    household.estate,
+                    "operator",
+                    day.on,
+                    by,
+                    note,
+                    recorded_on,
+                    reason,
+                )
             else:
-                if referral.state != "withdrawn":
-                    return referral.id, False
-                referral.reopen("operator", on, by, note)
+                referral.reopen("operator", day.on, by, note, recorded_on, reason)
             self.save(referral)
             return referral.id, True
 
         return self._retrying(attempt)
 
-    def withdraw_referral(self, referral_id: UUID, on: date, reason: str, by: str | None) -> None:
+    def _check_working_age(self, household: Household, member_id: UUID, on: date) -> None:
+        birth = household.birth_date(member_id)
+        if birth is None:
+            raise NotFound(f"member {member_id} is not in household {household.household_id}")
+        if birth > self.today():
+            raise TrainingError(
+                f"the member's recorded birth date {birth.isoformat()} lies in the future: "
+                "eligibility must correct it before a referral",
+                422,
+            )
+        low, high = self.params.working_age(on)
+        if not rules.of_working_age(birth, on, (low, high)):
+            age = rules.age_on(birth, on)
+            raise TrainingError(
+                f"the member is {age} on {on.isoformat()}: referrals are for members of working age "
+                f"({low} to {high}, parameter working_age)",
+                422,
+            )
+
+    def withdraw_referral(
+        self,
+        referral_id: UUID,
+        on: date | None,
+        reason: str,
+        by: str | None,
+        late_reason: str | None = None,
+    ) -> None:
         """Withdraw a referral not (yet) on a course; a waiting place is given up with it."""
 
         def attempt() -> None:
             referral = self._get(referral_id, Referral, "referral")
+            day = self.dated(
+                on, not_before=referral.referred_on, depends_on="the referral", reason=late_reason
+            )
             changed: list[Any] = []
             if referral.state == "wait_listed" and referral.course_id is not None:
                 course = self._get(referral.course_id, Course, "course")
-                course.leave(referral.id, on, reason, by)
+                course.leave(referral.id, day.on, reason, by)
                 changed.append(course)
-            referral.withdraw(on, reason, by)
+            referral.withdraw(day.on, reason, by, day)
             self.save(*changed, referral)
 
         self._retrying(attempt)
 
     # -- enrolment, attendance, completion ----------------------------------------------------------
 
-    def enrol(self, course_id: UUID, referral_id: UUID, on: date, by: str | None) -> str:
-        """A seat on the course, or its waiting list when full: `enrolled` or `wait_listed`."""
+    def enrol(
+        self,
+        course_id: UUID,
+        referral_id: UUID,
+        on: date | None,
+        by: str | None,
+        late_reason: str | None = None,
+    ) -> str:
+        """A seat on the course, or its waiting list when full: `enrolled` or `wait_listed`. Dated
+        today, or earlier (late) but never before the referral nor before the course was scheduled."""
 
         def attempt() -> str:
             course = self._get(course_id, Course, "course")
             referral = self._get(referral_id, Referral, "referral")
             referral.check_can_enrol()
-            status = course.enrol(
-                referral.id, referral.member_id, referral.household_id, referral.estate, on, by
+            referred, scheduled = referral.referred_on, self.scheduled_on(course)
+            day = self.dated(
+                on,
+                not_before=max(referred, scheduled),
+                depends_on="the referral" if referred >= scheduled else "the course's scheduling",
+                reason=late_reason,
             )
+            status = course.enrol(
+                referral.id, referral.member_id, referral.household_id, referral.estate, day.on, by
+            )
+            recorded_on, reason = (day.recorded_on, day.reason) if day.late else (None, None)
             if status == "enrolled":
-                referral.enrolled(course.id, on, False)
+                referral.enrolled(course.id, day.on, False, recorded_on, reason)
             else:
-                referral.wait_listed(course.id, on, course.position(referral.id))
+                referral.wait_listed(course.id, day.on, course.position(referral.id), recorded_on, reason)
             self.save(course, referral)
             return status
 
         return self._retrying(attempt)
 
-    def leave(self, course_id: UUID, referral_id: UUID, on: date, reason: str, by: str | None) -> UUID | None:
-        """The person leaves the course (or its waiting list); returns the referral promoted to the seat."""
+    def leave(
+        self,
+        course_id: UUID,
+        referral_id: UUID,
+        on: date | None,
+        reason: str,
+        by: str | None,
+        late_reason: str | None = None,
+    ) -> UUID | None:
+        """The person leaves the course (or its waiting list); returns the referral promoted to the seat.
+        Dated today or, late, not before the day they joined (the promoted takes the seat that day)."""
 
         def attempt() -> UUID | None:
             course = self._get(course_id, Course, "course")
             referral = self._get(referral_id, Referral, "referral")
-            promoted_id = course.leave(referral.id, on, reason, by)
-            referral.left(course.id, on, reason)
+            place = course.seats.get(referral.id) or course.waiting_info.get(referral.id) or {}
+            day = self.dated(
+                on, not_before=place.get("since"), depends_on="joining the course", reason=late_reason
+            )
+            promoted_id = course.leave(referral.id, day.on, reason, by)
+            recorded_on, late = (day.recorded_on, day.reason) if day.late else (None, None)
+            referral.left(course.id, day.on, reason, recorded_on, late)
             changed: list[Any] = [course, referral]
             if promoted_id is not None:
                 promoted = self._get(promoted_id, Referral, "referral")
-                promoted.enrolled(course.id, on, True)
+                promoted.enrolled(course.id, day.on, True, recorded_on, late)
                 changed.append(promoted)
             self.save(*changed)
             return promoted_id
@@ -259,63 +369,140 @@ class TrainingApp(ServiceApplication):
         return self._retrying(attempt)
 
     def hold_session(
-        self, course_id: UUID, session: int, on: date, attendees: list[UUID], by: str | None
-    ) -> None:
-        def attempt() -> None:
+        self,
+        course_id: UUID,
+        session: int,
+        held_on: date | None,
+        attendees: list[UUID],
+        by: str | None,
+        late_reason: str | None = None,
+    ) -> Dated:
+        """Session `session` was held (default: today) with `attendees`. Refused (422) before its
+        scheduled day has come; recorded late (earlier than today, with a reason) only inside the
+        window and never before the scheduled day nor before the course was scheduled."""
+
+        def attempt() -> Dated:
             course = self._get(course_id, Course, "course")
-            course.hold_session(session, on, attendees, by)
+            planned, today = course.scheduled_day(session), self.today()
+            if planned > today:
+                raise DateRefused(
+                    f"session {session} of {course.code} is scheduled for {planned.isoformat()}: "
+                    f"its attendance cannot be recorded before that day (today is {today.isoformat()})",
+                    "held_on",
+                )
+            scheduled = self.scheduled_on(course)
+            held = self.dated(
+                held_on,
+                not_before=max(planned, scheduled),
+                depends_on=(
+                    f"session {session}'s scheduled day"
+                    if planned >= scheduled
+                    else "the course's scheduling"
+                ),
+                reason=late_reason,
+                field="held_on",
+            )
+            course.hold_session(session, held, attendees, by)
             self.save(course)
+            return held
 
-        self._retrying(attempt)
+        return self._retrying(attempt)
 
-    def finish(self, course_id: UUID, referral_id: UUID, on: date, by: str | None) -> dict[str, Any]:
-        """The course ends for a trainee; completed when attendance meets the completion rule."""
-        share = self.params.min_attendance_share(on)
+    def finish(
+        self,
+        course_id: UUID,
+        referral_id: UUID,
+        on: date | None,
+        by: str | None,
+        late_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """The course ends for a trainee: `completed` only when they attended the sessions the
+        completion rule requires of the course's scheduled sessions; `not_completed` once that can
+        no longer happen; refused (409) while the course runs and they may still meet it."""
 
         def attempt() -> dict[str, Any]:
             course = self._get(course_id, Course, "course")
             referral = self._get(referral_id, Referral, "referral")
             if referral_id not in course.seats:
                 raise TrainingError(f"the referral has no seat on course {course.code}", 404)
-            attended, held = course.attended(referral_id), len(course.held)
-            outcome = "completed" if rules.completed(attended, held, share) else "not_completed"
-            course.finish(referral_id, outcome == "completed", on, by)
-            referral.finished(course.id, outcome, on, attended, held)
+            since = course.seat_since(referral_id)
+            last_held = max(course.held.values(), default=None)
+            bounds = [
+                (d, w) for d, w in ((since, "joining the course"), (last_held, "the last session held")) if d
+            ]
+            not_before, depends_on = max(bounds) if bounds else (None, "")
+            day = self.dated(on, not_before=not_before, depends_on=depends_on, reason=late_reason)
+            share = self.params.min_attendance_share(day.on)
+            scheduled, held = len(course.sessions), len(course.held)
+            attended, required = course.attended(referral_id), rules.required_sessions(scheduled, share)
+            if rules.completed(attended, scheduled, share):
+                outcome = "completed"
+            elif rules.still_reachable(attended, held, scheduled, share):
+                raise TrainingError(
+                    f"course {course.code} is still running: {attended} of the {required} sessions "
+                    f"required attended, {scheduled - held} of {scheduled} still to be held; the outcome "
+                    "is decided once the requirement is met or can no longer be"
+                )
+            else:
+                outcome = "not_completed"
+            course.finish(referral_id, outcome, day, by)
+            recorded_on, reason = (day.recorded_on, day.reason) if day.late else (None, None)
+            referral.finished(course.id, outcome, day.on, attended, held, scheduled, recorded_on, reason)
             self.save(course, referral)
             return {
                 "outcome": outcome,
                 "sessions_attended": attended,
                 "sessions_held": held,
+                "sessions_scheduled": scheduled,
+                "sessions_required": required,
                 "min_attendance_share": str(share),
+                "on": day.on.isoformat(),
+                "recorded_late": day.late,
             }
 
         return self._retrying(attempt)
 
     # -- employment (operator) -------------------------------------------------------------------
 
-    def record_employment(
-        self, referral_id: UUID, employer: str, start_date: date, by: str, on: date
-    ) -> bool:
+    def record_employment(self, referral_id: UUID, employer: str, start_date: date, by: str) -> bool:
+        """An operator verified a job; its start may not lie in the future (422)."""
+
         def attempt() -> bool:
             referral = self._get(referral_id, Referral, "referral")
-            recorded = referral.record_employment(employer, start_date, "operator", "", by)
+            recorded = referral.record_employment(employer, start_date, "operator", "", by, self.today())
             self.save(referral)
             return recorded
 
         return self._retrying(attempt)
 
-    def confirm_stable(self, referral_id: UUID, on: date, basis: str, by: str) -> dict[str, Any]:
-        """An operator checked that the trainee is still employed on `on` (stable-work rule applies)."""
-        required = self.params.stable_months(on)
+    def confirm_stable(
+        self, referral_id: UUID, on: date | None, basis: str, by: str, late_reason: str | None = None
+    ) -> dict[str, Any]:
+        """An operator checked that the trainee is still employed on `on` (default today; earlier
+        only inside the late-recording window, with a reason, never before the job's start). The
+        6-month condition is counted from the recorded start to that day: refused (409) before."""
 
         def attempt() -> dict[str, Any]:
             referral = self._get(referral_id, Referral, "referral")
             if referral.employment is None:
                 raise TrainingError("no employment is recorded for this trainee")
-            months = rules.whole_months(referral.employment["start_date"], on)
-            referral.confirm_stable(on, months, required, "operator", basis, by)
+            start: date = referral.employment["start_date"]
+            day = self.dated(on, not_before=start, depends_on="the job's start", reason=late_reason)
+            required = self.params.stable_months(day.on)
+            months = rules.whole_months(start, day.on)
+            if months < required and referral.stable is None:
+                raise TrainingError(
+                    f"employed {months} whole months on {day.on.isoformat()}; stable work needs "
+                    f"{required}, reached on {rules.stable_from(start, required).isoformat()}"
+                )
+            referral.confirm_stable(day.on, months, required, "operator", basis, by, day)
             self.save(referral)
-            return {"months": months, "required_months": required}
+            return {
+                "months": months,
+                "required_months": required,
+                "on": day.on.isoformat(),
+                "recorded_late": day.late,
+            }
 
         return self._retrying(attempt)
 
@@ -327,7 +514,12 @@ class TrainingApp(ServiceApplication):
                 raise TrainingError("the evidence names another household than the referral's", 422)
             evidence.attribute(referral.id, by)
             referral.record_employment(
-                evidence.employer, evidence.start_date, "human_resources", evidence.reference, by
+                evidence.employer,
+                evidence.start_date,
+                "human_resources",
+                evidence.reference,
+                by,
+                self.today(),
             )
             self._maybe_stable(referral, evidence.described_on, "human_resources", _basis(evidence))
             self.save(evidence, referral)
@@ -347,6 +539,8 @@ class TrainingApp(ServiceApplication):
         employment = referral.employment
         if employment is None or referral.stable is not None:
             return False
+        if on > self.today():
+            return False  # evidence dated after today shows nothing yet: the months are not reached
         months = rules.whole_months(employment["start_date"], on)
         required = self.params.stable_months(on)
         if months < required:
@@ -471,7 +665,8 @@ class TrainingApp(ServiceApplication):
             if household is None:
                 return "ignored"
             trainees, any_referral = self._trainees(uow, household)
-            if len(trainees) == 1:
+            starts_later = fact.start_date > self.today()
+            if len(trainees) == 1 and not starts_later:
                 referral = trainees[0]
                 job = referral.employment
                 if job is not None and job.get("reference") == report.reference:
@@ -489,11 +684,17 @@ class TrainingApp(ServiceApplication):
                 return "matched"
             if not any_referral:
                 return "ignored"  # nobody of this household is in the programme
-            reason = (
-                f"{len(trainees)} trainees in the household"
-                if trainees
-                else "nobody of the household is or was on a course"
-            )
+            if starts_later and trainees:
+                reason = (
+                    f"the job starts on {fact.start_date.isoformat()}, after today: "
+                    "attribute it once it has begun"
+                )
+            else:
+                reason = (
+                    f"{len(trainees)} trainees in the household"
+                    if trainees
+                    else "nobody of the household is or was on a course"
+                )
         uow.add(
             EmploymentEvidence(
                 report.department.value,

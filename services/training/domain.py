@@ -21,6 +21,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from services.kit.clock import Aggregate
+from services.kit.dating import Dated, not_in_future
 
 NAMESPACE = UUID("6f1c0b7e-3d2a-4c5b-9e8f-7a6b5c4d3e21")
 
@@ -43,6 +44,13 @@ class TrainingError(ValueError):
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
         self.status = status
+
+
+def late_of(dated: Dated | None) -> tuple[date | None, str | None]:
+    """(recorded on, reason) of a step recorded late, (None, None) for one recorded on its day."""
+    if dated is None or not dated.late:
+        return None, None
+    return dated.recorded_on, dated.reason
 
 
 # -- households ---------------------------------------------------------------------------------------
@@ -177,7 +185,12 @@ class Course(Aggregate):
     def _enrolled(
         self, referral_id: UUID, member_id: UUID, household_id: UUID, estate: str, on: date, by: str | None
     ) -> None:
-        self.seats[referral_id] = {"member_id": member_id, "household_id": household_id, "estate": estate}
+        self.seats[referral_id] = {
+            "member_id": member_id,
+            "household_id": household_id,
+            "estate": estate,
+            "since": on,
+        }
 
     @event("WaitListed")
     def _wait_listed(
@@ -188,6 +201,7 @@ class Course(Aggregate):
             "member_id": member_id,
             "household_id": household_id,
             "estate": estate,
+            "since": on,
         }
 
     def leave(self, referral_id: UUID, on: date, reason: str, by: str | None) -> UUID | None:
@@ -217,38 +231,99 @@ class Course(Aggregate):
     @event("Promoted")
     def _promoted(self, referral_id: UUID, on: date) -> None:
         self.waiting.remove(referral_id)
-        self.seats[referral_id] = self.waiting_info.pop(referral_id)
+        self.seats[referral_id] = {**self.waiting_info.pop(referral_id), "since": on}
 
-    def hold_session(self, session: int, on: date, attendees: list[UUID], by: str | None) -> None:
-        """Session `session` (1-based) took place; `attendees` are member ids of seated trainees."""
+    def scheduled_day(self, session: int) -> date:
+        """The day session `session` (1-based) is scheduled for; 404 for a session the course lacks."""
         if not 1 <= session <= len(self.sessions):
             raise TrainingError(f"course {self.code} has sessions 1 to {len(self.sessions)}", 404)
+        day: date = self.sessions[session - 1]["on"]
+        return day
+
+    def hold_session(self, session: int, held: Dated, attendees: list[UUID], by: str | None) -> None:
+        """Session `session` (1-based) took place on `held.on`; `attendees` are member ids of trainees
+        seated on that day. The day was checked by the caller (`services.kit.dating.happened`): not
+        in the future, not before the session's scheduled day, inside the late-recording window."""
+        self.scheduled_day(session)
         if session in self.held:
             raise TrainingError(f"session {session} of {self.code} was already recorded")
-        seated = {seat["member_id"] for rid, seat in self.seats.items() if rid not in self.finished}
+        seated = {
+            seat["member_id"]: seat.get("since")
+            for rid, seat in self.seats.items()
+            if rid not in self.finished
+        }
         strangers = [str(a) for a in attendees if a not in seated]
         if strangers:
             raise TrainingError(f"not trainees of {self.code}: {', '.join(strangers)}", 422)
-        self._session_held(session, on, sorted(set(attendees), key=str), by)
+        later = [str(a) for a in attendees if (seated[a] or held.on) > held.on]
+        if later:
+            raise TrainingError(
+                f"enrolled on {self.code} after {held.on.isoformat()}, the day the session was held: "
+                f"{', '.join(later)}",
+                422,
+            )
+        late = held.late
+        self._session_held(
+            session,
+            held.on,
+            sorted(set(attendees), key=str),
+            by,
+            held.recorded_on if late else None,
+            held.reason if late else None,
+        )
 
     @event("SessionHeld")
-    def _session_held(self, session: int, on: date, attendees: list[UUID], by: str | None) -> None:
+    def _session_held(
+        self,
+        session: int,
+        on: date,
+        attendees: list[UUID],
+        by: str | None,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.held[session] = on
         self.attendance[session] = list(attendees)
 
-    def finish(self, referral_id: UUID, completed: bool, on: date, by: str | None) -> tuple[int, int]:
-        """The course ends for a trainee; returns (sessions attended, sessions held)."""
+    def seat_since(self, referral_id: UUID) -> date | None:
+        """The day the trainee took the seat (None for seats taken before it was recorded)."""
+        since: date | None = self.seats[referral_id].get("since")
+        return since
+
+    def finish(self, referral_id: UUID, outcome: str, done: Dated, by: str | None) -> tuple[int, int]:
+        """The course ends for a trainee with `outcome` (decided by the caller from the completion
+        rule); returns (sessions attended, sessions held)."""
         if referral_id not in self.seats:
             raise TrainingError(f"the referral has no seat on course {self.code}", 404)
         if referral_id in self.finished:
             raise TrainingError("the course is already finished for this trainee")
         attended, held = self.attended(referral_id), len(self.held)
-        self._finished(referral_id, "completed" if completed else "not_completed", on, attended, held, by)
+        late = done.late
+        self._finished(
+            referral_id,
+            outcome,
+            done.on,
+            attended,
+            held,
+            by,
+            len(self.sessions),
+            done.recorded_on if late else None,
+            done.reason if late else None,
+        )
         return attended, held
 
     @event("Finished")
     def _finished(
-        self, referral_id: UUID, outcome: str, on: date, attended: int, held: int, by: str | None
+        self,
+        referral_id: UUID,
+        outcome: str,
+        on: date,
+        attended: int,
+        held: int,
+        by: str | None,
+        scheduled: int | None = None,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
     ) -> None:
         self.finished[referral_id] = outcome
 
@@ -271,6 +346,8 @@ class Referral(Aggregate):
         referred_on: date
         referred_by: str | None
         basis: str
+        recorded_on: date | None
+        late_reason: str | None
 
     @event(Made)
     def __init__(
@@ -282,6 +359,8 @@ class Referral(Aggregate):
         referred_on: date,
         referred_by: str | None,
         basis: str,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
     ) -> None:
         self.member_id, self.household_id, self.estate = member_id, household_id, estate
         self.source = source
@@ -292,16 +371,32 @@ class Referral(Aggregate):
         self.stable: dict[str, Any] | None = None
 
     @event("Reopened")
-    def reopen(self, source: str, referred_on: date, referred_by: str | None, basis: str) -> None:
+    def reopen(
+        self,
+        source: str,
+        referred_on: date,
+        referred_by: str | None,
+        basis: str,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.source, self.referred_on, self.state, self.course_id = source, referred_on, "open", None
 
-    def withdraw(self, on: date, reason: str, by: str | None) -> None:
+    def withdraw(self, on: date, reason: str, by: str | None, late: Dated | None = None) -> None:
         if self.state not in ("open", "wait_listed"):
             raise TrainingError(f"a referral that is {self.state} cannot be withdrawn")
-        self._withdrawn(on, reason, by)
+        recorded_on, late_reason = late_of(late)
+        self._withdrawn(on, reason, by, recorded_on, late_reason)
 
     @event("Withdrawn")
-    def _withdrawn(self, on: date, reason: str, by: str | None) -> None:
+    def _withdrawn(
+        self,
+        on: date,
+        reason: str,
+        by: str | None,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.state, self.course_id = "withdrawn", None
 
     def check_can_enrol(self) -> None:
@@ -309,25 +404,65 @@ class Referral(Aggregate):
             raise TrainingError(f"the referral is {self.state}; only an open referral can enrol")
 
     @event("Enrolled")
-    def enrolled(self, course_id: UUID, on: date, promoted: bool) -> None:
+    def enrolled(
+        self,
+        course_id: UUID,
+        on: date,
+        promoted: bool,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.state, self.course_id = "enrolled", course_id
 
     @event("WaitListed")
-    def wait_listed(self, course_id: UUID, on: date, position: int) -> None:
+    def wait_listed(
+        self,
+        course_id: UUID,
+        on: date,
+        position: int,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.state, self.course_id = "wait_listed", course_id
 
     @event("Left")
-    def left(self, course_id: UUID, on: date, reason: str) -> None:
+    def left(
+        self,
+        course_id: UUID,
+        on: date,
+        reason: str,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.state, self.course_id = "open", None
 
     @event("Finished")
-    def finished(self, course_id: UUID, outcome: str, on: date, attended: int, held: int) -> None:
+    def finished(
+        self,
+        course_id: UUID,
+        outcome: str,
+        on: date,
+        attended: int,
+        held: int,
+        scheduled: int | None = None,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
+    ) -> None:
         self.state = outcome
 
     def record_employment(
-        self, employer: str, start_date: date, verified_by: str, reference: str, operator_id: str | None
+        self,
+        employer: str,
+        start_date: date,
+        verified_by: str,
+        reference: str,
+        operator_id: str | None,
+        today: date | None = None,
     ) -> bool:
-        """Record a job; False when this very job is already recorded (same employer and start)."""
+        """Record a job; False when this very job is already recorded (same employer and start).
+        A job whose start lies after `today` (the service's date) has not begun: refused (422)."""
+        if today is not None:
+            not_in_future(start_date, today, "start_date", "the start of a job")
         if self.state not in EMPLOYABLE_STATES:
             raise TrainingError(f"the referral is {self.state}: only a trainee's employment is followed")
         current = self.employment
@@ -349,9 +484,18 @@ class Referral(Aggregate):
         self.stable = None  # a new job starts its own count
 
     def confirm_stable(
-        self, on: date, months: int, required: int, verified_by: str, basis: str, operator_id: str | None
+        self,
+        on: date,
+        months: int,
+        required: int,
+        verified_by: str,
+        basis: str,
+        operator_id: str | None,
+        late: Dated | None = None,
     ) -> None:
-        """Stable work: evidence dated `months` ≥ `required` whole months after the start of the job."""
+        """Stable work: evidence dated `months` ≥ `required` whole months after the start of the job.
+        `on` is never after today (the caller dates it with `services.kit.dating`), so the condition
+        is counted from the recorded start to a day that has come."""
         if self.employment is None:
             raise TrainingError("no employment is recorded for this trainee")
         if self.stable is not None:
@@ -361,7 +505,10 @@ class Referral(Aggregate):
                 f"employed {months} whole months on {on.isoformat()}; stable work needs {required}"
             )
         employer, start_date = self.employment["employer"], self.employment["start_date"]
-        self._stable(employer, start_date, on, months, verified_by, basis, operator_id)
+        recorded_on, late_reason = late_of(late)
+        self._stable(
+            employer, start_date, on, months, verified_by, basis, operator_id, recorded_on, late_reason
+        )
 
     @event("StableWorkConfirmed")
     def _stable(
@@ -373,6 +520,8 @@ class Referral(Aggregate):
         verified_by: str,
         basis: str,
         operator_id: str | None,
+        recorded_on: date | None = None,
+        late_reason: str | None = None,
     ) -> None:
         self.stable = {"on": on, "months": months, "verified_by": verified_by}
 

@@ -26,6 +26,7 @@ class CourseView:
     waiting: list[UUID] = field(default_factory=list)
     held: dict[int, date] = field(default_factory=dict)
     attendance: dict[int, int] = field(default_factory=dict)
+    late: dict[int, dict[str, Any]] = field(default_factory=dict)  # session → recorded_on, reason
     finished: dict[UUID, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -66,6 +67,11 @@ class CourseView:
                     "topic": s["topic"],
                     "held_on": self.held[number].isoformat() if number in self.held else None,
                     "attendees": self.attendance.get(number),
+                    "recorded_late": number in self.late,
+                    "recorded_on": (
+                        self.late[number]["recorded_on"].isoformat() if number in self.late else None
+                    ),
+                    "late_reason": self.late[number]["reason"] if number in self.late else None,
                 }
                 for number, s in enumerate(self.sessions, start=1)
             ],
@@ -179,6 +185,8 @@ class Views:
             course = self.courses[oid]
             course.held[e.session] = e.on
             course.attendance[e.session] = len(e.attendees)
+            if getattr(e, "recorded_on", None) is not None:
+                course.late[e.session] = {"recorded_on": e.recorded_on, "reason": e.late_reason}
         elif kind == "Course.Finished":
             self.courses[oid].finished[e.referral_id] = e.outcome
         elif kind == "Referral.Made":

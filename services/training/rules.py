@@ -9,14 +9,17 @@ applies from its date and an older decision can still be explained by the values
   job's start shows them still with the employer (a later human-resources or social-insurance record
   naming the same employer, or an operator's check);
 - `completion`: a course counts as completed (the person is "trained") when they attended at least
-  `min_attendance_share` of the sessions held.
+  `min_attendance_share` of the course's scheduled sessions (every session is required; the share
+  says how many of them must be attended: `required_sessions`), never of only those held so far;
+- `late_recording`: a step recorded after the day it happened may be dated back at most
+  `late_recording_days` days (with a reason; `services.kit.dating`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,9 @@ class Parameters:
 
     def min_attendance_share(self, on: date) -> Decimal:
         return Decimal(str(self.at("completion", on).values["min_attendance_share"]))
+
+    def late_recording_days(self, on: date) -> int:
+        return int(self.at("late_recording", on).values["late_recording_days"])
 
     def in_force(self, on: date) -> dict[str, Any]:
         """Every rule's value on a date, for the API."""
@@ -111,6 +117,32 @@ def whole_months(start: date, on: date) -> int:
     return max(months, 0)
 
 
-def completed(attended: int, held: int, min_share: Decimal) -> bool:
-    """Whether attendance meets the completion rule; nobody completes a course with no session held."""
-    return held > 0 and Decimal(attended) >= min_share * held
+def required_sessions(scheduled: int, min_share: Decimal) -> int:
+    """Sessions a trainee must attend of a course of `scheduled` sessions (at least one)."""
+    needed = (min_share * scheduled).to_integral_value(rounding=ROUND_CEILING)
+    return max(1, min(scheduled, int(needed)))
+
+
+def stable_from(start: date, months: int) -> date:
+    """The first day on which a job started on `start` has lasted `months` whole months (the first
+    day `d` with `whole_months(start, d) >= months`): the same day of the month, or the 1st of the
+    month after when that month is shorter."""
+    index = start.year * 12 + (start.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    try:
+        return start.replace(year=year, month=month)
+    except ValueError:  # no such day in that month (the 31st, 29 February)
+        year, month = divmod(index + 1, 12)
+        return date(year, month + 1, 1)
+
+
+def completed(attended: int, scheduled: int, min_share: Decimal) -> bool:
+    """Whether attendance meets the completion rule: `attended` of the course's `scheduled` sessions
+    (not of those held so far: one session attended of four is not a course completed)."""
+    return scheduled > 0 and attended >= required_sessions(scheduled, min_share)
+
+
+def still_reachable(attended: int, held: int, scheduled: int, min_share: Decimal) -> bool:
+    """Whether a trainee short of the requirement could still meet it in the sessions not yet held."""
+    return attended + (scheduled - held) >= required_sessions(scheduled, min_share)

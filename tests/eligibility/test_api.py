@@ -112,7 +112,8 @@ async def test_member_changes_keep_member_ids_and_free_those_who_left(client: ht
 
 async def test_an_invalid_id_number_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post("/households", json=household_body("12345678901234567A"))
-    assert response.status_code == 409
+    assert response.status_code == 422  # invalid input, not a state the household is in
+    assert response.json()["errors"][0]["location"] == "body.members.0.id_number"
     assert "12345678901234567A" not in response.text
 
 

@@ -22,9 +22,9 @@ def seed(app: TrainingApp) -> dict[str, list[str]]:
     """A course and an exiting household whose working-age member was referred (and enrolled); the
     ids that reach them."""
     registered = household()
+    today = app.today()  # the machine's day (this app has no test clock): the exit is decided today
     feed(app, registered)
-    feed(app, exit_decided(registered.household_id))
-    today = app.today()
+    feed(app, exit_decided(registered.household_id, on=today))
     sessions = [(today + timedelta(days=7 * week), f"week {week}") for week in range(1, 5)]
     spec = CourseSpec("fuzz-welding", "Welding", "HR bureau", "Chancheng Garden", 2, sessions)
     course = app.schedule_course(spec, "fuzz")

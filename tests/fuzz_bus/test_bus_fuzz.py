@@ -56,6 +56,22 @@ REFUSALS = {
 the service has not seen registered, or dated before any value of a parameter it needs (penalties'
 README). Any other handler failure on a valid message is a finding."""
 
+REFUSED_AT_ONCE = {
+    # service: valid messages (or an export's entries) its handler refuses for good before handling
+    # (`refuse`, services/kit/inbox.py), dead-lettered at once: a fact describing a day not yet come
+    "eligibility": ("lies in the future",),
+}
+
+
+def refused_at_once(service: str, reason: str) -> bool:
+    return any(r in reason for r in REFUSED_AT_ONCE.get(service, ()))
+
+
+def rejected_count(reason: str) -> int:
+    """How many entries an export's dead letter names ("3 of 40 entries: ...")."""
+    head = reason.split(" of ", 1)[0]
+    return int(head) if head.isdigit() else -1
+
 
 def sentinel(stream: str) -> Message:
     spec = EVENTS_BY_TYPE[(SENTINELS[stream], 1)]
@@ -97,7 +113,14 @@ async def check(
             elif expected.type in service.handles[p.stream]:
                 covered.add((service.name, expected.type))
                 entries_dead = bus.entry_deadletters.get((service.name, p.stream, p.sequence))
-                if expected.rejected and (
+                refused = entries_dead is not None and refused_at_once(service.name, entries_dead.reason)
+                if refused:  # entries refused by design beside any invalid ones: counted apart
+                    assert entries_dead is not None
+                    if rejected_count(entries_dead.reason) < expected.rejected:
+                        problems.append(f"invalid entries not dead-lettered as such: {where}: {entries_dead}")
+                    else:
+                        outcomes["batch: entries refused by design apart"] += 1
+                elif expected.rejected and (
                     entries_dead is None or not entries_dead.reason.startswith(f"{expected.rejected} of ")
                 ):
                     problems.append(f"invalid entries not dead-lettered as such: {where}: {entries_dead}")
@@ -107,6 +130,8 @@ async def check(
                     outcomes[
                         "valid: handled once" if expected.rejected == 0 else "batch: bad entries apart"
                     ] += 1
+                elif effects == 0 and dead is not None and refused_at_once(service.name, dead.reason):
+                    outcomes["valid: refused at once by design, dead-lettered"] += 1
                 elif effects == 0 and dead is not None and dead.reason.startswith("handler failed"):
                     if any(r in dead.reason for r in REFUSALS.get(service.name, ())):
                         outcomes["valid: refused by design, dead-lettered"] += 1

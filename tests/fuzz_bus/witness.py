@@ -48,6 +48,11 @@ class Witnessed:
         if prepare is not None:
             prepare(batch, uow)
 
+    def refuse(self, payload: object) -> str | None:
+        """The handler's own refusal of a valid payload for good (a fact dated after today), if any."""
+        refuse: Any = getattr(self.handler, "refuse", None)
+        return None if refuse is None else refuse(payload)
+
     def __call__(self, incoming: Incoming, uow: UnitOfWork) -> None:
         self.handler(incoming, uow)
         ledger = uow.find(Ledger.create_id(incoming.stream), Ledger)

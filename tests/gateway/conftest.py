@@ -27,6 +27,7 @@ ACCOUNTS = {
     "inspector": Account("inspector.zhao", "inspector", ""),
     "auditor": Account("auditor.sun", "auditor", ""),
     "admin": Account("admin.qian", "admin", ""),
+    "assessor": Account("assessor.zhao", "assessor", ""),
     "department": Account("dept.civil-affairs", "department", "", department="civil_affairs"),
     "registry": Account("registry.housing-office", "registry", ""),
     "registry_scoped": Account("registry.chancheng", "registry", "", estates=frozenset({IN_ESTATE})),

@@ -98,7 +98,15 @@ def page(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def case_view(case: str) -> dict[str, Any]:
     household = HOUSE_IN if case == CASE_IN else HOUSE_OUT
-    return {"case_id": case, "household_id": household, "estate": estate_of(household), "status": "open"}
+    # the case inside the scoped reviewer's estates waits for assessor.zhao's report
+    assessments = [{"assessor_id": "assessor.zhao", "deadline": "2026-12-31"}] if case == CASE_IN else []
+    return {
+        "case_id": case,
+        "household_id": household,
+        "estate": estate_of(household),
+        "status": "open",
+        "assessments": assessments,
+    }
 
 
 def warning_view(warning: str) -> dict[str, Any]:
@@ -282,6 +290,10 @@ def answer(
             )
         if parts[0] == "cases" and len(parts) == 2:
             return (200, case_view(parts[1])) if parts[1] in (CASE_IN, CASE_OUT) else None
+        if path == "/assessments":
+            mine = request.query_params.get("assessor_id") == "assessor.zhao"
+            item = {"case_id": CASE_IN, "household_id": HOUSE_IN, "estate": estate_of(HOUSE_IN)}
+            return 200, page([item] if mine else [])
         if path.startswith("/parameters"):
             value = {
                 "value": "3960.00",

@@ -209,7 +209,16 @@ async def test_an_external_oidc_issuer_through_its_jwks(
 def test_demo_accounts_have_scrypt_hashes_of_their_published_passwords() -> None:
     credentials = demo_credentials()
     roles = {role.split(":")[0] for _, role, _ in credentials}
-    assert roles == {"reviewer", "supervisor", "inspector", "auditor", "admin", "department", "registry"}
+    assert roles == {
+        "reviewer",
+        "supervisor",
+        "inspector",
+        "auditor",
+        "admin",
+        "assessor",
+        "department",
+        "registry",
+    }
     directory = Directory.load(DEMO_USERS_FILE, allow_demo=True)
     for account, _, password in credentials:
         stored = directory.accounts[account].secret_hash

@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 from html.parser import HTMLParser
@@ -60,7 +60,7 @@ from services.training.settings import TrainingSettings
 from tests.conftest import REPO
 from tests.gateway.conftest import GatewayFactory, bearer
 from tests.gateway.test_console import hidden_csrf, log_in
-from tests.support.dates import yesterday
+from tests.support.dates import city_today, month_words, yesterday
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO / "var" / "test-artifacts")) / "console-pages"
 SERVICES = ("eligibility", "penalties", "resettlement", "training", "monitoring", "federation")
@@ -324,7 +324,7 @@ async def seed(city: City, client: httpx.AsyncClient, tokens: Tokens) -> None:
         household_id=house,
         review_id=uuid4(),
         route="transition",
-        decided_on=date(2027, 2, 1),
+        decided_on=city_today(),  # the day the services date what happens now
         low_income=True,
         wants_to_buy=False,
     )
@@ -343,22 +343,22 @@ async def seed(city: City, client: httpx.AsyncClient, tokens: Tokens) -> None:
         building="3",
         unit="1204",
         inspector_id="inspector.zhao",
-        confirmed_on=date(2027, 3, 10),
+        confirmed_on=date.fromisoformat(yesterday()),
     )
     city.penalties.run(lambda uow: city.penalties.on_violation_confirmed(uow, warning))
     officer = bearer(tokens, "reviewer_scoped")
-    for kind in ("rent_surcharge", "credit_list"):
-        sanction = {
-            "kind": kind,
-            "violation": "sublet",
-            "basis_id": str(warning.warning_id),
-            "on": "2027-03-11",
-        }
+    for kind in ("rent_surcharge", "credit_list"):  # (on the service's day: today)
+        sanction = {"kind": kind, "violation": "sublet", "basis_id": str(warning.warning_id)}
         imposed = await client.post(f"/api/households/{house}/sanctions", json=sanction, headers=officer)
         assert imposed.status_code in (200, 201), imposed.text  # a sublet's surcharge is automatic
+    # a credit-list entry the reviewer proposed is entered by a supervisor (four eyes)
+    entered = await client.post(
+        f"/api/sanctions/{imposed.json()['sanction_id']}/enter", headers=bearer(tokens, "supervisor2")
+    )
+    assert entered.status_code == 200, entered.text
     lodged = await client.post(
         f"/api/sanctions/{imposed.json()['sanction_id']}/appeals",
-        json={"grounds": "the lodger is my brother", "on": "2027-03-20"},
+        json={"grounds": "the lodger is my brother"},
         headers=officer,
     )
     assert lodged.status_code == 201, lodged.text
@@ -369,7 +369,10 @@ async def seed(city: City, client: httpx.AsyncClient, tokens: Tokens) -> None:
         "provider": "Foshan technical school",
         "estate": CHANCHENG,
         "capacity": 10,
-        "sessions": [{"on": "2027-03-01", "topic": "safety"}, {"on": "2027-03-08", "topic": "wiring"}],
+        "sessions": [
+            {"on": (city_today() + timedelta(days=7)).isoformat(), "topic": "safety"},
+            {"on": (city_today() + timedelta(days=14)).isoformat(), "topic": "wiring"},
+        ],
     }
     added = await client.post("/api/courses", json=course, headers=officer)
     assert added.status_code == 201, added.text
@@ -381,7 +384,7 @@ async def seed(city: City, client: httpx.AsyncClient, tokens: Tokens) -> None:
         headers=officer,
     )
     assert enrolled.status_code == 201, enrolled.text
-    employment = {"employer": "Midea", "start_date": "2027-05-01"}
+    employment = {"employer": "Midea", "start_date": "2026-05-01"}  # a job that has begun
     hired = await client.post(
         f"/api/referrals/{referrals[0]['referral_id']}/employment", json=employment, headers=officer
     )
@@ -510,8 +513,10 @@ async def test_money_dates_and_the_ledger_read_as_words(town: Town) -> None:
     for page in (zh, en):
         assert "¥12,345.00" in page and "¥4,200.00" in page  # base rent, the income fact
         assert "12345.00" not in page and "4200.00" not in page.replace("¥4,200.00", "")
-    assert "2027年3月" in zh and "1985年7月15日" in zh  # the plan's first month, a birth date
-    assert "Mar 2027" in en and "15 Jul 1985" in en
+    decided = city_today()
+    first_month = month_words(date(decided.year + decided.month // 12, decided.month % 12 + 1, 1))
+    assert first_month[0] in zh and "1985年7月15日" in zh  # the plan's first month, a birth date
+    assert first_month[1] in en and "15 Jul 1985" in en
     assert "过渡期租金" in zh and "加收租金" in zh  # the ledger's explanations, said in Chinese
     assert "Transition rent: +10 % a month" in en and "¥6,172.50 a month" in en
     case = (await client.get(f"/console/cases/{town.city.cases[CHANCHENG]}", params={"lang": "zh"})).text

@@ -38,6 +38,7 @@ QUERIES = pairs(
     GET /api/households  eligibility =
     GET /api/cases  eligibility =
     GET /api/review-queue  eligibility GET /cases
+    GET /api/assessments  eligibility =
     POST /api/households/search  eligibility =
     GET /api/reviewers/{operator_id}/report  eligibility =
     GET /api/parameters  eligibility =
@@ -63,6 +64,9 @@ BODIES = pairs(
     POST /api/cases/{case_id}/approval  eligibility =
     POST /api/cases/{case_id}/send-back  eligibility =
     POST /api/cases/{case_id}/assessment-requests  eligibility =
+    POST /api/cases/{case_id}/assessment-reports  eligibility =
+    POST /api/cases/{case_id}/appeals  eligibility =
+    POST /api/cases/{case_id}/appeal-decision  eligibility =
     POST /api/parameters/{rule}/values  eligibility =
     POST /api/what-if  eligibility =
     POST /api/households/{household_id}/sanctions  penalties =
@@ -214,6 +218,7 @@ async def test_a_day_the_service_would_refuse_is_refused_at_the_gateway(
             assert response.status_code == 422 and response.json()["title"] == "Invalid request", (
                 response.text
             )
-        body = {"on": 0}
-        response = await client.post("/api/transitions/overdue-check", json=body, headers=admin)
+        body = {"on": 0}  # (the overdue check takes no date: the service's day is its own)
+        url = "/api/sanctions/00000000-0000-4000-8000-000000000000/serve-notice"
+        response = await client.post(url, json=body, headers=admin)
         assert response.status_code == 422, response.text

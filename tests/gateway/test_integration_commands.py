@@ -137,13 +137,17 @@ async def test_one_command_per_service_end_to_end(stack: Stack, tokens: Tokens) 
         building="3",
         unit="1204",
         inspector_id="inspector.zhao",
-        confirmed_on=date(2027, 3, 10),
+        confirmed_on=date(2027, 2, 10),
     )
     stack.penalties.run(lambda uow: stack.penalties.on_violation_confirmed(uow, warning))
     sanction = {"kind": "credit_list", "violation": "sublet", "basis_id": str(warning.warning_id)}
     url = f"/api/households/{house}/sanctions"
-    imposed = await client.post(url, json={**sanction, "on": "2027-03-11"}, headers=scoped)
+    # the service's day is its clock's (2027-02-15): a day after it is refused, a day before needs a reason
+    future = await client.post(url, json={**sanction, "on": "2027-03-11"}, headers=scoped)
+    assert future.status_code == 422 and future.json()["service"] == "penalties", future.text
+    imposed = await client.post(url, json=sanction, headers=scoped)
     assert imposed.status_code == 201, imposed.text
+    assert imposed.json()["state"] == "proposed"  # a credit-list entry needs a second person
     assert imposed.json()["imposed_by"] == "reviewer.li" and imposed.json()["estate"] == IN_ESTATE
     again = await client.post(url, json=sanction, headers=scoped)
     assert again.status_code == 200 and again.json()["sanction_id"] == imposed.json()["sanction_id"]
@@ -154,14 +158,18 @@ async def test_one_command_per_service_end_to_end(stack: Stack, tokens: Tokens) 
     assert outside.status_code == 403
 
     sanction_id = imposed.json()["sanction_id"]
+    refused = await client.post(f"/api/sanctions/{sanction_id}/enter", headers=scoped)
+    assert refused.status_code == 403  # sanctions:execute: a supervisor's
+    entered = await client.post(f"/api/sanctions/{sanction_id}/enter", headers=bearer(tokens, "supervisor2"))
+    assert entered.status_code == 200 and entered.json()["state"] == "active", entered.text
     lodged = await client.post(
         f"/api/sanctions/{sanction_id}/appeals",
-        json={"grounds": "the lodger is my brother", "on": "2027-03-20"},
+        json={"grounds": "the lodger is my brother"},
         headers=scoped,
     )
     assert lodged.status_code == 201, lodged.text
     resolve = f"/api/appeals/{lodged.json()['appeal_id']}/resolve"
-    decision = {"outcome": "upheld", "note": "family, not a tenant", "on": "2027-04-15"}
+    decision = {"outcome": "upheld", "note": "family, not a tenant"}
     assert (await client.post(resolve, json=decision, headers=scoped)).status_code == 403  # a reviewer
     resolved = await client.post(resolve, json=decision, headers=bearer(tokens, "supervisor"))
     assert resolved.status_code == 200 and resolved.json()["state"] == "upheld", resolved.text
@@ -205,8 +213,8 @@ async def test_one_command_per_service_end_to_end(stack: Stack, tokens: Tokens) 
         "provider": "Foshan technical school",
         "estate": IN_ESTATE,
         "capacity": 10,
-        "sessions": [{"on": "2027-03-01", "topic": "safety"}, {"on": "2027-03-08", "topic": "wiring"}],
-    }
+        "sessions": [{"on": "2027-02-15", "topic": "safety"}, {"on": "2027-02-22", "topic": "wiring"}],
+    }  # the first session is today (the services' clock): its attendance can be recorded
     added = await client.post("/api/courses", json=course, headers=scoped)
     assert added.status_code == 201, added.text
     course_id = added.json()["course_id"]
@@ -233,7 +241,7 @@ async def test_one_command_per_service_end_to_end(stack: Stack, tokens: Tokens) 
     assert enrolled.status_code == 201 and enrolled.json()["status"] == "enrolled", enrolled.text
     attended = await client.post(
         f"/api/courses/{course_id}/sessions/1/attendance",
-        json={"attendees": [str(member)], "held_on": "2027-03-01"},
+        json={"attendees": [str(member)], "held_on": "2027-02-15"},
         headers=scoped,
     )
     assert attended.status_code == 200 and attended.json()["attendees"] == 1, attended.text

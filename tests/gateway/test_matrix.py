@@ -60,6 +60,8 @@ REVIEWERS = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2"}
 # of resettlement and training (placements:write, training:write)
 OFFICERS = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2", "inspector", "admin"}
 DECIDERS = {"supervisor", "supervisor2", "admin"}
+# the second pair of eyes on irreversible steps (sanctions:execute): supervisors only
+EXECUTORS = {"supervisor", "supervisor2"}
 CASEWORKERS = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2", "admin"}
 PERSONAL = {"reviewer", "reviewer_scoped", "supervisor", "supervisor2"}
 
@@ -72,6 +74,8 @@ FACT = {
     "fact": {"kind": "income", "monthly_income": "3000.00"},
 }
 ASSESSMENT = {"assessor_id": "assessor.zhao", "deadline": "2026-12-31"}
+REPORT = {"report": "income is seasonal", "recommendation": "transition"}
+APPEAL_DECISION = {"decision": "overturned", "reason": "the job loss is documented"}
 VALUE = {"region": "CN-FS", "effective_from": "2027-01-01", "value": "4000.00", "legal_reference": "x"}
 WHAT_IF = {"on": "2026-11-27", "values": [{"rule": "income_per_capita", "region": "CN-FS", "value": "1"}]}
 SANCTION = {"kind": "credit_list", "violation": "sublet", "basis_id": WARN_IN, "note": "confirmed"}
@@ -124,6 +128,12 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", f"/api/cases/{CASE_IN}/approval", {"reason": "ok"}, {"supervisor", "supervisor2"}),
     ("POST", f"/api/cases/{CASE_OUT}/send-back", {"reason": "no"}, {"supervisor", "supervisor2"}),
     ("POST", f"/api/cases/{CASE_IN}/assessment-requests", ASSESSMENT, REVIEWERS),
+    ("GET", "/api/assessments", None, {"assessor"}),
+    ("POST", f"/api/cases/{CASE_IN}/assessment-reports", REPORT, {"assessor"}),
+    ("POST", f"/api/cases/{CASE_OUT}/assessment-reports", REPORT, set()),  # not assigned to it
+    ("POST", f"/api/cases/{CASE_IN}/appeals", {"reason": "lost his job"}, REVIEWERS),
+    ("POST", f"/api/cases/{CASE_OUT}/appeals", {"reason": "ill"}, UNSCOPED(REVIEWERS)),
+    ("POST", f"/api/cases/{CASE_IN}/appeal-decision", APPEAL_DECISION, {"supervisor", "supervisor2"}),
     ("GET", "/api/reviewers/reviewer.he/report", None, CASE_READERS),
     ("GET", "/api/parameters", None, CASE_READERS),
     ("GET", "/api/parameters/history", None, CASE_READERS),
@@ -162,8 +172,12 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", f"/api/households/{HOUSE_OUT}/keys-returned", {}, UNSCOPED(OFFICERS)),
     ("POST", f"/api/sanctions/{SANCTION_IN}/serve-notice", {}, OFFICERS),
     ("POST", f"/api/sanctions/{SANCTION_OUT}/serve-notice", {}, UNSCOPED(OFFICERS)),
-    ("POST", f"/api/sanctions/{SANCTION_IN}/execute", {}, OFFICERS),
-    ("POST", f"/api/sanctions/{SANCTION_OUT}/execute", {}, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/propose-execution", None, OFFICERS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/propose-execution", None, UNSCOPED(OFFICERS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/execute", {}, EXECUTORS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/execute", {}, UNSCOPED(EXECUTORS)),
+    ("POST", f"/api/sanctions/{SANCTION_IN}/enter", None, EXECUTORS),
+    ("POST", f"/api/sanctions/{SANCTION_OUT}/enter", None, UNSCOPED(EXECUTORS)),
     ("POST", f"/api/sanctions/{SANCTION_IN}/lift", {"reason": "moved back in"}, OFFICERS),
     ("POST", f"/api/sanctions/{SANCTION_OUT}/lift", {}, UNSCOPED(OFFICERS)),
     ("POST", f"/api/sanctions/{SANCTION_IN}/withdraw", {"reason": "in error"}, OFFICERS),
@@ -172,7 +186,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", f"/api/sanctions/{SANCTION_OUT}/appeals", {"grounds": "away"}, UNSCOPED(OFFICERS)),
     ("POST", f"/api/appeals/{APPEAL_IN}/resolve", {"outcome": "dismissed"}, DECIDERS),
     ("POST", f"/api/appeals/{APPEAL_OUT}/resolve", {"outcome": "upheld", "note": "n"}, DECIDERS),
-    ("POST", "/api/transitions/overdue-check", {"on": "2027-08-01"}, UNSCOPED(OFFICERS)),
+    ("POST", "/api/transitions/overdue-check", None, UNSCOPED(OFFICERS)),
     # -- resettlement: commands
     ("POST", f"/api/resettlement-cases/{RCASE_IN}/accept", None, CASEWORKERS),
     ("POST", f"/api/resettlement-cases/{RCASE_OUT}/accept", None, UNSCOPED(CASEWORKERS)),

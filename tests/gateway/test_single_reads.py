@@ -191,29 +191,26 @@ async def test_real_services_answer_the_single_reads_and_penalties_keeps_four_ey
         building="3",
         unit="1204",
         inspector_id="inspector.zhao",
-        confirmed_on=date(2027, 3, 10),
+        confirmed_on=date(2027, 2, 10),
     )
     stack.penalties.run(lambda uow: stack.penalties.on_violation_confirmed(uow, warning))
     imposed = await client.post(
         f"/api/households/{house}/sanctions",
-        json={
-            "kind": "credit_list",
-            "violation": "sublet",
-            "basis_id": str(warning.warning_id),
-            "on": "2027-03-11",
-        },
+        json={"kind": "credit_list", "violation": "sublet", "basis_id": str(warning.warning_id)},
         headers=scoped,
     )
     assert imposed.status_code == 201, imposed.text
+    entered = await client.post(f"/api/sanctions/{imposed.json()['sanction_id']}/enter", headers=wang)
+    assert entered.status_code == 200, entered.text
     lodged = await client.post(
         f"/api/sanctions/{imposed.json()['sanction_id']}/appeals",
-        json={"grounds": "the lodger is my brother", "on": "2027-03-20"},
+        json={"grounds": "the lodger is my brother"},
         headers=wang,
     )
     assert lodged.status_code == 201 and lodged.json()["lodged_by"] == "supervisor.wang", lodged.text
     appeal_id = lodged.json()["appeal_id"]
     resolve = f"/api/appeals/{appeal_id}/resolve"
-    decision = {"outcome": "upheld", "on": "2027-04-15"}
+    decision = {"outcome": "upheld"}
     own = await client.post(resolve, json=decision, headers=wang)
     assert own.status_code == 403, own.text
     assert (own.json()["title"], own.json()["service"]) == ("Four-eyes principle", "penalties")
@@ -252,16 +249,16 @@ async def test_real_services_answer_the_single_reads_and_penalties_keeps_four_ey
         "household": DepartmentFactReported(
             department="human_resources",  # type: ignore[arg-type]
             reference="RS-11",
-            described_on=date(2027, 5, 20),
+            described_on=date(2027, 2, 10),
             household_id=house,
-            fact=EmploymentFact(employer="Midea", start_date=date(2027, 5, 1)),
+            fact=EmploymentFact(employer="Midea", start_date=date(2027, 2, 1)),  # begun by today
         ),
         "person": DepartmentFactReported(
             department="human_resources",  # type: ignore[arg-type]
             reference="RS-12",
-            described_on=date(2027, 5, 20),
+            described_on=date(2027, 2, 10),
             person_hash="ef" * 32,
-            fact=EmploymentFact(employer="Midea", start_date=date(2027, 5, 1)),
+            fact=EmploymentFact(employer="Midea", start_date=date(2027, 2, 1)),  # begun by today
         ),
     }
     for fact in facts.values():

@@ -60,7 +60,7 @@ def scene(tmp_path: Path, persistence: dict[str, str]) -> Iterator[Scene]:
 def test_an_exit_withdraws_open_warnings_and_leaves_the_flat_unlet(scene: Scene) -> None:
     scene.strangers(START, 30)
     (sublet,) = scene.app.detect()
-    scene.app.assign(sublet, "inspector.wu", START + timedelta(days=31))
+    scene.app.assign(sublet, "inspector.wu", scene.at(START + timedelta(days=31)))
     before = scene.app.notification_log.select(start=1, limit=1000)[-1].id
 
     withdrawn = handle(scene, lambda uow: scene.app.on_exit_completed(uow, exit_of(scene.household)))
@@ -79,7 +79,7 @@ def test_an_exit_withdraws_open_warnings_and_leaves_the_flat_unlet(scene: Scene)
     assert UNIT not in register.by_unit and UNIT in register.unlet()
     assert not set(scene.members) & register.member_household.keys()
     with pytest.raises(TransitionError):  # closed: no inspector step follows a withdrawal
-        scene.app.dismiss(sublet, "inspector.wu", "too late", HANDED_BACK)
+        scene.app.dismiss(sublet, "inspector.wu", "too late", scene.at(HANDED_BACK))
 
     # The same exit again (a redelivery under another message id) changes nothing.
     assert handle(scene, lambda uow: scene.app.on_exit_completed(uow, exit_of(scene.household))) == []
@@ -238,8 +238,10 @@ def test_registration_records_weigh_on_the_next_sublet_detection(scene: Scene) -
 def test_the_timeline_and_the_figures(scene: Scene) -> None:
     scene.strangers(START, 30)
     (warning_id,) = scene.app.detect()
-    scene.app.assign(warning_id, "inspector.wu", START + timedelta(days=31))
-    scene.app.confirm(warning_id, "inspector.wu", "sublet", START + timedelta(days=32), "sub-tenant")
+    scene.app.assign(warning_id, "inspector.wu", scene.at(START + timedelta(days=31)))
+    scene.app.confirm(
+        warning_id, "inspector.wu", "sublet", scene.at(START + timedelta(days=32)), "sub-tenant"
+    )
     handle(
         scene,
         lambda uow: scene.app.on_decision(

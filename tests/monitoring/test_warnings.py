@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,13 +14,14 @@ import pytest
 
 from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.monitoring import OccupancyWarningRaised, ViolationConfirmed
+from services.kit.clock import ManualClock
 from services.kit.uow import UnitOfWork
 from services.monitoring.application import MonitoringApp, NotFound
 from services.monitoring.domain import TransitionError, UnitRef
 from services.monitoring.handlers import DOOR_ACCESS, UTILITY_READING, translate
 from services.monitoring.intake import Rejected, SignalIntake
 from services.monitoring.settings import MonitoringSettings
-from tests.monitoring.support import OTHER_UNIT, START, UNIT, days, door_signal, local
+from tests.monitoring.support import FOSHAN, OTHER_UNIT, START, UNIT, days, door_signal, local
 
 
 def registration(household: UUID, members: list[UUID], unit: str = UNIT.unit) -> HouseholdRegistered:
@@ -41,10 +42,14 @@ def registration(household: UUID, members: list[UUID], unit: str = UNIT.unit) ->
 
 
 class Scene:
+    """A monitoring app on a test clock: time passes as the estates report (a batch of signals moves
+    the clock to its latest opening) or as the test says (`at`), never through a command's date."""
+
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
         self.settings = MonitoringSettings(var_dir=tmp_path)
         self.env = env
-        self.app = MonitoringApp(self.settings, env)
+        self.clock = ManualClock(datetime.combine(START, time(23, 0), tzinfo=FOSHAN))
+        self.app = MonitoringApp(self.settings, env, clock=self.clock)
         self.intake = SignalIntake(self.app, self.settings)
         self.household = uuid4()
         self.members = [uuid4(), uuid4()]
@@ -58,9 +63,17 @@ class Scene:
         self.app.catch_up()
         self.app.enrol_credential("card", "c-1", self.members[0])
 
+    def at(self, day: date) -> date:
+        """Move the clock to the evening of `day` (never back); returns `day`."""
+        self.clock.now = max(self.clock.now, datetime.combine(day, time(23, 0), tzinfo=FOSHAN))
+        return day
+
     def signals(
-        self, items: list[dict[str, Any]], subject: str = DOOR_ACCESS.subject
+        self, items: list[dict[str, Any]], subject: str = DOOR_ACCESS.subject, advance: bool = True
     ) -> tuple[set[UnitRef], list[Rejected]]:
+        stamps = [datetime.fromisoformat(i["at"]) for i in items if "at" in i] if advance else []
+        if stamps:
+            self.clock.now = max(self.clock.now, max(stamps))
         self.app.catch_up()
         self.sequence += 1
         return self.intake.fold_many([(subject, self.sequence, json.dumps(items).encode())])
@@ -73,7 +86,7 @@ class Scene:
 
     def restart(self) -> None:
         self.app.close()
-        self.app = MonitoringApp(self.settings, self.env)
+        self.app = MonitoringApp(self.settings, self.env, clock=self.clock)
         self.intake = SignalIntake(self.app, self.settings)
 
 
@@ -116,7 +129,7 @@ def test_unknown_units_and_malformed_signals_are_refused_not_fatal(scene: Scene)
     unknown_estate = {**good, "estate": "Atlantis"}
     malformed = {**good, "direction": "sideways"}
     future = {**good, "at": "2099-01-01T00:00:00+08:00"}
-    touched, rejected = scene.signals([good, unknown_unit, unknown_estate, malformed, future])
+    touched, rejected = scene.signals([good, unknown_unit, unknown_estate, malformed, future], advance=False)
     assert touched == {UNIT}
     assert sorted(r.outcome for r in rejected) == ["future", "malformed", "unknown_estate", "unknown_unit"]
     assert scene.app.book.estate_days[UNIT.estate] == START.toordinal()
@@ -153,7 +166,7 @@ def test_a_warning_is_raised_once_per_open_condition_even_after_a_restart(scene:
 def test_lifecycle_and_new_evidence_after_a_dismissal(scene: Scene) -> None:
     scene.strangers(START, 30)
     (first,) = scene.app.detect()
-    day = START + timedelta(days=30)
+    day = scene.at(START + timedelta(days=30))
     with pytest.raises(TransitionError):
         scene.app.confirm(first, "inspector.wu", "sublet", day, "")
     scene.app.assign(first, "inspector.wu", day)
@@ -167,12 +180,14 @@ def test_lifecycle_and_new_evidence_after_a_dismissal(scene: Scene) -> None:
     scene.strangers(day + timedelta(days=1), 30)
     (second,) = scene.app.detect()
     assert second != first
-    scene.app.assign(second, "inspector.wu", day + timedelta(days=31))
-    scene.app.confirm(second, "inspector.wu", "sublet", day + timedelta(days=32), "sub-tenant met on site")
+    scene.app.assign(second, "inspector.wu", scene.at(day + timedelta(days=31)))
+    scene.app.confirm(
+        second, "inspector.wu", "sublet", scene.at(day + timedelta(days=32)), "sub-tenant met on site"
+    )
     with pytest.raises(TransitionError):
-        scene.app.dismiss(second, "inspector.wu", "changed my mind", day + timedelta(days=33))
+        scene.app.dismiss(second, "inspector.wu", "changed my mind", scene.at(day + timedelta(days=33)))
     assert [w["status"] for w in scene.app.open_warnings()] == ["confirmed"]
-    scene.app.rectify(second, "officer.he", day + timedelta(days=60), "sub-tenant left")
+    scene.app.rectify(second, "officer.he", scene.at(day + timedelta(days=60)), "sub-tenant left")
     assert scene.app.warning(second)["status"] == "rectified"
     assert scene.app.open_warnings() == []
 
@@ -180,8 +195,10 @@ def test_lifecycle_and_new_evidence_after_a_dismissal(scene: Scene) -> None:
 def test_relay_translation_of_the_lifecycle(scene: Scene) -> None:
     scene.strangers(START, 30)
     (warning_id,) = scene.app.detect()
-    scene.app.assign(warning_id, "inspector.wu", START + timedelta(days=31))
-    scene.app.confirm(warning_id, "inspector.wu", "sublet", START + timedelta(days=32), "seen on site")
+    scene.app.assign(warning_id, "inspector.wu", scene.at(START + timedelta(days=31)))
+    scene.app.confirm(
+        warning_id, "inspector.wu", "sublet", scene.at(START + timedelta(days=32)), "seen on site"
+    )
     outgoing = [
         o
         for n in scene.app.notification_log.select(start=1, limit=100)

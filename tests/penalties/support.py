@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -16,6 +16,7 @@ from services.penalties.settings import PenaltiesSettings
 
 ESTATE, BUILDING, UNIT = "Chancheng Garden", "3", "1204"
 OFFICER = "officer.li"
+SUPERVISOR, SECOND_SUPERVISOR = "supervisor.chen", "supervisor.wang"
 
 
 def registration(household_id: UUID, base_rent: str = "1000.00") -> HouseholdRegistered:
@@ -88,6 +89,21 @@ def eligibility_appeal_resolved(
 # The day these tests' dates were written around (11:00 in Foshan): "today" for a sanction's state
 # and a notice's delivery, whatever the machine's date.
 TODAY = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def at(day: date) -> datetime:
+    """11:00 in Foshan on `day`: the instant a test's clock is moved to, to make `day` today."""
+    return datetime.combine(day, time(3, 0), tzinfo=UTC)
+
+
+def clock_of(app: PenaltiesApp) -> ManualClock:
+    assert isinstance(app.clock, ManualClock)
+    return app.clock
+
+
+def move_to(app: PenaltiesApp, day: date) -> None:
+    """Make `day` the service's today: time moves by the clock, never through a command's date."""
+    clock_of(app).now = at(day)
 
 
 def make_app(

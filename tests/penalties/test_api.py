@@ -17,7 +17,7 @@ import pytest
 from services.penalties.application import PenaltiesApp
 from services.penalties.service import build
 from services.penalties.settings import PenaltiesSettings
-from tests.penalties.support import exit_decision, feed, registered_household, violation
+from tests.penalties.support import exit_decision, feed, make_app, move_to, registered_household, violation
 from tests.support.identity import ANONYMOUS, OperatorAuth, as_operator
 
 OFFICER = as_operator("officer.li", "reviewer", "penalties")
@@ -31,7 +31,9 @@ READER = OperatorAuth("auditor.sun", "auditor", "penalties")
 async def client_and_app(
     tmp_path: Path, persistence: dict[str, str]
 ) -> AsyncIterator[tuple[httpx.AsyncClient, PenaltiesApp]]:
-    api, runtime = build(PenaltiesSettings(var_dir=tmp_path), persistence)
+    api, runtime = build(
+        PenaltiesSettings(var_dir=tmp_path), persistence, app=make_app(tmp_path, persistence)
+    )
     app = runtime.app
     assert isinstance(app, PenaltiesApp)
     async with httpx.AsyncClient(
@@ -48,9 +50,8 @@ async def test_concurrent_voluntary_exit_requests_pay_the_subsidy_once(
     household_id = registered_household(app)
     feed(app, "on_exit_decided", exit_decision(household_id, "exit", low_income=True, wants_to_buy=True))
     url = f"/households/{household_id}/voluntary-exit"
-    responses = await asyncio.gather(
-        *(client.post(url, json={"on": "2027-02-01"}, headers=HOUSEHOLD) for _ in range(8))
-    )
+    move_to(app, date(2027, 2, 1))
+    responses = await asyncio.gather(*(client.post(url, json={}, headers=HOUSEHOLD) for _ in range(8)))
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["subsidy"]["subsidy_id"] for r in responses}) == 1
     subsidy = (await client.get(f"/households/{household_id}/subsidy")).json()
@@ -79,12 +80,14 @@ async def test_sanctions_appeals_and_reads_over_http(
 
     confirmed = violation(household_id, "sublet", date(2027, 3, 10))
     feed(app, "on_violation_confirmed", confirmed)
+    move_to(app, date(2027, 3, 11))
     created = await client.post(
-        sanctions_url,
-        json={**body, "basis_id": str(confirmed.warning_id), "on": "2027-03-11"},
-        headers=OFFICER,
+        sanctions_url, json={**body, "basis_id": str(confirmed.warning_id)}, headers=OFFICER
     )
     assert created.status_code == 201 and created.json()["imposed_by"] == "officer.li"
+    assert created.json()["state"] == "proposed"
+    entered = await client.post(f"/sanctions/{created.json()['sanction_id']}/enter", headers=SUPERVISOR)
+    assert entered.status_code == 200 and entered.json()["state"] == "active"
     again = await client.post(
         sanctions_url, json={**body, "basis_id": str(confirmed.warning_id)}, headers=OFFICER
     )
@@ -92,15 +95,16 @@ async def test_sanctions_appeals_and_reads_over_http(
 
     listed = (await client.get(sanctions_url)).json()
     surcharge = next(s for s in listed if s["kind"] == "rent_surcharge")
-    late = await client.post(
+    future = await client.post(
         f"/sanctions/{surcharge['sanction_id']}/appeals",
         json={"grounds": "x", "on": "2027-05-01"},
         headers=HOUSEHOLD,
     )
-    assert late.status_code == 422
+    assert future.status_code == 422 and future.json()["errors"][0]["location"] == "body.on"
+    move_to(app, date(2027, 3, 20))
     lodged = await client.post(
         f"/sanctions/{surcharge['sanction_id']}/appeals",
-        json={"grounds": "the lodger is my brother", "on": "2027-03-20"},
+        json={"grounds": "the lodger is my brother"},
         headers=HOUSEHOLD,
     )
     assert lodged.status_code == 201
@@ -114,9 +118,8 @@ async def test_sanctions_appeals_and_reads_over_http(
     ] == "Chancheng Garden"
     resolve_url = f"/appeals/{appeal_id}/resolve"
     assert (await client.post(resolve_url, json={"outcome": "dismissed"}, headers=OFFICER)).status_code == 403
-    resolved = await client.post(
-        resolve_url, json={"outcome": "dismissed", "on": "2027-04-15"}, headers=SUPERVISOR
-    )
+    move_to(app, date(2027, 4, 15))
+    resolved = await client.post(resolve_url, json={"outcome": "dismissed"}, headers=SUPERVISOR)
     assert resolved.status_code == 200 and resolved.json()["state"] == "dismissed"
     assert (await client.post(resolve_url, json={"outcome": "upheld"}, headers=SUPERVISOR)).status_code == 409
 
@@ -132,7 +135,10 @@ async def test_sanctions_appeals_and_reads_over_http(
     ]
     timeline = (await client.get(f"/households/{household_id}/timeline")).json()
     summaries = [entry["summary"] for entry in timeline["entries"]]
-    assert "Sanction imposed: credit_list for sublet" in summaries and "Appeal dismissed" in summaries
+    assert (
+        "Credit-list entry proposed: credit_list for sublet" in summaries and "Appeal dismissed" in summaries
+    )
+    assert any(s.startswith("Credit-list entry entered until") for s in summaries)
     assert any(e["actor"] == "officer.li" for e in timeline["entries"])
     assert (await client.get("/transitions", params={"state": "active"})).json()["items"] == []
     assert (await client.get("/sanctions", params={"state": "bogus"})).status_code == 422
@@ -143,12 +149,12 @@ async def test_sanctions_appeals_and_reads_over_http(
         "month": "2027-07",
         "rent": "1600.00",
     }
-    checked = await client.post("/transitions/overdue-check", json={"on": "2027-08-01"}, headers=OFFICER)
+    move_to(app, date(2027, 8, 1))
+    checked = await client.post("/transitions/overdue-check", headers=OFFICER)
     assert checked.status_code == 200 and len(checked.json()["sanctioned"]) == 1
-    returned = await client.post(
-        f"/households/{household_id}/keys-returned", json={"on": "2027-08-20"}, headers=OFFICER
-    )
-    assert returned.status_code == 200
+    move_to(app, date(2027, 8, 20))
+    returned = await client.post(f"/households/{household_id}/keys-returned", json={}, headers=OFFICER)
+    assert returned.status_code == 200 and returned.json()["completed_on"] == "2027-08-20"
     assert (await client.get("/transitions", params={"state": "exited"})).json()["items"][0][
         "state"
     ] == "exited"

@@ -17,7 +17,7 @@ from services.penalties.application import PenaltiesApp
 from services.penalties.domain import Appeal, FourEyesViolation, RoleRefused, RuleError
 from services.penalties.service import build
 from services.penalties.settings import PenaltiesSettings
-from tests.penalties.support import feed, registered_household, violation
+from tests.penalties.support import feed, make_app, move_to, registered_household, violation
 from tests.support.identity import ANONYMOUS, OperatorAuth, as_operator
 
 CLERK = as_operator("desk.clerk", "household", "penalties")
@@ -26,6 +26,7 @@ WANG = as_operator("supervisor.wang", "supervisor", "penalties")
 ZHAO = as_operator("supervisor.zhao", "supervisor", "penalties")
 REVIEWER = as_operator("reviewer.he", "reviewer", "penalties")
 AUDITOR = as_operator("auditor.sun", "auditor", "penalties")
+LIU = as_operator("supervisor.liu", "supervisor", "penalties")
 
 
 # -- the domain: no I/O, the rule itself ------------------------------------------------------------
@@ -83,7 +84,9 @@ READER = OperatorAuth("auditor.sun", "auditor", "penalties")
 async def client_and_app(
     tmp_path: Path, persistence: dict[str, str]
 ) -> AsyncIterator[tuple[httpx.AsyncClient, PenaltiesApp]]:
-    api, runtime = build(PenaltiesSettings(var_dir=tmp_path), persistence)
+    api, runtime = build(
+        PenaltiesSettings(var_dir=tmp_path), persistence, app=make_app(tmp_path, persistence)
+    )
     app = runtime.app
     assert isinstance(app, PenaltiesApp)
     async with httpx.AsyncClient(
@@ -97,18 +100,17 @@ async def sanction_imposed_by_chen(client: httpx.AsyncClient, app: PenaltiesApp)
     household_id = registered_household(app)
     confirmed = violation(household_id, "sublet", date(2027, 3, 10))
     feed(app, "on_violation_confirmed", confirmed)
+    move_to(app, date(2027, 3, 11))
     imposed = await client.post(
         f"/households/{household_id}/sanctions",
-        json={
-            "kind": "credit_list",
-            "violation": "sublet",
-            "basis_id": str(confirmed.warning_id),
-            "on": "2027-03-11",
-        },
+        json={"kind": "credit_list", "violation": "sublet", "basis_id": str(confirmed.warning_id)},
         headers=CHEN,
     )
     assert imposed.status_code == 201 and imposed.json()["imposed_by"] == "supervisor.chen"
-    return dict(imposed.json())
+    entered = await client.post(f"/sanctions/{imposed.json()['sanction_id']}/enter", headers=LIU)
+    assert entered.status_code == 200 and entered.json()["state"] == "active"
+    move_to(app, date(2027, 3, 20))
+    return dict(entered.json())
 
 
 async def test_one_appeal_by_id(client_and_app: tuple[httpx.AsyncClient, PenaltiesApp]) -> None:
@@ -116,7 +118,7 @@ async def test_one_appeal_by_id(client_and_app: tuple[httpx.AsyncClient, Penalti
     sanction = await sanction_imposed_by_chen(client, app)
     lodged = await client.post(
         f"/sanctions/{sanction['sanction_id']}/appeals",
-        json={"grounds": "the lodger is my brother", "on": "2027-03-20"},
+        json={"grounds": "the lodger is my brother"},
         headers=CLERK,
     )
     assert lodged.status_code == 201 and lodged.json()["lodged_by"] == "desk.clerk"
@@ -146,7 +148,7 @@ async def test_four_eyes_and_roles_hold_when_penalties_is_called_directly(
     client, app = client_and_app
     sanction = await sanction_imposed_by_chen(client, app)
     appeals_url = f"/sanctions/{sanction['sanction_id']}/appeals"
-    grounds = {"grounds": "away for work", "on": "2027-03-20"}
+    grounds = {"grounds": "away for work"}
 
     assert (await client.post(appeals_url, json=grounds, auth=ANONYMOUS)).status_code == 401
     by_auditor = await client.post(appeals_url, json=grounds, headers=AUDITOR)
@@ -156,7 +158,8 @@ async def test_four_eyes_and_roles_hold_when_penalties_is_called_directly(
     lodged = await client.post(appeals_url, json=grounds, headers=WANG)  # on the household's behalf
     assert lodged.status_code == 201
     resolve_url = f"/appeals/{lodged.json()['appeal_id']}/resolve"
-    decision = {"outcome": "upheld", "on": "2027-04-01"}
+    decision = {"outcome": "upheld"}
+    move_to(app, date(2027, 4, 1))
     before = (await client.get(f"/households/{sanction['household_id']}/timeline")).json()["entries"]
 
     refusals = [
@@ -175,6 +178,7 @@ async def test_four_eyes_and_roles_hold_when_penalties_is_called_directly(
         ),  # her id, wrong role
         (WANG, 403, "Four-eyes principle"),  # recorded the appeal
         (CHEN, 403, "Four-eyes principle"),  # imposed the sanction
+        (LIU, 403, "Four-eyes principle"),  # entered the credit-list entry
     ]
     for headers, status, title in refusals:
         refused = await client.post(resolve_url, json=decision, headers=headers, auth=ANONYMOUS)

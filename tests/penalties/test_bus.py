@@ -21,12 +21,13 @@ from contracts.catalogue import EventSpec
 from contracts.envelope import Envelope
 from services.kit import clock
 from services.kit.bus import connect, ensure_streams
+from services.kit.clock import ManualClock
 from services.kit.codec import Outgoing, encode
 from services.penalties.application import PenaltiesApp
 from services.penalties.handlers import EXIT_DECIDED, REGISTERED, VIOLATION_CONFIRMED
 from services.penalties.service import build
 from services.penalties.settings import PenaltiesSettings
-from tests.penalties.support import exit_decision, registration, violation
+from tests.penalties.support import at, exit_decision, registration, violation
 from tests.support.identity import OperatorAuth
 from tests.support.nats import NatsServer
 
@@ -89,8 +90,10 @@ async def test_decisions_and_violations_over_nats_to_penalties_events(
     settings = PenaltiesSettings(
         nats_url=nats_server.url, var_dir=tmp_path, notice_retry_s=0.2, overdue_check_interval_s=0.2
     )
+    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "p.sqlite")}
+    # The service's day is its clock's: the flat is handed back on 2099-04-30 because that is today.
     api, runtime = build(
-        settings, {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "p.sqlite")}
+        settings, store, app=PenaltiesApp(settings, store, clock=ManualClock(at(date(2099, 4, 30))))
     )
     app = runtime.app
     assert isinstance(app, PenaltiesApp)
@@ -112,10 +115,7 @@ async def test_decisions_and_violations_over_nats_to_penalties_events(
                 f"/households/{staged}/ledger", params={"from": "2099-02", "to": "2099-04"}
             )
             assert [m["total_due"] for m in ledger.json()["months"]] == ["1100.00", "1200.00", "1800.00"]
-            returned = await client.post(
-                f"/households/{staged}/keys-returned",
-                json={"on": "2099-04-30"},
-            )
+            returned = await client.post(f"/households/{staged}/keys-returned", json={})
             assert returned.status_code == 200
             assert (await client.get("/readyz")).status_code == 200
 

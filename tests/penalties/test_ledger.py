@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from services.penalties.domain import Tenancy, line_amount, money, transition_schedule
+from services.penalties.domain import (
+    Tenancy,
+    add_months,
+    last_day,
+    line_amount,
+    money,
+    month_of,
+    parse_month,
+    transition_schedule,
+)
 from services.penalties.parameters import ParameterError, load
 
 FEB = date(2027, 2, 1)
@@ -135,3 +147,61 @@ def test_parameters_are_dated_and_regional(tmp_path: Path) -> None:
     assert table.policy("CN-FS", date(2028, 1, 1)).transition_rule == "compound"
     with pytest.raises(ParameterError):
         table.policy("CN-GZ", date(2028, 1, 1))
+
+
+# -- properties over dates (hypothesis) ---------------------------------------------------------------
+
+DECISION_DAYS = st.dates(min_value=date(2020, 1, 1), max_value=date(2099, 12, 31))
+BASES = st.decimals(min_value=Decimal("1.00"), max_value=Decimal("20000.00"), places=2)
+RULES = st.sampled_from(["simple", "compound"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(decided=DECISION_DAYS, base=BASES, rule=RULES, months=st.integers(min_value=1, max_value=24))
+def test_a_plan_steps_monthly_from_the_month_after_the_decision_and_never_before_it(
+    decided: date, base: Decimal, rule: str, months: int
+) -> None:
+    t = tenancy(str(base))
+    plan = uuid4()
+    t.start_plan(plan, uuid4(), "transition", decided, months, Decimal("0.10"), rule, 60, "plan")
+    assert t.transition is not None
+    first = t.transition["first_month"]
+    assert first == add_months(month_of(decided), 1) and first > decided
+    schedule = transition_schedule(base, first, months, Decimal("0.10"), rule)
+    # one step a month, consecutive, each dearer than the last, the first already above the base
+    assert [m for m, _ in schedule] == [add_months(first, k) for k in range(months)]
+    rents = [r for _, r in schedule]
+    assert rents[0] > base and all(a < b for a, b in pairwise(rents))
+    # due on the plan's last day, and the exit is never before the decision
+    assert t.transition["exit_due_on"] == last_day(add_months(first, months - 1)) > decided
+    # the ledger: nothing but the base up to the decision's month, then the schedule, then the last step
+    before = t.statement(add_months(month_of(decided), -2), month_of(decided))
+    assert {m["total_due"] for m in before} == {f"{base:.2f}"}
+    during = t.statement(first, add_months(first, months))
+    assert [m["total_due"] for m in during] == [f"{r:.2f}" for r in rents] + [f"{rents[-1]:.2f}"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    decided=DECISION_DAYS,
+    base=BASES,
+    rule=RULES,
+    held=st.integers(min_value=0, max_value=8),
+    released=st.integers(min_value=0, max_value=8),
+)
+def test_a_hold_defers_the_steps_and_never_waives_or_moves_them(
+    decided: date, base: Decimal, rule: str, held: int, released: int
+) -> None:
+    t = tenancy(str(base))
+    plan, appeal = uuid4(), uuid4()
+    t.start_plan(plan, uuid4(), "transition", decided, 6, Decimal("0.10"), rule, 60, "plan")
+    assert t.transition is not None
+    first = t.transition["first_month"]
+    plain = [m["total_due"] for m in t.statement(first, add_months(first, 5))]
+    since = add_months(first, held)
+    t.place_hold(appeal, [plan], since, "appeal", covers_plan=True)
+    suspended = t.statement(first, add_months(first, 5))
+    assert all(m["total_due"] == f"{base:.2f}" for m in suspended if parse_month(m["month"]) >= since)
+    t.release_hold(appeal, add_months(since, released), "dismissed")
+    assert [m["total_due"] for m in t.statement(first, add_months(first, 5))] == plain
+    assert t.transition["exit_due_on"] == last_day(add_months(first, 5))  # the hold moved no date

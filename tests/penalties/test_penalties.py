@@ -17,11 +17,15 @@ from services.penalties.application import NotFound, OutsideWindow, PenaltiesApp
 from services.penalties.domain import BasisError, RuleError, Subsidy
 from tests.penalties.support import (
     OFFICER,
+    SECOND_SUPERVISOR,
+    SUPERVISOR,
+    clock_of,
     eligibility_appeal,
     eligibility_appeal_resolved,
     exit_decision,
     feed,
     make_app,
+    move_to,
     rectified,
     registered_household,
     violation,
@@ -62,7 +66,8 @@ def test_subsidy_is_awarded_once_under_redelivery_and_concurrent_requests(
     # processes' caches) on the same store: the store refuses every creation but one.
     other = registered_household(app)
     feed(app, "on_exit_decided", exit_decision(other, "transition", low_income=True))
-    second = make_app(tmp_path, persistence)
+    move_to(app, date(2027, 2, 1))
+    second = make_app(tmp_path, persistence, clock=clock_of(app))  # one process clock
     try:
         barrier = threading.Barrier(12)
         results: list[dict[str, Any]] = []
@@ -71,7 +76,7 @@ def test_subsidy_is_awarded_once_under_redelivery_and_concurrent_requests(
         def apply(instance: PenaltiesApp) -> None:
             barrier.wait()
             try:
-                results.append(instance.apply_voluntarily(other, date(2027, 2, 1), OFFICER))
+                results.append(instance.apply_voluntarily(other, OFFICER))
             except BaseException as exc:
                 errors.append(exc)
 
@@ -112,59 +117,55 @@ def test_no_subsidy_for_a_household_that_is_not_low_income_and_purchase_help_is_
     assert app.household_subsidy(household_id) is None
     types = stored_types(app)
     assert types.count("Tenancy.PurchaseHelpFlagged") == 1 and "Tenancy.VoluntaryExitApplied" in types
-    assert app.apply_voluntarily(household_id, date(2027, 2, 1), OFFICER)["subsidy"] is None
+    move_to(app, date(2027, 2, 1))
+    assert app.apply_voluntarily(household_id, OFFICER)["subsidy"] is None
     with pytest.raises(NotFound):
-        app.apply_voluntarily(uuid4(), date(2027, 2, 1), OFFICER)
+        app.apply_voluntarily(uuid4(), OFFICER)
 
 
 def test_an_application_before_the_decision_gets_the_subsidy_when_eligibility_says_low_income(
     app: PenaltiesApp,
 ) -> None:
     household_id = registered_household(app)
-    assert app.apply_voluntarily(household_id, date(2027, 1, 5), OFFICER)["subsidy"] is None
+    move_to(app, date(2027, 1, 5))
+    assert app.apply_voluntarily(household_id, OFFICER)["subsidy"] is None
     feed(app, "on_exit_decided", exit_decision(household_id, "voluntary", low_income=True))
     subsidy = app.household_subsidy(household_id)
     assert subsidy is not None and subsidy["awarded_on"] == "2027-01-15"
-    assert app.apply_voluntarily(household_id, date(2027, 2, 1), OFFICER)["subsidy"] == subsidy
+    move_to(app, date(2027, 2, 1))
+    assert app.apply_voluntarily(household_id, OFFICER)["subsidy"] == subsidy
     assert stored_types(app).count("Tenancy.VoluntaryExitApplied") == 1
     assert stored_types(app).count("Subsidy.Awarded") == 1
 
 
 def test_a_sanction_needs_a_basis_penalties_has_seen(app: PenaltiesApp) -> None:
     household_id = registered_household(app)
+    move_to(app, date(2027, 3, 11))
     with pytest.raises(BasisError):
-        app.impose(household_id, "credit_list", "sublet", uuid4(), date(2027, 3, 1), OFFICER, "")
+        app.impose(household_id, "credit_list", "sublet", uuid4(), OFFICER)
     confirmed = violation(household_id, "sublet")
     feed(app, "on_violation_confirmed", confirmed)
     with pytest.raises(BasisError):  # the warning confirmed subletting, not vacancy
-        app.impose(
-            household_id, "credit_list", "vacant", confirmed.warning_id, date(2027, 3, 11), OFFICER, ""
-        )
-    entry, created = app.impose(
-        household_id,
-        "credit_list",
-        "sublet",
-        confirmed.warning_id,
-        date(2027, 3, 11),
-        OFFICER,
-        "second offence",
+        app.impose(household_id, "credit_list", "vacant", confirmed.warning_id, OFFICER)
+    proposed, created = app.impose(
+        household_id, "credit_list", "sublet", confirmed.warning_id, OFFICER, "second offence"
     )
-    assert created and entry["basis_kind"] == "warning" and entry["ends_on"] == "2032-03-09"
-    again, created = app.impose(
-        household_id, "credit_list", "sublet", confirmed.warning_id, date(2027, 3, 12), OFFICER, ""
-    )
+    assert created and proposed["basis_kind"] == "warning" and proposed["state"] == "proposed"
+    assert not proposed["in_force"] and proposed["ends_on"] is None
+    entry = app.enter_credit_list(UUID(proposed["sanction_id"]), SUPERVISOR, role="supervisor")
+    assert entry["state"] == "active" and entry["ends_on"] == "2032-03-09" and entry["in_force"]
+    move_to(app, date(2027, 3, 12))
+    again, created = app.impose(household_id, "credit_list", "sublet", confirmed.warning_id, OFFICER)
     assert not created and again["sanction_id"] == entry["sanction_id"]
 
     # Concealed income rests on an exit decision's review that penalties received.
     with pytest.raises(BasisError):
-        app.impose(household_id, "rent_surcharge", "concealed_income", uuid4(), date(2027, 3, 1), OFFICER, "")
+        app.impose(household_id, "rent_surcharge", "concealed_income", uuid4(), OFFICER)
     decided = exit_decision(household_id, "exit")
     feed(app, "on_exit_decided", decided)
     with pytest.raises(BasisError):
-        app.impose(household_id, "rent_surcharge", "sublet", decided.review_id, date(2027, 3, 1), OFFICER, "")
-    surcharge, _ = app.impose(
-        household_id, "rent_surcharge", "concealed_income", decided.review_id, date(2027, 3, 1), OFFICER, ""
-    )
+        app.impose(household_id, "rent_surcharge", "sublet", decided.review_id, OFFICER)
+    surcharge, _ = app.impose(household_id, "rent_surcharge", "concealed_income", decided.review_id, OFFICER)
     assert surcharge["basis_kind"] == "review" and surcharge["surcharge_rate"] == "0.50"
     # The violation's automatic surcharge from April, the concealed-income one from April too.
     assert totals(app, household_id, date(2027, 3, 1), date(2027, 4, 1)) == ["1000.00", "2000.00"]
@@ -182,54 +183,47 @@ def test_a_sanction_needs_a_basis_penalties_has_seen(app: PenaltiesApp) -> None:
 
 def test_an_open_appeal_suspends_the_surcharge_and_its_outcome_decides(app: PenaltiesApp) -> None:
     household_id = registered_household(app)
+    other = registered_household(app)
     feed(app, "on_violation_confirmed", violation(household_id, "vacant", date(2027, 3, 10)))
+    feed(app, "on_violation_confirmed", violation(other, "lend", date(2027, 3, 10)))
     (surcharge,) = app.household_sanctions(household_id)
+    (sanction,) = app.household_sanctions(other)
     assert surcharge["appeal_until"] == "2027-04-09"
-    with pytest.raises(OutsideWindow):
-        app.lodge_appeal(
-            UUID(surcharge["sanction_id"]), date(2027, 4, 10), "too late", "household", role="household"
-        )
-    appeal = app.lodge_appeal(
-        UUID(surcharge["sanction_id"]), date(2027, 4, 2), "we were in hospital", "household", role="household"
+    move_to(app, date(2027, 3, 20))
+    lodged = app.lodge_appeal(
+        UUID(sanction["sanction_id"]), "a relative cared for it", "hh", role="household"
     )
+    move_to(app, date(2027, 4, 2))
+    appeal = app.lodge_appeal(
+        UUID(surcharge["sanction_id"]), "we were in hospital", "household", role="household"
+    )
+    move_to(app, date(2027, 4, 3))
     with pytest.raises(RuleError):  # one open appeal per sanction
-        app.lodge_appeal(
-            UUID(surcharge["sanction_id"]), date(2027, 4, 3), "again", "household", role="household"
-        )
+        app.lodge_appeal(UUID(surcharge["sanction_id"]), "again", "household", role="household")
+    move_to(app, date(2027, 4, 10))
+    with pytest.raises(OutsideWindow):
+        app.lodge_appeal(UUID(surcharge["sanction_id"]), "too late", "household", role="household")
     statement = app.ledger(household_id, date(2027, 4, 1), date(2027, 5, 1))["months"]
     assert [m["total_due"] for m in statement] == ["1000.00", "1000.00"]
     assert [m["adjustments"][0]["status"] for m in statement] == ["suspended", "suspended"]
     suspended = app.household_sanctions(household_id)[0]
     assert suspended["suspended_by_appeal"] == appeal["appeal_id"] and not suspended["in_force"]
-    assert [a["appeal_id"] for a in app.list_appeals("open")] == [appeal["appeal_id"]]
+    assert [a["appeal_id"] for a in app.list_appeals("open")] == [lodged["appeal_id"], appeal["appeal_id"]]
+
+    # Another household's appeal upheld: the surcharge is withdrawn from its start.
+    move_to(app, date(2027, 4, 20))
+    app.resolve_appeal(UUID(lodged["appeal_id"]), "upheld", SUPERVISOR, "evidence", role="supervisor")
 
     # Dismissed: the surcharge runs again, the suspended months included.
-    app.resolve_appeal(
-        UUID(appeal["appeal_id"]), "dismissed", date(2027, 5, 15), "supervisor.chen", "", role="supervisor"
-    )
+    move_to(app, date(2027, 5, 15))
+    app.resolve_appeal(UUID(appeal["appeal_id"]), "dismissed", SUPERVISOR, role="supervisor")
     assert totals(app, household_id, date(2027, 4, 1), date(2027, 5, 1)) == ["1500.00", "1500.00"]
+    move_to(app, date(2027, 5, 16))
     with pytest.raises(RuleError):
-        app.resolve_appeal(
-            UUID(appeal["appeal_id"]), "upheld", date(2027, 5, 16), "supervisor.chen", "", role="supervisor"
-        )
+        app.resolve_appeal(UUID(appeal["appeal_id"]), "upheld", SUPERVISOR, role="supervisor")
     (resumed,) = app.household_sanctions(household_id)
     assert resumed["state"] == "active" and resumed["appeals"] == [appeal["appeal_id"]]
 
-    # Another household's appeal upheld: the surcharge is withdrawn from its start.
-    other = registered_household(app)
-    feed(app, "on_violation_confirmed", violation(other, "lend", date(2027, 3, 10)))
-    (sanction,) = app.household_sanctions(other)
-    lodged = app.lodge_appeal(
-        UUID(sanction["sanction_id"]), date(2027, 3, 20), "a relative cared for it", "hh", role="household"
-    )
-    app.resolve_appeal(
-        UUID(lodged["appeal_id"]),
-        "upheld",
-        date(2027, 4, 20),
-        "supervisor.chen",
-        "evidence",
-        role="supervisor",
-    )
     assert totals(app, other, date(2027, 4, 1), date(2027, 5, 1)) == ["1000.00", "1000.00"]
     (withdrawn,) = app.household_sanctions(other)
     assert withdrawn["state"] == "withdrawn" and withdrawn["suspended_by_appeal"] is None
@@ -243,7 +237,8 @@ def test_an_eligibility_appeal_holds_the_plan_and_an_overturn_withdraws_it(app: 
     case_id = uuid4()
     feed(app, "on_eligibility_appeal_lodged", eligibility_appeal(household_id, case_id, date(2027, 3, 5)))
     assert totals(app, household_id, date(2027, 2, 1), date(2027, 4, 1)) == ["1100.00", "1000.00", "1000.00"]
-    assert app.overdue_check(date(2027, 9, 1)) == []  # a held plan is not overdue
+    move_to(app, date(2027, 9, 1))
+    assert app.overdue_check() == []  # a held plan is not overdue
     feed(
         app,
         "on_eligibility_appeal_resolved",
@@ -251,7 +246,7 @@ def test_an_eligibility_appeal_holds_the_plan_and_an_overturn_withdraws_it(app: 
     )
     assert totals(app, household_id, date(2027, 2, 1), date(2027, 4, 1)) == ["1000.00"] * 3
     assert [t["state"] for t in app.list_transitions(None)] == ["withdrawn"]
-    assert app.overdue_check(date(2027, 9, 1)) == []
+    assert app.overdue_check() == []
     kinds = [n["kind"] for n in app.household_notices(household_id)]
     assert kinds == ["transition_started", "increases_suspended", "transition_withdrawn"]
 
@@ -267,7 +262,7 @@ def test_an_eligibility_appeal_holds_the_plan_and_an_overturn_withdraws_it(app: 
     )
     assert totals(app, other, date(2027, 2, 1), date(2027, 4, 1)) == ["1100.00", "1200.00", "1300.00"]
     assert [n["kind"] for n in app.household_notices(other)][-1] == "increases_resumed"
-    assert len(app.overdue_check(date(2027, 9, 1))) == 1
+    assert len(app.overdue_check()) == 1
 
 
 def test_overdue_plan_becomes_an_overstaying_violation_and_keys_returned_close_the_ledger(
@@ -275,9 +270,12 @@ def test_overdue_plan_becomes_an_overstaying_violation_and_keys_returned_close_t
 ) -> None:
     household_id = registered_household(app)
     feed(app, "on_exit_decided", exit_decision(household_id, "transition", decided_on=date(2027, 1, 15)))
-    assert app.overdue_check(date(2027, 7, 31)) == []  # the last day is still in time
-    (sanction_id,) = app.overdue_check(date(2027, 8, 1))
-    assert app.overdue_check(date(2027, 8, 2)) == []
+    move_to(app, date(2027, 7, 31))
+    assert app.overdue_check() == []  # the last day is still in time
+    move_to(app, date(2027, 8, 1))
+    (sanction_id,) = app.overdue_check()
+    move_to(app, date(2027, 8, 2))
+    assert app.overdue_check() == []
     (plan,) = app.list_transitions("overdue")
     (sanction,) = app.household_sanctions(household_id)
     assert (sanction["violation"], sanction["basis_kind"], sanction["basis_id"]) == (
@@ -290,26 +288,22 @@ def test_overdue_plan_becomes_an_overstaying_violation_and_keys_returned_close_t
     assert totals(app, household_id, date(2027, 7, 1), date(2027, 9, 1)) == ["1600.00", "1600.00", "2100.00"]
 
     # Repossession on the overstaying basis: issued → served → executed only after the deadline.
-    order, _ = app.impose(
-        household_id,
-        "repossession",
-        "overstaying",
-        UUID(plan["transition_id"]),
-        date(2027, 8, 5),
-        OFFICER,
-        "",
-    )
+    move_to(app, date(2027, 8, 5))
+    order, _ = app.impose(household_id, "repossession", "overstaying", UUID(plan["transition_id"]), OFFICER)
     order_id = UUID(order["sanction_id"])
+    move_to(app, date(2027, 8, 6))
     with pytest.raises(RuleError):
-        app.execute_repossession(order_id, date(2027, 8, 6), OFFICER)
-    served = app.serve_repossession(order_id, date(2027, 8, 6), OFFICER)
+        app.execute_repossession(order_id, SUPERVISOR, role="supervisor")
+    served = app.serve_repossession(order_id, OFFICER)
     assert served["state"] == "notice_served" and served["deadline"] == "2027-09-05"
+    move_to(app, date(2027, 9, 3))
     with pytest.raises(RuleError):
-        app.execute_repossession(order_id, date(2027, 9, 5), OFFICER)
+        app.propose_execution(order_id, OFFICER, role="reviewer")
     # The household hands the keys back first: the order is withdrawn, the ledger closes in September.
-    app.record_keys_returned(household_id, date(2027, 9, 3), OFFICER)
+    app.record_keys_returned(household_id, OFFICER)
+    move_to(app, date(2027, 9, 4))
     with pytest.raises(RuleError):
-        app.record_keys_returned(household_id, date(2027, 9, 4), OFFICER)
+        app.record_keys_returned(household_id, OFFICER)
     ledger = app.ledger(household_id, None, None)
     assert ledger["months"][-1]["month"] == "2027-09" and ledger["exited"]["how"] == "keys_returned"
     assert totals(app, household_id, date(2027, 10, 1), date(2027, 10, 1)) == ["1000.00"]
@@ -323,20 +317,22 @@ def test_repossession_executed_completes_the_exit(app: PenaltiesApp) -> None:
     household_id = registered_household(app)
     confirmed = violation(household_id, "sublet", date(2027, 3, 10))
     feed(app, "on_violation_confirmed", confirmed)
-    order, _ = app.impose(
-        household_id, "repossession", "sublet", confirmed.warning_id, date(2027, 3, 12), OFFICER, ""
-    )
+    move_to(app, date(2027, 3, 12))
+    order, _ = app.impose(household_id, "repossession", "sublet", confirmed.warning_id, OFFICER)
     order_id = UUID(order["sanction_id"])
-    app.serve_repossession(order_id, date(2027, 3, 12), OFFICER)
-    appeal = app.lodge_appeal(order_id, date(2027, 3, 20), "contested", "household", role="household")
+    app.serve_repossession(order_id, OFFICER)
+    move_to(app, date(2027, 3, 20))
+    appeal = app.lodge_appeal(order_id, "contested", "household", role="household")
+    move_to(app, date(2027, 4, 20))
     with pytest.raises(RuleError):  # an open appeal blocks the execution
-        app.execute_repossession(order_id, date(2027, 4, 20), OFFICER)
-    app.resolve_appeal(
-        UUID(appeal["appeal_id"]), "dismissed", date(2027, 4, 1), "supervisor.chen", "", role="supervisor"
-    )
-    executed = app.execute_repossession(order_id, date(2027, 4, 20), OFFICER)
+        app.propose_execution(order_id, OFFICER, role="reviewer")
+    app.resolve_appeal(UUID(appeal["appeal_id"]), "dismissed", SUPERVISOR, role="supervisor")
+    proposed = app.propose_execution(order_id, OFFICER, role="reviewer")  # a reviewer prepares it
+    assert proposed["state"] == "notice_served" and proposed["execution_proposed"]["by"] == OFFICER
+    executed = app.execute_repossession(order_id, SECOND_SUPERVISOR, role="supervisor")
     assert executed["state"] == "executed"
-    assert app.ledger(household_id, None, None)["exited"] == {"on": "2027-04-20", "how": "repossessed"}
+    exited = app.ledger(household_id, None, None)["exited"]
+    assert (exited["on"], exited["how"], exited["recorded_late"]) == ("2027-04-20", "repossessed", False)
     figures = app.figures()
     assert figures["repossessions_executed"] == 1 and figures["sanctions_by_kind"] == {
         "rent_surcharge": 1,

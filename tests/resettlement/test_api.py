@@ -8,14 +8,14 @@ from uuid import uuid4
 import httpx
 
 from services.resettlement.application import ResettlementApp
-from tests.resettlement.support import decision
+from tests.resettlement.support import Clock, decision
 from tests.support.identity import ANONYMOUS, as_operator
 
 OPERATOR = as_operator("officer-chen", "reviewer", "resettlement")
 
 
 async def test_pools_cases_placement_figures_and_steps(
-    client: httpx.AsyncClient, resettlement: ResettlementApp
+    client: httpx.AsyncClient, resettlement: ResettlementApp, clock: Clock
 ) -> None:
     units = {
         "units": [
@@ -64,10 +64,17 @@ async def test_pools_cases_placement_figures_and_steps(
     assert (await client.get(f"/units/{uuid4()}/history")).status_code == 404
     assert (await client.get(f"/households/{uuid4()}/placement")).status_code == 404
 
-    # The sweep over HTTP: nothing is due today, everything is due after the deadline.
+    # The sweep over HTTP runs on today: nothing is due today, and no caller names a later day to
+    # expire offers early (422); once the clock has passed the deadline, everything is due.
     assert (await client.post("/offers/expire")).json() == {"expired": []}
     later = (resettlement.today() + timedelta(days=15)).isoformat()
-    assert len((await client.post("/offers/expire", params={"as_of": later})).json()["expired"]) == 2
+    early = await client.post("/offers/expire", params={"as_of": later})
+    assert early.status_code == 422 and early.json()["errors"][0]["location"] == "body.as_of"
+    yesterday = (resettlement.today() - timedelta(days=1)).isoformat()
+    assert (await client.post("/offers/expire", params={"as_of": yesterday})).status_code == 422
+    clock.advance(days=15)
+    today = resettlement.today().isoformat()
+    assert len((await client.post("/offers/expire", params={"as_of": today})).json()["expired"]) == 2
 
     figures = (await client.get("/figures")).json()
     assert figures["cases_by_class"] == {"special_hardship": 3}

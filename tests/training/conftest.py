@@ -5,7 +5,7 @@ way the inbox feeds them (a unit of work committed per message)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -42,6 +42,15 @@ Clock = ManualClock  # the test's clock, moved by the test (tests import it from
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2027, 2, 15, 9, 0, tzinfo=UTC))
+
+
+FOSHAN = timezone(timedelta(hours=8))
+
+
+def at(clock: Clock, day: date) -> date:
+    """Move the test's clock to 10:00 in Foshan on `day` (time passes; no API moves it); returns `day`."""
+    clock.now = datetime.combine(day, time(10, 0), tzinfo=FOSHAN).astimezone(UTC)
+    return day
 
 
 def settings(tmp_path: Path) -> TrainingSettings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -27,7 +28,16 @@ from services.training.application import TrainingApp
 from services.training.service import build
 from services.training.settings import TrainingSettings
 from tests.support.nats import NatsServer
-from tests.training.conftest import OPERATOR, READER, appeal, employment_fact, exit_decided, household
+from tests.training.conftest import (
+    OPERATOR,
+    READER,
+    Clock,
+    appeal,
+    at,
+    employment_fact,
+    exit_decided,
+    household,
+)
 
 
 async def eventually(predicate: Callable[[], Any], message: str, timeout: float = 30.0) -> None:
@@ -77,8 +87,11 @@ async def test_exit_decision_through_nats_to_referrals_enrolment_employment_and_
     await publish(js, "housing.eligibility.exit-decided", hid, exit_decided(h.household_id))
 
     settings = TrainingSettings(nats_url=nats_server.url, var_dir=tmp_path)
+    manual = Clock(datetime(2027, 2, 15, 9, 0, tzinfo=UTC))  # after the decision: time is the test's
     app = TrainingApp(
-        settings, {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "t.db")}
+        settings,
+        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "t.db")},
+        clock=manual,
     )
     assert app.seed_courses(REPO_ROOT / "infra" / "training" / "courses.yaml") == 4
     api, runtime = build(settings, app=app)
@@ -108,6 +121,7 @@ async def test_exit_decision_through_nats_to_referrals_enrolment_employment_and_
             )
             assert enrolled.json()["status"] == "enrolled"
 
+            at(manual, date(2027, 5, 20))  # the job (from 15 May) has begun
             await publish(js, "housing.department.fact-reported", hid, employment_fact(h.household_id))
             await publish(js, "housing.eligibility.appeal-resolved", hid, appeal(h.household_id))
 

@@ -3,15 +3,18 @@ fact's estate before an attribution, instead of the whole list."""
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import uuid4
 
 import httpx
 
 from services.training.application import TrainingApp
-from tests.training.conftest import OPERATOR, employment_fact, exit_decided, feed, household
+from tests.training.conftest import OPERATOR, Clock, at, employment_fact, exit_decided, feed, household
 
 
-async def test_one_employment_fact_by_id(training: TrainingApp, client: httpx.AsyncClient) -> None:
+async def test_one_employment_fact_by_id(
+    training: TrainingApp, client: httpx.AsyncClient, clock: Clock
+) -> None:
     h = household(ages=(40, 20))
     feed(training, h)
     feed(training, exit_decided(h.household_id))
@@ -41,9 +44,12 @@ async def test_one_employment_fact_by_id(training: TrainingApp, client: httpx.As
     assert "cd" * 32 not in str(listed)
 
     evidence_id = listed["RS-7"]["evidence_id"]
-    attributed = await client.post(
-        f"/employment-evidence/{evidence_id}/attribute", json={"referral_id": referrals[1]}, headers=OPERATOR
-    )
+    url = f"/employment-evidence/{evidence_id}/attribute"
+    early = await client.post(url, json={"referral_id": referrals[1]}, headers=OPERATOR)
+    assert early.status_code == 422  # the job (from 15 May) has not begun: no employment yet
+    assert "start_date 2027-05-15" in early.json()["detail"]
+    at(clock, date(2027, 5, 15))
+    attributed = await client.post(url, json={"referral_id": referrals[1]}, headers=OPERATOR)
     assert attributed.status_code == 200
     after = (await client.get(f"/employment-evidence/{evidence_id}")).json()
     assert (after["state"], after["referral_id"]) == ("attributed", referrals[1])

@@ -13,6 +13,7 @@ from contracts.eligibility import HouseholdRegistered
 from services.training.application import CourseSpec, TrainingApp
 from tests.training.conftest import (
     Clock,
+    at,
     contribution_fact,
     employment_fact,
     exit_decided,
@@ -50,32 +51,35 @@ def test_foshan_sixteen_sessions_210_trained_156_in_stable_work(tmp_path: Path, 
             h = household(estate=ESTATES[n % 3], ages=(35, 70))
             feed(app, h)
             feed(app, exit_decided(h.household_id))
-            referral_id, created = app.refer(h.household_id, h.members[0].member_id, first_day, "x", "")
+            referral_id, created = app.refer(h.household_id, h.members[0].member_id, None, "x", "")
             assert not created  # already referred by the exit decision
-            app.enrol(course_ids[n % 4], referral_id, first_day, "officer.chen")
+            app.enrol(course_ids[n % 4], referral_id, None, "officer.chen")
             trainees.append((n % 4, h, referral_id))
-        # Four sessions per course; ten people (the last ten) attend only the first one.
-        for index, course_id in enumerate(course_ids):
-            members = [h.members[0].member_id for i, h, _ in trainees if i == index]
-            regulars = [
-                h.members[0].member_id for n, (i, h, _) in enumerate(trainees) if i == index and n < 210
-            ]
-            for session in range(1, 5):
-                app.hold_session(course_id, session, first_day, members if session == 1 else regulars, "t")
-        outcomes = Counter(
-            app.finish(course_ids[i], r, date(2027, 4, 1), "t")["outcome"] for i, _, r in trainees
-        )
+        # Four sessions per course, each recorded on its day; ten people (the last ten) attend only
+        # the first one.
+        for session in range(1, 5):
+            for index, course_id in enumerate(course_ids):
+                members = [h.members[0].member_id for i, h, _ in trainees if i == index]
+                regulars = [
+                    h.members[0].member_id for n, (i, h, _) in enumerate(trainees) if i == index and n < 210
+                ]
+                at(clock, first_day + timedelta(days=7 * (session - 1) + index))
+                app.hold_session(course_id, session, None, members if session == 1 else regulars, "t")
+        at(clock, date(2027, 4, 1))
+        outcomes = Counter(app.finish(course_ids[i], r, None, "t")["outcome"] for i, _, r in trainees)
         assert outcomes == {"completed": 210, "not_completed": 10}
         # 166 of those trained found a job (the human-resources department reports it); 156 of them
         # still pay contributions with that employer six months on, ten only three months on.
+        start = at(clock, date(2027, 5, 3))
         for n, (_, h, _) in enumerate(trainees[:166]):
-            start = date(2027, 5, 3)
             employer = f"Employer {n % 7}"
             assert (
                 feed(app, employment_fact(h.household_id, employer, start, described_on=start)) == "matched"
             )
+        at(clock, start + timedelta(days=184))
+        for n, (_, h, _) in enumerate(trainees[:166]):
             later = start + timedelta(days=184 if n < 156 else 92)
-            feed(app, contribution_fact(h.household_id, employer, later))
+            feed(app, contribution_fact(h.household_id, employer=f"Employer {n % 7}", described_on=later))
 
         figures = app.catch_up().figures()
         assert figures["sessions_held"] == 16

@@ -19,7 +19,9 @@ from tests.support.identity import ANONYMOUS, as_operator
 from tests.training.conftest import (
     DECIDED_ON,
     OPERATOR,
+    Clock,
     appeal,
+    at,
     contribution_fact,
     employment_fact,
     exit_decided,
@@ -96,9 +98,12 @@ async def test_exit_decision_refers_working_age_members_and_an_overturned_appeal
     assert (await client.get(f"/courses/{course}")).json()["waiting_list"] == []
     assert feed(training, appeal(h.household_id, overturned=False, outcome="exit_required")) == []
 
-    # Operators refer others: the elder not referred automatically, and a withdrawn member again.
-    elder_referral = await refer(client, h.household_id, elder)
-    assert (await referral(client, elder_referral))["source"] == "operator"
+    # Operators refer others of working age (not the elder nor the child: 422), and a withdrawn
+    # member again.
+    for outside in (elder, child):
+        body = {"household_id": str(h.household_id), "member_id": str(outside)}
+        refused = await client.post("/referrals", json=body, headers=OPERATOR)
+        assert refused.status_code == 422 and "working age" in refused.json()["detail"]
     again = await refer(client, h.household_id, young)
     assert again == by_member[str(young)] and (await referral(client, again))["state"] == "open"
     twice = {"household_id": str(h.household_id), "member_id": str(young)}
@@ -134,7 +139,7 @@ async def test_the_members_in_force_on_the_decision_are_the_ones_referred(traini
 
 
 async def test_a_course_from_enrolment_through_attendance_to_completion(
-    training: TrainingApp, client: httpx.AsyncClient
+    training: TrainingApp, client: httpx.AsyncClient, clock: Clock
 ) -> None:
     north, south = (
         household(estate="Chancheng Garden", ages=(30,)),
@@ -168,14 +173,29 @@ async def test_a_course_from_enrolment_through_attendance_to_completion(
             f"/courses/{course}/sessions/{session}/attendance", json=body, headers=OPERATOR
         )
 
+    early = await attend(1, a, c)  # the session is on 1 March: it has not been held yet
+    assert early.status_code == 422 and "scheduled for 2027-03-01" in early.json()["detail"]
+    at(clock, date(2027, 3, 1))
     assert (await attend(1, a, c)).status_code == 200
     assert (await attend(1, a)).status_code == 409  # recorded once
     assert (await attend(5, a)).status_code == 404
+    at(clock, date(2027, 3, 2))
     stranger = {"attendees": [str(south.members[0].member_id)]}  # left the course
     assert (
         await client.post(f"/courses/{course}/sessions/2/attendance", json=stranger, headers=OPERATOR)
     ).status_code == 422
-    for session, who in ((2, (a, c)), (3, (a,)), (4, (a,))):
+    assert (await attend(2, a, c)).status_code == 200
+
+    async def finish_now(referral_id: str) -> httpx.Response:
+        return await client.post(
+            f"/courses/{course}/completions", json={"referral_id": referral_id}, headers=OPERATOR
+        )
+
+    # Two of four sessions held, both attended: not a course completed, and still reachable.
+    running = await finish_now(a)
+    assert running.status_code == 409 and "still running" in running.json()["detail"]
+    for session, who in ((3, (a,)), (4, (a,))):
+        at(clock, date(2027, 3, session))
         assert (await attend(session, *who)).status_code == 200
 
     async def finish(referral_id: str) -> dict[str, Any]:
@@ -190,7 +210,11 @@ async def test_a_course_from_enrolment_through_attendance_to_completion(
         "outcome": "completed",
         "sessions_attended": 4,
         "sessions_held": 4,
+        "sessions_scheduled": 4,
+        "sessions_required": 3,
         "min_attendance_share": "0.75",
+        "on": "2027-03-04",
+        "recorded_late": False,
     }
     assert (await finish(c))["outcome"] == "not_completed"  # 2 of 4 < 75 %
     assert (await referral(client, a))["state"] == "completed"
@@ -214,7 +238,7 @@ async def test_a_course_from_enrolment_through_attendance_to_completion(
 
 
 async def test_employment_matched_by_household_left_for_an_operator_when_ambiguous_and_stable_work(
-    training: TrainingApp, client: httpx.AsyncClient
+    training: TrainingApp, client: httpx.AsyncClient, clock: Clock
 ) -> None:
     h = household(ages=(40, 20))
     feed(training, h)
@@ -224,7 +248,8 @@ async def test_employment_matched_by_household_left_for_an_operator_when_ambiguo
     course = await schedule(client, "domestic-t3", capacity=5)
     await enrol(client, course, first)
 
-    # One trainee in the household: the department's employment fact is theirs.
+    # One trainee in the household: the department's employment fact is theirs (once the job began).
+    at(clock, date(2027, 5, 20))
     hired = employment_fact(h.household_id, reference="RS-1")
     assert feed(training, hired) == "matched"
     job = (await referral(client, first))["employment"]
@@ -265,20 +290,26 @@ async def test_employment_matched_by_household_left_for_an_operator_when_ambiguo
     assert dismissed.status_code == 200
 
     # Stable work: a contribution from the same employer six whole months after the start …
+    # (a contribution dated after today shows nothing yet) …
     employer = "Shunde Electrical Installations Co."
+    at(clock, date(2027, 11, 14))
     assert feed(training, contribution_fact(h.household_id, employer, date(2027, 11, 14))) == "ignored"
+    assert feed(training, contribution_fact(h.household_id, employer, date(2027, 11, 15))) == "ignored"
     assert (await referral(client, first))["employment"]["stable"] is False
+    at(clock, date(2027, 11, 15))
     assert feed(training, contribution_fact(h.household_id, employer, date(2027, 11, 15))) == "continuing"
     assert (await referral(client, first))["employment"]["stable_confirmed_on"] == "2027-11-15"
 
-    # … or an operator's check, which the same rule applies to.
+    # … or an operator's check on today's date, which the same rule applies to.
     url = f"/referrals/{second}/employment/stable"
-    early = await client.post(
-        url, json={"on": "2027-08-01", "basis": "phoned the employer"}, headers=OPERATOR
-    )
-    assert early.status_code == 409 and "needs 6" in early.json()["detail"]
-    late = await client.post(url, json={"on": "2027-12-01", "basis": "phoned the employer"}, headers=OPERATOR)
-    assert late.json() == {"months": 6, "required_months": 6}
+    at(clock, date(2027, 8, 1))
+    early = await client.post(url, json={"basis": "phoned the employer"}, headers=OPERATOR)
+    assert early.status_code == 409 and "needs 6, reached on 2027-11-15" in early.json()["detail"]
+    ahead = await client.post(url, json={"on": "2027-12-01", "basis": "phoned"}, headers=OPERATOR)
+    assert ahead.status_code == 422  # a check cannot be dated on a day that has not come
+    at(clock, date(2027, 12, 1))
+    late = await client.post(url, json={"basis": "phoned the employer"}, headers=OPERATOR)
+    assert late.json() == {"months": 6, "required_months": 6, "on": "2027-12-01", "recorded_late": False}
 
     figures = (await client.get("/figures")).json()
     assert (figures["people_employed"], figures["people_in_stable_work"]) == (2, 2)
