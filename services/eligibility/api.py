@@ -1018,7 +1018,7 @@ def router(app: EligibilityApp) -> APIRouter:
         summary="Supervisor: uphold or overturn the exit decision appealed against (four eyes)",
     )
     def appeal_decision(case_id: UUID, body: AppealDecisionIn, caller: Authenticated) -> JSONResponse:
-        """Not by who approved the decision nor by who lodged the appeal: 409 naming the four-eyes
+        """Not by who approved the decision nor by who lodged the appeal: 403 naming the four-eyes
         rule. Overturned, the outcome becomes `retain` (`appeal-resolved`, `overturned: true`)."""
         case_of(case_id, caller)
         who = actor(caller)

@@ -676,10 +676,10 @@ class RoleRefused(CaseError):
 
 
 class AppealFourEyes(CaseError):
-    """The appeal's decider approved the decision or lodged the appeal: a valid request the case's
-    history does not allow (409, naming the rule)."""
+    """The appeal's decider approved the decision or lodged the appeal: refused as every four-eyes
+    step is (403, naming the rule; gateway/README.md, "Statuses")."""
 
-    status = 409
+    status = 403
     title = "Four-eyes principle"
 
 

@@ -16,7 +16,7 @@ before what it depends on, and with `reason_late` (422 otherwise, `services.kit.
 then shown as recorded late (`recorded`). No date moves a deadline: the overdue check takes none, and a
 repossession is executed only once its deadline has passed by the service's day (409 otherwise).
 Irreversible steps need four eyes: a repossession is executed by a supervisor on another officer's
-proposal, and a credit-list entry an officer proposes is entered by another supervisor (409 "Four-eyes
+proposal, and a credit-list entry an officer proposes is entered by another supervisor (403 "Four-eyes
 principle" for the same person, 403 for another role).
 """
 
@@ -43,7 +43,6 @@ from services.penalties.domain import (
     SANCTION_KINDS,
     VIOLATION_WORDS,
     BasisError,
-    FourEyesConflict,
     NotPermitted,
     RuleError,
     months_between,
@@ -214,8 +213,6 @@ def router(app: PenaltiesApp) -> APIRouter:
             raise Problem(422, "Outside the appeal window", str(exc)) from None
         except NotPermitted as exc:
             raise Problem(403, exc.title, str(exc)) from None
-        except FourEyesConflict as exc:
-            raise Problem(409, exc.title, str(exc)) from None
         except RuleError as exc:
             raise Problem(409, "Not allowed in this state", str(exc)) from None
         except ParameterError as exc:  # a date before the first dated value of a policy parameter
@@ -416,7 +413,7 @@ def router(app: PenaltiesApp) -> APIRouter:
     @api.post("/sanctions/{sanction_id}/execute", tags=["sanctions"])
     def execute(sanction_id: UUID, body: DatedIn, who: Officer) -> dict[str, Any]:
         """Carry out a proposed repossession after its deadline (409 before it, whatever `on` says):
-        a supervisor who did not propose it (403 another role, 409 the proposer); publishes
+        a supervisor who did not propose it (403 another role, 403 the proposer too); publishes
         exit-completed."""
         sanction_in_scope(who, sanction_id)
         return call(
@@ -428,7 +425,7 @@ def router(app: PenaltiesApp) -> APIRouter:
     @api.post("/sanctions/{sanction_id}/enter", tags=["sanctions"])
     def enter(sanction_id: UUID, who: Officer) -> dict[str, Any]:
         """Enter a proposed credit-list entry today: a supervisor who did not propose it (403 another
-        role, 409 the proposer); the household is told, the entry's length and appeal window count
+        role, 403 the proposer too); the household is told, the entry's length and appeal window count
         from today."""
         sanction_in_scope(who, sanction_id)
         return call(lambda: app.enter_credit_list(sanction_id, who.subject, role=who.role))

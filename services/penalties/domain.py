@@ -66,11 +66,9 @@ class FourEyesViolation(NotPermitted):
     title = "Four-eyes principle"
 
 
-class FourEyesConflict(RuleError):
+class FourEyesConflict(FourEyesViolation):
     """An irreversible step (a repossession's execution, a credit-list entry) confirmed by the person who
-    proposed it (HTTP 409): it needs a second person."""
-
-    title = "Four-eyes principle"
+    proposed it: it needs a second person (HTTP 403, as every four-eyes refusal in the platform)."""
 
 
 APPEAL_LODGERS = frozenset({"household", "reviewer", "supervisor", "inspector", "admin"})

@@ -2,7 +2,7 @@
 SQLite, no bus): an assessment requested, listed by the assessor it was assigned to (and only by it),
 reported back through the gateway (another assessor 403, nothing forwarded), the case back with the
 reviewer and decided; an appeal against the exit decision lodged by a reviewer and decided by a third
-pair of eyes (the approver 409, naming the rule); an overdue assessment escalated on the supervisors'
+pair of eyes (the approver 403, naming the rule); an overdue assessment escalated on the supervisors'
 queue once the injected clock has moved (gateway and eligibility share it: no sleeps)."""
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ async def test_exit_decision_appeal_with_four_eyes(real: httpx.AsyncClient, toke
         await client.post(f"/api/cases/{case}/appeal-decision", json=decision, headers=reviewer)
     ).status_code == 403
     by_approver = await client.post(f"/api/cases/{case}/appeal-decision", json=decision, headers=supervisor)
-    assert by_approver.status_code == 409
+    assert by_approver.status_code == 403
     assert by_approver.json()["title"] == "Four-eyes principle"
     assert "approved the exit decision" in by_approver.json()["detail"]
     bad = await client.post(
