@@ -559,17 +559,22 @@ def console_router(console: Console) -> APIRouter:
 
     def sanction_step(step: str) -> Step:
         model: type[BaseModel] = SanctionStepIn if step in ("lift", "withdraw") else DatedIn
+        bodiless = step in ("propose-execution", "enter")
 
         async def run(o: Operations, p: Principal, sanction_id: UUID, form: FormData) -> str:
-            body = valid(model, filled(form, "on", "reason"))
-            scope = "sanctions:execute" if step == "execute" else "sanctions:write"
+            body = None if bodiless else valid(model, filled(form, "on", "reason"))
+            scope = "sanctions:execute" if step in ("execute", "enter") else "sanctions:write"
             await o.sanction_command(p, sanction_id, scope, step, body)
             return "/console/sanctions"
 
         return run
 
     action(
-        "/console/sanctions", {s: sanction_step(s) for s in ("serve-notice", "execute", "lift", "withdraw")}
+        "/console/sanctions",
+        {
+            s: sanction_step(s)
+            for s in ("serve-notice", "propose-execution", "execute", "enter", "lift", "withdraw")
+        },
     )
 
     async def resolve(o: Operations, p: Principal, appeal_id: UUID, form: FormData) -> str:
