@@ -1,8 +1,9 @@
 """The front door at city scale (issue 20): the synthetic Foshan's 38,600 households registered
 through the gateway's bulk route, then listed completely by cursor through the gateway.
 
-Set-up, as `make run` deploys them: nats-server, eligibility and the gateway, each its own process
-(`python -m services.eligibility`, `python -m gateway`), SQLite stores, default settings (the
+Set-up, as `make run` deploys them: nats-server, eligibility (two processes on one SQLite store: the
+API and inboxes, `eligibility`, and the outbox relay, `eligibility-relay`) and the gateway, each its own
+process (`python -m services.eligibility`, `python -m gateway`), default settings (the
 gateway's `LINE_RATE_PER_S` 5,000 lines per second per client, `LINE_RATE_BURST` 20,000). Eligibility
 hashes members with the demo federation's linkage keys and publishes, for each household, its
 registration, its first cross-region check and its register entry, as it does for any registration.
@@ -14,7 +15,8 @@ NDJSON batches of `BATCH` lines, `CONCURRENCY` at a time, units first; the time 
 request to the last answer, and every line must come back `registered`. Then the same first batch
 again: every line must come back `duplicate` with the household it created (the retry of a batch
 that timed out). Listing: the administrator walks `GET /api/households?limit=1000` by its `next`
-cursor; every household must be seen exactly once.
+cursor; every household must be seen exactly once. CPU per household: each process's user and system
+time (`/proc/<pid>/stat`) over the registration, divided by the households.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from bench.support import cpu_seconds
 from gateway.users import demo_password
 from infra.population.generate import Options, generate
 from infra.stack import start_stack
@@ -141,9 +144,12 @@ async def run() -> str:
             async with httpx.AsyncClient(base_url=stack.base_url("gateway"), trust_env=False) as client:
                 registry = await _token(client, "registry.housing-office", system=True)
                 admin = await _token(client, "admin.qian", system=False)
+                pids = {name: s.child.process.pid for name, s in stack.services.items()}
+                cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 started = time.perf_counter()
                 statuses, latencies, refused, created = await _register(client, registry, batches)
                 seconds = time.perf_counter() - started
+                cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
                 print(f"frontdoor: {sum(statuses.values()):,} registrations in {seconds:.1f} s")
                 again, _, _, recreated = await _register(client, registry, batches[:1])
                 seen, pages, walk_s = await _walk(client, admin)
@@ -172,6 +178,10 @@ async def run() -> str:
             f"| **registrations per second** | **{total / seconds:,.0f}** (goal ≥ 1,000) |",
             f"| one batch, median / slowest | {median:.1f} s / {latencies[-1]:.1f} s |",
             f"| answers 429 (over the line budget) | {refused} |",
+            *[
+                f"| CPU per household, {name} | {used / total * 1000:.2f} ms ({used:.1f} s in all) |"
+                for name, used in cpu.items()
+            ],
             f"| the first batch sent again | {again['duplicate']:,} duplicates, each its household |",
             f"| **time to list every household by cursor** | **{walk_s:.1f} s** ({pages} pages of {PAGE:,}; "
             f"each household once) |",

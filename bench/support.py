@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 
 from tests.support.nats import free_port, running_nats
 
@@ -36,3 +37,13 @@ def percentile(values: list[float], q: float) -> float:
     """The value below which a share `q` of `values` lies (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux `/proc/<pid>/stat`), 0 elsewhere:
+    which process a benchmark's work costs, beside the wall time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
