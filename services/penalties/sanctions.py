@@ -7,6 +7,7 @@ officer proposes is entered by a supervisor other than the proposer (`domain.San
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
@@ -291,13 +292,14 @@ class Sanctions(Transitions):
         on: date | None = None,
         reason_late: str | None = None,
     ) -> dict[str, Any]:
-        def command(uow: UnitOfWork) -> dict[str, Any]:
-            sanction = self.sanction(uow, sanction_id)
-            tenancy, day, recorded_on, late = self._step_day(uow, sanction, on, reason_late)
-            self._lift(uow, tenancy, sanction, day, reason, by, recorded_on, late)
-            return self.sanction_dict(sanction)
-
-        return self.run(command)
+        return self._ending(
+            sanction_id,
+            on,
+            reason_late,
+            lambda uow, tenancy, sanction, day, recorded_on, late: self._lift(
+                uow, tenancy, sanction, day, reason, by, recorded_on, late
+            ),
+        )
 
     def withdraw(
         self,
@@ -308,10 +310,28 @@ class Sanctions(Transitions):
         on: date | None = None,
         reason_late: str | None = None,
     ) -> dict[str, Any]:
+        return self._ending(
+            sanction_id,
+            on,
+            reason_late,
+            lambda uow, tenancy, sanction, day, recorded_on, late: self._withdraw(
+                uow, tenancy, sanction, day, reason, by, recorded_on, late
+            ),
+        )
+
+    def _ending(
+        self,
+        sanction_id: UUID,
+        on: date | None,
+        reason_late: str | None,
+        end: Callable[[UnitOfWork, Tenancy, Sanction, date, date, str], None],
+    ) -> dict[str, Any]:
+        """Lift or withdraw: on the day the step may take (`_step_day`), in one unit of work."""
+
         def command(uow: UnitOfWork) -> dict[str, Any]:
             sanction = self.sanction(uow, sanction_id)
             tenancy, day, recorded_on, late = self._step_day(uow, sanction, on, reason_late)
-            self._withdraw(uow, tenancy, sanction, day, reason, by, recorded_on, late)
+            end(uow, tenancy, sanction, day, recorded_on, late)
             return self.sanction_dict(sanction)
 
         return self.run(command)
