@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -868,13 +868,21 @@ class ReviewCase(Aggregate):
         self._sent_back(supervisor, role, reason, at)
 
     def request_assessment(
-        self, requested_by: str, role: str, assessor_id: str, deadline: date, reason: str, at: datetime
+        self,
+        requested_by: str,
+        role: str,
+        assessor_id: str,
+        deadline: date,
+        reason: str,
+        at: datetime,
+        today: date,
     ) -> None:
+        """`today`: the city's date at `at` (a deadline is a calendar date in Foshan, not in UTC)."""
         self._require("open", "appealed")
         if role not in REVIEWER_ROLES:
             raise RoleRefused(f"a {role} cannot request a third-party assessment")
-        if deadline <= at.date():
-            raise CaseError("the assessment deadline must be after today")
+        if deadline <= today:
+            raise CaseError(f"the assessment deadline must be after today ({today})")
         self._assessment_requested(self.household_id, requested_by, role, assessor_id, deadline, reason, at)
 
     def receive_assessment(
@@ -888,14 +896,24 @@ class ReviewCase(Aggregate):
             raise RoleRefused(f"the assessment was requested from {pending['assessor_id']}")
         self._assessment_received(self.household_id, assessor_id, role, report, recommendation, at)
 
-    def lodge_appeal(self, lodged_by: str, role: str, reason: str, at: datetime, window_days: int) -> None:
+    def lodge_appeal(
+        self,
+        lodged_by: str,
+        role: str,
+        reason: str,
+        at: datetime,
+        window_days: int,
+        local_date: Callable[[datetime], date],
+    ) -> None:
+        """The window is counted in the city's calendar days (`local_date`) from the decision's day: it
+        closes at the end of its last day in Foshan, whatever the UTC date."""
         self._require("decided")
         if role not in APPELLANT_ROLES:
             raise RoleRefused("an appeal is lodged by the household or by an operator on its behalf")
         assert self.decided_at is not None
-        closes = self.decided_at + timedelta(days=window_days)
-        if at > closes:
-            raise CaseError(f"the appeal window closed on {closes.date()} ({window_days} days)")
+        closes = local_date(self.decided_at) + timedelta(days=window_days)
+        if local_date(at) > closes:
+            raise CaseError(f"the appeal window closed on {closes} ({window_days} days)")
         self._appeal_lodged(self.household_id, lodged_by, role, reason, at)
 
     def decide_appeal(self, decided_by: str, role: str, decision: str, reason: str, at: datetime) -> None:

@@ -94,7 +94,13 @@ class ReviewsMixin(EligibilityBase):
         return self._case_step(
             case_id,
             lambda case, now: case.request_assessment(
-                actor.operator_id, actor.role, assessor_id, deadline, reason, now
+                actor.operator_id,
+                actor.role,
+                assessor_id,
+                deadline,
+                reason,
+                now,
+                self.settings.local_date(now),
             ),
         )
 
@@ -149,6 +155,11 @@ class ReviewsMixin(EligibilityBase):
         return self._case_step(
             case_id,
             lambda case, now: case.lodge_appeal(
-                actor.operator_id, actor.role, reason, now, self.config.appeal_window_days
+                actor.operator_id,
+                actor.role,
+                reason,
+                now,
+                self.config.appeal_window_days,
+                self.settings.local_date,
             ),
         )

@@ -7,7 +7,7 @@ injected clock passes them."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -238,3 +238,28 @@ async def test_the_appeal_window_and_what_is_appealed_come_from_the_case(
     clock.now += timedelta(days=31)
     late = await client.post(f"/cases/{other}/appeals", json={"reason": "too late"}, headers=REVIEWER)
     assert late.status_code == 409 and "appeal window closed" in late.json()["detail"]
+
+
+async def test_the_appeal_window_and_the_assessment_deadline_are_counted_in_foshans_days(
+    client: httpx.AsyncClient, clock: Clock, eligibility: EligibilityApp
+) -> None:
+    """A decision at 23:30 UTC is made on Foshan's next day; the window's last day is counted from it
+    and lasts until midnight in Foshan (16:00 UTC), not until the UTC date changes."""
+    clock.now = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)  # 07:30 on the 28th in Foshan
+    _, case = await failing_household(client)
+    await client.post(f"/cases/{case}/findings", json=FINDING, headers=REVIEWER)
+    await client.post(f"/cases/{case}/approval", json={"reason": "agreed"}, headers=SUPERVISOR)
+    window = eligibility.config.appeal_window_days
+    last_day = date(2026, 11, 28) + timedelta(days=window)
+    clock.now = datetime(last_day.year, last_day.month, last_day.day, 16, 0, tzinfo=UTC)  # 00:00 next day
+    late = await client.post(f"/cases/{case}/appeals", json={"reason": "late"}, headers=REVIEWER)
+    assert late.status_code == 409 and f"closed on {last_day}" in late.json()["detail"]
+    clock.now -= timedelta(minutes=1)  # 23:59 on the last day in Foshan
+    lodged = await client.post(f"/cases/{case}/appeals", json={"reason": "in time"}, headers=REVIEWER)
+    assert lodged.status_code == 200, lodged.text
+
+    _, other = await failing_household(client, ID_2)
+    clock.now = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # 01:00 on 2 December in Foshan
+    body = {"assessor_id": "assessor.zhou", "deadline": "2026-12-02", "reason": "seasonal?"}
+    today = await client.post(f"/cases/{other}/assessment-requests", json=body, headers=REVIEWER)
+    assert today.status_code == 409 and "after today (2026-12-02)" in today.json()["detail"]
