@@ -314,6 +314,9 @@ async def test_on_the_bus_a_future_fact_is_dead_lettered_alone(
         civil = FACTS_REPORTED.subject_for(department="civil_affairs")
         await js.publish(civil, data, headers={"Nats-Msg-Id": "export-t"})
         await wait_for(lambda: app.position("inbox:DEPARTMENT") == 1)
+        # the inbox's commit is visible in the store a moment before the repository's cache has the
+        # household it saved: wait for what the test reads, not for the tracking record alone
+        await wait_for(lambda: "income" in app.household(home).facts)
         household = await asyncio.to_thread(app.household, home)
         assert [f.source.reference for f in household.facts["income"]["household"]] == ["MZ-T1"]
         [dead] = await read_stream(nats_server.url, "DEADLETTER", "housing.deadletter.eligibility", 1)

@@ -2,7 +2,7 @@
 
 Every check runs on every operation: the defects the fuzzer found here (an undocumented raw body on
 POST /facts, a lax `on` date on GET /parameters, parameter values documented as any string) are fixed in
-services/eligibility/api.py, so nothing is narrowed.
+services/eligibility/api_facts.py, api_parameters.py and api_bodies.py, so nothing is narrowed.
 """
 
 from __future__ import annotations
