@@ -235,8 +235,9 @@ class Operations:
         return self.shown(p, case)
 
     async def case_step(self, p: Principal, case_id: UUID, step: str, body: dict[str, Any]) -> Any:
-        """findings, assessment-requests, appeals (cases:review); approval, send-back, appeal-decision
-        (cases:approve)."""
+        """findings, assessment-requests, appeals (cases:review; eligibility keeps the appeal window by
+        its own clock); approval, send-back, appeal-decision (cases:approve; eligibility's four-eyes rule,
+        403 naming it, passed on)."""
         scope = "cases:approve" if step in ("approval", "send-back", "appeal-decision") else "cases:review"
         self.require(p, scope)
         case = await self.up.json("eligibility", "GET", f"/cases/{case_id}", p)
@@ -271,16 +272,6 @@ class Operations:
         path = f"/cases/{case_id}/assessment-reports"
         answer = await self.up.json("eligibility", "POST", path, p, json=body)
         return _assessor_view(answer)
-
-    async def lodge_case_appeal(self, p: Principal, case_id: UUID, body: dict[str, Any]) -> Any:
-        """On the household's behalf, by a reviewer or supervisor (cases:review); eligibility keeps the
-        window by its own clock."""
-        return await self.case_step(p, case_id, "appeals", body)
-
-    async def decide_case_appeal(self, p: Principal, case_id: UUID, body: dict[str, Any]) -> Any:
-        """A supervisor (cases:approve) who neither approved the decision nor lodged the appeal:
-        eligibility's four-eyes rule (409 naming it), passed on."""
-        return await self.case_step(p, case_id, "appeal-decision", body)
 
     async def reviewer_report(self, p: Principal, operator_id: str) -> Any:
         self.require(p, "cases:read")

@@ -297,7 +297,7 @@ def api_router() -> APIRouter:
         "(cases:review)",
     )
     async def case_appeal(p: Caller, ops: Ops, case_id: UUID, body: CaseAppealIn) -> Any:
-        return await ops.lodge_case_appeal(p, case_id, body.model_dump(mode="json"))
+        return await ops.case_step(p, case_id, "appeals", body.model_dump(mode="json"))
 
     @api.post(
         "/cases/{case_id}/appeal-decision",
@@ -306,7 +306,7 @@ def api_router() -> APIRouter:
         "the appeal (cases:approve)",
     )
     async def case_appeal_decision(p: Caller, ops: Ops, case_id: UUID, body: AppealDecisionIn) -> Any:
-        return await ops.decide_case_appeal(p, case_id, body.model_dump(mode="json"))
+        return await ops.case_step(p, case_id, "appeal-decision", body.model_dump(mode="json"))
 
     @api.get(
         "/assessments",
