@@ -129,20 +129,21 @@ def registered_line(
     number: int, reference: str | None, status: RegistrationStatus, household: Household
 ) -> dict[str, Any]:
     """A batch line's answer: enough to go on (members' ids by person hash) without asking again."""
-    line: dict[str, Any] = plain(
-        {
-            "line": number,
-            "status": status,
-            "reference": reference,
-            "household_id": household.id,
-            "housing": household.housing,
-            "members": [
-                {"member_id": m["member_id"], "person_hash": m["person_hash"], "birth_date": m["birth_date"]}
-                for m in household.members
-            ],
-        }
-    )
-    return line
+    return {  # plain already: written out rather than through `plain` (one per line of a batch)
+        "line": number,
+        "status": status,
+        "reference": reference,
+        "household_id": str(household.id),
+        "housing": household.housing,
+        "members": [
+            {
+                "member_id": str(m["member_id"]),
+                "person_hash": m["person_hash"],
+                "birth_date": m["birth_date"].isoformat(),
+            }
+            for m in household.members
+        ],
+    }
 
 
 def add_household_routes(api: APIRouter, app: EligibilityApp) -> None:

@@ -2,7 +2,8 @@
 
 Queries across households (case lists, reviewer reports, what-if over 38,600 households) cannot load
 aggregates one by one from the store. This projection follows the notification log from its own
-position and applies each household and case event to an in-memory copy of the aggregate. It can be
+position and applies each household and case event to an in-memory copy of the aggregate (those this
+process stored as they were committed, without reading them back: `services.kit.views.Tail`). It can be
 dropped at any time: a new one rebuilds from the log. It catches up before every query, so it sees
 what any writer (HTTP, inbox, another process) has committed.
 """
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from services.eligibility import rules
 from services.eligibility.domain import Household, ReviewCase
-from services.kit.views import follow
+from services.kit.views import Tail
 
 if TYPE_CHECKING:
     from services.kit.store import ServiceApplication
@@ -36,7 +37,7 @@ class Population:
         self._outcomes: dict[UUID, tuple[int, rules.InForce, str]] = {}
         self._lock = threading.Lock()
         self._changed: set[UUID] = set()
-        self._topics = self._event_topics()
+        self._tail = Tail(app, self._event_topics())
 
     def _event_topics(self) -> list[str]:
         from eventsourcing.utils import get_topic
@@ -87,7 +88,7 @@ class Population:
             log.exception("population read model: background catch-up failed")
 
     def _catch_up(self) -> None:
-        self.position = follow(self.app, self.position, self._apply, topics=self._topics, batch=BATCH)
+        self.position = self._tail.follow(self.position, self._apply, batch=BATCH)
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id

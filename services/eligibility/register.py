@@ -43,7 +43,12 @@ def check_subjects(
 def register_subjects(
     keyring: Keyring, members: Iterable[Mapping[str, Any]], moment: datetime
 ) -> tuple[str, ...]:
-    return tuple(_subject(m, s) for m in members for s in keyring.register(str(m["id_number"]), moment))
+    """Each member under every usable key of every peer, as `_subject` writes them."""
+    return tuple(
+        SEPARATOR.join((str(m["member_id"]), key.city, key.key_id, digest))
+        for m in members
+        for key, digest in keyring.register_hashes(str(m["id_number"]), moment)
+    )
 
 
 SEPARATOR = " "

@@ -9,7 +9,7 @@ Split out of application.py so that the application module stays readable in one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -64,14 +64,18 @@ class Registration:
 class RegistrationsMixin(EligibilityBase):
     """Households: register (one, or a batch), change members, look a household up."""
 
-    def _member_record(self, member: MemberInput, member_id: UUID | None = None) -> dict[str, Any]:
+    def _member_record(
+        self, member: MemberInput, member_id: UUID | None = None, hashes: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """`hashes`: person hashes by ID number already made for this batch (`_prefetch_registrations`)."""
         if not identity.is_valid(member.id_number):
             raise Refused("an ID number has 17 digits and a final digit or X")
         # the API refuses both first, naming the member's field (422); kept here for every caller
         not_in_future(member.birth_date, self.today(), "birth_date", "a birth")
+        hashed = None if hashes is None else hashes.get(member.id_number)
         return {
             "member_id": member_id or uuid4(),
-            "person_hash": identity.person_hash(member.id_number, self.config.person_hash_key),
+            "person_hash": hashed or identity.person_hash(member.id_number, self.config.person_hash_key),
             "id_number": identity.normalise(member.id_number),
             "birth_date": member.birth_date,
             "disabled": member.disabled,
@@ -119,11 +123,11 @@ class RegistrationsMixin(EligibilityBase):
             def work(
                 uow: UnitOfWork, chunk: Sequence[Registration] = chunk
             ) -> list[tuple[RegistrationStatus, Household] | Refused]:
-                self._prefetch_registrations(uow, chunk)
+                hashes = self._prefetch_registrations(uow, chunk)
                 out: list[tuple[RegistrationStatus, Household] | Refused] = []
                 for registration in chunk:
                     try:
-                        out.append(self._register(uow, registration, registered_by))
+                        out.append(self._register(uow, registration, registered_by, hashes))
                     except Refused as exc:
                         out.append(exc)
                 return out
@@ -131,21 +135,30 @@ class RegistrationsMixin(EligibilityBase):
             answers += self._in_uow(work)
         return answers
 
-    def _prefetch_registrations(self, uow: UnitOfWork, registrations: Sequence[Registration]) -> None:
+    def _prefetch_registrations(
+        self, uow: UnitOfWork, registrations: Sequence[Registration]
+    ) -> dict[str, str]:
         """One store query for what a chunk of new households would otherwise each ask (its receipt,
-        and every member's person index and parked facts, which mostly do not exist)."""
+        and every member's person index and parked facts, which mostly do not exist); returns the
+        members' person hashes by ID number, made once for both."""
         key = self.config.person_hash_key
         ids: list[UUID] = []
+        hashes: dict[str, str] = {}
         for registration in registrations:
             if registration.reference is not None:
                 ids.append(RegistrationReceipt.create_id(registration.reference))
             for member in registration.members:
-                person = identity.person_hash(member.id_number, key)
+                person = hashes[member.id_number] = identity.person_hash(member.id_number, key)
                 ids += (PersonIndex.create_id(person), ParkedFacts.create_id(person))
         uow.prefetch(ids)
+        return hashes
 
     def _register(
-        self, uow: UnitOfWork, registration: Registration, registered_by: str | None
+        self,
+        uow: UnitOfWork,
+        registration: Registration,
+        registered_by: str | None,
+        hashes: Mapping[str, str] | None = None,
     ) -> tuple[RegistrationStatus, Household]:
         """Everything that can refuse the registration is checked before anything is written to `uow`,
         so a refused one leaves the batch's unit of work as it was."""
@@ -153,7 +166,7 @@ class RegistrationsMixin(EligibilityBase):
             receipt = uow.find(RegistrationReceipt.create_id(registration.reference), RegistrationReceipt)
             if receipt is not None:
                 return "duplicate", self._household(uow, receipt.household_id)
-        records = [self._member_record(m) for m in registration.members]
+        records = [self._member_record(m, hashes=hashes) for m in registration.members]
         _no_repeats(records)
         for record in records:
             index = uow.find(PersonIndex.create_id(record["person_hash"]), PersonIndex)

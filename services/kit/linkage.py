@@ -122,7 +122,8 @@ class Keyring:
         if known is not None and known[0] <= moment < known[1]:
             return known[2]
         found = answer(city, moment)
-        edges = [e for k in self.keys.get(city, ()) for e in (k.not_before, k.not_after) if e is not None]
+        keys = self.keys.get(city, ()) if city else tuple(k for ks in self.keys.values() for k in ks)
+        edges = [e for k in keys for e in (k.not_before, k.not_after) if e is not None]
         since = max((e for e in edges if e <= moment), default=datetime.min.replace(tzinfo=moment.tzinfo))
         until = min((e for e in edges if e > moment), default=datetime.max.replace(tzinfo=moment.tzinfo))
         self._answers[(question, city)] = (since, until, found)
@@ -144,11 +145,25 @@ class Keyring:
 
     def register(self, id_number: str, moment: datetime) -> list[Subject]:
         """The person's subject under every usable key of every city: what answering needs indexed."""
-        return [
-            Subject(city, key.key_id, key.hash(id_number))
-            for city in self.cities
-            for key in self.usable(city, moment)
-        ]
+        hashes = self.register_hashes(id_number, moment)
+        return [Subject(key.city, key.key_id, digest) for key, digest in hashes]
+
+    def register_hashes(self, id_number: str, moment: datetime) -> list[tuple[LinkageKey, str]]:
+        """`register` without a `Subject` per hash: each usable key and the person's hash under it,
+        the number normalised once (a city's register holds members x peers x keys of them)."""
+        number = normalise_id_number(id_number).encode()
+        return [(key, hmac.digest(key.secret, number, "sha256").hex()) for key in self.registering(moment)]
+
+    def registering(self, moment: datetime) -> tuple[LinkageKey, ...]:
+        """Every usable key of every city, by city (`usable` of each, remembered alike)."""
+        found: tuple[LinkageKey, ...] = self._remembered("registering", "", moment, self._registering)
+        return found
+
+    def _registering(self, _: str, moment: datetime) -> tuple[LinkageKey, ...]:
+        for key in (k for keys in self.keys.values() for k in keys):
+            if len(key.secret) < MIN_KEY_BYTES:
+                raise ValueError(f"a linkage key has at least {MIN_KEY_BYTES} bytes")
+        return tuple(key for city in self.cities for key in self.usable(city, moment))
 
 
 def _moment(value: Any) -> datetime | None:

@@ -374,6 +374,7 @@ class ServiceApplication(Application[UUID]):
         self.clock: Clock = clock or now
         self.settings = settings
         self._listeners: list[Callable[[], None]] = []
+        self._recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         self._listeners_lock = threading.Lock()
         super().__init__(env=persistence_env(settings, self.name, env))
         cache = self.repository.cache
@@ -419,6 +420,11 @@ class ServiceApplication(Application[UUID]):
         with self._listeners_lock:
             self._listeners.append(listener)
 
+    def on_recorded(self, listener: Callable[[list[Recording[UUID]]], None]) -> None:
+        """Hand `listener` what every save in this process recorded (`services.kit.views.Tail`)."""
+        with self._listeners_lock:
+            self._recorded.append(listener)
+
     def wake_on_save(self, event: asyncio.Event) -> None:
         """Set `event` after every save in this process, whichever thread saves.
 
@@ -436,6 +442,8 @@ class ServiceApplication(Application[UUID]):
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
         if recordings:
+            for take in list(self._recorded):
+                take(recordings)
             for listener in list(self._listeners):
                 listener()
 

@@ -29,7 +29,7 @@ from services.kit.dating import Dated, happened
 from services.kit.paging import Page, paginate
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
-from services.kit.views import follow
+from services.kit.views import Tail
 from services.monitoring.credentials import CredentialHasher, resolve_key
 from services.monitoring.detectors import (
     Assessment,
@@ -118,6 +118,7 @@ class MonitoringApp(ServiceApplication):
         self.warnings: dict[UUID, WarningView] = {}
         self.watches: dict[UnitRef, dict[str, tuple[UUID | None, date | None]]] = {}
         self._seen = 0
+        self._tail = Tail(self)
         key, self.credential_key_source = resolve_key(
             settings.monitoring_credential_key, self.env.get("CIPHER_KEY")
         )
@@ -128,7 +129,7 @@ class MonitoringApp(ServiceApplication):
     def catch_up(self) -> None:
         """Fold what was stored since the last call into the register, warnings and watches."""
         with self.lock:
-            self._seen = follow(self, self._seen, self._apply)
+            self._seen = self._tail.follow(self._seen, self._apply)
 
     def _apply(self, domain_event: Any) -> None:
         kind = type(domain_event).__qualname__

@@ -29,7 +29,7 @@ from services.kit.dating import Dated, happened
 from services.kit.paging import instant
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork, run_in_unit_of_work
-from services.kit.views import follow
+from services.kit.views import Tail
 from services.penalties.domain import RuleError, Sanction, Tenancy
 from services.penalties.parameters import ParameterTable, Policy, load
 from services.penalties.settings import PenaltiesSettings
@@ -87,6 +87,7 @@ class PenaltiesCore(ServiceApplication):
         self.table = table or load()
         self.lock = threading.RLock()
         self._seen = 0
+        self._tail = Tail(self)
         self.conflicts = 0
         """Commands run again after a version conflict (for tests and curiosity)."""
         self.estates: dict[UUID, str] = {}
@@ -153,7 +154,7 @@ class PenaltiesCore(ServiceApplication):
 
     def catch_up(self) -> None:
         with self.lock:
-            self._seen = follow(self, self._seen, self._apply)
+            self._seen = self._tail.follow(self._seen, self._apply)
 
     def _apply(self, e: Any) -> None:
         kind = type(e).__qualname__

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from services.kit.views import follow
+from services.kit.views import Tail
 from services.resettlement.domain import POOLS, UNIT_STATES, PlacementCase, Unit
 
 if TYPE_CHECKING:
@@ -45,11 +45,11 @@ class Placements:
         self.cases: dict[UUID, PlacementCase] = {}
         self.by_household: dict[UUID, UUID] = {}
         self.lock = threading.RLock()
-        self._topics = _event_topics()
+        self._tail = Tail(app, _event_topics())
 
     def catch_up(self) -> None:
         with self.lock:
-            self.position = follow(self.app, self.position, self._apply, topics=self._topics, batch=BATCH)
+            self.position = self._tail.follow(self.position, self._apply, batch=BATCH)
 
     def _apply(self, domain_event: Any) -> None:
         originator = domain_event.originator_id

@@ -29,7 +29,7 @@ from services.kit.clock import Clock
 from services.kit.dating import Dated, DateRefused, happened
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
-from services.kit.views import follow
+from services.kit.views import Tail
 from services.training import rules
 from services.training.domain import (
     EMPLOYABLE_STATES,
@@ -82,6 +82,7 @@ class TrainingApp(ServiceApplication):
         self.lock = threading.RLock()
         self.views = Views()
         self._seen = 0
+        self._tail = Tail(self)
         self._attempt = threading.local()  # aggregates a command read, to refresh before a refusal
 
     # -- read model ------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ class TrainingApp(ServiceApplication):
     def catch_up(self) -> Views:
         """Fold what any writer stored since the last call; returns the views (read under `lock`)."""
         with self.lock:
-            self._seen = follow(self, self._seen, self.views.apply)
+            self._seen = self._tail.follow(self._seen, self.views.apply)
             return self.views
 
     # -- helpers ---------------------------------------------------------------------------------
