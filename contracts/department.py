@@ -21,6 +21,7 @@ from contracts.money import SquareMetresText, YuanText
 from contracts.times import Day
 
 __all__ = [
+    "REPORTS",
     "Department",
     "DepartmentFactReported",
     "DepartmentFactsReported",
@@ -52,6 +53,20 @@ class Department(StrEnum):
     TAX = "tax"
     SOCIAL_INSURANCE = "social_insurance"
     HUMAN_RESOURCES = "human_resources"
+
+
+REPORTS: dict[str, frozenset[str]] = {
+    "civil_affairs": frozenset({"income"}),
+    "real_estate": frozenset({"property"}),
+    "finance": frozenset({"financial_assets"}),
+    "public_security": frozenset({"registration"}),
+    "tax": frozenset({"tax"}),
+    "social_insurance": frozenset({"social_insurance"}),
+    "human_resources": frozenset({"employment", "income"}),
+}
+"""The kinds of fact each department reports, and so may be asked for. Human resources (and social
+security) holds members' wages: it reports incomes too, a second source beside civil affairs' (two
+departments' figures for the same date that differ are a conflict a person resolves)."""
 
 
 class IncomeFact(Contract):

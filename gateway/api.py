@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.auth import Unauthorized, token_router, unauthorized_response
 from gateway.console import Console, console_router
+from gateway.department_requests import DepartmentRequests
 from gateway.idempotency import Replies
 from gateway.intake import Intake, LineLimits
 from gateway.operations import Operations
@@ -62,6 +63,7 @@ def create_gateway(
         upstream = Upstream(client, settings.services, settings.upstream_timeout_s, minter)
         api.state.operations = Operations(upstream)
         api.state.intake = Intake(api.state.operations, lines, settings.bulk_timeout_s)
+        api.state.department_requests = DepartmentRequests(api.state.operations, api.state.intake)
         api.state.replies = Replies(settings.idempotency_path, tokens.clock, settings.idempotency_ttl_s)
         try:
             yield

@@ -85,6 +85,10 @@ async def api_principal(request: Request, token: Annotated[str | None, Depends(o
     return await run_in_threadpool(verified, tokens_of(request), token)
 
 
+Caller = Annotated[Principal, Depends(api_principal)]
+"""An `/api` route's authenticated caller."""
+
+
 def token_router() -> APIRouter:
     router = APIRouter(tags=["authentication"])
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from contracts.department import REPORTS
+
 Role = Literal[
     "reviewer", "supervisor", "inspector", "auditor", "admin", "assessor", "department", "registry"
 ]
@@ -57,6 +59,7 @@ SCOPES: dict[str, str] = {
     "cross-region:order": "order the cross-region check of a region's or an estate's households again",
     "figures:read": "the bureau's dashboard",
     "facts:write": "push department facts (own department and fact kinds only)",
+    "requests:answer": "the record requests addressed to your department: read and answer them",
 }
 
 _READ_ALL = (
@@ -107,22 +110,12 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     ),
     # an external third-party assessor: its own assessments (masked), its reports, nothing else
     "assessor": frozenset({"assessments:read", "assessments:report"}),
-    "department": frozenset({"facts:write"}),
+    "department": frozenset({"facts:write", "requests:answer"}),
     "registry": frozenset({"households:write"}),
 }
 
-# The fact kinds each department may report (contracts.department). Human resources (and social
-# security) holds members' wages: it reports incomes too, a second source beside civil affairs' (two
-# departments' figures for the same date that differ are a conflict a person resolves).
-DEPARTMENT_KINDS: dict[str, frozenset[str]] = {
-    "civil_affairs": frozenset({"income"}),
-    "real_estate": frozenset({"property"}),
-    "finance": frozenset({"financial_assets"}),
-    "public_security": frozenset({"registration"}),
-    "tax": frozenset({"tax"}),
-    "social_insurance": frozenset({"social_insurance"}),
-    "human_resources": frozenset({"employment", "income"}),
-}
+DEPARTMENT_KINDS = REPORTS
+"""The fact kinds each department may report (`contracts.department.REPORTS`)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from gateway.auth import api_principal
+from gateway.auth import Caller
 from gateway.bodies import (
     REGION,
     AnyHouseholdIn,
@@ -50,11 +50,11 @@ from gateway.bodies import (
     WarningStepIn,
     WhatIfIn,
 )
+from gateway.department_requests import add_department_request_routes
 from gateway.idempotency import IdempotentRoute
 from gateway.intake import Intake
 from gateway.operations import Forwarded, Operations
 from gateway.paging import CaseStatuses, HouseholdSearchIn, WarningState, paged
-from gateway.roles import Principal
 from services.kit.http import IsoDate
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit
 
@@ -78,7 +78,6 @@ def intake_of(request: Request) -> Intake:
     return intake
 
 
-Caller = Annotated[Principal, Depends(api_principal)]
 Ops = Annotated[Operations, Depends(operations)]
 Bulk = Annotated[Intake, Depends(intake_of)]
 
@@ -809,4 +808,5 @@ def api_router() -> APIRouter:
     async def figures(p: Caller, ops: Ops) -> dict[str, Any]:
         return await ops.figures(p)
 
+    add_department_request_routes(api)
     return api

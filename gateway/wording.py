@@ -50,6 +50,28 @@ WORDS: dict[str, tuple[str, str]] = {
     "pending": ("待提交", "Waiting for the report"),
     "reported": ("已提交", "Reported"),
     "appeal_decision_days": ("申诉决定期限", "Time to decide an appeal"),
+    "record_answer_days_civil_affairs": (
+        "民政部门答复期限",
+        "Time for civil affairs to answer a record request",
+    ),
+    "record_answer_days_finance": ("金融部门答复期限", "Time for finance to answer a record request"),
+    "record_answer_days_human_resources": (
+        "人社部门答复期限",
+        "Time for human resources to answer a record request",
+    ),
+    "record_answer_days_public_security": (
+        "公安部门答复期限",
+        "Time for public security to answer a record request",
+    ),
+    "record_answer_days_real_estate": (
+        "不动产登记部门答复期限",
+        "Time for the real-estate registry to answer a record request",
+    ),
+    "record_answer_days_social_insurance": (
+        "社保部门答复期限",
+        "Time for social insurance to answer a record request",
+    ),
+    "record_answer_days_tax": ("税务部门答复期限", "Time for the tax bureau to answer a record request"),
     # rules and what a rule found
     "income_per_capita": ("人均月收入", "Per-capita monthly income"),
     "housing_area": ("家庭自有住房面积", "Family-owned housing area"),

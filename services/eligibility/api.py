@@ -37,6 +37,7 @@ from services.eligibility.api_parameters import (
     add_parameter_routes,
     add_what_if_routes,
 )
+from services.eligibility.api_requests import add_request_routes
 from services.eligibility.api_reviews import add_review_routes
 from services.eligibility.application import EligibilityApp
 
@@ -55,4 +56,5 @@ def router(app: EligibilityApp) -> APIRouter:
     add_review_routes(api, app)
     add_what_if_routes(api, app)
     add_cross_region_routes(api, app)
+    add_request_routes(api, app)
     return api

@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.eligibility import rules
-from services.eligibility.application import Actor, NotFound, Refused
-from services.eligibility.domain import CaseError
+from services.eligibility.application import Actor, EligibilityApp, NotFound, Refused
+from services.eligibility.coordination import CoordinationError
+from services.eligibility.domain import CaseError, ReviewCase
+from services.eligibility.record_request import RequestError
 from services.kit.http import PROBLEM_JSON, Problem
 from services.kit.identity import Caller
 from services.kit.lines import line_problem
@@ -46,10 +48,18 @@ def problems() -> Iterator[None]:
         raise Problem(404, "Not found", str(exc)) from None
     except (Refused, rules.ParameterError) as exc:
         raise Problem(409, "Refused", str(exc)) from None
-    except CaseError as exc:
+    except (CaseError, RequestError, CoordinationError) as exc:
         raise Problem(exc.status, exc.title, str(exc)) from None
     except IntegrityError:
         raise Problem(409, "Conflict", "a concurrent change got there first; retry") from None
+
+
+def case_of(app: EligibilityApp, case_id: UUID, who: Caller) -> ReviewCase:
+    """The case (404 unknown), refused to a caller outside its estate (403)."""
+    with problems():
+        case = app.case(case_id)
+    who.check_estate(case.estate)
+    return case
 
 
 CASE_ROLES = ("reviewer", "supervisor", "assessor", "household")

@@ -325,7 +325,9 @@ def add_household_routes(api: APIRouter, app: EligibilityApp) -> None:
         if who.estates is not None:
             with suppress(NotFound):
                 who.check_estate(app.household(household_id).estate)
-        return Timeline(household_id=household_id, entries=household_timeline(app, household_id))
+        app.population.catch_up()
+        asked = [r.id for r in list(app.population.requests.values()) if r.household_id == household_id]
+        return Timeline(household_id=household_id, entries=household_timeline(app, household_id, asked))
 
 
 def add_member_routes(api: APIRouter, app: EligibilityApp) -> None:

@@ -52,11 +52,12 @@ def add_figures_routes(api: APIRouter, app: EligibilityApp) -> None:
     @api.get("/figures", tags=["figures"], summary="Counts for the bureau's dashboard")
     def get_figures() -> JSONResponse:
         """Households by latest automated outcome, cases by status, final outcomes, proposals sent
-        back on approval and appeals overturned (the review overturn rate's numerator and denominator)."""
+        back on approval and appeals overturned (the review overturn rate's numerator and denominator);
+        record requests to departments per month (asked, answered, declined, open, overdue, median days)."""
         app.population.catch_up()
-        return JSONResponse(
-            figures(list(app.population.households.values()), list(app.population.cases.values()))
-        )
+        counts = figures(list(app.population.households.values()), list(app.population.cases.values()))
+        requests = list(app.population.requests.values())
+        return JSONResponse({**counts, "record_requests": app.request_figures(requests, app.today())})
 
 
 def add_parameter_routes(api: APIRouter, app: EligibilityApp) -> None:

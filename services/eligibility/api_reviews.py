@@ -19,12 +19,13 @@ from services.eligibility.api_bodies import (
     DecisionIn,
     FindingIn,
 )
-from services.eligibility.api_common import actor, plain, problems
+from services.eligibility.api_common import actor, case_of, plain, problems
+from services.eligibility.api_requests import request_view
 from services.eligibility.application import EligibilityApp
 from services.eligibility.domain import ReviewCase
 from services.eligibility.queries import reviewer_report
 from services.kit.http import Problem
-from services.kit.identity import Authenticated, Caller
+from services.kit.identity import Authenticated
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response, paginate, time_key
 
 
@@ -57,6 +58,10 @@ def case_view(app: EligibilityApp, case: ReviewCase) -> Any:
             "decided_at": case.decided_at,
             "assessments": assessments,
             "appeals": appeals,
+            "record_requests": [
+                request_view(app, app.population.requests[r])
+                for r in app.population.requests_by_case.get(case.id, ())
+            ],
             "escalated": bool(escalations),
             "escalations": escalations,
             "trail": case.steps,
@@ -66,13 +71,6 @@ def case_view(app: EligibilityApp, case: ReviewCase) -> Any:
 
 def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
     """Cases and their steps, assessments, reviewers' reports."""
-
-    def case_of(case_id: UUID, who: Caller) -> ReviewCase:
-        """The case (404 unknown), refused to a caller outside its estate (403)."""
-        with problems():
-            case = app.case(case_id)
-        who.check_estate(case.estate)
-        return case
 
     @api.get("/cases", tags=["review"], summary="Review cases, optionally by status and estate, a page")
     def list_cases(
@@ -110,11 +108,13 @@ def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
 
     @api.get("/cases/{case_id}", tags=["review"], summary="A case with its accountability trail")
     def get_case(case_id: UUID, who: Authenticated) -> JSONResponse:
-        return JSONResponse(case_view(app, case_of(case_id, who)))
+        case = case_of(app, case_id, who)
+        app.population.catch_up()  # its record requests and their escalations are the read model's
+        return JSONResponse(case_view(app, case))
 
     @api.post("/cases/{case_id}/findings", tags=["review"], summary="Reviewer: findings and proposed outcome")
     def findings(case_id: UUID, body: FindingIn, caller: Authenticated) -> JSONResponse:
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             case = app.record_finding(
@@ -130,7 +130,7 @@ def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
 
     @api.post("/cases/{case_id}/approval", tags=["review"], summary="Supervisor (not the reviewer): approve")
     def approve(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             return JSONResponse(case_view(app, app.approve(case_id, who, body.reason)))
@@ -139,14 +139,14 @@ def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
         "/cases/{case_id}/send-back", tags=["review"], summary="Supervisor (not the reviewer): send back"
     )
     def send_back(case_id: UUID, body: DecisionIn, caller: Authenticated) -> JSONResponse:
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             return JSONResponse(case_view(app, app.send_back(case_id, who, body.reason)))
 
     @api.post("/cases/{case_id}/assessment-requests", tags=["review"], summary="Ask a third-party assessor")
     def request_assessment(case_id: UUID, body: AssessmentRequestIn, caller: Authenticated) -> JSONResponse:
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             case = app.request_assessment(case_id, who, body.assessor_id, body.deadline, body.reason)
@@ -154,7 +154,7 @@ def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
 
     @api.post("/cases/{case_id}/assessment-reports", tags=["review"], summary="The assessor's report")
     def assessment_report(case_id: UUID, body: AssessmentReportIn, caller: Authenticated) -> JSONResponse:
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             case = app.receive_assessment(case_id, who, body.report, body.recommendation)
@@ -166,7 +166,7 @@ def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
     def appeal(case_id: UUID, body: AppealIn, caller: Authenticated) -> JSONResponse:
         """By the household or an operator on its behalf, within `APPEAL_WINDOW_DAYS` of the decision
         by this service's clock; `reason` holds the grounds."""
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             return JSONResponse(case_view(app, app.lodge_appeal(case_id, who, body.reason)))
@@ -179,7 +179,7 @@ def add_review_routes(api: APIRouter, app: EligibilityApp) -> None:
     def appeal_decision(case_id: UUID, body: AppealDecisionIn, caller: Authenticated) -> JSONResponse:
         """Not by who approved the decision nor by who lodged the appeal: 403 naming the four-eyes
         rule. Overturned, the outcome becomes `retain` (`appeal-resolved`, `overturned: true`)."""
-        case_of(case_id, caller)
+        case_of(app, case_id, caller)
         who = actor(caller)
         with problems():
             return JSONResponse(case_view(app, app.decide_appeal(case_id, who, body.decision, body.reason)))

@@ -7,6 +7,8 @@ queries (households, cases, parameters, cross-region checks), composed of one mi
 | `intake.py` | department facts (HTTP batch and NATS inbox), monitoring's warnings, the automated review |
 | `cross_region.py` | cross-region checks: the sweep's policy and batches, orders, answers, registers |
 | `reviews.py` | the manual re-review of a case: findings, approval, assessments, appeals |
+| `asking.py` | record requests to departments from a case: ask, answer, decline, escalate, figures |
+| `coordinating.py` | cross-department problems for the joint meeting: raise, assign, discuss, resolve |
 | `parameter_book.py` | the parameter table in force (files plus supervisors' additions), cached |
 | `base.py` | what the mixins share and ask of each other; errors and `Actor` |
 
@@ -22,7 +24,9 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from services.eligibility.asking import AskingMixin
 from services.eligibility.base import Actor, NotFound, Refused
+from services.eligibility.coordinating import CoordinationMixin
 from services.eligibility.cross_region import CrossRegionMixin
 from services.eligibility.intake import INGEST_CHUNK, IntakeMixin, IntakeStatus
 from services.eligibility.parameter_book import ParameterBookMixin
@@ -61,7 +65,15 @@ T = TypeVar("T")
 CONFLICT_RETRIES = 5
 
 
-class EligibilityApp(RegistrationsMixin, IntakeMixin, CrossRegionMixin, ReviewsMixin, ParameterBookMixin):
+class EligibilityApp(
+    RegistrationsMixin,
+    IntakeMixin,
+    CrossRegionMixin,
+    ReviewsMixin,
+    AskingMixin,
+    CoordinationMixin,
+    ParameterBookMixin,
+):
     name = "Eligibility"
 
     def __init__(

@@ -14,7 +14,7 @@ nothing here imports the application, so no capability module imports it either.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
@@ -22,13 +22,18 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from contracts.department import DepartmentFactReported
 from services.eligibility import rules
 from services.eligibility.domain import Household, ParameterBook
 from services.eligibility.projection import Population
+from services.eligibility.record_request import RecordRequest
 from services.eligibility.register import RegisterKeeper
 from services.eligibility.settings import EligibilitySettings
 from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from services.eligibility.intake import IntakeStatus
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -101,6 +106,20 @@ class EligibilityBase(ServiceApplication):
         @abstractmethod
         def evaluate_before_commit(self, uow: UnitOfWork, household_id: UUID) -> None:
             """Decide on the household once, just before `uow` commits."""
+
+        @abstractmethod
+        def intake_fact(self, uow: UnitOfWork, report: DepartmentFactReported) -> IntakeStatus:
+            """Record one department fact on its household (or park it), in `uow`."""
+
+        @abstractmethod
+        def prefetch_receipts(self, uow: UnitOfWork, reports: Sequence[DepartmentFactReported]) -> None:
+            """One store query for the receipts of a batch of facts."""
+
+        # -- asking.py ----------------------------------------------------------------------------------
+
+        @abstractmethod
+        def request_escalation(self, request: RecordRequest, today: date) -> str | None:
+            """`overdue`, `joint_meeting` or None."""
 
         # -- cross_region.py ----------------------------------------------------------------------------
 

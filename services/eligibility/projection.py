@@ -1,4 +1,5 @@
-"""The population read model: every household and review case, as of the latest stored event.
+"""The population read model: every household, review case and record request, as of the latest
+stored event.
 
 Queries across households (case lists, reviewer reports, what-if over 38,600 households) cannot load
 aggregates one by one from the store. This projection follows the notification log from its own
@@ -16,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from services.eligibility import rules
+from services.eligibility.coordination import CoordinationProblem
 from services.eligibility.domain import Household, ReviewCase
+from services.eligibility.record_request import RecordRequest
 from services.kit.views import Tail
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BATCH = 2000
-_TRACKED = (Household, ReviewCase)
+_TRACKED = (Household, ReviewCase, RecordRequest, CoordinationProblem)
 
 
 class Population:
@@ -33,6 +36,9 @@ class Population:
         self.position = 0
         self.households: dict[UUID, Household] = {}
         self.cases: dict[UUID, ReviewCase] = {}
+        self.requests: dict[UUID, RecordRequest] = {}
+        self.requests_by_case: dict[UUID, list[UUID]] = {}
+        self.problems: dict[UUID, CoordinationProblem] = {}
         self._snapshots: dict[UUID, tuple[int, rules.Snapshot]] = {}
         self._outcomes: dict[UUID, tuple[int, rules.InForce, str]] = {}
         self._lock = threading.Lock()
@@ -97,6 +103,10 @@ class Population:
             self._changed.add(originator)
         elif originator in self.cases:
             domain_event.mutate(self.cases[originator])
+        elif originator in self.requests:
+            domain_event.mutate(self.requests[originator])
+        elif originator in self.problems:
+            domain_event.mutate(self.problems[originator])
         else:
             aggregate = domain_event.mutate(None)
             if isinstance(aggregate, Household):
@@ -104,6 +114,12 @@ class Population:
                 self._changed.add(originator)
             elif isinstance(aggregate, ReviewCase):
                 self.cases[originator] = aggregate
+            elif isinstance(aggregate, RecordRequest):
+                self.requests[originator] = aggregate
+                if aggregate.case_id is not None:
+                    self.requests_by_case.setdefault(aggregate.case_id, []).append(originator)
+            elif isinstance(aggregate, CoordinationProblem):
+                self.problems[originator] = aggregate
 
     def snapshot(self, household: Household) -> rules.Snapshot:
         """The household's rule inputs, built once per version (what-if evaluates them twice; catch-up

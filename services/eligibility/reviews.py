@@ -131,8 +131,10 @@ class ReviewsMixin(EligibilityBase):
         return lodged_on + timedelta(days=self.appeal_decision_days(case.region, lodged_on))
 
     def escalations(self, case: ReviewCase, today: date) -> list[dict[str, Any]]:
-        """What on the case waits past its day: the pending assessment past its deadline, the
-        undecided appeal past its decision deadline. Each is an escalation for the supervisors."""
+        """What on the case waits past its day: the pending assessment past its deadline, a record
+        request a department has not answered by its due day (asking.py), the undecided appeal past
+        its decision deadline. Each is an escalation for the supervisors. The read model's requests:
+        callers have caught it up (the case lists do)."""
         found: list[dict[str, Any]] = []
         if case.status == "assessment" and case.assessments:
             pending = case.assessments[-1]
@@ -142,6 +144,19 @@ class ReviewsMixin(EligibilityBase):
                         "kind": "assessment_overdue",
                         "due": pending["deadline"],
                         "assessor_id": pending["assessor_id"],
+                    }
+                )
+        for request_id in self.population.requests_by_case.get(case.id, ()):
+            request = self.population.requests[request_id]
+            level = self.request_escalation(request, today)
+            if level is not None:
+                found.append(
+                    {
+                        "kind": "record_overdue",
+                        "due": request.due_on,
+                        "department": request.department,
+                        "request_id": request.id,
+                        "joint_meeting": level == "joint_meeting",
                     }
                 )
         appeal = case.appeals[-1] if case.appeals else None

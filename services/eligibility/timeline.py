@@ -8,12 +8,14 @@ roles that may not see them, and the household page shows them to those who may.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
 from contracts.timeline import TimelineEntry
 from services.eligibility.domain import Household, ReviewCase
+from services.eligibility.record_request import RecordRequest
 from services.kit.store import ServiceApplication
 from services.kit.timeline import Step, timeline
 
@@ -68,6 +70,23 @@ def describe(event: DomainEventProtocol[UUID]) -> Step | None:
         return Step(f"Cross-region answer from {event.city}: {event.result}")
     if isinstance(event, ReviewCase.Event) and not isinstance(event, ReviewCase.Opened):
         return _case_step(event)
+    return _request_step(event)
+
+
+def _request_step(event: DomainEventProtocol[UUID]) -> Step | None:
+    """A record request's steps (asking.py), in words: which department, which record, when due."""
+    if isinstance(event, RecordRequest.Asked):
+        record, department = event.kind.replace("_", " "), event.department.replace("_", " ")
+        return Step(
+            f"{record.capitalize()} record requested from {department}, due {event.due_on}",
+            event.asked_by,
+            event.note or f"the record is {event.why}" + (f" ({event.rule})" if event.rule else ""),
+        )
+    if isinstance(event, RecordRequest.Answered):
+        return Step(f"Record request answered ({len(event.references)} records)", event.answered_by)
+    if isinstance(event, RecordRequest.Declined):
+        said = "no record" if event.outcome == "no_record" else "cannot verify"
+        return Step(f"Record request answered: {said}", event.answered_by, event.reason)
     return None
 
 
@@ -100,11 +119,14 @@ def _case_step(event: DomainEventProtocol[UUID]) -> Step:
     return Step(summary, actor, reason[:2000])
 
 
-def household_timeline(app: ServiceApplication, household_id: UUID) -> list[TimelineEntry]:
-    """The household's events and its cases' events, oldest first (empty for an unknown household)."""
+def household_timeline(
+    app: ServiceApplication, household_id: UUID, request_ids: Sequence[UUID] = ()
+) -> list[TimelineEntry]:
+    """The household's events, its cases' events and those of its record requests (`request_ids`,
+    from the read model), oldest first (empty for an unknown household)."""
     case_ids: list[UUID] = []
     for stored in app.recorder.select_events(household_id):
         domain_event = app.mapper.to_domain_event(stored)
         if isinstance(domain_event, Household.CaseOpened) and domain_event.case_id not in case_ids:
             case_ids.append(domain_event.case_id)
-    return timeline(app, [household_id, *case_ids], describe)
+    return timeline(app, [household_id, *case_ids, *request_ids], describe)

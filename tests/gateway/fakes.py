@@ -48,6 +48,9 @@ COURSE_OUT = "99222222-2222-4222-8222-222222222222"
 EVIDENCE_IN = "88111111-1111-4111-8111-111111111111"
 EVIDENCE_OUT = "88222222-2222-4222-8222-222222222222"
 MEMBER_IN = "12121212-1212-4212-8212-121212121212"
+REQUEST_IN = "c1111111-1111-4111-8111-111111111111"
+REQUEST_OUT = "c2222222-2222-4222-8222-222222222222"
+"""Record requests to departments (civil affairs), one per estate."""
 MEMBER_OUT = "13131313-1313-4313-8313-131313131313"
 
 # Personal values that only `personal:read` roles may see.
@@ -94,6 +97,18 @@ def household_view(household: str) -> dict[str, Any]:
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:
     """A list as the services answer it: one page, the last (`next` None)."""
     return {"items": items, "next": None}
+
+
+def request_view(request: str) -> dict[str, Any]:
+    household = HOUSE_IN if request == REQUEST_IN else HOUSE_OUT
+    return {
+        "request_id": request,
+        "department": "civil_affairs",
+        "kind": "income",
+        "household_id": household,
+        "estate": estate_of(household),
+        "state": "open",
+    }
 
 
 def case_view(case: str) -> dict[str, Any]:
@@ -290,6 +305,10 @@ def answer(
             )
         if parts[0] == "cases" and len(parts) == 2:
             return (200, case_view(parts[1])) if parts[1] in (CASE_IN, CASE_OUT) else None
+        if path == "/record-requests":
+            return 200, page([request_view(r) for r in (REQUEST_IN, REQUEST_OUT)])
+        if parts[0] == "record-requests" and len(parts) == 2:
+            return (200, request_view(parts[1])) if parts[1] in (REQUEST_IN, REQUEST_OUT) else None
         if path == "/assessments":
             mine = request.query_params.get("assessor_id") == "assessor.zhao"
             item = {"case_id": CASE_IN, "household_id": HOUSE_IN, "estate": estate_of(HOUSE_IN)}

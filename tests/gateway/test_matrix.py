@@ -37,6 +37,8 @@ from tests.gateway.fakes import (
     RCASE_OUT,
     REFERRAL_IN,
     REFERRAL_OUT,
+    REQUEST_IN,
+    REQUEST_OUT,
     SANCTION_IN,
     SANCTION_OUT,
     UNIT_IN,
@@ -73,6 +75,8 @@ FACT = {
     "household_id": HOUSE_IN,
     "fact": {"kind": "income", "monthly_income": "3000.00"},
 }
+ASK = {"department": "civil_affairs", "kind": "income", "why": "stale"}
+DECLINE = {"outcome": "no_record", "reason": "none since 2024"}
 ASSESSMENT = {"assessor_id": "assessor.zhao", "deadline": "2026-12-31"}
 REPORT = {"report": "income is seasonal", "recommendation": "transition"}
 APPEAL_DECISION = {"decision": "overturned", "reason": "the job loss is documented"}
@@ -140,6 +144,16 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/api/parameters/income_per_capita/values", VALUE, {"supervisor", "supervisor2"}),
     ("POST", "/api/what-if", WHAT_IF, CASE_READERS),
     ("POST", "/api/facts", [FACT], {"department"}),
+    ("POST", f"/api/cases/{CASE_IN}/record-requests", ASK, REVIEWERS),
+    ("POST", f"/api/cases/{CASE_OUT}/record-requests", ASK, UNSCOPED(REVIEWERS)),
+    ("POST", f"/api/households/{HOUSE_IN}/record-requests", ASK, REVIEWERS),
+    ("POST", f"/api/households/{HOUSE_OUT}/record-requests", ASK, UNSCOPED(REVIEWERS)),
+    ("GET", "/api/department-requests", None, CASE_READERS | {"department"}),
+    ("GET", f"/api/department-requests/{REQUEST_IN}", None, CASE_READERS | {"department"}),
+    # the department's own (eligibility refuses another department's), or a bureau role in its estates
+    ("GET", f"/api/department-requests/{REQUEST_OUT}", None, UNSCOPED(CASE_READERS) | {"department"}),
+    ("POST", f"/api/department-requests/{REQUEST_IN}/answer", {"facts": [FACT]}, {"department"}),
+    ("POST", f"/api/department-requests/{REQUEST_OUT}/decline", DECLINE, {"department"}),
     ("GET", "/api/warnings", None, READERS - {"inspector"} | {"inspector"}),
     ("GET", f"/api/warnings/{WARN_IN}", None, READERS),
     ("GET", f"/api/warnings/{WARN_OUT}", None, UNSCOPED(READERS)),
@@ -250,6 +264,8 @@ async def test_openapi_documents_every_api_route(gateway: GatewayFactory) -> Non
         .replace(APPEAL_IN, "{appeal_id}")
         .replace(APPEAL_OUT, "{appeal_id}")
         .replace(RCASE_IN, "{case_id}")
+        .replace(REQUEST_IN, "{request_id}")
+        .replace(REQUEST_OUT, "{request_id}")
         .replace(RCASE_OUT, "{case_id}")
         .replace(UNIT_IN, "{unit_id}")
         .replace(UNIT_OUT, "{unit_id}")
