@@ -175,7 +175,11 @@ async def bounded(calls: Iterable[Callable[[], Awaitable[T]]], limit: int = CONC
 
 
 async def checked(response: Awaitable[httpx.Response]) -> httpx.Response:
-    answer = await response
+    return ok(await response)
+
+
+def ok(answer: httpx.Response) -> httpx.Response:
+    """The answer, or an error naming the call and what it said (the demo stops: its data is wrong)."""
     if answer.status_code >= 400:
         raise RuntimeError(
             f"{answer.request.method} {answer.request.url}: {answer.status_code} {answer.text[:500]}"
@@ -193,6 +197,29 @@ async def every(client: httpx.AsyncClient, url: str, **params: Any) -> list[Any]
         if not page["next"]:
             return items
         query["cursor"] = page["next"]
+
+
+async def every_at_gateway(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> list[Any]:
+    """Every item of a gateway list, by its `next` cursor, as the caller of `headers` (a bearer token)."""
+    query: dict[str, Any] = {"limit": 1000}
+    items: list[Any] = []
+    while True:
+        page = (await paced(lambda: client.get(url, params=query, headers=headers))).json()
+        items += page["items"]
+        if not page["next"]:
+            return items
+        query["cursor"] = page["next"]
+
+
+async def paced(send: Callable[[], Awaitable[httpx.Response]], attempts: int = 20) -> httpx.Response:
+    """A gateway call, sent again after the `Retry-After` of a 429 (the gateway's rate per client):
+    a client that keeps to its budget, as a department's system would."""
+    for _ in range(attempts - 1):
+        answer = await send()
+        if answer.status_code != 429:
+            return ok(answer)
+        await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
+    return ok(await send())
 
 
 async def post_registrations(

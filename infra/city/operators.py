@@ -10,9 +10,11 @@ probability is a named parameter of `Models` and printed in the report.
 - **Sanctions beyond the automatic surcharge**: a confirmed sublet (letting the flat for money) puts
   the household on the credit list; a lent or vacant flat is left to penalties' automatic rent surcharge.
 - **The offline review's first step** for households the automated review left `needs_manual`: the
-  reviewer asks the department for the missing or current record, and it answers with the true value
-  (civil affairs the current income, finance the assets: the truth holds no assets for those households
-  and none of them meets an asset trigger, so finance answers 0.00).
+  reviewer asks the department for the missing or current record through the platform (a record
+  request), and the department's system, with its own credentials at the gateway, answers each request
+  in its queue with the true value (civil affairs the current income, finance the assets: the truth
+  holds no assets for those households and none of them meets an asset trigger, so finance answers
+  0.00).
 - **Four-eyes re-review** of every open case: a reviewer proposes the outcome the truth calls right
   (exit, as a 6-month transition when the only trigger is income less than 10 % above the threshold,
   a change "in stages"; else exit required; retain when the truth says the household qualifies), but
@@ -35,6 +37,7 @@ probability is a named parameter of `Models` and printed in the report.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import zlib
 from collections import Counter
@@ -46,8 +49,19 @@ from typing import Any
 import httpx
 
 from contracts.department import DepartmentFactReported
+from gateway.users import demo_password
 from infra.city.data import FOSHAN, RETAIN, City, Truth
-from infra.city.load import CLERK, FACT_REPORTED, Registered, Urls, bounded, checked, every, fact_message
+from infra.city.load import (
+    FACT_REPORTED,
+    Registered,
+    Urls,
+    bounded,
+    checked,
+    every,
+    every_at_gateway,
+    fact_message,
+    paced,
+)
 from services.kit import clock
 from services.kit.clock import SimulatedClock
 
@@ -55,6 +69,8 @@ REVIEWERS = ("reviewer-chen", "reviewer-li", "reviewer-huang", "reviewer-zhou")
 SUPERVISORS = ("supervisor-wang", "supervisor-liu")
 INSPECTORS = ("inspector-zhao", "inspector-wu", "inspector-sun")
 HOUSING_OFFICER = "officer-he"
+DEPARTMENT_ACCOUNTS = {"finance": "dept.finance", "civil_affairs": "dept.civil-affairs"}
+"""The departments' systems at the gateway (client credentials of the demo accounts)."""
 TRAINING_OFFICER = "trainer-lin"
 
 
@@ -93,6 +109,8 @@ class Work:
     """each open warning: warning_id, household ref, condition, truth kind, step taken"""
     credit_listed: int = 0
     refetched: Counter[str] = field(default_factory=Counter)
+    """record requests asked, by the data issue that left the household undecided"""
+    requests_answered: int = 0
     proposals: int = 0
     wrong_proposals: int = 0
     sent_back: int = 0
@@ -249,52 +267,76 @@ class Operators:
 
     # -- the offline review's data requests -------------------------------------------------------------
 
-    async def refetch_manual(self, manual: list[str]) -> int:
-        """Departments answer the reviewer's requests for households the automated review could not
-        decide; eligibility decides again on complete data."""
-        lines: list[bytes] = []
-        today = self.today()
+    async def request_records(self, manual: list[str]) -> int:
+        """The reviewers ask the departments, through the platform, for the records the automated
+        review lacked (a record request on each household it could not decide: finance for the head's
+        assets when they are missing, civil affairs for the current income otherwise); then each
+        department, with its own client credentials at the gateway, walks the requests addressed to it
+        and answers each from its records (the truth). Eligibility decides again on what they send.
+        Returns how many requests were answered."""
         for household_id in manual:
             truth = self.truth[household_id]
-            head = truth.members[0]
             issue = truth.data_issue or "unknown"
             self.work.refetched[issue] += 1
-            reference = f"REQ-{truth.ref}-{today:%Y%m%d}"
             if issue == "missing_assets":
+                head = self.registered.member_ids.get(truth.members[0])
+                body: dict[str, Any] = {
+                    "department": "finance",
+                    "kind": "financial_assets",
+                    "members": [head] if head else None,
+                    "why": "missing",
+                    "rule": "financial_assets",
+                }
+            else:
+                why = {"stale_income": "stale", "conflicting_income": "conflict"}.get(issue, "doubt")
+                body = {
+                    "department": "civil_affairs",
+                    "kind": "income",
+                    "why": why,
+                    "rule": "income_per_capita",
+                }
+            reviewer = REVIEWERS[zlib.crc32(household_id.encode()) % len(REVIEWERS)]
+            await self.post(
+                "eligibility", f"/households/{household_id}/record-requests", body, reviewer, "reviewer"
+            )
+        answered = 0
+        for department, account in DEPARTMENT_ACCOUNTS.items():
+            answered += await self._department_answers(department, account)
+        self.work.requests_answered += answered
+        return answered
+
+    async def _department_answers(self, department: str, account: str) -> int:
+        """One department's system at the gateway: its queue, each request answered with its record."""
+        gateway = self.urls["gateway"]
+        secret = demo_password(account)
+        form = {"grant_type": "client_credentials", "client_id": account, "client_secret": secret}
+        token = (await checked(self.client.post(f"{gateway}/auth/token", data=form))).json()["access_token"]
+        headers = {"authorization": f"Bearer {token}"}
+        queue = await every_at_gateway(self.client, f"{gateway}/api/department-requests", headers)
+        today = self.clock_today()
+        for request in queue:
+            truth = self.truth[request["household_id"]]
+            reference = f"REQ-{truth.ref}-{today:%Y%m%d}"
+            if request["kind"] == "financial_assets":
                 fact: dict[str, Any] = {
                     "kind": "financial_assets",
                     "amount": str(truth.financial_assets or "0.00"),
                 }
-                department = "finance"
+                about: dict[str, Any] = {"person_hash": request["persons"][0]}  # the head's, as asked
             else:
                 fact = {"kind": "income", "monthly_income": str(truth.income_per_capita)}
-                department = "civil_affairs"
-            report = DepartmentFactReported.model_validate(
-                {
-                    "department": department,
-                    "reference": reference,
-                    "described_on": today.isoformat(),
-                    "household_id": household_id,
-                    # the household's per-capita income is the household's figure; assets the head's
-                    "person_hash": None if fact["kind"] == "income" else head,
-                    "fact": fact,
-                }
-            )
-            lines.append(report.model_dump_json().encode())
-        if lines:
-            await checked(
-                self.client.post(
-                    f"{self.urls['eligibility']}/facts",
-                    content=b"\n".join(lines) + b"\n",
-                    # the reviewer's request answered: posted by the bureau's intake, as the loader does
-                    headers={
-                        "content-type": "application/x-ndjson",
-                        **self.urls.as_operator("eligibility", *CLERK),
-                    },
-                    timeout=300.0,
-                )
-            )
-        return len(lines)
+                about = {}  # the household's per-capita income is the household's figure
+            line = {
+                "department": department,
+                "reference": reference,
+                "described_on": today.isoformat(),
+                "household_id": request["household_id"],
+                **about,
+                "fact": fact,
+            }
+            url = f"{gateway}/api/department-requests/{request['request_id']}/answer"
+            await paced(functools.partial(self.client.post, url, json={"facts": [line]}, headers=headers))
+        return len(queue)
 
     # -- four-eyes review ---------------------------------------------------------------------------
 

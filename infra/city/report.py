@@ -234,6 +234,19 @@ class Report:
     automated_outcomes: Counter[str] = field(default_factory=Counter)
     """eligibility's automated outcomes at the first steady state (before the re-review's requests)"""
 
+    def request_lines(self) -> list[str]:
+        """The record requests, as eligibility counts them (`/figures`), beside the paper's meetings."""
+        asked = self.figures.get("eligibility", {}).get("record_requests") or {}
+        median = asked.get("median_days_to_answer")
+        return [
+            f"Records requested from the departments through the platform (record requests, answered by "
+            f"each department's system at the gateway): asked {asked.get('asked', 0)}, answered "
+            f"{asked.get('answered', 0)}, declined {asked.get('declined', 0)}, still open "
+            f"{asked.get('open', 0)}, escalated (overdue) {asked.get('overdue', 0)}, median time to answer "
+            f"{'n/a' if median is None else f'{median:g} days'} (the demo's departments answer at once). "
+            "The paper: 24 monthly joint meetings, 36 cross-department problems solved.",
+        ]
+
     def markdown(self) -> str:
         f = self.figures
         e, m, p, r, t = (f["eligibility"], f["monitoring"], f["penalties"], f["resettlement"], f["training"])
@@ -420,6 +433,8 @@ class Report:
             f"({pct(self.final.correct, self.final.total)}). Proposals {self.work.proposals}, wrong "
             f"{self.work.wrong_proposals}, sent back {self.work.sent_back}; records requested: "
             f"{dict(self.work.refetched)}.",
+            "",
+            *self.request_lines(),
             "",
             *self.final.rows(),
             "",

@@ -75,7 +75,7 @@ async def run_city(
         await ops.credit_list_sublets()
 
         manual = [hid for hid, outcome in automated.items() if outcome == "needs_manual"]
-        await ops.refetch_manual(manual)
+        await ops.request_records(manual)
         await settle(urls, quiet_s=quiet_s)
         reviewed = await ops.review_open_cases()
         say(f"four-eyes review: {reviewed} cases, {ops.work.sent_back} sent back")

@@ -96,6 +96,13 @@ def test_a_small_city_through_the_platform(tmp_path: Path, monkeypatch: pytest.M
         len(report.work.four_eyes) == cases == report.figures["eligibility"]["cases_by_status"].get("decided")
     )
     assert all(proposer != approver for proposer, approver in report.work.four_eyes)
+    # The records the automated review lacked were asked through the platform and each answered by
+    # its department's own system at the gateway.
+    undecided = sum(1 for outcome in run.automated.values() if outcome == "needs_manual")
+    requests = report.figures["eligibility"]["record_requests"]
+    assert undecided > 0 and sum(report.work.refetched.values()) == undecided
+    assert requests["asked"] == requests["answered"] == report.work.requests_answered == undecided
+    assert requests["open"] == 0
     # After the re-review nothing is left undecided, and only the stated errors remain.
     assert sum(report.final.confusion[t]["undecided"] for t in (EXIT, RETAIN)) == 0
     uncaught = report.work.wrong_proposals - report.work.sent_back
