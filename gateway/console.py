@@ -40,6 +40,7 @@ from gateway.bodies import (
 from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.console_accounts import account_routes
 from gateway.console_lists import list_routes
+from gateway.console_requests import request_routes
 from gateway.explain import Unavailable, explain, proposer
 from gateway.figures_view import checked, log_total, series
 from gateway.i18n import LANGS
@@ -71,6 +72,7 @@ NAV = [
     ("parameters", "/console/parameters", "parameters:read"),
     ("accounts", "/console/accounts", "accounts:estates"),
     ("assessments", "/console/assessments", "assessments:read"),
+    ("record_requests", "/console/record-requests", "record-requests"),
 ]
 
 
@@ -303,6 +305,8 @@ def console_router(console: Console) -> APIRouter:
 
     # -- review -----------------------------------------------------------------------------------
 
+    request_routes(router, console, page)  # before `/console/cases/{id}/{step}`: it adds a case's form
+
     @router.get("/console/cases/{case_id}")
     async def case(request: Request, case_id: UUID) -> Response:
         async def build(p: Principal) -> Response:
@@ -396,6 +400,8 @@ def console_router(console: Console) -> APIRouter:
         async def build(p: Principal) -> Response:
             if not p.may("figures:read") and p.may("assessments:read"):
                 return RedirectResponse("/console/assessments", status_code=303)  # an assessor's start
+            if not p.may("figures:read") and p.may("requests:answer"):
+                return RedirectResponse("/console/record-requests", status_code=303)  # a department's
             # the cross-region figure is eligibility's checks (`Operations.figures`), as on the
             # federation page
             figures = await ops(request).figures(p)

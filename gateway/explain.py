@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from gateway.roles import ROLE_SCOPES, Principal, Role
+from gateway.roles import DEPARTMENT_KINDS, ROLE_SCOPES, Principal, Role
 from gateway.wording import word
 from services.kit.http import Problem
 
@@ -44,6 +44,7 @@ SCOPE_WORDS: dict[str, tuple[str, str]] = {
     "cross-region:order": ("发起跨市核查", "order cross-region checks"),
     "figures:read": ("查看统计看板", "read the dashboard"),
     "facts:write": ("报送部门数据", "push department facts"),
+    "requests:answer": ("答复发给本部门的核查请求", "answer the record requests addressed to a department"),
     "accounts:estates": ("分配小区", "assign estates to accounts"),
 }
 
@@ -66,6 +67,7 @@ TITLES: dict[str, str] = {
     "No basis for the sanction": "处罚缺少依据",
     "Outside the appeal window": "已超过申诉期限",
     "No rule in force": "无现行规则",
+    "Not addressed to you": "该请求不是发给您部门的",
 }
 
 
@@ -100,6 +102,8 @@ def holders(scope: str) -> list[str]:
     """The operator roles that hold `scope` (assigning estates is the administrator's)."""
     if scope == "accounts:estates":
         return ["admin"]
+    if scope == "requests:answer":
+        return ["department_operator"]
     return [r for r in OPERATOR_ROLES if scope in ROLE_SCOPES.get(cast(Role, r), frozenset())]
 
 
@@ -153,6 +157,25 @@ def explain(problem: Problem, p: Principal | None, lang: str) -> Explanation:
                 + f" not {_scope(scope, lang)} ({scope}).",
             ),
             f"{_roles(holders(scope), lang)}。" if lang == "zh" else f"{_roles(holders(scope), lang)}.",
+        )
+    if problem.title == "Not addressed to you" or (
+        problem.status == 403 and "only the department asked" in detail
+    ):
+        last = detail.split()[-1:]  # "this request is addressed to finance"
+        asked = last[0] if last and last[0] in DEPARTMENT_KINDS else None
+        return Explanation(
+            title,
+            _pick(
+                lang,
+                "核查请求只能由被请求的部门答复。" + (f"该请求发给{word(asked, lang)}。" if asked else ""),
+                "A record request is answered by the department asked only."
+                + (f" This one is addressed to {word(asked, lang)}." if asked else ""),
+            ),
+            _pick(
+                lang,
+                f"{word(asked, lang) if asked else '被请求部门'}的经办人员。",
+                f"An operator of {word(asked, lang) if asked else 'the department asked'}.",
+            ),
         )
     if problem.status == 403 and "estate" in detail:
         mine = ", ".join(sorted(p.estates)) if p is not None and p.estates is not None else ""

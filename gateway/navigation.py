@@ -18,8 +18,13 @@ from gateway.roles import Principal
 
 
 def may(p: Principal, scope: str) -> bool:
-    """A menu item's or a page's right: a scope of the role, or assigning estates (the admin role)."""
-    return may_assign(p) if scope == "accounts:estates" else p.may(scope)
+    """A menu item's or a page's right: a scope of the role, assigning estates (the admin role), or
+    reading record requests (`record-requests`: the bureau's with cases:read, a department's own)."""
+    if scope == "accounts:estates":
+        return may_assign(p)
+    if scope == "record-requests":
+        return p.may("cases:read") or p.may("requests:answer")
+    return p.may(scope)
 
 
 # The page a POST's answer belongs to: a result or an error page of a form has no address of its own
@@ -33,6 +38,7 @@ RETURN_PAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/console/(?:referrals|courses)/.*$"), "/console/training"),
     (re.compile(r"^/console/(?:parameters|cross-region)/.*$"), "/console/parameters"),
     (re.compile(r"^/console/accounts/.*$"), "/console/accounts"),
+    (re.compile(r"^/console/record-requests/.*$"), "/console/record-requests"),
     (re.compile(r"^/(?:login|logout)$"), "/login"),
 )
 

@@ -50,6 +50,7 @@ from gateway.bodies import (
     WarningStepIn,
     WhatIfIn,
 )
+from gateway.coordination import add_coordination_routes
 from gateway.department_requests import add_department_request_routes
 from gateway.idempotency import IdempotentRoute
 from gateway.intake import Intake
@@ -809,4 +810,5 @@ def api_router() -> APIRouter:
         return await ops.figures(p)
 
     add_department_request_routes(api)
+    add_coordination_routes(api)
     return api

@@ -17,7 +17,7 @@ from jwt.types import Options
 
 from gateway.roles import ROLES, Principal, Role, scopes_for
 from gateway.settings import GatewaySettings
-from gateway.users import Account
+from gateway.users import CLERK_SCOPES, Account
 from services.kit.clock import Clock, epoch_seconds, now
 from services.kit.keys import key_id, public_x
 
@@ -93,7 +93,7 @@ class Tokens:
         """An OAuth2 token response for an authenticated account."""
         issued = int(now if now is not None else epoch_seconds(self.clock))
         ttl = ttl_s or self.settings.token_ttl_s
-        scopes = sorted(scopes_for(account.role))
+        scopes = sorted(scopes_for(account.role, CLERK_SCOPES if account.clerk else None))
         claims: dict[str, Any] = {
             "iss": self.settings.token_issuer,
             "aud": self.settings.token_audience,

@@ -11,6 +11,10 @@ File shape (`infra/gateway/users.yaml` is the local stack's):
         password: scrypt$16384$8$1$<salt b64>$<hash b64>
         estates: [Chancheng Garden] # optional; with `districts`, the union; absent = every estate
         demo: true                  # demo account: password derivable, refused unless ALLOW_DEMO_USERS
+      - id: clerk.finance           # a department's operator: role `department` with its `department`;
+        role: department            # logs in to the console (password) and answers the record
+        department: finance         # requests addressed to that department, nothing else
+        password: scrypt$...
     clients:
       - id: dept.civil-affairs
         department: civil_affairs
@@ -39,6 +43,9 @@ import yaml
 
 from gateway.roles import DEPARTMENT_KINDS, ROLES, SYSTEM_ROLES, Role
 from gateway.settings import DEMO_USERS_FILE
+
+CLERK_SCOPES = frozenset({"requests:answer"})
+"""What a department's operator may do (a person, not the department's system, which also pushes facts)."""
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # 16 MiB per check: memory-hard, ~50 ms
 DEMO_SEED = b"housing-exit demo accounts: DEMO ONLY, never for a real deployment"
@@ -89,6 +96,14 @@ class Account:
     estates: frozenset[str] | None = None
     department: str | None = None
     demo: bool = False
+    clerk: bool = False
+    """A department's operator: role `department` (its department's limits) but a person, who logs in
+    to the console with a password and holds only `CLERK_SCOPES`."""
+
+    @property
+    def client(self) -> bool:
+        """Logs in with client credentials (a system), not with a password (a person)."""
+        return self.role in SYSTEM_ROLES and not self.clerk
 
 
 class Directory:
@@ -117,7 +132,9 @@ class Directory:
         them. Unknown accounts and systems' accounts are refused (KeyError, ValueError)."""
         account = self.accounts[account_id]
         if account.role in SYSTEM_ROLES:
-            raise ValueError(f"{account_id} is a system's account: it has no estates to assign")
+            raise ValueError(
+                f"{account_id} answers for a department or a system: it has no estates to assign"
+            )
         changed = replace(account, estates=estates)
         self.accounts[account_id] = changed
         return changed
@@ -125,11 +142,7 @@ class Directory:
     def authenticate(self, account_id: str, secret: str, *, client: bool) -> Account | None:
         """The account when `secret` is right; None for any failure (same cost whichever)."""
         account = self.accounts.get(account_id)
-        usable = (
-            account is not None
-            and (account.role in SYSTEM_ROLES) == client
-            and (self.allow_demo or not account.demo)
-        )
+        usable = account is not None and account.client == client and (self.allow_demo or not account.demo)
         ok = verify_password(secret, account.secret_hash if account is not None else _DUMMY_HASH)
         return account if ok and usable else None
 
@@ -144,6 +157,18 @@ def parse_accounts(data: dict[str, Any]) -> list[Account]:
     accounts: list[Account] = []
     for entry in data.get("users") or []:
         role = entry["role"]
+        if role == "department":  # a department's operator: its department's, as its system's
+            accounts.append(
+                Account(
+                    id=str(entry["id"]),
+                    role="department",
+                    secret_hash=str(entry["password"]),
+                    department=_department(entry, "user"),
+                    demo=bool(entry.get("demo", False)),
+                    clerk=True,
+                )
+            )
+            continue
         if role not in ROLES or role in SYSTEM_ROLES:
             raise ValueError(f"user {entry.get('id')!r}: role must be one of the operator roles")
         estates: set[str] | None = None
@@ -167,11 +192,7 @@ def parse_accounts(data: dict[str, Any]) -> list[Account]:
         client_role = entry.get("role", "department")
         if client_role not in SYSTEM_ROLES:
             raise ValueError(f"client {entry.get('id')!r}: role must be one of {sorted(SYSTEM_ROLES)}")
-        department = None
-        if client_role == "department":
-            department = str(entry["department"])
-            if department not in DEPARTMENT_KINDS:
-                raise ValueError(f"client {entry.get('id')!r}: unknown department {department!r}")
+        department = _department(entry, "client") if client_role == "department" else None
         accounts.append(
             Account(
                 id=str(entry["id"]),
@@ -187,10 +208,18 @@ def parse_accounts(data: dict[str, Any]) -> list[Account]:
     return accounts
 
 
+def _department(entry: dict[str, Any], what: str) -> str:
+    department = str(entry.get("department"))
+    if department not in DEPARTMENT_KINDS:
+        raise ValueError(f"{what} {entry.get('id')!r}: unknown department {department!r}")
+    return department
+
+
 def demo_credentials(path: Path = DEMO_USERS_FILE) -> list[tuple[str, str, str]]:
     """(account id, role, password) of every demo account of the file, for the launcher to print.
 
-    A department client's "role" is `department:<department>`; it logs in with client credentials."""
+    A department's "role" is `department:<department>`: its system logs in with client credentials, its
+    operators (`clerk.*`, the `users:` entries) with their password on the console."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     rows: list[tuple[str, str, str]] = []
     for account in parse_accounts(data):

@@ -50,6 +50,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "pending": ("待提交", "Waiting for the report"),
     "reported": ("已提交", "Reported"),
     "appeal_decision_days": ("申诉决定期限", "Time to decide an appeal"),
+    "record_overdue": ("部门核查请求逾期未答复", "Record request unanswered past its day"),
+    "department_operator": ("被请求部门的经办人员", "An operator of the department asked"),
     "record_answer_days_civil_affairs": (
         "民政部门答复期限",
         "Time for civil affairs to answer a record request",

@@ -29,6 +29,7 @@ from services.eligibility.api_bodies import (
     RentSubsidyHouseholdIn,
     TenancyHouseholdIn,
 )
+from services.eligibility.api_coordination import add_coordination_routes
 from services.eligibility.api_facts import add_fact_routes
 from services.eligibility.api_households import add_household_routes, add_member_routes
 from services.eligibility.api_parameters import (
@@ -57,4 +58,5 @@ def router(app: EligibilityApp) -> APIRouter:
     add_what_if_routes(api, app)
     add_cross_region_routes(api, app)
     add_request_routes(api, app)
+    add_coordination_routes(api, app)
     return api

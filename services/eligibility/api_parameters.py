@@ -53,11 +53,19 @@ def add_figures_routes(api: APIRouter, app: EligibilityApp) -> None:
     def get_figures() -> JSONResponse:
         """Households by latest automated outcome, cases by status, final outcomes, proposals sent
         back on approval and appeals overturned (the review overturn rate's numerator and denominator);
-        record requests to departments per month (asked, answered, declined, open, overdue, median days)."""
+        record requests to departments per month (asked, answered, declined, open, overdue, median days);
+        the coordination register's problems per month (raised, solved, open, median days) and meetings."""
         app.population.catch_up()
         counts = figures(list(app.population.households.values()), list(app.population.cases.values()))
         requests = list(app.population.requests.values())
-        return JSONResponse({**counts, "record_requests": app.request_figures(requests, app.today())})
+        problems = list(app.population.problems.values())
+        return JSONResponse(
+            {
+                **counts,
+                "record_requests": app.request_figures(requests, app.today()),
+                "coordination": app.coordination_figures(problems, app.today()),
+            }
+        )
 
 
 def add_parameter_routes(api: APIRouter, app: EligibilityApp) -> None:

@@ -16,10 +16,9 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from contracts.base import Contract
-from contracts.department import DepartmentFactReported
 from services.eligibility.api_common import actor, case_of, plain, problems
+from services.eligibility.api_facts import validate_lines
 from services.eligibility.application import EligibilityApp
-from services.eligibility.intake import future_fact
 from services.eligibility.record_request import RecordRequest
 from services.kit.http import Problem
 from services.kit.identity import Authenticated, Caller
@@ -42,7 +41,12 @@ class RecordRequestIn(Contract):
 
 
 class AnswerIn(Contract):
-    facts: list[DepartmentFactReported] = Field(min_length=1, max_length=100)
+    facts: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=100,
+        description="`housing.department.fact-reported` payloads: each checked as a line of `POST /facts`, "
+        'an invalid one named in `problems` (422 "Invalid fact").',
+    )
 
 
 class DeclineIn(Contract):
@@ -180,16 +184,17 @@ def add_request_routes(api: APIRouter, app: EligibilityApp) -> None:
         department = _department(who)
         if department is None:
             raise Problem(403, "Forbidden", "only the department asked answers a record request")
-        today = app.today()
-        for number, fact in enumerate(body.facts, start=1):
-            if fact.described_on > today:
-                raise Problem(422, "Date not allowed", f"fact {number}: {future_fact(fact, today)}")
+        valid, invalid = validate_lines(list(enumerate(body.facts, start=1)), app.today())
+        if invalid:
+            said = "; ".join(f"fact {p['line']}: {p['detail']}" for p in invalid[:10])
+            raise Problem(422, "Invalid fact", said, problems=invalid)
+        reports = [report for _, report in valid]
         with problems():
             request, statuses = await run_in_threadpool(
-                app.answer_request, request_id, department, who.subject, body.facts
+                app.answer_request, request_id, department, who.subject, reports
             )
         view = request_view(app, request, department_view=True)
-        facts = [{"reference": f.reference, "status": s} for f, s in zip(body.facts, statuses, strict=True)]
+        facts = [{"reference": f.reference, "status": s} for f, s in zip(reports, statuses, strict=True)]
         return JSONResponse({**view, "facts": facts})
 
     @api.post(

@@ -51,6 +51,8 @@ MEMBER_IN = "12121212-1212-4212-8212-121212121212"
 REQUEST_IN = "c1111111-1111-4111-8111-111111111111"
 REQUEST_OUT = "c2222222-2222-4222-8222-222222222222"
 """Record requests to departments (civil affairs), one per estate."""
+PROBLEM = "77111111-1111-4111-8111-111111111111"
+"""A cross-department problem of the coordination register (city-wide: no estate)."""
 MEMBER_OUT = "13131313-1313-4313-8313-131313131313"
 
 # Personal values that only `personal:read` roles may see.
@@ -309,6 +311,11 @@ def answer(
             return 200, page([request_view(r) for r in (REQUEST_IN, REQUEST_OUT)])
         if parts[0] == "record-requests" and len(parts) == 2:
             return (200, request_view(parts[1])) if parts[1] in (REQUEST_IN, REQUEST_OUT) else None
+        problem = {"problem_id": PROBLEM, "kind": "data_conflict", "state": "open"}
+        if path == "/coordination-problems":
+            return 200, page([problem])
+        if parts[0] == "coordination-problems" and len(parts) == 2:
+            return (200, problem) if parts[1] == PROBLEM else None
         if path == "/assessments":
             mine = request.query_params.get("assessor_id") == "assessor.zhao"
             item = {"case_id": CASE_IN, "household_id": HOUSE_IN, "estate": estate_of(HOUSE_IN)}

@@ -33,6 +33,7 @@ from tests.gateway.fakes import (
     MEMBER_IN,
     OUT_ESTATE,
     PERSONAL_MARKERS,
+    PROBLEM,
     RCASE_IN,
     RCASE_OUT,
     REFERRAL_IN,
@@ -77,6 +78,8 @@ FACT = {
 }
 ASK = {"department": "civil_affairs", "kind": "income", "why": "stale"}
 DECLINE = {"outcome": "no_record", "reason": "none since 2024"}
+PROBLEM_IN = {"title": "t", "description": "d", "kind": "no_answer", "departments": ["tax"]}
+ASSIGN = {"department": "tax", "owner": "reviewer.he"}
 ASSESSMENT = {"assessor_id": "assessor.zhao", "deadline": "2026-12-31"}
 REPORT = {"report": "income is seasonal", "recommendation": "transition"}
 APPEAL_DECISION = {"decision": "overturned", "reason": "the job loss is documented"}
@@ -154,6 +157,17 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"/api/department-requests/{REQUEST_OUT}", None, UNSCOPED(CASE_READERS) | {"department"}),
     ("POST", f"/api/department-requests/{REQUEST_IN}/answer", {"facts": [FACT]}, {"department"}),
     ("POST", f"/api/department-requests/{REQUEST_OUT}/decline", DECLINE, {"department"}),
+    ("POST", "/api/coordination-problems", PROBLEM_IN, {"supervisor", "supervisor2"}),
+    ("GET", "/api/coordination-problems", None, CASE_READERS),
+    ("GET", f"/api/coordination-problems/{PROBLEM}", None, CASE_READERS),
+    ("POST", f"/api/coordination-problems/{PROBLEM}/assignment", ASSIGN, {"supervisor", "supervisor2"}),
+    ("POST", f"/api/coordination-problems/{PROBLEM}/discussion", {"note": "agreed"}, REVIEWERS),
+    (
+        "POST",
+        f"/api/coordination-problems/{PROBLEM}/resolution",
+        {"resolution": "x"},
+        {"supervisor", "supervisor2"},
+    ),
     ("GET", "/api/warnings", None, READERS - {"inspector"} | {"inspector"}),
     ("GET", f"/api/warnings/{WARN_IN}", None, READERS),
     ("GET", f"/api/warnings/{WARN_OUT}", None, UNSCOPED(READERS)),
@@ -266,6 +280,7 @@ async def test_openapi_documents_every_api_route(gateway: GatewayFactory) -> Non
         .replace(RCASE_IN, "{case_id}")
         .replace(REQUEST_IN, "{request_id}")
         .replace(REQUEST_OUT, "{request_id}")
+        .replace(PROBLEM, "{problem_id}")
         .replace(RCASE_OUT, "{case_id}")
         .replace(UNIT_IN, "{unit_id}")
         .replace(UNIT_OUT, "{unit_id}")
