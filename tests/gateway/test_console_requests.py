@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -23,11 +22,9 @@ from gateway import console_requests, wording
 from gateway.settings import DEMO_USERS_FILE, GatewaySettings
 from gateway.tokens import Tokens
 from gateway.users import Account, Directory, demo_password
-from services.eligibility.application import EligibilityApp
-from services.eligibility.service import build as build_eligibility
-from services.eligibility.settings import EligibilitySettings
-from services.kit.clock import ManualClock, now
-from tests.gateway.conftest import ACCOUNTS, GatewayFactory, bearer
+from services.kit.clock import ManualClock
+from tests.gateway import behind
+from tests.gateway.conftest import ACCOUNTS, bearer
 from tests.gateway.test_console import hidden_csrf, log_in
 from tests.gateway.test_console_pages import keep, unreadable
 from tests.gateway.test_integration import seed
@@ -40,14 +37,7 @@ CLERKS = {
 }
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(now().replace(microsecond=0))
-
-
-@pytest.fixture
-def tokens(settings: GatewaySettings, clock: ManualClock) -> Tokens:
-    return Tokens(settings, Ed25519PrivateKey.generate(), clock=clock)
+clock, tokens, real = behind.clock, behind.tokens, behind.real  # the gateway before eligibility
 
 
 @pytest.fixture
@@ -59,24 +49,6 @@ def directory(password_hash: str) -> Directory:
     ]
     accounts += [Account(c, "department", password_hash, department=d, clerk=True) for c, d in CLERKS.items()]
     return Directory(accounts, allow_demo=False)
-
-
-@pytest.fixture
-async def real(
-    tmp_path: Path, gateway: GatewayFactory, clock: ManualClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    eligibility = EligibilityApp(
-        EligibilitySettings(var_dir=tmp_path),
-        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "eligibility.sqlite")},
-        clock=clock,
-    )
-    api, _ = build_eligibility(EligibilitySettings(var_dir=tmp_path), app=eligibility)
-    mounts: dict[str, httpx.AsyncBaseTransport] = {"http://eligibility": httpx.ASGITransport(app=api)}
-    try:
-        async with gateway(mounts=mounts, services={"eligibility": "http://eligibility"}) as client:
-            yield client
-    finally:
-        eligibility.close()
 
 
 async def page(client: httpx.AsyncClient, path: str, lang: str, **params: str) -> str:

@@ -6,49 +6,15 @@ count it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
-import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.settings import GatewaySettings
 from gateway.tokens import Tokens
-from services.eligibility.application import EligibilityApp
-from services.eligibility.service import build as build_eligibility
-from services.eligibility.settings import EligibilitySettings
-from services.kit.clock import ManualClock, now
-from tests.gateway.conftest import GatewayFactory, bearer
+from services.kit.clock import ManualClock
+from tests.gateway import behind
+from tests.gateway.conftest import bearer
 from tests.gateway.test_integration import seed
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(now().replace(microsecond=0))
-
-
-@pytest.fixture
-def tokens(settings: GatewaySettings, clock: ManualClock) -> Tokens:
-    return Tokens(settings, Ed25519PrivateKey.generate(), clock=clock)
-
-
-@pytest.fixture
-async def real(
-    tmp_path: Path, gateway: GatewayFactory, clock: ManualClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    eligibility = EligibilityApp(
-        EligibilitySettings(var_dir=tmp_path),
-        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "eligibility.sqlite")},
-        clock=clock,
-    )
-    api, _ = build_eligibility(EligibilitySettings(var_dir=tmp_path), app=eligibility)
-    mounts: dict[str, httpx.AsyncBaseTransport] = {"http://eligibility": httpx.ASGITransport(app=api)}
-    try:
-        async with gateway(mounts=mounts, services={"eligibility": "http://eligibility"}) as client:
-            yield client
-    finally:
-        eligibility.close()
+clock, tokens, real = behind.clock, behind.tokens, behind.real  # the gateway before eligibility
 
 
 async def test_supervisors_raise_and_resolve_reviewers_discuss_auditors_read(
