@@ -7,9 +7,7 @@ finds the household with the number in no URL and no log line."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,11 +15,9 @@ import httpx
 import pytest
 
 from gateway.tokens import Tokens
-from services.eligibility.application import EligibilityApp
-from services.eligibility.service import build as build_eligibility
-from services.eligibility.settings import EligibilitySettings
 from services.kit.clock import ManualClock
-from tests.gateway.conftest import GatewayFactory, bearer
+from tests.gateway import behind
+from tests.gateway.conftest import bearer
 from tests.gateway.fakes import IN_ESTATE, OUT_ESTATE
 
 START = datetime(2027, 2, 15, 2, 0, tzinfo=UTC)
@@ -34,22 +30,7 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-async def real(
-    tmp_path: Path, gateway: GatewayFactory, clock: ManualClock
-) -> AsyncIterator[httpx.AsyncClient]:
-    eligibility = EligibilityApp(
-        EligibilitySettings(var_dir=tmp_path),
-        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "eligibility.sqlite")},
-        clock=clock,
-    )
-    api, _ = build_eligibility(EligibilitySettings(var_dir=tmp_path), app=eligibility)
-    mounts: dict[str, httpx.AsyncBaseTransport] = {"http://eligibility": httpx.ASGITransport(app=api)}
-    try:
-        async with gateway(mounts=mounts, services={"eligibility": "http://eligibility"}) as client:
-            yield client
-    finally:
-        eligibility.close()
+real = behind.real  # the gateway before eligibility, on this module's clock
 
 
 def id_number(n: int) -> str:
