@@ -32,6 +32,7 @@ from contracts.eligibility import (
     HouseholdMembersChanged,
     HouseholdRegistered,
     RentSubsidyRegistered,
+    ResidenceVerified,
     ReviewConfirmed,
     ReviewDecided,
     ReviewOpened,
@@ -247,6 +248,12 @@ _ELIGIBILITY_REVIEW_EVENTS: Final[tuple[EventSpec, ...]] = (
         AppealResolved,
         "An appeal was decided under four-eyes; says whether the outcome changed.",
         ("monitoring", "penalties", "resettlement", "training"),
+    ),
+    _eligibility(
+        "residence-verified",
+        ResidenceVerified,
+        "Public security verified a household's actual residence for an occupancy warning: its finding.",
+        ("monitoring",),
     ),
 )
 """The steps of a review case: the accountability trail other services (and auditors) follow."""

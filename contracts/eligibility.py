@@ -40,6 +40,7 @@ __all__ = [
     "Member",
     "ProposedOutcome",
     "RentSubsidyRegistered",
+    "ResidenceVerified",
     "ReviewConfirmed",
     "ReviewDecided",
     "ReviewDecision",
@@ -317,6 +318,24 @@ class AppealLodged(Contract):
     household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
     case_id: UUID = Field(description="The review case.")
     lodged_on: Day = Field(description="Date of the appeal.")
+
+
+class ResidenceVerified(Contract):
+    """Public security verified, at the bureau's request, whether a household actually lives in its flat
+    (a verification task raised from an occupancy warning): what it found there. Monitoring closes the
+    warning with it (confirmed with the finding, or dismissed when the household lives there), and a
+    confirmation is the violation penalties sanctions, as an inspector's is."""
+
+    household_id: UUID = Field(description="The household's id; also the envelope's `subject`.")
+    request_id: UUID = Field(description="The verification task (a record request to public security).")
+    warning_id: UUID = Field(description="The occupancy warning the task was raised from.")
+    department: Department = Field(description="Who verified (public security).")
+    finding: Literal["sublet", "lend", "vacant", "lives_there"] = Field(
+        description="Let for money, lent, standing empty, or the household lives there."
+    )
+    note: Text = Field(default="", description="What the officer saw, in words (no personal numbers).")
+    verified_by: OperatorId = Field(description="The department's system or officer that answered.")
+    verified_on: Day = Field(description="The day it was recorded (the city's date).")
 
 
 class AppealResolved(Contract):

@@ -34,12 +34,20 @@ class RecordRequestIn(BaseModel):
     why: Literal["missing", "stale", "conflict", "doubt"]
     rule: str | None = Field(default=None, max_length=64)
     note: str = Field(default="", max_length=1000, description="What you ask, in words for the department.")
+    warning_id: UUID | None = Field(
+        default=None, description="A verification task for public security, from this occupancy warning."
+    )
 
 
 class AnswerIn(BaseModel):
     facts: list[dict[str, Any]] = Field(
         min_length=1, max_length=100, description="`housing.department.fact-reported` payloads."
     )
+
+
+class InspectionIn(BaseModel):
+    finding: Literal["sublet", "lend", "vacant", "lives_there"]
+    note: str = Field(default="", max_length=2000, description="What the officer saw (no personal numbers).")
 
 
 class DeclineIn(BaseModel):
@@ -106,6 +114,12 @@ class DepartmentRequests:
             raise forbidden("some facts speak for another department or kind of fact", lines=refused)
         self.intake.limits.take(p, len(body.facts))
         path = f"/record-requests/{request_id}/answer"
+        return await self.ops.up.json("eligibility", "POST", path, p, json=body.model_dump(mode="json"))
+
+    async def inspection(self, p: Principal, request_id: UUID, body: InspectionIn) -> Any:
+        """Public security's finding on a verification task (eligibility refuses any other department)."""
+        self._department(p)
+        path = f"/record-requests/{request_id}/inspection"
         return await self.ops.up.json("eligibility", "POST", path, p, json=body.model_dump(mode="json"))
 
     async def decline(self, p: Principal, request_id: UUID, body: DeclineIn) -> Any:
@@ -180,6 +194,15 @@ def add_department_request_routes(api: APIRouter) -> None:
     )
     async def answer(p: Caller, requests: Requests, request_id: UUID, body: AnswerIn) -> Any:
         return await requests.answer(p, request_id, body)
+
+    @api.post(
+        "/department-requests/{request_id}/inspection",
+        tags=["record requests"],
+        summary="Public security: what it found verifying a household's actual residence for an occupancy "
+        "warning (requests:answer); monitoring closes the warning with it",
+    )
+    async def inspection(p: Caller, requests: Requests, request_id: UUID, body: InspectionIn) -> Any:
+        return await requests.inspection(p, request_id, body)
 
     @api.post(
         "/department-requests/{request_id}/decline",

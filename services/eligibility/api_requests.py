@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from contracts.base import Contract
+from contracts.identifiers import Text
 from services.eligibility.api_common import actor, case_of, plain, problems
 from services.eligibility.api_facts import validate_lines
 from services.eligibility.application import EligibilityApp
@@ -38,6 +39,11 @@ class RecordRequestIn(Contract):
     )
     rule: str | None = Field(default=None, max_length=64, description="The rule that could not decide.")
     note: str = Field(default="", max_length=1000, description="What the reviewer asks, for the department.")
+    warning_id: UUID | None = Field(
+        default=None,
+        description="A verification task: public security verifies the household's actual residence for "
+        "this occupancy warning (department `public_security`, kind `registration`).",
+    )
 
 
 class AnswerIn(Contract):
@@ -47,6 +53,11 @@ class AnswerIn(Contract):
         description="`housing.department.fact-reported` payloads: each checked as a line of `POST /facts`, "
         'an invalid one named in `problems` (422 "Invalid fact").',
     )
+
+
+class InspectionIn(Contract):
+    finding: Literal["sublet", "lend", "vacant", "lives_there"]
+    note: Text = ""
 
 
 class DeclineIn(Contract):
@@ -71,6 +82,8 @@ def request_view(app: EligibilityApp, request: RecordRequest, *, department_view
         "references": list(request.references),
         "reason": request.reason,
         "answered_on": request.answered_on,
+        "warning_id": request.warning_id,
+        "finding": request.finding,
     }
     if not department_view:
         view |= {
@@ -120,6 +133,7 @@ def add_request_routes(api: APIRouter, app: EligibilityApp) -> None:
                 why=body.why,
                 rule=body.rule,
                 note=body.note,
+                warning_id=body.warning_id,
             )
         return JSONResponse(request_view(app, request), status_code=201)
 
@@ -196,6 +210,20 @@ def add_request_routes(api: APIRouter, app: EligibilityApp) -> None:
         view = request_view(app, request, department_view=True)
         facts = [{"reference": f.reference, "status": s} for f, s in zip(reports, statuses, strict=True)]
         return JSONResponse({**view, "facts": facts})
+
+    @api.post(
+        "/record-requests/{request_id}/inspection",
+        tags=["record requests"],
+        summary="Public security: what it found verifying a household's actual residence (a verification "
+        "task from an occupancy warning); monitoring closes the warning with it",
+    )
+    def inspection(request_id: UUID, body: InspectionIn, who: Authenticated) -> JSONResponse:
+        department = _department(who)
+        if department is None:
+            raise Problem(403, "Forbidden", "only the department asked answers a record request")
+        with problems():
+            request = app.inspect_request(request_id, department, who.subject, body.finding, body.note)
+        return JSONResponse(request_view(app, request, department_view=True))
 
     @api.post(
         "/record-requests/{request_id}/decline",

@@ -25,7 +25,7 @@ from contracts.department import REPORTS, DepartmentFactReported
 from services.eligibility.base import Actor, EligibilityBase, NotFound, Refused
 from services.eligibility.domain import REVIEWER_ROLES, ReviewCase, RoleRefused
 from services.eligibility.intake import IntakeStatus
-from services.eligibility.record_request import REASONS, RecordRequest, RequestError
+from services.eligibility.record_request import DECLINED, REASONS, VERIFIER, RecordRequest, RequestError
 from services.kit.uow import UnitOfWork
 
 DEFAULT_ANSWER_DAYS = 15
@@ -67,9 +67,12 @@ class AskingMixin(EligibilityBase):
         why: str,
         rule: str | None,
         note: str,
+        warning_id: UUID | None = None,
     ) -> RecordRequest:
         """A reviewer's request for a kind of record that department reports, about some members (all
-        when none are named): from an undecided case, or from a household with none (`household_id`)."""
+        when none are named): from an undecided case, or from a household with none (`household_id`).
+        With `warning_id`, a verification task: public security verifies the household's actual
+        residence for that occupancy warning, which must be one noted on the household."""
         if actor.role not in REVIEWER_ROLES:
             raise RoleRefused("only a reviewer or a supervisor asks a department for a record")
         if department not in REPORTS:
@@ -78,6 +81,10 @@ class AskingMixin(EligibilityBase):
             raise Refused(f"{department} reports {', '.join(sorted(REPORTS[department]))}, not {kind!r}")
         if why not in REASONS:
             raise Refused(f"a request is asked because a record is one of {', '.join(REASONS)}")
+        if warning_id is not None and (department, kind) != (VERIFIER, "registration"):
+            raise Refused(
+                "a warning's verification task is asked of public_security, for a registration record"
+            )
 
         def work(uow: UnitOfWork) -> RecordRequest:
             if case_id is not None:
@@ -87,6 +94,10 @@ class AskingMixin(EligibilityBase):
                 household = self._household(uow, household_id)
             else:
                 raise Refused("a request is asked from a case or a household")
+            if warning_id is not None and all(
+                o.data["warning_id"] != warning_id for o in household.occupancy
+            ):
+                raise NotFound(f"no occupancy warning {warning_id} on this household")
             members = {str(m["member_id"]): m for m in household.members}
             wanted = [str(m) for m in member_ids] if member_ids else list(members)
             unknown = [m for m in wanted if m not in members]
@@ -108,6 +119,7 @@ class AskingMixin(EligibilityBase):
                 now,
                 today,
                 today + timedelta(days=self.answer_days(department, household.region, today)),
+                warning_id,
             )
             uow.add(request)
             return request
@@ -154,6 +166,19 @@ class AskingMixin(EligibilityBase):
             self.prefetch_receipts(uow, reports)
             statuses = [self.intake_fact(uow, report) for report in reports]
             return request, statuses
+
+        return self._in_uow(work)
+
+    def inspect_request(
+        self, request_id: UUID, department: str | None, answered_by: str, finding: str, note: str
+    ) -> RecordRequest:
+        """Public security's finding on a verification task; monitoring closes the warning with it
+        (`residence-verified`, translate.py)."""
+
+        def work(uow: UnitOfWork) -> RecordRequest:
+            request = self._request(uow, request_id)
+            request.inspect(department, finding, note[:2000], answered_by, self.clock(), self.today())
+            return request
 
         return self._in_uow(work)
 
@@ -225,7 +250,7 @@ class AskingMixin(EligibilityBase):
                 row["open"] += 1
                 row["overdue"] += self.request_escalation(request, today) is not None
             else:
-                row["answered" if request.outcome == "answered" else "declined"] += 1
+                row["declined" if request.outcome in DECLINED else "answered"] += 1
                 if request.answered_on is not None:
                     waits.setdefault(month, []).append((request.answered_on - request.asked_on).days)
         for month, row in months.items():

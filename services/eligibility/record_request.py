@@ -29,6 +29,12 @@ REASONS = ("missing", "stale", "conflict", "doubt")
 DECLINED = ("no_record", "cannot_verify")
 """How a department answers without a record."""
 
+FINDINGS = ("sublet", "lend", "vacant", "lives_there")
+"""What public security finds when it verifies a household's actual residence (a verification task)."""
+
+VERIFIER = "public_security"
+"""The department that verifies actual residence (the seed's mechanism 9)."""
+
 
 class RequestError(Exception):
     """A step the request's state refuses (answered twice, answered by another department)."""
@@ -62,6 +68,18 @@ class RecordRequest(Aggregate):
         asked_at: datetime
         asked_on: date
         due_on: date
+        warning_id: UUID | None = None
+        """The occupancy warning a verification task for public security was raised from."""
+
+    class Inspected(Aggregate.Event):
+        household_id: UUID
+        warning_id: UUID
+        department: str
+        finding: str
+        note: str
+        answered_by: str
+        answered_at: datetime
+        answered_on: date
 
     class Answered(Aggregate.Event):
         references: list[str]
@@ -93,6 +111,7 @@ class RecordRequest(Aggregate):
         asked_at: datetime,
         asked_on: date,
         due_on: date,
+        warning_id: UUID | None = None,
     ) -> None:
         self.case_id, self.household_id = case_id, household_id
         self.region, self.estate = region, estate
@@ -100,8 +119,10 @@ class RecordRequest(Aggregate):
         self.persons = tuple(persons)
         self.why, self.rule, self.note = why, rule, note
         self.asked_by, self.asked_at, self.asked_on, self.due_on = asked_by, asked_at, asked_on, due_on
+        self.warning_id = warning_id
+        self.finding: str | None = None
         self.outcome: str | None = None
-        """None while open; `answered`, `no_record` or `cannot_verify` once it ended."""
+        """None while open; `answered`, `inspected`, `no_record` or `cannot_verify` once it ended."""
         self.references: tuple[str, ...] = ()
         self.reason: str | None = None
         self.answered_by: str | None = None
@@ -153,4 +174,34 @@ class RecordRequest(Aggregate):
         self, outcome: str, reason: str, answered_by: str, answered_at: datetime, answered_on: date
     ) -> None:
         self.outcome, self.reason = outcome, reason
+        self.answered_by, self.answered_at, self.answered_on = answered_by, answered_at, answered_on
+
+    def inspect(
+        self, department: str | None, finding: str, note: str, by: str, at: datetime, on: date
+    ) -> None:
+        """Public security's answer to a verification task: what it found at the flat."""
+        self._answerable_by(department)
+        if self.warning_id is None or self.department != VERIFIER:
+            raise RequestError(
+                "only a verification task from an occupancy warning is answered by an inspection"
+            )
+        if finding not in FINDINGS:
+            raise RequestError(f"an inspection finds one of {', '.join(FINDINGS)}")
+        self._inspected(self.household_id, self.warning_id, self.department, finding, note, by, at, on)
+
+    @event(Inspected)
+    def _inspected(
+        self,
+        household_id: UUID,
+        warning_id: UUID,
+        department: str,
+        finding: str,
+        note: str,
+        answered_by: str,
+        answered_at: datetime,
+        answered_on: date,
+    ) -> None:
+        """The event names the household, the warning and who verified, so that the relay publishes
+        `residence-verified` from it alone (services/eligibility/translate.py)."""
+        self.outcome, self.finding, self.reason = "inspected", finding, note or None
         self.answered_by, self.answered_at, self.answered_on = answered_by, answered_at, answered_on

@@ -30,6 +30,7 @@ from contracts.eligibility import (
     HouseholdRegistered,
     Member,
     RentSubsidyRegistered,
+    ResidenceVerified,
     ReviewConfirmed,
     ReviewDecided,
     ReviewOpened,
@@ -43,6 +44,7 @@ from services.eligibility.domain import (
     PersonIndex,
     ReviewCase,
 )
+from services.eligibility.record_request import RecordRequest
 from services.eligibility.register import unpacked
 from services.eligibility.settings import EligibilitySettings
 from services.kit.codec import Outgoing
@@ -139,6 +141,21 @@ def make_translator(settings: EligibilitySettings, catalogue: Catalogue = EVENTS
                 ),
                 *out,
             ]
+        elif isinstance(domain_event, RecordRequest.Inspected):
+            out += catalogued(
+                "residence-verified",
+                domain_event.household_id,
+                ResidenceVerified(
+                    household_id=domain_event.household_id,
+                    request_id=domain_event.originator_id,
+                    warning_id=domain_event.warning_id,
+                    department=domain_event.department,  # type: ignore[arg-type]
+                    finding=domain_event.finding,  # type: ignore[arg-type]
+                    note=domain_event.note,
+                    verified_by=domain_event.answered_by,
+                    verified_on=domain_event.answered_on,
+                ),
+            )
         elif isinstance(domain_event, ReviewCase.FindingRecorded):
             out += catalogued(
                 "finding-recorded",

@@ -4,7 +4,8 @@ In, through the kit's inbox (exactly once, in stream order):
 - ELIGIBILITY: `household-registered`, `household-members-changed` (the person-to-flat register);
   `exit-decided`, `review-confirmed`, `appeal-resolved` (decisions recorded on the household, shown
   with it and its warnings, and listed in their evidence); `fact-recorded` (which department record
-  was recorded: evidence without values);
+  was recorded: evidence without values); `residence-verified` (public security's finding on a
+  verification task raised from a warning: the warning confirmed or dismissed with it);
 - DEPARTMENT: `fact-reported` of kind `registration` naming a household (public security's household
   registration against actual residence: the values the sublet-or-lend score weighs). Facts naming only
   a person hash are not ours to match and are skipped;
@@ -31,6 +32,7 @@ from contracts.eligibility import (
     FactRecorded,
     HouseholdMembersChanged,
     HouseholdRegistered,
+    ResidenceVerified,
     ReviewConfirmed,
 )
 from contracts.monitoring import (
@@ -49,7 +51,7 @@ from services.kit.inbox import Handler
 from services.kit.runtime import Consumes, on
 from services.kit.uow import UnitOfWork
 from services.monitoring.application import MonitoringApp
-from services.monitoring.domain import OccupancyWarning
+from services.monitoring.domain import FINDINGS, OccupancyWarning
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ MEMBERS_CHANGED = EVENTS_BY_TYPE[("housing.eligibility.household-members-changed
 EXIT_DECIDED = EVENTS_BY_TYPE[("housing.eligibility.exit-decided", 1)]
 REVIEW_CONFIRMED = EVENTS_BY_TYPE[("housing.eligibility.review-confirmed", 1)]
 APPEAL_RESOLVED = EVENTS_BY_TYPE[("housing.eligibility.appeal-resolved", 1)]
+RESIDENCE_VERIFIED = EVENTS_BY_TYPE[("housing.eligibility.residence-verified", 1)]
 FACT_RECORDED = EVENTS_BY_TYPE[("housing.eligibility.fact-recorded", 1)]
 FACT_REPORTED = EVENTS_BY_TYPE[("housing.department.fact-reported", 1)]
 EXIT_COMPLETED = EVENTS_BY_TYPE[("housing.penalties.exit-completed", 1)]
@@ -121,6 +124,11 @@ def consumes(app: MonitoringApp) -> tuple[Consumes, ...]:
         if not noted:
             log.info("registration record for household %s kept until it is registered", p.household_id)
 
+    def residence_verified(incoming: Incoming, uow: UnitOfWork) -> None:
+        p = incoming.payload
+        assert isinstance(p, ResidenceVerified)
+        close_verified(uow, p)
+
     def exit_completed(incoming: Incoming, uow: UnitOfWork) -> None:
         p = incoming.payload
         assert isinstance(p, ExitCompleted)
@@ -134,12 +142,51 @@ def consumes(app: MonitoringApp) -> tuple[Consumes, ...]:
         REVIEW_CONFIRMED.type: review_confirmed,
         APPEAL_RESOLVED.type: appeal_resolved,
         FACT_RECORDED.type: fact_recorded,
+        RESIDENCE_VERIFIED.type: residence_verified,
     }
     return (
         Consumes("ELIGIBILITY", eligibility),
         Consumes("PENALTIES", {EXIT_COMPLETED.type: exit_completed}),
         Consumes("DEPARTMENT", {FACT_REPORTED.type: fact_reported}),
     )
+
+
+VERIFIED_BY = "public_security"
+"""Who a warning's step taken on public security's verification names (the department, not a person:
+`verified_by` in the event says which of its systems or officers answered)."""
+
+
+def close_verified(uow: UnitOfWork, verified: ResidenceVerified) -> bool:
+    """Close the warning public security verified: confirmed with its finding (the violation penalties
+    sanctions, as an inspector's confirmation is), or dismissed when the household lives there. A
+    warning closed meanwhile, unknown here, or a finding that is not one for its condition (a sublet
+    found on a vacancy warning) is left as it is, for an inspector. True when it was closed."""
+    warning = uow.find(verified.warning_id, OccupancyWarning)
+    if warning is None or not warning.is_open or warning.status not in ("raised", "assigned"):
+        log.info(
+            "verification of warning %s: the warning is not open here, nothing to close", verified.warning_id
+        )
+        return False
+    finding = verified.finding
+    if finding != "lives_there" and finding not in FINDINGS[warning.condition]:
+        log.warning(
+            "verification of warning %s found %r, no finding for %r: left for an inspector",
+            verified.warning_id,
+            finding,
+            warning.condition,
+        )
+        return False
+    on = max(verified.verified_on, warning.not_before()[0])
+    note = f"verified by public security ({verified.verified_by})" + (
+        f": {verified.note}" if verified.note else ""
+    )
+    if warning.status == "raised":
+        warning.assign(VERIFIED_BY, on)
+    if finding == "lives_there":
+        warning.dismiss(VERIFIED_BY, note, on)
+    else:
+        warning.confirm(VERIFIED_BY, finding, on, note)
+    return True
 
 
 def withdrawn_payload(domain_event: DomainEventProtocol[UUID]) -> OccupancyWarningWithdrawn:

@@ -183,6 +183,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "overturned": True,
         "resolved_on": "2026-11-25",
     },
+    "housing.eligibility.residence-verified": {
+        "household_id": HOUSEHOLD,
+        "request_id": "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f",
+        "warning_id": "8d2f3e4a-5b6c-4d7e-9f0a-1b2c3d4e5f6a",
+        "department": "public_security",
+        "finding": "sublet",
+        "note": "a tenant pays rent to the household",
+        "verified_by": "dept.public-security",
+        "verified_on": "2026-11-26",
+    },
     # federation's verdicts
     "housing.federation.cross-region-result-recorded": {
         "check_id": "0b6a3c1e-6f0e-4a51-9f3e-2d8c7b1a5e90",

@@ -5,11 +5,16 @@ first on the supervisors' queue and then for the joint meeting; the figures coun
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 
 from services.eligibility.application import EligibilityApp
+from services.eligibility.settings import EligibilitySettings
+from services.eligibility.translate import make_translator
+from services.kit.uow import UnitOfWork
 from tests.eligibility.conftest import Clock
 from tests.eligibility.test_api import (
     ID_1,
@@ -217,3 +222,66 @@ async def test_a_household_the_review_could_not_decide_is_asked_about_without_a_
     assert decided["outcome"] != "needs_manual"
     listed = await queue_of(client, SUPERVISOR, household_id=household, state="all")
     assert [(r["request_id"], r["state"]) for r in listed] == [(request["request_id"], "answered")]
+
+
+PUBLIC_SECURITY = as_operator(
+    "dept.public-security", "department", "eligibility", department="public_security"
+)
+
+
+async def test_public_security_verifies_a_warned_household_and_the_finding_is_published(
+    client: httpx.AsyncClient, eligibility: EligibilityApp
+) -> None:
+    registered = await client.post("/households", json=household_body(ID_1))
+    household = registered.json()["household_id"]
+    warning = uuid4()
+    uow = UnitOfWork(eligibility)
+    eligibility.note_occupancy(uow, UUID(household), warning, "raised", date(2026, 11, 20), "sublet_or_lend")
+    uow.commit(None)
+    task = {
+        "department": "public_security",
+        "kind": "registration",
+        "why": "doubt",
+        "warning_id": str(warning),
+    }
+    path = f"/households/{household}/record-requests"
+    assert (
+        await client.post(path, json={**task, "warning_id": str(uuid4())}, headers=REVIEWER)
+    ).status_code == 404
+    wrong = {**task, "department": "civil_affairs", "kind": "income"}
+    assert (await client.post(path, json=wrong, headers=REVIEWER)).status_code == 409
+    asked = await client.post(path, json=task, headers=REVIEWER)
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert request["warning_id"] == str(warning)
+
+    inspection = f"/record-requests/{request['request_id']}/inspection"
+    finding = {"finding": "sublet", "note": "a tenant pays rent to the household"}
+    assert (await client.post(inspection, json=finding, headers=CIVIL_AFFAIRS)).status_code == 403
+    with_number = {"finding": "sublet", "note": f"tenant {ID_1}"}
+    assert (await client.post(inspection, json=with_number, headers=PUBLIC_SECURITY)).status_code == 422
+    inspected = await client.post(inspection, json=finding, headers=PUBLIC_SECURITY)
+    assert inspected.status_code == 200, inspected.text
+    assert (inspected.json()["state"], inspected.json()["finding"]) == ("inspected", "sublet")
+    assert (await client.post(inspection, json=finding, headers=PUBLIC_SECURITY)).status_code == 409
+
+    # what the relay publishes for monitoring, which closes the warning with it
+    translate = make_translator(EligibilitySettings())
+    events = [
+        eligibility.mapper.to_domain_event(n)
+        for n in eligibility.notification_log.select(start=1, limit=1000)
+    ]
+    published = [o for e in events for o in translate(e) if o.spec.name == "residence-verified"]
+    (verified,) = published
+    assert verified.payload.model_dump(mode="json") == {
+        "household_id": household,
+        "request_id": request["request_id"],
+        "warning_id": str(warning),
+        "department": "public_security",
+        "finding": "sublet",
+        "note": "a tenant pays rent to the household",
+        "verified_by": "dept.public-security",
+        "verified_on": "2026-11-27",
+    }
+    figures = (await client.get("/figures")).json()["record_requests"]
+    assert (figures["answered"], figures["declined"]) == (1, 0)

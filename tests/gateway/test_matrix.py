@@ -157,6 +157,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"/api/department-requests/{REQUEST_OUT}", None, UNSCOPED(CASE_READERS) | {"department"}),
     ("POST", f"/api/department-requests/{REQUEST_IN}/answer", {"facts": [FACT]}, {"department"}),
     ("POST", f"/api/department-requests/{REQUEST_OUT}/decline", DECLINE, {"department"}),
+    ("POST", f"/api/department-requests/{REQUEST_IN}/inspection", {"finding": "sublet"}, {"department"}),
     ("POST", "/api/coordination-problems", PROBLEM_IN, {"supervisor", "supervisor2"}),
     ("GET", "/api/coordination-problems", None, CASE_READERS),
     ("GET", f"/api/coordination-problems/{PROBLEM}", None, CASE_READERS),
