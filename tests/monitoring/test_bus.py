@@ -16,18 +16,19 @@ from uuid import uuid4
 import httpx
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from contracts.eligibility import ResidenceVerified
 from contracts.envelope import Envelope
 from contracts.monitoring import ViolationConfirmed
 from services.kit import clock
 from services.kit.bus import connect, ensure_streams
 from services.kit.codec import Outgoing, encode
 from services.monitoring.application import MonitoringApp
-from services.monitoring.handlers import DOOR_ACCESS, REGISTERED
+from services.monitoring.handlers import DOOR_ACCESS, REGISTERED, RESIDENCE_VERIFIED
 from services.monitoring.intake import CHECKPOINT_FILE
 from services.monitoring.service import MonitoringRuntime, build
 from services.monitoring.settings import MonitoringSettings
 from tests.monitoring.support import INSPECTOR, START, UNIT, days, door_signal, local
-from tests.monitoring.test_warnings import registration
+from tests.monitoring.test_warnings import Scene, registration
 from tests.support.nats import NatsServer
 
 
@@ -249,6 +250,56 @@ async def test_a_crash_replays_from_the_last_checkpoint_without_double_counting(
         await eventually(lambda: intake.position == 15, "the five replayed")
         assert sum(counts[1] for counts in app.book.units[UNIT].days.values()) == 15
         assert app.book.units[UNIT].others[app.hasher.key("card", "tenant")][0] == 15
+    finally:
+        await runtime.stop()
+        await nc.close()
+
+
+async def test_public_security_s_finding_over_nats_confirms_the_warning_and_is_the_violation(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Eligibility's `residence-verified` (a verification task answered by public security) reaches
+    monitoring's inbox, which confirms the warning with the finding and publishes the violation."""
+    store = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "m.sqlite")}
+    scene = Scene(tmp_path, store)  # a warning raised in the store, as detection raises it
+    scene.register()
+    scene.strangers(START, 30)
+    (warning_id,) = scene.app.detect()
+    scene.app.close()
+    nc = await connect(nats_server.url, "test", identity="admin")
+    js = nc.jetstream()
+    await ensure_streams(js)
+    verified = ResidenceVerified.model_validate(
+        {
+            "household_id": str(scene.household),
+            "request_id": str(uuid4()),
+            "warning_id": str(warning_id),
+            "department": "public_security",
+            "finding": "lend",
+            "verified_by": "dept.public-security",
+            "verified_on": (START + timedelta(days=35)).isoformat(),
+        }
+    )
+    await js.publish(
+        RESIDENCE_VERIFIED.subject,
+        encode(
+            Outgoing(RESIDENCE_VERIFIED, str(scene.household), verified),
+            event_id="v1",
+            source="/test",
+            time=clock.now(),
+        ),
+        headers={"Nats-Msg-Id": "test:verified"},
+    )
+    _, runtime, app = start(nats_server, tmp_path)
+    await runtime.start()
+    try:
+        await eventually(lambda: app.warning(warning_id)["status"] == "confirmed", "the warning confirmed")
+        assert app.warning(warning_id)["finding"] == "lend"
+        (violation_data,) = await read_subject(
+            nats_server.url, "MONITORING", "housing.monitoring.violation-confirmed", 1
+        )
+        violation = ViolationConfirmed.model_validate(Envelope.model_validate_json(violation_data).data)
+        assert (violation.violation, violation.warning_id) == ("lend", warning_id)
     finally:
         await runtime.stop()
         await nc.close()
