@@ -340,3 +340,66 @@ def test_console_four_eyes_review_timeline_and_dashboard(chromium: Path, stack: 
             shot(page, "07-case-auditor-masked")
         finally:
             browser.close()
+
+
+def test_console_record_request_from_the_case_page_to_the_department_clerk(
+    chromium: Path, stack: dict[str, str]
+) -> None:
+    """Issue 22 in the browser: a reviewer asks finance for a record from the case page; finance's clerk
+    logs in, sees it in her queue, answers it with the amount typed as money; the case page then shows
+    the request answered and the household decided again on the record."""
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    data = seed(stack["gateway"])
+    case = data["cases"]["Chancheng Garden"]
+    base = stack["gateway"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(page: Page, name: str) -> None:
+        assert not JSON_LITERAL.search(page.inner_text("main")), f"{name}: JSON on the page"
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def log_in(page: Page, account: str, target: str) -> None:
+        page.goto(base + target)
+        page.fill("#username", account)
+        page.fill("#password", demo_password(account))
+        page.click("#login-submit")
+        expect(page).to_have_url(base + target)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            log_in(page, "reviewer.li", f"/console/cases/{case}")
+            page.select_option("#ask-department", "finance")
+            page.select_option("#ask-kind", "financial_assets")
+            page.select_option("#ask-why", "missing")
+            page.fill("#ask-note", "deposits at the end of October")
+            shot(page, "20-case-ask-department")
+            page.click("#ask-department-submit")
+            asked = page.locator("#case-record-requests tr[data-request]")
+            expect(asked).to_have_count(1)
+            page.click("#logout")
+
+            log_in(page, "clerk.finance", "/console/record-requests")
+            rows = page.locator("#record-requests tr[data-request]")
+            expect(rows).to_have_count(1)
+            expect(rows.first).to_contain_text("deposits at the end of October")
+            form = rows.first.locator("form.answer-form")
+            form.locator("input[name=reference]").fill("FIN-2026-77")
+            form.locator("input[name=described_on]").fill(yesterday())
+            form.locator("input[name=amount]").fill("¥350,000.00")
+            shot(page, "21-clerk-answers")
+            form.locator("button[type=submit]").click()
+            expect(page.locator("#record-requests tr[data-request]")).to_have_count(0)
+            page.click("#logout")
+
+            log_in(page, "reviewer.li", f"/console/cases/{case}")
+            answered = page.locator("#case-record-requests tr[data-request]")
+            expect(answered).to_have_count(1)
+            expect(answered.first.locator("[data-state]")).to_have_attribute("data-state", "answered")
+            expect(answered.first).to_contain_text("clerk.finance")  # who answered, on the day
+            expect(page.locator("#explanation tr[data-rule=financial_assets]")).to_contain_text("¥350,000.00")
+            shot(page, "22-case-answered")
+        finally:
+            browser.close()
