@@ -39,6 +39,7 @@ from gateway.bodies import (
 )
 from gateway.charts import bar_chart, numeric_series, rate_gauge
 from gateway.console_accounts import account_routes
+from gateway.console_coordination import coordination_routes
 from gateway.console_lists import list_routes
 from gateway.console_requests import request_routes
 from gateway.explain import Unavailable, explain, proposer
@@ -73,6 +74,7 @@ NAV = [
     ("accounts", "/console/accounts", "accounts:estates"),
     ("assessments", "/console/assessments", "assessments:read"),
     ("record_requests", "/console/record-requests", "record-requests"),
+    ("coordination", "/console/coordination", "cases:read"),
 ]
 
 
@@ -637,6 +639,7 @@ def console_router(console: Console) -> APIRouter:
 
     account_routes(router, console, page)
     list_routes(router, console, page)
+    coordination_routes(router, console, page)
 
     # -- parameters and what-if ---------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ class ResolutionIn(BaseModel):
 STEP_SCOPES = {"assignment": "cases:approve", "discussion": "cases:review", "resolution": "cases:approve"}
 
 
-async def _listing(
+async def listing(
     ops: Operations, p: Principal, state: str, department: str | None, limit: int, cursor: str | None
 ) -> Page[Any]:
     ops.require(p, "cases:read")
@@ -61,7 +61,13 @@ async def _listing(
     return Page(ops.shown(p, items), found.get("next") if isinstance(found, dict) else None)
 
 
-async def _step(ops: Operations, p: Principal, problem_id: UUID, step: str, body: BaseModel) -> Any:
+async def raise_problem(ops: Operations, p: Principal, body: ProblemIn) -> Any:
+    ops.require(p, "cases:approve")
+    sent = body.model_dump(mode="json")
+    return await ops.up.json("eligibility", "POST", "/coordination-problems", p, json=sent)
+
+
+async def take_step(ops: Operations, p: Principal, problem_id: UUID, step: str, body: BaseModel) -> Any:
     ops.require(p, STEP_SCOPES[step])
     path = f"/coordination-problems/{problem_id}/{step}"
     return await ops.up.json("eligibility", "POST", path, p, json=body.model_dump(mode="json"))
@@ -84,17 +90,15 @@ def add_coordination_routes(api: APIRouter) -> None:
         tags=["coordination"],
         summary="Raise a cross-department problem for the joint meeting (cases:approve)",
     )
-    async def raise_problem(p: Caller, ops: Ops, body: ProblemIn) -> Any:
-        ops.require(p, "cases:approve")
-        sent = body.model_dump(mode="json")
-        return await ops.up.json("eligibility", "POST", "/coordination-problems", p, json=sent)
+    async def raise_one(p: Caller, ops: Ops, body: ProblemIn) -> Any:
+        return await raise_problem(ops, p, body)
 
     @api.get(
         "/coordination-problems",
         tags=["coordination"],
         summary="Cross-department problems, a page, oldest first (cases:read)",
     )
-    async def listing(
+    async def list_problems(
         request: Request,
         p: Caller,
         ops: Ops,
@@ -103,7 +107,7 @@ def add_coordination_routes(api: APIRouter) -> None:
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Any:
-        return paged(request, await _listing(ops, p, state, department, limit, cursor))
+        return paged(request, await listing(ops, p, state, department, limit, cursor))
 
     @api.get(
         "/coordination-problems/{problem_id}",
@@ -121,7 +125,7 @@ def add_coordination_routes(api: APIRouter) -> None:
         summary="A lead department and an owner; again: hand it over (cases:approve)",
     )
     async def assign(p: Caller, ops: Ops, problem_id: UUID, body: AssignmentIn) -> Any:
-        return await _step(ops, p, problem_id, "assignment", body)
+        return await take_step(ops, p, problem_id, "assignment", body)
 
     @api.post(
         "/coordination-problems/{problem_id}/discussion",
@@ -129,7 +133,7 @@ def add_coordination_routes(api: APIRouter) -> None:
         summary="What a joint meeting said about it, dated with the meeting's day (cases:review)",
     )
     async def discuss(p: Caller, ops: Ops, problem_id: UUID, body: DiscussionIn) -> Any:
-        return await _step(ops, p, problem_id, "discussion", body)
+        return await take_step(ops, p, problem_id, "discussion", body)
 
     @api.post(
         "/coordination-problems/{problem_id}/resolution",
@@ -137,4 +141,4 @@ def add_coordination_routes(api: APIRouter) -> None:
         summary="Resolved, with what was agreed; once (cases:approve)",
     )
     async def resolve(p: Caller, ops: Ops, problem_id: UUID, body: ResolutionIn) -> Any:
-        return await _step(ops, p, problem_id, "resolution", body)
+        return await take_step(ops, p, problem_id, "resolution", body)

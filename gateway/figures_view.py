@@ -67,3 +67,28 @@ def series(figures: Mapping[str, Any], r: Reader) -> list[tuple[str, dict[str, f
             labelled = {(r.word(k) if known(k) else k): v for k, v in found.items()}
             out.append((f"{r.word(service)} · {r.word(key)}", labelled))
     return out
+
+
+def _by_month(figures: Any) -> dict[str, Mapping[str, Any]]:
+    rows = figures.get("by_month") if isinstance(figures, Mapping) else None
+    return {str(r["month"]): r for r in rows or [] if isinstance(r, Mapping) and r.get("month")}
+
+
+def departments_figures(figures: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The dashboard's departments: eligibility's own counts of the record requests to departments and
+    of the coordination register (`GET /figures`: `record_requests`, `coordination`), with one row per
+    month that either counts (None when eligibility gave neither)."""
+    eligibility = (figures.get("services") or {}).get("eligibility") or {}
+    requests, problems = eligibility.get("record_requests"), eligibility.get("coordination")
+    if not isinstance(requests, Mapping) and not isinstance(problems, Mapping):
+        return None
+    asked, raised = _by_month(requests), _by_month(problems)
+    months = [
+        {"month": m, "requests": asked.get(m) or {}, "problems": raised.get(m) or {}}
+        for m in sorted(set(asked) | set(raised))
+    ]
+    return {
+        "requests": requests if isinstance(requests, Mapping) else {},
+        "problems": problems if isinstance(problems, Mapping) else {},
+        "months": months,
+    }

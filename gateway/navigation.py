@@ -39,6 +39,7 @@ RETURN_PAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/console/(?:parameters|cross-region)/.*$"), "/console/parameters"),
     (re.compile(r"^/console/accounts/.*$"), "/console/accounts"),
     (re.compile(r"^/console/record-requests/.*$"), "/console/record-requests"),
+    (re.compile(r"^/console/coordination(?:/.*)?$"), "/console/coordination"),
     (re.compile(r"^/(?:login|logout)$"), "/login"),
 )
 
