@@ -50,11 +50,12 @@ SENTINELS = {
 }
 REFUSALS = {
     # service: what its handlers refuse by design (README of the service), as it appears in the reason
-    "penalties": ("NotYetKnown", "ParameterError('no value of "),
+    "penalties": ("NotYetKnown", "ParameterError('no value of ", 'BasisError("warning '),
 }
 """Contract-valid messages a handler may refuse (retried, then dead-lettered): a fact about a household
-the service has not seen registered, or dated before any value of a parameter it needs (penalties'
-README). Any other handler failure on a valid message is a finding."""
+the service has not seen registered, dated before any value of a parameter it needs, or a warning
+confirmed again as another violation than the one penalties holds (penalties' README). Any other
+handler failure on a valid message is a finding."""
 
 REFUSED_AT_ONCE = {
     # service: valid messages (or an export's entries) its handler refuses for good before handling

@@ -138,6 +138,20 @@ def test_an_application_before_the_decision_gets_the_subsidy_when_eligibility_sa
     assert stored_types(app).count("Subsidy.Awarded") == 1
 
 
+def test_a_warning_confirmed_again_as_another_violation_is_refused_and_the_first_stands(
+    app: PenaltiesApp,
+) -> None:
+    household_id = registered_household(app)
+    move_to(app, date(2027, 3, 11))
+    confirmed = violation(household_id, "vacant")
+    feed(app, "on_violation_confirmed", confirmed)
+    feed(app, "on_violation_confirmed", confirmed)  # a redelivery changes nothing
+    with pytest.raises(BasisError, match="confirmed 'vacant', not 'lend'"):
+        feed(app, "on_violation_confirmed", confirmed.model_copy(update={"violation": "lend"}))
+    sanctions = app.household_sanctions(household_id)
+    assert [(s["kind"], s["violation"]) for s in sanctions] == [("rent_surcharge", "vacant")]
+
+
 def test_a_sanction_needs_a_basis_penalties_has_seen(app: PenaltiesApp) -> None:
     household_id = registered_household(app)
     move_to(app, date(2027, 3, 11))
