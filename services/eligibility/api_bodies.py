@@ -135,7 +135,7 @@ HouseholdIn = Annotated[
     Annotated[TenancyHouseholdIn, Tag("tenancy")] | Annotated[RentSubsidyHouseholdIn, Tag("rent_subsidy")],
     Discriminator(_housing_of),
 ]
-HOUSEHOLD_IN: TypeAdapter[TenancyHouseholdIn | RentSubsidyHouseholdIn] = TypeAdapter(HouseholdIn)  # type: ignore[arg-type]
+HOUSEHOLD_IN: TypeAdapter[TenancyHouseholdIn | RentSubsidyHouseholdIn] = TypeAdapter(HouseholdIn)
 
 
 def registration(body: TenancyHouseholdIn | RentSubsidyHouseholdIn) -> Registration:
