@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -31,23 +32,32 @@ from contracts.timeline import Timeline
 from services.kit.dating import not_in_future
 from services.kit.http import IsoDate, Problem, problem_doc
 from services.kit.identity import Authenticated, Caller
+from services.kit.lines import line_problem
+from services.kit.lines import parse_batch as parse_lines
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit, page_response
 from services.kit.runtime import Runtime
 from services.kit.timeline import timeline
-from services.monitoring.application import MonitoringApp, NotFound
+from services.monitoring.application import MonitoringApp
 from services.monitoring.domain import TransitionError, UnitRef
+from services.monitoring.enrolment import Enrolment
+from services.monitoring.errors import NotFound
 from services.monitoring.handlers import DOOR_ACCESS, UTILITY_READING
 from services.monitoring.intake import SIGNALS, publishable
 from services.monitoring.timeline import describe
 
 _DOOR: TypeAdapter[DoorAccess] = TypeAdapter(DoorAccess)
 _READING: TypeAdapter[UtilityReading] = TypeAdapter(UtilityReading)
+ENROLMENTS_MAX = 20_000
+"""Credentials per batch (`POST /enrolments`): a city's busiest day of issuing cards, in one request."""
 
 
 class CredentialIn(BaseModel):
     kind: CredentialKind
     credential_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
     member_id: UUID
+
+
+_CREDENTIAL: TypeAdapter[CredentialIn] = TypeAdapter(CredentialIn)
 
 
 class ExcuseIn(BaseModel):
@@ -272,6 +282,38 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         except NotFound as exc:
             raise Problem(404, "Unknown member", str(exc)) from None
         return {"estate": unit.estate, "building": unit.building, "unit": unit.unit}
+
+    @api.post(
+        "/enrolments",
+        tags=["register"],
+        summary="Door credentials, many at once (JSON array or NDJSON), one commit",
+        openapi_extra=batch_of(_CREDENTIAL),
+    )
+    async def enrol_many(request: Request, who: Authenticated) -> dict[str, Any]:
+        """Each line a credential for a registered member, answered by line: `enrolled`, `moved` (it
+        was another member's) or `unchanged`; an invalid line, an unknown member (404) or a flat outside
+        an estate-scoped caller's estates (403) is a problem of its line and enrols nothing. Sent again,
+        a batch changes nothing (every line `unchanged`)."""
+        lines, problems = parse_lines(await request.body(), request.headers.get("content-type", ""))
+        if len(lines) + len(problems) > ENROLMENTS_MAX:
+            raise Problem(413, "Batch too large", f"at most {ENROLMENTS_MAX} credentials per request")
+        enrolments: list[Enrolment] = []
+        for number, item in lines:
+            try:
+                body = CredentialIn.model_validate(item)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "(line)"
+                problems.append(line_problem(number, where, first["msg"], "Invalid credential"))
+                continue
+            enrolments.append(Enrolment(number, body.kind, body.credential_id, body.member_id))
+        results, refused = await asyncio.to_thread(app.enrol_credentials, enrolments, who.estates)
+        statuses = Counter(r["status"] for r in results)
+        return {
+            **{status: statuses[status] for status in ("enrolled", "moved", "unchanged")},
+            "results": results,
+            "problems": sorted([*problems, *refused], key=lambda p: p["line"]),
+        }
 
     @api.post("/households/{household_id}/excused-absences", status_code=201, tags=["register"])
     def excuse(household_id: UUID, body: ExcuseIn, who: Authenticated) -> dict[str, str]:

@@ -25,9 +25,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.penalties import ExitCompleted
 from services.kit.clock import Clock
-from services.kit.dating import Dated, happened
 from services.kit.paging import Page, paginate
-from services.kit.store import ServiceApplication
 from services.kit.uow import UnitOfWork
 from services.kit.views import Tail
 from services.monitoring.credentials import CredentialHasher, resolve_key
@@ -40,7 +38,6 @@ from services.monitoring.detectors import (
 )
 from services.monitoring.domain import (
     CONDITIONS,
-    Credential,
     Household,
     HouseholdView,
     OccupancyBook,
@@ -51,16 +48,15 @@ from services.monitoring.domain import (
     UnitWatch,
     flatten,
 )
+from services.monitoring.enrolment import EnrolmentMixin
+from services.monitoring.errors import NotFound
+from services.monitoring.investigation import InvestigationMixin
 from services.monitoring.settings import MonitoringSettings
 
 log = logging.getLogger(__name__)
 
 OPEN = ("raised", "assigned", "confirmed")
 WITHDRAWN_EXITED = "household_exited"
-
-
-class NotFound(LookupError):
-    """The named household, member or warning is unknown here."""
 
 
 class RegisteredMeanwhile(RuntimeError):
@@ -105,7 +101,7 @@ _STATUS = {
 }
 
 
-class MonitoringApp(ServiceApplication):
+class MonitoringApp(InvestigationMixin, EnrolmentMixin):
     def __init__(
         self, settings: MonitoringSettings, env: dict[str, str] | None = None, clock: Clock | None = None
     ) -> None:
@@ -302,43 +298,6 @@ class MonitoringApp(ServiceApplication):
             raise RegisteredMeanwhile(f"household {household_id} was registered meanwhile")
         return pending
 
-    def enrol_credential(self, kind: str, credential_id: str, member_id: UUID) -> UnitRef:
-        """Enrol (or move) a door credential to a registered member; returns the member's unit.
-
-        The token itself is not stored: only its keyed digest (`services.monitoring.credentials`)."""
-        key = self.hasher.key(kind, credential_id)
-        self.catch_up()
-        with self.lock:
-            household_id = self.register.member_household.get(member_id)
-            if household_id is None:
-                raise NotFound(f"member {member_id} is in no registered household")
-            unit = self.register.households[household_id].unit
-            try:
-                credential: Credential = self.repository.get(Credential.create_id(key))
-            except AggregateNotFoundError:
-                credential = Credential(kind, key, member_id)
-            else:
-                if credential.member_id == member_id:
-                    return unit
-                credential.reassign(member_id)
-            self.save(credential)
-        self.catch_up()
-        return unit
-
-    def excuse_absence(
-        self, household_id: UUID, member_id: UUID, start: date, end: date, reason: str
-    ) -> None:
-        with self.lock:
-            try:
-                household: Household = self.repository.get(household_id)
-            except AggregateNotFoundError:
-                raise NotFound(f"household {household_id} is not registered here") from None
-            if member_id not in household.members:
-                raise NotFound(f"member {member_id} is not in household {household_id}")
-            household.excuse_absence(member_id, start, end, reason)
-            self.save(household)
-        self.catch_up()
-
     # -- detection ---------------------------------------------------------------------------------
 
     def assess(self, unit: UnitRef, as_of: int) -> tuple[list[Assessment], int]:
@@ -435,89 +394,6 @@ class MonitoringApp(ServiceApplication):
         return raised
 
     # -- warnings lifecycle ------------------------------------------------------------------------
-
-    def _warning(self, warning_id: UUID) -> OccupancyWarning:
-        try:
-            warning: OccupancyWarning = self.repository.get(warning_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"warning {warning_id} does not exist") from None
-        return warning
-
-    def _dated(self, warning: OccupancyWarning, on: date | None, late_reason: str | None) -> Dated:
-        """The day of a warning's step: today, or earlier when recorded late (inside
-        `LATE_RECORDING_DAYS`, with a reason), never before the warning was raised or its last step."""
-        not_before, depends_on = warning.not_before()
-        return happened(
-            on,
-            self.today(),
-            window_days=self.config.late_recording_days,
-            not_before=not_before,
-            depends_on=depends_on,
-            reason=late_reason,
-        )
-
-    def assign(
-        self, warning_id: UUID, inspector_id: str, on: date | None = None, late_reason: str | None = None
-    ) -> Dated:
-        with self.lock:
-            warning = self._warning(warning_id)
-            day = self._dated(warning, on, late_reason)
-            warning.assign(inspector_id, day.on, day)
-            self.save(warning)
-        self.catch_up()
-        return day
-
-    def confirm(
-        self,
-        warning_id: UUID,
-        inspector_id: str,
-        finding: str,
-        on: date | None = None,
-        note: str = "",
-        late_reason: str | None = None,
-    ) -> Dated:
-        with self.lock:
-            warning = self._warning(warning_id)
-            day = self._dated(warning, on, late_reason)
-            warning.confirm(inspector_id, finding, day.on, note, day)
-            self.save(warning)
-        self.catch_up()
-        return day
-
-    def dismiss(
-        self,
-        warning_id: UUID,
-        inspector_id: str,
-        reason: str,
-        on: date | None = None,
-        late_reason: str | None = None,
-    ) -> Dated:
-        return self._close(
-            warning_id, lambda w, day: w.dismiss(inspector_id, reason, day.on, day), on, late_reason
-        )
-
-    def rectify(
-        self,
-        warning_id: UUID,
-        operator_id: str,
-        on: date | None = None,
-        note: str = "",
-        late_reason: str | None = None,
-    ) -> Dated:
-        return self._close(
-            warning_id, lambda w, day: w.rectify(operator_id, day.on, note, day), on, late_reason
-        )
-
-    def _close(self, warning_id: UUID, step: Any, on: date | None, late_reason: str | None) -> Dated:
-        with self.lock:
-            warning = self._warning(warning_id)
-            day = self._dated(warning, on, late_reason)
-            step(warning, day)
-            watch: UnitWatch = self.repository.get(UnitWatch.create_id(*warning.unit_ref))
-            watch.closed(warning.condition, warning.id, day.on)
-            self.save(warning, watch)
-        self.catch_up()
-        return day
 
     # -- queries -----------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from services.monitoring.service import build
 from services.monitoring.settings import MonitoringSettings
 from tests.monitoring.support import INSPECTOR, START, UNIT, door_signal, local
 from tests.monitoring.test_warnings import registration
+from tests.support.identity import OperatorAuth
 
 
 class Api:
@@ -171,3 +172,38 @@ async def test_household_timeline_and_figures_over_http(api: Api) -> None:
     assert timeline_op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/Timeline"
     )
+
+
+async def test_a_batch_of_credentials_is_answered_line_by_line_and_sent_again_changes_nothing(
+    api: Api,
+) -> None:
+    other, neighbour_id = uuid4(), uuid4()
+    uow = UnitOfWork(api.app)
+    api.app.on_household_registered(uow, registration(other, [neighbour_id], unit="1205"))
+    uow.commit(None)
+    member, neighbour = str(api.members[0]), str(neighbour_id)
+    lines = [
+        {"kind": "card", "credential_id": "C-1", "member_id": member},
+        {"kind": "face", "credential_id": "F-1", "member_id": member},
+        {"kind": "card", "credential_id": "C-2", "member_id": neighbour},
+        {"kind": "card", "credential_id": "C 3", "member_id": member},  # not a credential id
+        {"kind": "card", "credential_id": "C-4", "member_id": str(uuid4())},  # nobody's member
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    ndjson = {"content-type": "application/x-ndjson"}
+    first = (await api.client.post("/enrolments", content=body, headers=ndjson)).json()
+    assert (first["enrolled"], first["moved"], first["unchanged"]) == (3, 0, 0)
+    assert [r["line"] for r in first["results"]] == [1, 2, 3]
+    assert {r["unit"] for r in first["results"]} == {UNIT.unit, "1205"}
+    assert [(p["line"], p["status"]) for p in first["problems"]] == [(4, 422), (5, 404)]
+    assert api.app.register.household_of_credential(api.app.hasher.key("card", "C-2")) == other
+
+    again = (await api.client.post("/enrolments", json=lines[:3])).json()
+    assert (again["enrolled"], again["moved"], again["unchanged"]) == (0, 0, 3)
+    moved = (await api.client.post("/enrolments", json=[{**lines[2], "member_id": member}])).json()
+    assert moved["moved"] == 1
+    assert api.app.register.household_of_credential(api.app.hasher.key("card", "C-2")) == api.household
+
+    elsewhere = OperatorAuth("clerk.nanhai", "admin", "monitoring", estates=["Nanhai Court"])
+    scoped = await api.client.post("/enrolments", json=lines[:1], auth=elsewhere)
+    assert scoped.json()["problems"][0]["status"] == 403 and scoped.json()["results"] == []

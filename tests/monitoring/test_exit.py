@@ -17,8 +17,8 @@ from contracts.monitoring import OccupancyWarningWithdrawn
 from contracts.penalties import ExitCompleted
 from services.kit.timeline import timeline
 from services.kit.uow import UnitOfWork
-from services.monitoring.application import NotFound
 from services.monitoring.domain import TransitionError, UnitWatch
+from services.monitoring.errors import NotFound
 from services.monitoring.handlers import translate, withdrawn_payload
 from services.monitoring.timeline import describe
 from tests.contracts.samples_monitoring import DECLARED

@@ -16,8 +16,9 @@ from contracts.eligibility import HouseholdMembersChanged, HouseholdRegistered
 from contracts.monitoring import OccupancyWarningRaised, ViolationConfirmed
 from services.kit.clock import ManualClock
 from services.kit.uow import UnitOfWork
-from services.monitoring.application import MonitoringApp, NotFound
+from services.monitoring.application import MonitoringApp
 from services.monitoring.domain import TransitionError, UnitRef
+from services.monitoring.errors import NotFound
 from services.monitoring.handlers import DOOR_ACCESS, UTILITY_READING, translate
 from services.monitoring.intake import Rejected, SignalIntake
 from services.monitoring.settings import MonitoringSettings
