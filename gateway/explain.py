@@ -23,6 +23,7 @@ OPERATOR_ROLES = ("reviewer", "supervisor", "inspector", "auditor", "admin")
 SCOPE_WORDS: dict[str, tuple[str, str]] = {
     "households:read": ("查看住户", "read households"),
     "households:write": ("登记住户", "register households"),
+    "credentials:write": ("登记门禁凭证", "enrol door credentials"),
     "personal:read": ("查看个人收入与资产", "see personal incomes and assets"),
     "cases:read": ("查看复核案件", "read review cases"),
     "cases:review": ("提出复核意见", "record findings on a case"),

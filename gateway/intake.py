@@ -1,6 +1,7 @@
-"""The bulk doors: department facts (`POST /api/facts`) and registrations (`POST /api/registrations`,
-and one at a time `POST /api/households`), each line authorised here before anything is forwarded,
-and paced by lines rather than requests.
+"""The bulk doors: department facts (`POST /api/facts`), registrations (`POST /api/registrations`,
+and one at a time `POST /api/households`) and door credentials (`POST /api/credentials`), each line
+authorised here (or, for credentials, by monitoring, which knows the flats) before anything is
+forwarded, and paced by lines rather than requests.
 
 Why lines: one request of 10,000 registrations is 10,000 units of work behind, one of 3 is 3; the
 request-count limit (`gateway.security`) cannot tell them apart. Each bulk client has a budget of
@@ -84,7 +85,7 @@ class Intake:
             # a line without a fact or its kind is no other department's: eligibility answers it 422
         if refused:
             raise forbidden("some lines speak for another department or kind of fact", lines=refused[:100])
-        return await self._forward(p, "/facts", body, content_type, len(lines) + len(not_json))
+        return await self._forward(p, "eligibility", "/facts", body, content_type, len(lines) + len(not_json))
 
     async def registrations(self, p: Principal, body: bytes, content_type: str) -> Any:
         """Many households at once (units and rent subsidies), a line each, forwarded as sent once
@@ -110,14 +111,26 @@ class Intake:
                     )
             if refused:
                 raise forbidden("some lines are outside the estates you are assigned", lines=refused[:100])
-        answer = await self._forward(p, "/registrations", body, content_type, len(lines) + len(not_json))
+        count = len(lines) + len(not_json)
+        answer = await self._forward(p, "eligibility", "/registrations", body, content_type, count)
         return self.ops.shown(p, answer)
 
-    async def _forward(self, p: Principal, path: str, body: bytes, content_type: str, lines: int) -> Any:
-        """A batch as sent, to eligibility, once its lines are counted against the caller's budget."""
+    async def credentials(self, p: Principal, body: bytes, content_type: str) -> Any:
+        """Door credentials of registered members (cards issued, faces taken), forwarded as sent to
+        monitoring, which answers each line and refuses, per line, a flat outside an estate-scoped
+        caller's estates: only monitoring knows which flat a member lives in."""
+        self.ops.require(p, "credentials:write")
+        lines, not_json = parse_batch(body, content_type, "Invalid credential")
+        count = len(lines) + len(not_json)
+        return await self._forward(p, "monitoring", "/enrolments", body, content_type, count)
+
+    async def _forward(
+        self, p: Principal, service: str, path: str, body: bytes, content_type: str, lines: int
+    ) -> Any:
+        """A batch as sent, once its lines are counted against the caller's budget."""
         self.limits.take(p, lines)
         return await self.ops.up.json(
-            "eligibility", "POST", path, p, content=body, content_type=content_type, timeout_s=self.timeout_s
+            service, "POST", path, p, content=body, content_type=content_type, timeout_s=self.timeout_s
         )
 
     async def register(self, p: Principal, body: dict[str, Any]) -> tuple[int, Any]:

@@ -33,6 +33,7 @@ office's register sending its households (`POST /api/registrations`)."""
 SCOPES: dict[str, str] = {
     "households:read": "households, their facts and automated decisions",
     "households:write": "register households",
+    "credentials:write": "enrol the door credentials (cards, faces) of registered members",
     "personal:read": "personal amounts (incomes, assets) and birth dates, unmasked",
     "cases:read": "review cases and the review queue",
     "cases:review": "record findings (the first pair of eyes)",
@@ -106,12 +107,20 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
     ),
     "auditor": frozenset({*_READ_ALL, "federation:read"}),
     "admin": frozenset(
-        {*_READ_ALL, "federation:read", "households:write", *_PENALTY_STEPS, "appeals:decide", *_CASEWORK}
+        {
+            *_READ_ALL,
+            "federation:read",
+            "households:write",
+            "credentials:write",
+            *_PENALTY_STEPS,
+            "appeals:decide",
+            *_CASEWORK,
+        }
     ),
     # an external third-party assessor: its own assessments (masked), its reports, nothing else
     "assessor": frozenset({"assessments:read", "assessments:report"}),
     "department": frozenset({"facts:write", "requests:answer"}),
-    "registry": frozenset({"households:write"}),
+    "registry": frozenset({"households:write", "credentials:write"}),
 }
 
 DEPARTMENT_KINDS = REPORTS

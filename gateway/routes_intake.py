@@ -40,6 +40,33 @@ def add_intake_routes(api: APIRouter) -> None:
         body = await request.body()
         return await intake.facts(p, body, request.headers.get("content-type", "application/json"))
 
+    @api.post(
+        "/credentials",
+        tags=["intake"],
+        summary="Door credentials of registered members, many at once (credentials:write)",
+        description=(
+            "Each line `{kind: card|face, credential_id, member_id}` (a JSON array or NDJSON, at most "
+            "20,000 lines), enrolled in one transaction and answered per line: `enrolled`, `moved` (it "
+            "was another member's) or `unchanged` (sent again), with the member's flat; a problem names "
+            "the line (422 invalid, 404 unknown member, 403 a flat outside your estates). Only the "
+            "credential's keyed digest is kept. Paced by lines per second per client (429 with "
+            "Retry-After)."
+        ),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        responses={429: {"description": "over the client's lines per second (Retry-After)"}},
+    )
+    async def credentials(p: Caller, intake: Bulk, request: Request) -> Any:
+        body = await request.body()
+        return await intake.credentials(p, body, request.headers.get("content-type", "application/json"))
+
     # -- monitoring ---------------------------------------------------------------------------------
 
     @api.get("/warnings", tags=["monitoring"], summary="Warnings in your estates, a page (warnings:read)")

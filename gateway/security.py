@@ -112,7 +112,7 @@ DOCS_PATHS = ("/docs", "/redoc")
 
 
 FACTS_PATH = "/api/facts"
-BULK_PATHS = frozenset({FACTS_PATH, "/api/registrations"})
+BULK_PATHS = frozenset({FACTS_PATH, "/api/registrations", "/api/credentials"})
 """Routes that take batches of thousands of lines: the larger body limit, their own number in flight."""
 
 

@@ -102,7 +102,7 @@ class GatewaySettings(ServiceSettings, AdmissionSettings):
     facts_max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Largest batch body (`/api/facts`, `/api/registrations`).",
+        description="Largest batch body (`/api/facts`, `/api/registrations`, `/api/credentials`).",
     )
     line_rate_per_s: float = Field(
         default=5_000.0,

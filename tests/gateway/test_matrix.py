@@ -105,6 +105,8 @@ HOUSEHOLD = {
     "members": [{"id_number": "440604198507151234", "birth_date": "1985-07-15"}],
 }
 
+CREDENTIAL = {"kind": "card", "credential_id": "C-1", "member_id": MEMBER_IN}
+
 # (method, path, body, roles allowed)
 ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/api/me", None, set(ACCOUNTS)),
@@ -121,6 +123,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"/api/households/{HOUSE_OUT}/training", None, UNSCOPED(CASE_READERS)),
     ("POST", "/api/households", HOUSEHOLD, {"admin", "registry", "registry_scoped"}),
     ("POST", "/api/registrations", [HOUSEHOLD], {"admin", "registry", "registry_scoped"}),
+    ("POST", "/api/credentials", [CREDENTIAL], {"admin", "registry", "registry_scoped"}),
     ("GET", "/api/review-queue", None, CASE_READERS),
     ("GET", "/api/cases", None, CASE_READERS),
     ("GET", f"/api/cases/{CASE_IN}", None, CASE_READERS),
