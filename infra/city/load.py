@@ -1,25 +1,26 @@
-"""Loading the city as its departments would, through the public intake only.
+"""Loading the city as its departments would, through the front door only: the gateway's routes with
+each system's own client credentials (infra/city/frontdoor.py), and the bus with each department's and
+signal source's own bus credentials.
 
-- the housing bureau's clerk: registrations, households in units (`households.ndjson`) and on a rent
-  subsidy (`subsidy/households.ndjson`), as NDJSON batches to eligibility's `POST /registrations`, each
-  line with the household's ref (`H000001`, `R000001`) as its reference, so a batch sent again after a
-  lost answer registers nobody twice;
-- the estates' management: door credentials (`credentials.ndjson`), monitoring `POST /credentials`
-  (the member id from eligibility's registration answer);
+- the housing office's register (`registry.housing-office`): households in units (`households.ndjson`)
+  and on a rent subsidy (`subsidy/households.ndjson`), as NDJSON batches to the gateway's
+  `POST /api/registrations`, each line with the household's ref (`H000001`, `R000001`) as its
+  reference, so a batch sent again after a lost answer registers nobody twice; then the door
+  credentials issued to their members (`credentials.ndjson`) to `POST /api/credentials`, each naming the
+  member by the `member_id` the registration answered at that member's place (the register's own
+  records: no person hash is looked up);
 - civil affairs, real estate, finance, tax: their facts (`facts.ndjson`, `subsidy/facts.ndjson`) as
-  NDJSON batches to eligibility's `POST /facts`;
+  NDJSON batches to the gateway's `POST /api/facts`, each department with its own client
+  (`dept.civil-affairs`, ...), all four at once;
 - public security, social insurance, human resources: their facts as exports on NATS,
   `housing.department.facts-reported` CloudEvents of up to `FACTS_PER_EXPORT` facts each (eligibility,
   monitoring and training take each fact of an export as a `fact-reported`);
 - the estates' door readers and utility meters: `door_access.ndjson`, `utility.ndjson` as JSON arrays on
   NATS `housing.signals.door-access` / `housing.signals.utility-reading`.
 
-The gateway's department routes (`POST /api/facts` with client credentials) exist, but the loader goes to
-the services directly (a known gap: issues 20 and 21 move it to the gateway's routes). Meanwhile it
-calls them as an operator tool would, with assertions it mints with the stack's service-assertion key
-(`Urls.assertion_key`, services.kit.identity): the bureau's intake clerk registers the households and
-posts the four departments' batches as they come (a bureau tool, not a department system: eligibility
-holds a department system to its own department's facts, not the bureau's intake).
+Monitoring learns a household from eligibility's events, so a credential sent before it has is answered
+404 for its line: the register sends those lines again until monitoring knows them, as any client of an
+eventually consistent platform would, and only then do the door readers publish.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from nats.aio.client import Client as NATS
 from contracts.catalogue import EVENTS_BY_TYPE
 from contracts.department import DepartmentFactReported, DepartmentFactsReported
 from infra.city.data import City, ndjson, raw_lines
+from infra.city.frontdoor import DEPARTMENT_CLIENTS, REGISTRY, FrontDoor
 from services.kit import clock
 from services.kit.bus import connect
 from services.kit.busauth import department_identity
@@ -51,15 +53,14 @@ UTILITY_SUBJECT = "housing.signals.utility-reading"
 HTTP_DEPARTMENTS = frozenset({"civil_affairs", "real_estate", "finance", "tax"})
 """Departments that post batches to eligibility; the others publish on NATS."""
 FACTS_PER_REQUEST = 5000
-REGISTRATIONS_PER_REQUEST = 1000
+REGISTRATIONS_PER_REQUEST = 5000
 REGISTRATION_CONCURRENCY = 2
 """Eligibility writes one transaction at a time; two requests in flight keep it busy while the next
 batch travels and the last answer is read."""
+CREDENTIALS_PER_REQUEST = 10_000
 SIGNALS_PER_MESSAGE = 500
 FACTS_PER_EXPORT = 500
 CONCURRENCY = 6
-CLERK = ("clerk-intake-01", "admin")
-"""The bureau's intake clerk, who registers households and enrols credentials (subject, role)."""
 
 T = TypeVar("T")
 
@@ -223,33 +224,24 @@ async def paced(send: Callable[[], Awaitable[httpx.Response]], attempts: int = 2
 
 
 async def post_registrations(
-    client: httpx.AsyncClient, urls: Urls, lines: list[tuple[str, dict[str, Any]]]
+    door: FrontDoor, lines: list[tuple[str, dict[str, Any]]]
 ) -> list[tuple[str, dict[str, Any]]]:
     """One batch of (ref, body) as NDJSON; (ref, answer line) for each. A refused or invalid line is an
     error of the population files, not something to go on without."""
-    content = "".join(
-        json.dumps({**body, "reference": ref}, separators=(",", ":")) + "\n" for ref, body in lines
-    )
-    answer = await checked(
-        client.post(
-            f"{urls['eligibility']}/registrations",
-            content=content.encode(),
-            headers={"content-type": "application/x-ndjson", **urls.as_operator("eligibility", *CLERK)},
-            timeout=600.0,
-        )
-    )
-    data = answer.json()
+    content = [json.dumps({**body, "reference": ref}, separators=(",", ":")).encode() for ref, body in lines]
+    data = ok(await door.post_lines(REGISTRY, "/api/registrations", content)).json()
     if data["problems"]:
         raise RuntimeError(f"registrations refused: {json.dumps(data['problems'][:5])}")
     return [(lines[result["line"] - 1][0], result) for result in data["results"]]
 
 
-async def register_households(
-    client: httpx.AsyncClient, urls: Urls, city: City, *, subsidy: bool = True
-) -> tuple[Registered, int]:
+async def register_households(door: FrontDoor, city: City, *, subsidy: bool = True) -> tuple[Registered, int]:
     """Households in units, then (with `subsidy`) those on a rent subsidy, in NDJSON batches; returns
-    what eligibility answered and how many of them were on a rent subsidy."""
+    what the gateway answered and how many of them were on a rent subsidy. The answer masks the
+    members' hashes (the register may not read them): the demo knows its people by their place in
+    the household, as the truth lists them."""
     registered = Registered()
+    truths = {t.ref: t for t in [*city.households, *city.subsidised]}
     ref_at = {truth.line: truth.ref for truth in city.households}
     units = [(ref_at[n], body) for n, body in enumerate(ndjson(city.folder / "households.ndjson"), start=1)]
     subsidised: list[tuple[str, dict[str, Any]]] = []
@@ -261,31 +253,44 @@ async def register_households(
     def call(
         batch: list[tuple[str, dict[str, Any]]],
     ) -> Callable[[], Awaitable[list[tuple[str, dict[str, Any]]]]]:
-        return lambda: post_registrations(client, urls, batch)
+        return lambda: post_registrations(door, batch)
 
     batches = list(chunks([*units, *subsidised], REGISTRATIONS_PER_REQUEST))
     answers = await bounded((call(b) for b in batches), REGISTRATION_CONCURRENCY)
     for ref, data in (line for batch in answers for line in batch):
         registered.household_ids[ref] = data["household_id"]
         registered.members_of[data["household_id"]] = data["members"]
-        for member in data["members"]:
-            registered.member_ids[member["person_hash"]] = member["member_id"]
+        for person, member in zip(truths[ref].members, data["members"], strict=True):
+            registered.member_ids[person] = member["member_id"]
     return registered, len(subsidised)
 
 
-async def enrol_credentials(
-    client: httpx.AsyncClient, urls: Urls, folder: Path, registered: Registered
-) -> int:
-    calls = []
+async def enrol_credentials(door: FrontDoor, folder: Path, registered: Registered, within_s: float) -> int:
+    """Every credential of `credentials.ndjson`, its member named by the registration's answer at the
+    member's place; lines answered 404 (monitoring has not heard of the household yet) are sent again
+    until `within_s` has passed."""
+    waiting: list[bytes] = []
     for line in ndjson(folder / "credentials.ndjson"):
-        body = {
-            "kind": line["kind"],
-            "credential_id": line["credential_id"],
-            "member_id": registered.member_ids[line["person_hash"]],
-        }
-        calls.append(lambda body=body: checked(client.post(f"{urls['monitoring']}/credentials", json=body)))
-    await bounded(calls)
-    return len(calls)
+        household = registered.household_ids[line["household_ref"]]
+        member = registered.members_of[household][line["member_index"]]["member_id"]
+        body = {"kind": line["kind"], "credential_id": line["credential_id"], "member_id": member}
+        waiting.append(json.dumps(body, separators=(",", ":")).encode())
+    total = len(waiting)
+    deadline = time.monotonic() + within_s
+    while waiting:
+        unknown: list[bytes] = []
+        for batch in chunks(waiting, CREDENTIALS_PER_REQUEST):
+            data = ok(await door.post_lines(REGISTRY, "/api/credentials", batch)).json()
+            for problem in data["problems"]:
+                if problem["status"] != 404:
+                    raise RuntimeError(f"credential refused: {json.dumps(problem)}")
+                unknown.append(batch[problem["line"] - 1])
+        waiting = unknown
+        if waiting:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"monitoring still knows no member of {len(waiting)} credentials")
+            await asyncio.sleep(0.5)
+    return total
 
 
 def fact_message(report: DepartmentFactReported) -> tuple[bytes, str]:
@@ -328,57 +333,44 @@ async def publish_all(nc: NATS, messages: Iterable[tuple[str, bytes, str]]) -> i
     return sent
 
 
-async def post_facts(client: httpx.AsyncClient, urls: Urls, lines: list[bytes], counts: Counts) -> None:
-    answer = await checked(
-        client.post(
-            f"{urls['eligibility']}/facts",
-            content=b"\n".join(lines) + b"\n",
-            headers={"content-type": "application/x-ndjson", **urls.as_operator("eligibility", *CLERK)},
-            timeout=600.0,
-        )
-    )
-    data = answer.json()
+async def post_facts(door: FrontDoor, department: str, lines: list[bytes], counts: Counts) -> None:
+    data = ok(await door.post_lines(DEPARTMENT_CLIENTS[department], "/api/facts", lines)).json()
     counts.facts_recorded += data["recorded"]
     counts.facts_duplicate += data["duplicates"]
     counts.facts_parked += data["parked"]
     counts.facts_unmatched += data["unmatched"]
     counts.facts_rejected += data["rejected"]
+    counts.facts_http += len(lines)
 
 
-async def send_facts(client: httpx.AsyncClient, urls: Urls, lines: Iterable[bytes], counts: Counts) -> None:
-    """Each department on its own road: batches to eligibility, or exports on NATS with its own
-    credential, on its own subject."""
-    http: list[bytes] = []
+async def send_facts(door: FrontDoor, urls: Urls, lines: Iterable[bytes], counts: Counts) -> None:
+    """Each department on its own road: batches to the gateway with its own client, or exports on NATS
+    with its own credential, on its own subject; the departments at once, as they would."""
+    http: dict[str, list[bytes]] = {}
     bus: dict[str, list[DepartmentFactReported]] = {}
     for line in lines:
         department = json.loads(line)["department"]
         if department in HTTP_DEPARTMENTS:
-            http.append(line)
+            http.setdefault(department, []).append(line)
         else:
             bus.setdefault(department, []).append(DepartmentFactReported.model_validate_json(line))
-    for department, reports in bus.items():
+
+    async def publish(department: str, reports: list[DepartmentFactReported]) -> None:
         await urls.publish_as(department_identity(department), export_messages(reports))
         counts.facts_bus += len(reports)
-    for batch in chunks(http, FACTS_PER_REQUEST):
-        await post_facts(client, urls, batch, counts)
-        counts.facts_http += len(batch)
+
+    async def post(department: str, facts: list[bytes]) -> None:
+        for batch in chunks(facts, FACTS_PER_REQUEST):
+            await post_facts(door, department, batch, counts)
+
+    await asyncio.gather(
+        *(publish(d, reports) for d, reports in bus.items()), *(post(d, facts) for d, facts in http.items())
+    )
 
 
 def signal_messages(path: Path, subject: str, prefix: str) -> Iterator[tuple[str, bytes, str]]:
     for number, batch in enumerate(chunks(raw_lines(path), SIGNALS_PER_MESSAGE)):
         yield subject, b"[" + b",".join(batch) + b"]", f"{prefix}:{number}"
-
-
-async def monitoring_knows(client: httpx.AsyncClient, urls: Urls, households: int, within_s: float) -> None:
-    """Credentials and signals name units monitoring learns from eligibility's registrations."""
-    deadline = time.monotonic() + within_s
-    while True:
-        figures = (await client.get(f"{urls['monitoring']}/figures")).json()
-        if figures["flats_monitored"] >= households:
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"monitoring knows {figures['flats_monitored']} of {households} flats")
-        await asyncio.sleep(0.5)
 
 
 async def load_city(
@@ -389,10 +381,10 @@ async def load_city(
     counts = Counts()
     folder = city.folder
     limits = httpx.Limits(max_connections=CONCURRENCY * 2)
-    auth = urls.auth(*CLERK)
-    async with httpx.AsyncClient(timeout=60.0, trust_env=False, limits=limits, auth=auth) as client:
+    async with httpx.AsyncClient(timeout=60.0, trust_env=False, limits=limits) as client:
+        door = FrontDoor(client, urls["gateway"])
         started = time.monotonic()
-        registered, counts.registered_subsidy = await register_households(client, urls, city, subsidy=subsidy)
+        registered, counts.registered_subsidy = await register_households(door, city, subsidy=subsidy)
         counts.registered = len(registered.household_ids) - counts.registered_subsidy
         counts.seconds["registrations"] = time.monotonic() - started
         say(
@@ -401,23 +393,22 @@ async def load_city(
         )
 
         step = time.monotonic()
-        await send_facts(client, urls, raw_lines(folder / "facts.ndjson"), counts)
+        await send_facts(door, urls, raw_lines(folder / "facts.ndjson"), counts)
         if subsidy:
-            await send_facts(client, urls, raw_lines(folder / "subsidy" / "facts.ndjson"), counts)
+            await send_facts(door, urls, raw_lines(folder / "subsidy" / "facts.ndjson"), counts)
         counts.seconds["facts"] = time.monotonic() - step
         say(
-            f"department facts: {counts.facts_http} posted to eligibility, {counts.facts_bus} published "
+            f"department facts: {counts.facts_http} posted to the gateway, {counts.facts_bus} published "
             f"on NATS ({counts.seconds['facts']:.1f} s)"
         )
 
         step = time.monotonic()
-        await monitoring_knows(client, urls, counts.registered, within_s=300.0)
-        counts.credentials = await enrol_credentials(client, urls, folder, registered)
+        counts.credentials = await enrol_credentials(door, folder, registered, within_s=300.0)
         counts.seconds["credentials"] = time.monotonic() - step
 
         step = time.monotonic()
-        door = signal_messages(folder / "door_access.ndjson", DOOR_SUBJECT, f"{run_id}-door")
-        await urls.publish_as("door-access", door)
+        openings = signal_messages(folder / "door_access.ndjson", DOOR_SUBJECT, f"{run_id}-door")
+        await urls.publish_as("door-access", openings)
         utility = signal_messages(folder / "utility.ndjson", UTILITY_SUBJECT, f"{run_id}-utility")
         await urls.publish_as("utility", utility)
         counts.door_signals = sum(1 for _ in raw_lines(folder / "door_access.ndjson"))
