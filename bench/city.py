@@ -2,20 +2,22 @@
 then measure end-to-end latency from a department fact to the events in penalties and resettlement.
 
 Set-up, as `make demo` runs it (infra/city/): the synthetic population (`infra.population`, seed 2026,
-scale `CITY_BENCH_SCALE`, default 1.0 = 12,300 households in units), the real stack from
-infra/local/Procfile (without the gateway, which is not on the measured path) plus the two peer cities
-it lacks, every process on free ports, SQLite stores, one
-nats-server; the loader plays the departments (registrations and credentials over HTTP one request
-each with 6 in flight, facts in NDJSON batches of 5,000 or as CloudEvents on NATS, signals as arrays of
-500 on NATS).
+scale `CITY_BENCH_SCALE`, default 1.0 = 12,300 households in units and 26,300 on a rent subsidy), the
+real stack from infra/local/Procfile (the gateway included) plus the two peer cities it lacks, every
+process on free ports, SQLite stores, one nats-server. The loader (infra/city/load.py) plays the
+bureau's register and the departments through the front door only: registrations and credentials at
+the gateway as `registry.housing-office`, facts at the gateway with each HTTP department's own client
+(NDJSON batches of 5,000) or as exports on NATS with each other department's bus credentials, signals
+as arrays of 500 on NATS with the door readers' and meters' credentials.
 
 Figures:
 - ingest: seconds per intake step, and from the first registration until the steady state (every
   consumer at its stream's end with nothing unacknowledged, every relay's lag 0, no stream growing for
   3 s; infra/city/settle.py);
-- latency: `PROBES` households that qualify get a civil-affairs income fact above the threshold on
-  NATS, one every `1 / PROBE_RATE` s. A robot reviewer and supervisor act the moment the case is open
-  (findings, then approval: the four eyes with no human delay). Times are taken where a subscriber on
+- latency: `PROBES` households that qualify get a civil-affairs income fact above the threshold at
+  the gateway (`dept.civil-affairs`), one every `1 / PROBE_RATE` s. A robot reviewer and supervisor
+  act at the gateway the moment the case is open (findings as `reviewer.he`, then approval as
+  `supervisor.chen`: the four eyes with no human delay). Times are taken where a subscriber on
   the same NATS sees each event: fact published → `review-decided` (the automated decision) →
   approval answered → first `housing.penalties.*` and `housing.resettlement.household-classified`
   event of that household; p50 / p99 of each leg and of the whole path (fact → penalties, fact →
@@ -37,9 +39,8 @@ from typing import Any
 
 import httpx
 
-from contracts.department import DepartmentFactReported
 from infra.city.data import FOSHAN, RETAIN, load_city, write_population
-from infra.city.load import FACT_REPORTED, Urls, fact_message
+from infra.city.frontdoor import DEPARTMENT_CLIENTS, FrontDoor
 from infra.city.load import load_city as load_into
 from infra.city.procfile import city_specs, write_procfile
 from infra.city.settle import settle
@@ -51,7 +52,8 @@ from tests.support.nats import free_port
 SCALE = Decimal(os.environ.get("CITY_BENCH_SCALE", "1.0"))
 PROBES = int(os.environ.get("CITY_BENCH_PROBES", "100"))
 PROBE_RATE = float(os.environ.get("CITY_BENCH_PROBE_RATE", "5"))
-OPERATOR = {"reviewer": "bench-reviewer", "supervisor": "bench-supervisor"}
+OPERATOR = {"reviewer": "reviewer.he", "supervisor": "supervisor.chen"}
+"""Demo accounts that see every estate (infra/gateway/users.yaml)."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -107,32 +109,30 @@ class Probes:
             self.done[household].set()
 
 
-async def probe(
-    client: httpx.AsyncClient, nc: Any, urls: Urls, probes: Probes, household: str, income: str
-) -> dict[str, float]:
-    """One household from a department fact to penalties and resettlement, reviewed without delay."""
+async def probe(door: FrontDoor, probes: Probes, household: str, income: str) -> dict[str, float]:
+    """One household from a department fact to penalties and resettlement, reviewed without delay,
+    every step at the gateway: civil affairs' system posts the fact, a reviewer proposes, a supervisor
+    approves."""
     today = clock.local_today(FOSHAN)
-    report = DepartmentFactReported.model_validate(
-        {
-            "department": "civil_affairs",
-            "reference": f"BENCH-{household[:13]}",
-            "described_on": today.isoformat(),
-            "household_id": household,  # the household's per-capita figure: no person named
-            "fact": {"kind": "income", "monthly_income": income},
-        }
-    )
-    data, event_id = fact_message(report)
+    fact = {
+        "department": "civil_affairs",
+        "reference": f"BENCH-{household[:13]}",
+        "described_on": today.isoformat(),
+        "household_id": household,  # the household's per-capita figure: no person named
+        "fact": {"kind": "income", "monthly_income": income},
+    }
     probes.cases[household] = asyncio.get_running_loop().create_future()
     sent = time.monotonic()
-    subject = FACT_REPORTED.subject_for(department="civil_affairs")
-    await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": event_id})
+    line = json.dumps(fact).encode()
+    answer = await door.post_lines(DEPARTMENT_CLIENTS["civil_affairs"], "/api/facts", [line])
+    answer.raise_for_status()
     await asyncio.wait_for(probes.cases[household], 120)
     case_id = None
     while case_id is None:  # the case is in eligibility's read model once its projection caught up
-        view = (await client.get(f"{urls['eligibility']}/households/{household}")).json()
-        case_id = view.get("open_case")
+        view = await door.call(OPERATOR["reviewer"], "GET", f"/api/households/{household}")
+        case_id = view.raise_for_status().json().get("open_case")
         if case_id is None:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
     finding = {
         "findings": "benchmark",
         "proposed_outcome": "exit_required",
@@ -140,17 +140,10 @@ async def probe(
         "low_income": True,
         "wants_to_buy": False,
     }
-    # The benchmark calls eligibility directly (issue 21 moves it to the gateway's routes), as an operator
-    # tool would: with assertions it mints with the stack's service-assertion key.
-    head_r = urls.as_operator("eligibility", OPERATOR["reviewer"], "reviewer")
-    head_s = urls.as_operator("eligibility", OPERATOR["supervisor"], "supervisor")
-    (
-        await client.post(f"{urls['eligibility']}/cases/{case_id}/findings", json=finding, headers=head_r)
-    ).raise_for_status()
-    answer = await client.post(
-        f"{urls['eligibility']}/cases/{case_id}/approval", json={"reason": "bench"}, headers=head_s
-    )
-    answer.raise_for_status()
+    path = f"/api/cases/{case_id}"
+    (await door.call(OPERATOR["reviewer"], "POST", f"{path}/findings", json=finding)).raise_for_status()
+    approval = {"reason": "bench"}
+    (await door.call(OPERATOR["supervisor"], "POST", f"{path}/approval", json=approval)).raise_for_status()
     approved = time.monotonic()
     await asyncio.wait_for(probes.done[household].wait(), 120)
     seen = probes.seen
@@ -171,7 +164,7 @@ async def latency(
     chosen = candidates[:PROBES]
     probes = Probes({h for h, _ in chosen})
     income = str((threshold * Decimal("1.5")).quantize(Decimal("0.01")))
-    nc = await urls.bus("admin")  # the probes watch every service's events: the operator's credential
+    nc = await urls.bus("admin")  # the instrument watches every service's events: the operator's credential
     results: dict[str, list[float]] = {}
     try:
         for subject in (
@@ -180,11 +173,11 @@ async def latency(
             "housing.resettlement.>",
         ):
             await nc.subscribe(subject, cb=probes.on_message)
-        auth = urls.auth(OPERATOR["reviewer"], "reviewer")  # reads; each review step names its operator
-        async with httpx.AsyncClient(timeout=60.0, trust_env=False, auth=auth) as client:
+        async with httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
+            door = FrontDoor(client, urls["gateway"])
             tasks = []
             for household, _ in chosen:
-                tasks.append(asyncio.create_task(probe(client, nc, urls, probes, household, income)))
+                tasks.append(asyncio.create_task(probe(door, probes, household, income)))
                 await asyncio.sleep(1 / PROBE_RATE)
             for measured in await asyncio.gather(*tasks):
                 for key, value in measured.items():
@@ -207,7 +200,6 @@ async def run() -> str:
         generated = time.monotonic() - generated
         city = load_city(population)
         specs = city_specs(population, var_dir=var_dir, port_of=lambda name, port: free_port())
-        specs = [s for s in specs if s.module != "gateway"]  # the operators' front door is not on the path
         procfile = write_procfile(specs, root / "Procfile")
         started = time.monotonic()
         with start_stack(
@@ -246,12 +238,12 @@ async def run() -> str:
         "",
         "| ingest step | seconds | rate |",
         "| --- | ---: | ---: |",
-        f"| registrations (`POST /registrations`, NDJSON batches of 1,000) | "
+        f"| registrations (gateway `POST /api/registrations`, NDJSON batches of 5,000) | "
         f"{counts.seconds['registrations']:.1f} | "
         f"{(counts.registered + counts.registered_subsidy) / counts.seconds['registrations']:.0f} /s |",
-        f"| facts (HTTP batches + NATS) | {counts.seconds['facts']:.1f} | "
+        f"| facts (gateway `POST /api/facts` batches + NATS exports) | {counts.seconds['facts']:.1f} | "
         f"{(counts.facts_http + counts.facts_bus) / counts.seconds['facts']:.0f} /s |",
-        f"| credentials (`POST /credentials`, after monitoring knows every flat) | "
+        f"| credentials (gateway `POST /api/credentials`, batches of 10,000) | "
         f"{counts.seconds['credentials']:.1f} | "
         f"{counts.credentials / counts.seconds['credentials']:.0f} /s |",
         f"| signals published | {counts.seconds['signals']:.1f} | "

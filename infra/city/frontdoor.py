@@ -1,6 +1,6 @@
-"""The gateway as the city's systems meet it: each system its own account, a bearer token got with its
-client credentials (`POST /auth/token`, the demo accounts' derivable secrets) and got again when it
-has expired, batches sent as NDJSON and sent again after the `Retry-After` of a 429.
+"""The gateway as the city's systems and people meet it: each its own account, a bearer token got with
+its client credentials or password (`POST /auth/token`, the demo accounts' derivable secrets) and got
+again when it has expired, batches sent as NDJSON and sent again after the `Retry-After` of a 429.
 
 Why a class of its own: the loader, the benchmark and the demo's departments all speak to the front
 door the same way, and a token is per account, not per call (a client-credentials grant costs the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -29,6 +30,9 @@ DEPARTMENT_CLIENTS = {
 }
 """Each department's system (infra/gateway/users.yaml's clients)."""
 
+SYSTEMS = frozenset({REGISTRY, *DEPARTMENT_CLIENTS.values()})
+"""Accounts that log in with client credentials; every other is an operator's (password grant)."""
+
 ATTEMPTS = 30
 """429s in a row before the loader gives up (each waits the Retry-After the gateway names)."""
 
@@ -42,11 +46,12 @@ class FrontDoor:
     async def _token(self, account: str, *, renew: bool = False) -> str:
         async with self._lock:
             if renew or account not in self._tokens:
-                form = {
-                    "grant_type": "client_credentials",
-                    "client_id": account,
-                    "client_secret": demo_password(account),
-                }
+                secret = demo_password(account)
+                form = (
+                    {"grant_type": "client_credentials", "client_id": account, "client_secret": secret}
+                    if account in SYSTEMS
+                    else {"grant_type": "password", "username": account, "password": secret}
+                )
                 answer = await self.client.post(f"{self.base}/auth/token", data=form)
                 if answer.status_code != 200:
                     raise RuntimeError(f"{account} cannot log in to the gateway: {answer.text[:300]}")
@@ -64,6 +69,22 @@ class FrontDoor:
                 content=content,
                 headers={"content-type": "application/x-ndjson", "authorization": f"Bearer {token}"},
                 timeout=600.0,
+            )
+
+        return await self._paced(account, send)
+
+    async def call(
+        self, account: str, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """One call of a route as `account` (an operator's step or read), paced like a batch."""
+
+        async def send(token: str) -> httpx.Response:
+            return await self.client.request(
+                method,
+                f"{self.base}{path}",
+                json=json,
+                params=params,
+                headers={"authorization": f"Bearer {token}"},
             )
 
         return await self._paced(account, send)
