@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from bench.profile import Profiler, section
 from infra.city.data import FOSHAN, RETAIN, load_city, write_population
 from infra.city.frontdoor import DEPARTMENT_CLIENTS, FrontDoor
 from infra.city.load import load_city as load_into
@@ -52,6 +53,8 @@ from tests.support.nats import free_port
 SCALE = Decimal(os.environ.get("CITY_BENCH_SCALE", "1.0"))
 PROBES = int(os.environ.get("CITY_BENCH_PROBES", "100"))
 PROBE_RATE = float(os.environ.get("CITY_BENCH_PROBE_RATE", "5"))
+PROFILE = os.environ.get("CITY_BENCH_PROFILE", "1") != "0"
+"""py-spy every process from the first registration to the steady state (bench/profile.py)."""
 OPERATOR = {"reviewer": "reviewer.he", "supervisor": "supervisor.chen"}
 """Demo accounts that see every estate (infra/gateway/users.yaml)."""
 
@@ -207,6 +210,10 @@ async def run() -> str:
         ) as stack:
             stack_up = time.monotonic() - started
             urls = urls_of(stack)
+            profiler = Profiler(root / "profiles")
+            if PROFILE:
+                for name, service in stack.services.items():
+                    profiler.start(name, service.child.process.pid)
             began = time.monotonic()
             registered, counts = await load_into(
                 city, urls, say=lambda m: print(f"  {m}", flush=True), run_id="bench"
@@ -215,6 +222,8 @@ async def run() -> str:
             steady = await settle(urls, within_s=3600.0)
             to_steady = time.monotonic() - began
             print(f"  steady state after {to_steady:.1f} s", flush=True)
+            profiler.stop()
+            profiles = profiler.read()
             candidates = [
                 (registered.household_ids[t.ref], t.members[0])
                 for t in city.households
@@ -262,6 +271,10 @@ async def run() -> str:
             f"| {max(values):.3f} |"
             for name, values in measured.items()
         ),
+        "",
+        "Where the time goes, first registration → steady state:",
+        "",
+        *section(profiles),
         "",
         "Peak resident memory per process (MiB):",
         "",

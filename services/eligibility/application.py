@@ -28,6 +28,7 @@ from services.eligibility.asking import AskingMixin
 from services.eligibility.base import Actor, NotFound, Refused
 from services.eligibility.coordinating import CoordinationMixin
 from services.eligibility.cross_region import CrossRegionMixin
+from services.eligibility.domain import FactReceipt, RegistrationReceipt
 from services.eligibility.intake import INGEST_CHUNK, IntakeMixin, IntakeStatus
 from services.eligibility.parameter_book import ParameterBookMixin
 from services.eligibility.projection import Population
@@ -75,6 +76,13 @@ class EligibilityApp(
     ParameterBookMixin,
 ):
     name = "Eligibility"
+    uncached = (FactReceipt, RegistrationReceipt)
+    cache_size = 150_000
+    """Foshan's 38,600 households and the index entries of their ~98,000 members, so that a city's
+    department batches (each department's in turn, every household in each) find their households
+    in memory: measured on the whole city's facts, 3,219 facts/s against 1,963/s with 10,000 (which
+    the households of one department's batch push out before the next department's batch comes),
+    for ~300 MiB more."""
 
     def __init__(
         self,

@@ -243,9 +243,10 @@ def decode_with_trace(
 
 
 def persistence_env(
-    settings: ServiceSettings, app_name: str, overrides: Mapping[str, str] | None
+    settings: ServiceSettings, app_name: str, overrides: Mapping[str, str] | None, cache_size: int = 10_000
 ) -> dict[str, str]:
-    """The eventsourcing environment for one application: library variables win, defaults fill gaps."""
+    """The eventsourcing environment for one application: library variables win, defaults fill gaps
+    (`cache_size`: the application's own default of `AGGREGATE_CACHE_MAXSIZE`)."""
     env = {**os.environ, **(overrides or {})}
     lookup = Environment(app_name, env)
     extra: dict[str, str] = {}
@@ -259,7 +260,7 @@ def persistence_env(
     if not lookup.get("AGGREGATE_CACHE_MAXSIZE"):
         # Inbox handlers load the same households again and again; replaying every event each
         # time costs more than the rest of the pipeline.
-        extra["AGGREGATE_CACHE_MAXSIZE"] = "10000"
+        extra["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
     if not lookup.get("AGGREGATE_CACHE_FASTFORWARD"):
         # A service's store has one writing process, whose saves refresh the cache, so asking the
         # store for newer events on every read (a query per aggregate per message, which halved the
@@ -363,6 +364,13 @@ class ServiceApplication(Application[UUID]):
     """Base of every service's Application: storage wiring, tracking positions, save listeners."""
 
     log_section_size = 1000
+    cache_size = 10_000
+    """Aggregates kept in the repository's cache unless `AGGREGATE_CACHE_MAXSIZE` says otherwise: a
+    service whose handlers come back to the same aggregates all day sizes it to hold them all."""
+    uncached: tuple[type, ...] = ()
+    """Aggregates written once and then only asked whether they exist (receipts of facts and
+    registrations): kept out of the aggregate cache on save, where they would push out the aggregates
+    that are read again and again (at a city's scale, a batch of facts saves a receipt per fact)."""
 
     def __init__(
         self, settings: ServiceSettings, env: Mapping[str, str] | None = None, clock: Clock | None = None
@@ -376,7 +384,7 @@ class ServiceApplication(Application[UUID]):
         self._listeners: list[Callable[[], None]] = []
         self._recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         self._listeners_lock = threading.Lock()
-        super().__init__(env=persistence_env(settings, self.name, env))
+        super().__init__(env=persistence_env(settings, self.name, env, self.cache_size))
         cache = self.repository.cache
         if isinstance(cache, LRUCache) and not isinstance(cache, NewestCache):
             self.repository.cache = NewestCache(cache.maxsize)
@@ -472,6 +480,18 @@ class ServiceApplication(Application[UUID]):
     def record_position(self, name: str, position: int) -> None:
         """Record a position with no events (a relay batch, or a message that changed nothing)."""
         self.process_recorder.insert_tracking(Tracking(name, position))
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The library's `_record` (eventsourcing 9.5), without caching the `uncached` kinds."""
+        recordings = self.events.put(
+            processing_event.events, tracking=processing_event.tracking, **processing_event.saved_kwargs
+        )
+        cache = self.repository.cache
+        if cache and not self.repository.fastforward:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                if not isinstance(aggregate, self.uncached):
+                    cache.put(aggregate_id, aggregate)
+        return recordings
 
     def commit(self, tracking: Tracking | None, aggregates: Sequence[Aggregate]) -> list[Recording[UUID]]:
         """Store the aggregates' pending events and the tracking record in one transaction."""

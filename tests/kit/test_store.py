@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from opentelemetry.trace import SpanKind
 
 from services.kit.settings import ServiceSettings
-from services.kit.store import decode_with_trace
+from services.kit.store import NewestCache, decode_with_trace
 from services.kit.tracing import setup_tracing, span, trace_id_of
 from services.kit.uow import UnitOfWork
 from tests.kit.sample import FactReport, Feed, Tally, TallyApp
@@ -190,4 +190,53 @@ def test_a_copy_rebuilt_before_a_save_never_replaces_the_saved_one_in_the_cache(
     app.repository.cache.put(tally.id, rebuilt_before_the_save)  # the slow reader's put, last
     assert app.repository.get(tally.id).version == 2
     assert app.repository.get(tally.id).references == ["ref-1"]
+    app.close()
+
+
+def test_load_reads_many_aggregates_at_once_as_get_would(tmp_path: Path, persistence: dict[str, str]) -> None:
+    """`UnitOfWork.load`: the aggregates of one query are those `get` rebuilds one by one, those with
+    no events are known absent, and a loaded aggregate is the unit of work's own (changing it changes
+    nothing stored or cached until the commit)."""
+    app = TallyApp(settings(tmp_path, "tally"), persistence)
+    households = [uuid4() for _ in range(3)]
+    setup = UnitOfWork(app)
+    for n, household in enumerate(households):
+        tally = Tally(household)
+        for i in range(n + 1):
+            tally.count(f"r{i}")
+        setup.add(tally)
+    setup.commit(None)
+    app.repository.cache = NewestCache(10)  # empty: `load` must read the store
+    ids = [Tally.create_id(h) for h in households]
+    nobody = Tally.create_id(uuid4())
+
+    uow = UnitOfWork(app)
+    uow.load([*ids, nobody])
+    loaded = [uow.get(i, Tally) for i in ids]
+    assert [t.version for t in loaded] == [app.repository.get(i).version for i in ids] == [2, 3, 4]
+    assert uow.find(nobody, Tally) is None
+    loaded[0].count("extra")  # not saved: the store and the cache still hold version 2
+    assert app.repository.get(ids[0]).version == 2
+    uow.commit(None)
+    assert app.repository.get(ids[0]).version == 3
+    app.close()
+
+
+def test_uncached_kinds_are_not_kept_in_the_aggregate_cache(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    class Receipts(TallyApp):
+        uncached = (FactReport,)
+
+    app = Receipts(settings(tmp_path, "tally"), persistence)
+    assert app.repository.cache is not None
+    uow = UnitOfWork(app)
+    report, tally = FactReport("ref-1", uuid4(), Decimal("1.00")), Tally(uuid4())
+    uow.add(report)
+    uow.add(tally)
+    uow.commit(None)
+    with pytest.raises(KeyError):
+        app.repository.cache.get(report.id)
+    assert app.repository.cache.get(tally.id).version == tally.version
+    assert app.repository.get(report.id).reference == "ref-1"  # still stored, read from the store
     app.close()
