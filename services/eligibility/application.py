@@ -77,12 +77,6 @@ class EligibilityApp(
 ):
     name = "Eligibility"
     uncached = (FactReceipt, RegistrationReceipt)
-    cache_size = 150_000
-    """Foshan's 38,600 households and the index entries of their ~98,000 members, so that a city's
-    department batches (each department's in turn, every household in each) find their households
-    in memory: measured on the whole city's facts, 3,219 facts/s against 1,963/s with 10,000 (which
-    the households of one department's batch push out before the next department's batch comes),
-    for ~300 MiB more."""
 
     def __init__(
         self,

@@ -243,10 +243,9 @@ def decode_with_trace(
 
 
 def persistence_env(
-    settings: ServiceSettings, app_name: str, overrides: Mapping[str, str] | None, cache_size: int = 10_000
+    settings: ServiceSettings, app_name: str, overrides: Mapping[str, str] | None
 ) -> dict[str, str]:
-    """The eventsourcing environment for one application: library variables win, defaults fill gaps
-    (`cache_size`: the application's own default of `AGGREGATE_CACHE_MAXSIZE`)."""
+    """The eventsourcing environment for one application: library variables win, defaults fill gaps."""
     env = {**os.environ, **(overrides or {})}
     lookup = Environment(app_name, env)
     extra: dict[str, str] = {}
@@ -260,7 +259,7 @@ def persistence_env(
     if not lookup.get("AGGREGATE_CACHE_MAXSIZE"):
         # Inbox handlers load the same households again and again; replaying every event each
         # time costs more than the rest of the pipeline.
-        extra["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
+        extra["AGGREGATE_CACHE_MAXSIZE"] = "10000"
     if not lookup.get("AGGREGATE_CACHE_FASTFORWARD"):
         # A service's store has one writing process, whose saves refresh the cache, so asking the
         # store for newer events on every read (a query per aggregate per message, which halved the
@@ -364,9 +363,6 @@ class ServiceApplication(Application[UUID]):
     """Base of every service's Application: storage wiring, tracking positions, save listeners."""
 
     log_section_size = 1000
-    cache_size = 10_000
-    """Aggregates kept in the repository's cache unless `AGGREGATE_CACHE_MAXSIZE` says otherwise: a
-    service whose handlers come back to the same aggregates all day sizes it to hold them all."""
     uncached: tuple[type, ...] = ()
     """Aggregates written once and then only asked whether they exist (receipts of facts and
     registrations): kept out of the aggregate cache on save, where they would push out the aggregates
@@ -384,7 +380,7 @@ class ServiceApplication(Application[UUID]):
         self._listeners: list[Callable[[], None]] = []
         self._recorded: list[Callable[[list[Recording[UUID]]], None]] = []
         self._listeners_lock = threading.Lock()
-        super().__init__(env=persistence_env(settings, self.name, env, self.cache_size))
+        super().__init__(env=persistence_env(settings, self.name, env))
         cache = self.repository.cache
         if isinstance(cache, LRUCache) and not isinstance(cache, NewestCache):
             self.repository.cache = NewestCache(cache.maxsize)
