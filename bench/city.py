@@ -33,17 +33,26 @@ import os
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg import sql
 
-from bench.profile import Profiler, section
+from bench.profile import Profile, Profiler, section
+from bench.support import postgres_env
 from infra.city.data import FOSHAN, RETAIN, load_city, write_population
 from infra.city.frontdoor import DEPARTMENT_CLIENTS, FrontDoor
+from infra.city.load import Counts
 from infra.city.load import load_city as load_into
 from infra.city.procfile import city_specs, write_procfile
+from infra.city.report import automated_accuracy, outcomes, predicted_automated
 from infra.city.settle import settle
 from infra.demo import urls_of
 from infra.stack import Stack, demo_federation, start_stack
@@ -53,6 +62,8 @@ from tests.support.nats import free_port
 SCALE = Decimal(os.environ.get("CITY_BENCH_SCALE", "1.0"))
 PROBES = int(os.environ.get("CITY_BENCH_PROBES", "100"))
 PROBE_RATE = float(os.environ.get("CITY_BENCH_PROBE_RATE", "5"))
+BACKENDS = os.environ.get("CITY_BENCH_BACKENDS", "sqlite,postgres").split(",")
+"""SQLite, then PostgreSQL when a server answers (`POSTGRES_*`, or one on 127.0.0.1:5432)."""
 PROFILE = os.environ.get("CITY_BENCH_PROFILE", "1") != "0"
 """py-spy every process from the first registration to the steady state (bench/profile.py)."""
 OPERATOR = {"reviewer": "reviewer.he", "supervisor": "supervisor.chen"}
@@ -190,8 +201,60 @@ async def latency(
     return results
 
 
-async def run() -> str:
-    with tempfile.TemporaryDirectory(prefix="bench-city-") as tmp:
+@dataclass
+class Measured:
+    """One whole-city run on one backend."""
+
+    backend: str
+    generated: float
+    stack_up: float
+    processes: int
+    counts: Counts
+    loaded: float
+    steady: float
+    to_steady: float
+    accuracy: tuple[int, int, int]
+    """(automated decisions the truth calls right, how many the truth predicts right, households)"""
+    latency: dict[str, list[float]]
+    profiles: list[Profile]
+    memory: dict[str, float | None]
+    summary: dict[str, Any]
+
+
+@contextmanager
+def backend_env(backend: str) -> Iterator[None]:
+    """The stack's storage: SQLite files under its var directory (the launcher's default), or a fresh
+    PostgreSQL database of its own (each service its schema in it), dropped afterwards."""
+    if backend == "sqlite":
+        yield
+        return
+    database = postgres_env("bench_city")
+    assert database is not None
+    name = f"bench_city_{uuid.uuid4().hex[:8]}"
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=database["POSTGRES_HOST"],
+        port=database["POSTGRES_PORT"],
+        user=database["POSTGRES_USER"],
+        password=database["POSTGRES_PASSWORD"],
+        dbname=database["POSTGRES_DBNAME"],
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in database.items() if k != "POSTGRES_SCHEMA"})
+    os.environ["POSTGRES_DBNAME"] = name
+    os.environ.pop("POSTGRES_SCHEMA", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def measure(backend: str) -> Measured:
+    with tempfile.TemporaryDirectory(prefix="bench-city-") as tmp, backend_env(backend):
         root = Path(tmp)
         population = root / "population"
         generated = time.monotonic()
@@ -216,14 +279,21 @@ async def run() -> str:
                     profiler.start(name, service.child.process.pid)
             began = time.monotonic()
             registered, counts = await load_into(
-                city, urls, say=lambda m: print(f"  {m}", flush=True), run_id="bench"
+                city, urls, say=lambda m: print(f"  {backend}: {m}", flush=True), run_id="bench"
             )
             loaded = time.monotonic() - began
             steady = await settle(urls, within_s=3600.0)
             to_steady = time.monotonic() - began
-            print(f"  steady state after {to_steady:.1f} s", flush=True)
+            print(f"  {backend}: steady state after {to_steady:.1f} s", flush=True)
             profiler.stop()
             profiles = profiler.read()
+            # the instrument reads eligibility's list as the bureau's auditor (not a step of the city)
+            async with httpx.AsyncClient(
+                timeout=120.0, trust_env=False, auth=urls.auth("bench.auditor", "auditor")
+            ) as client:
+                automated = await outcomes(client, urls, city)
+            right = automated_accuracy(city, registered.household_ids, automated)
+            predicted = predicted_automated(city)
             candidates = [
                 (registered.household_ids[t.ref], t.members[0])
                 for t in city.households
@@ -234,7 +304,39 @@ async def run() -> str:
             await settle(urls)
             memory = {name: peak_memory_mib(s.child.process.pid) for name, s in stack.services.items()}
             memory["nats-server"] = peak_memory_mib(stack.nats.child.process.pid)
-    files = city.summary["files"]
+    return Measured(
+        backend=backend,
+        generated=generated,
+        stack_up=stack_up,
+        processes=len(stack.services),
+        counts=counts,
+        loaded=loaded,
+        steady=steady,
+        to_steady=to_steady,
+        accuracy=(right.correct, predicted.correct, right.total),
+        latency=measured,
+        profiles=profiles,
+        memory=memory,
+        summary=city.summary,
+    )
+
+
+def rate(count: float, seconds: float) -> str:
+    return f"{count / seconds:,.0f} /s" if seconds else "-"
+
+
+NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+async def run() -> str:
+    runs: list[Measured] = []
+    for backend in BACKENDS:
+        if backend == "postgres" and postgres_env("bench_city") is None:
+            print("  postgres: no server answers, skipped", flush=True)
+            continue
+        runs.append(await measure(backend))
+    first = runs[0]
+    counts, files = first.counts, first.summary["files"]
     lines = [
         "## The whole city (infra/city: population → intake → steady state → fact-to-penalties latency)",
         "",
@@ -242,47 +344,78 @@ async def run() -> str:
         f"{counts.registered_subsidy:,} on a rent subsidy registered, "
         f"{counts.facts_http + counts.facts_bus:,} department facts, {files['credentials.ndjson']:,} "
         f"credentials, {files['door_access.ndjson']:,} door openings, {files['utility.ndjson']:,} utility "
-        f"readings. Population written in {generated:.1f} s; stack of {len(stack.services)} processes "
-        f"ready in {stack_up:.1f} s. Set-up, probes and memory: `bench/city.py`'s docstring.",
+        f"readings, all through the front door. Population written in {first.generated:.1f} s; stack of "
+        f"{first.processes} processes ready in {first.stack_up:.1f} s. Set-up, probes and memory: "
+        "`bench/city.py`'s docstring.",
         "",
-        "| ingest step | seconds | rate |",
-        "| --- | ---: | ---: |",
-        f"| registrations (gateway `POST /api/registrations`, NDJSON batches of 5,000) | "
-        f"{counts.seconds['registrations']:.1f} | "
-        f"{(counts.registered + counts.registered_subsidy) / counts.seconds['registrations']:.0f} /s |",
-        f"| facts (gateway `POST /api/facts` batches + NATS exports) | {counts.seconds['facts']:.1f} | "
-        f"{(counts.facts_http + counts.facts_bus) / counts.seconds['facts']:.0f} /s |",
-        f"| credentials (gateway `POST /api/credentials`, batches of 10,000) | "
-        f"{counts.seconds['credentials']:.1f} | "
-        f"{counts.credentials / counts.seconds['credentials']:.0f} /s |",
-        f"| signals published | {counts.seconds['signals']:.1f} | "
-        f"{(counts.door_signals + counts.utility_signals) / counts.seconds['signals']:.0f} /s |",
-        f"| load total | {loaded:.1f} | |",
-        f"| then to a steady state | {steady:.1f} | |",
-        f"| **first registration → steady state** | **{to_steady:.1f}** | |",
-        "",
-        f"Latency, {len(measured.get('fact_to_decision', []))} probe households at {PROBE_RATE:g} /s "
-        "on the loaded city (seconds):",
-        "",
-        "| leg | p50 | p99 | max |",
-        "| --- | ---: | ---: | ---: |",
-        *(
-            f"| {name.replace('_', ' ')} | {statistics.median(values):.3f} | {percentile(values, 0.99):.3f} "
-            f"| {max(values):.3f} |"
-            for name, values in measured.items()
-        ),
-        "",
-        "Where the time goes, first registration → steady state:",
-        "",
-        *section(profiles),
-        "",
-        "Peak resident memory per process (MiB):",
-        "",
-        "| process | peak RSS |",
-        "| --- | ---: |",
-        *(
-            f"| {name} | {value:.0f} |" if value is not None else f"| {name} | - |"
-            for name, value in memory.items()
-        ),
+        "| ingest step | " + " | ".join(f"{NAMES[m.backend]} s | rate" for m in runs) + " |",
+        "| --- |" + " ---: | ---: |" * len(runs),
     ]
+
+    def row(label: str, key: str, count: Any) -> str:
+        cells = [
+            f"{m.counts.seconds[key]:.1f} | {rate(count(m.counts), m.counts.seconds[key])}" for m in runs
+        ]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines += [
+        row(
+            "registrations (gateway `POST /api/registrations`, NDJSON batches of 5,000)",
+            "registrations",
+            lambda c: c.registered + c.registered_subsidy,
+        ),
+        row(
+            "facts (gateway `POST /api/facts` batches + NATS exports)",
+            "facts",
+            lambda c: c.facts_http + c.facts_bus,
+        ),
+        row(
+            "credentials (gateway `POST /api/credentials`, batches of 10,000)",
+            "credentials",
+            lambda c: c.credentials,
+        ),
+        row("signals published (NATS)", "signals", lambda c: c.door_signals + c.utility_signals),
+        "| load total | " + " | ".join(f"{m.loaded:.1f} | " for m in runs) + " |",
+        "| then to a steady state | " + " | ".join(f"{m.steady:.1f} | " for m in runs) + " |",
+        "| **first registration → steady state** | "
+        + " | ".join(f"**{m.to_steady:.1f}** | " for m in runs)
+        + " |",
+        "",
+        "Automated first review against the ground truth, at the steady state (households in units): "
+        + "; ".join(
+            f"{NAMES[m.backend]} {m.accuracy[0]:,} of {m.accuracy[2]:,} decided as the truth calls right "
+            f"(the truth predicts {m.accuracy[1]:,} once every peer city has answered)"
+            for m in runs
+        )
+        + ".",
+    ]
+    for m in runs:
+        lines += [
+            "",
+            f"### {NAMES[m.backend]}",
+            "",
+            f"Latency, {len(m.latency.get('fact_to_decision', []))} probe households at {PROBE_RATE:g} /s "
+            "on the loaded city (seconds):",
+            "",
+            "| leg | p50 | p99 | max |",
+            "| --- | ---: | ---: | ---: |",
+            *(
+                f"| {name.replace('_', ' ')} | {statistics.median(values):.3f} | "
+                f"{percentile(values, 0.99):.3f} | {max(values):.3f} |"
+                for name, values in m.latency.items()
+            ),
+            "",
+            "Where the time goes, first registration → steady state:",
+            "",
+            *section(m.profiles),
+            "",
+            "Peak resident memory per process (MiB):",
+            "",
+            "| process | peak RSS |",
+            "| --- | ---: |",
+            *(
+                f"| {name} | {value:.0f} |" if value is not None else f"| {name} | - |"
+                for name, value in m.memory.items()
+            ),
+        ]
     return "\n".join(lines)

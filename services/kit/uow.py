@@ -171,8 +171,9 @@ class UnitOfWork:
             self._absent.update(set(unknown) - existing(self.app, unknown))
 
     def load(self, aggregate_ids: Iterable[UUID]) -> None:
-        """Load those of `aggregate_ids` not yet in this unit of work with one store query (per 500);
-        those without events are then known absent. `get` answers them without a query."""
+        """Load those of `aggregate_ids` not yet in this unit of work: from the repository's cache, the
+        rest with one store query (per 500); those without events are then known absent. `get`
+        answers them without a query."""
         known = self._aggregates.keys() | self._absent
         wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in known]
         repository = self.app.repository
@@ -195,11 +196,11 @@ class UnitOfWork:
             if not events:
                 self._absent.add(aggregate_id)
                 continue
-            aggregate = project(None, (to_domain_event(e) for e in events))
-            if cache is not None:
-                cache.put(aggregate_id, aggregate)
-                aggregate = deepcopy(aggregate)
-            self._aggregates[aggregate_id] = aggregate
+            # Not put in the cache: between this read and a put, another thread may save a newer
+            # version and the cache evict it, and the cache would then hand out this older one to
+            # every later reader (one that only reads, e.g. to match a peer's answer to the check it
+            # answers, would act on it without a write conflict to tell it). Saves refresh the cache.
+            self._aggregates[aggregate_id] = project(None, (to_domain_event(e) for e in events))
 
     def pending_count(self) -> int:
         """Events waiting to be committed.
