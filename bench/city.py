@@ -326,6 +326,11 @@ def rate(count: float, seconds: float) -> str:
 
 
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+TARGETS = (
+    "Targets (issue 21): first registration → steady state under 180 s on SQLite, PostgreSQL beside it; "
+    "the automated review's accuracy against the truth no lower than before; memory per process within "
+    "the budgets of the floods section."
+)
 
 
 async def run() -> str:
@@ -347,6 +352,8 @@ async def run() -> str:
         f"readings, all through the front door. Population written in {first.generated:.1f} s; stack of "
         f"{first.processes} processes ready in {first.stack_up:.1f} s. Set-up, probes and memory: "
         "`bench/city.py`'s docstring.",
+        "",
+        TARGETS,
         "",
         "| ingest step | " + " | ".join(f"{NAMES[m.backend]} s | rate" for m in runs) + " |",
         "| --- |" + " ---: | ---: |" * len(runs),

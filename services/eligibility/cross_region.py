@@ -42,6 +42,9 @@ class CrossRegionMixin(EligibilityBase):
         """A peer city's answer to the household's current check; re-evaluates the household.
         An answer to an older check, or about an unknown household, changes nothing."""
         household = find_household(uow, household_id)
+        if household is not None and household.check_id != check_id:
+            # an answer to a check this copy does not know: the copy may be older than the store's
+            household = uow.reread(household_id, Household)
         if household is None or household.check_id != check_id:
             return False
         household.cross_region_answered(check_id, city, result, list(matched))

@@ -157,6 +157,31 @@ class UnitOfWork:
         except AggregateNotFoundError:
             return None
 
+    def reread(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate as the store holds it, not as the cache does, unless this unit of work has
+        already changed it (then its copy is the newest there is).
+
+        Why: the library's cache can hand out an older copy than the store's. A read that misses the
+        cache rebuilds from the store and puts its copy; if meanwhile another thread saved a newer
+        version and the cache evicted it (a cache smaller than a city's aggregates evicts all day),
+        the older copy is what later reads get. A handler that only reads, such as one matching a
+        peer's answer to the household's current check, would act on it with no write conflict to
+        tell it; when what it reads says "ignore this", it rereads first."""
+        held = self._aggregates.get(aggregate_id)
+        if held is not None and held.pending_events:
+            return held if isinstance(held, kind) else None
+        self._aggregates.pop(aggregate_id, None)
+        self._absent.discard(aggregate_id)
+        self.app.evict([held] if held is not None else [])
+        events = stored_events(self.app, [aggregate_id]).get(aggregate_id)
+        if not events:
+            self._absent.add(aggregate_id)
+            return None
+        aggregate = project(None, (self.app.mapper.to_domain_event(e) for e in events))
+        self._aggregates[aggregate_id] = self._touched[aggregate_id] = aggregate
+        self._uncounted[aggregate_id] = aggregate
+        return aggregate if isinstance(aggregate, kind) else None
+
     def add(self, aggregate: Any) -> None:
         self._aggregates[aggregate.id] = aggregate
         self._touched[aggregate.id] = aggregate

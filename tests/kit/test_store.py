@@ -240,3 +240,31 @@ def test_uncached_kinds_are_not_kept_in_the_aggregate_cache(
     assert app.repository.cache.get(tally.id).version == tally.version
     assert app.repository.get(report.id).reference == "ref-1"  # still stored, read from the store
     app.close()
+
+
+def test_reread_takes_the_store_over_an_older_copy_in_the_cache(
+    tmp_path: Path, persistence: dict[str, str]
+) -> None:
+    """The race the cache allows (a rebuilt copy put after a newer save was evicted) leaves an older
+    copy there; `reread` answers the store's version, and keeps this unit of work's own changes."""
+    app = TallyApp(settings(tmp_path, "tally"), persistence)
+    tally = Tally(uuid4())
+    first = UnitOfWork(app)
+    first.add(tally)
+    first.commit(None)
+    old: Tally = app.repository.get(tally.id)
+    second = UnitOfWork(app)
+    second.get(tally.id, Tally).count("r1")
+    second.commit(None)
+    assert app.repository.cache is not None
+    app.repository.cache.get(tally.id, evict=True)
+    app.repository.cache.put(tally.id, old)  # the older copy, as the race leaves it
+
+    uow = UnitOfWork(app)
+    assert uow.get(tally.id, Tally).version == old.version  # what the cache says
+    fresh = uow.reread(tally.id, Tally)
+    assert fresh is not None and fresh.version == old.version + 1
+    fresh.count("r2")
+    assert uow.reread(tally.id, Tally) is fresh  # changed here: this copy is the newest
+    assert uow.reread(uuid4(), Tally) is None
+    app.close()
