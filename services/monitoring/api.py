@@ -293,7 +293,7 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
         """Each line a credential for a registered member, answered by line: `enrolled`, `moved` (it
         was another member's) or `unchanged`; an invalid line, an unknown member (404) or a flat outside
         an estate-scoped caller's estates (403) is a problem of its line and enrols nothing. Sent again,
-        a batch changes nothing (every line `unchanged`)."""
+        a batch changes nothing (every line `unchanged`). A batch without one valid line is 422."""
         lines, problems = parse_lines(await request.body(), request.headers.get("content-type", ""))
         if len(lines) + len(problems) > ENROLMENTS_MAX:
             raise Problem(413, "Batch too large", f"at most {ENROLMENTS_MAX} credentials per request")
@@ -307,6 +307,9 @@ def router(app: MonitoringApp, runtime: Runtime) -> APIRouter:
                 problems.append(line_problem(number, where, first["msg"], "Invalid credential"))
                 continue
             enrolments.append(Enrolment(number, body.kind, body.credential_id, body.member_id))
+        if problems and not enrolments:  # nothing valid to enrol: the request itself is refused
+            said = "; ".join(f"line {p['line']}: {p['field']}: {p['detail']}" for p in problems[:10])
+            raise Problem(422, "Invalid credentials", said, problems=problems)
         results, refused = await asyncio.to_thread(app.enrol_credentials, enrolments, who.estates)
         statuses = Counter(r["status"] for r in results)
         return {

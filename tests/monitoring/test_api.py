@@ -207,3 +207,7 @@ async def test_a_batch_of_credentials_is_answered_line_by_line_and_sent_again_ch
     elsewhere = OperatorAuth("clerk.nanhai", "admin", "monitoring", estates=["Nanhai Court"])
     scoped = await api.client.post("/enrolments", json=lines[:1], auth=elsewhere)
     assert scoped.json()["problems"][0]["status"] == 403 and scoped.json()["results"] == []
+
+    nothing_valid = await api.client.post("/enrolments", json=[lines[3], {"kind": "card"}])
+    assert nothing_valid.status_code == 422
+    assert [p["line"] for p in nothing_valid.json()["problems"]] == [1, 2]
