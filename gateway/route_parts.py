@@ -35,6 +35,18 @@ def intake_of(request: Request) -> Intake:
 Ops = Annotated[Operations, Depends(operations)]
 Bulk = Annotated[Intake, Depends(intake_of)]
 
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+"""The request body of a bulk route (`/api/facts`, `/api/registrations`, `/api/credentials`): the route
+reads it raw, line by line, so FastAPI cannot describe it from a parameter."""
+
 UNAUTH = {401: {"description": "no valid bearer token (problem+json, WWW-Authenticate)"}}
 REFUSED = {
     **UNAUTH,

@@ -16,7 +16,7 @@ from gateway.bodies import (
     Reference,
 )
 from gateway.paging import HouseholdSearchIn, paged
-from gateway.route_parts import Bulk, Ops
+from gateway.route_parts import BATCH_BODY, Bulk, Ops
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit
 
 
@@ -109,15 +109,7 @@ def add_households_routes(api: APIRouter) -> None:
             "before: the household it created), or a problem naming the line and field. Paced by lines "
             "per second per client (429 with Retry-After)."
         ),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                },
-            }
-        },
+        openapi_extra=BATCH_BODY,
         responses={429: {"description": "over the client's lines per second (Retry-After)"}},
     )
     async def registrations(p: Caller, intake: Bulk, request: Request) -> Any:

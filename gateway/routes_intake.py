@@ -14,7 +14,7 @@ from gateway.bodies import (
     WarningStepIn,
 )
 from gateway.paging import WarningState, paged
-from gateway.route_parts import Bulk, Ops
+from gateway.route_parts import BATCH_BODY, Bulk, Ops
 from services.kit.paging import DEFAULT_LIMIT, Cursor, Limit
 
 
@@ -26,15 +26,7 @@ def add_intake_routes(api: APIRouter) -> None:
         "/facts",
         tags=["intake"],
         summary="Department facts (facts:write): only your department, only its kinds of facts",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                },
-            }
-        },
+        openapi_extra=BATCH_BODY,
     )
     async def facts(p: Caller, intake: Bulk, request: Request) -> Any:
         body = await request.body()
@@ -52,15 +44,7 @@ def add_intake_routes(api: APIRouter) -> None:
             "credential's keyed digest is kept. Paced by lines per second per client (429 with "
             "Retry-After)."
         ),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                    "application/x-ndjson": {"schema": {"type": "string"}},
-                },
-            }
-        },
+        openapi_extra=BATCH_BODY,
         responses={429: {"description": "over the client's lines per second (Retry-After)"}},
     )
     async def credentials(p: Caller, intake: Bulk, request: Request) -> Any:
